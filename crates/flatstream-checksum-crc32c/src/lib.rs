@@ -1,0 +1,63 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+use crc::{CRC_32_ISCSI, Crc, Table};
+
+pub use flatstream_core::Checksum;
+
+// Slice-by-16 tables, built at compile time: 16 bytes per step instead of one.
+static ALGORITHM: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
+
+/// CRC-32C (Castagnoli): poly 0x1EDC6F41, reflected, init and xorout 0xFFFFFFFF: the CRC of iSCSI, ext4, SCTP and LevelDB.
+///
+/// Stored as 4 bytes, little-endian. Check value over ASCII `"123456789"`: `0xE3069283`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Crc32c;
+
+impl Crc32c {
+    /// Creates the checksum; it holds no state.
+    pub fn new() -> Self {
+        Crc32c
+    }
+}
+
+impl Checksum for Crc32c {
+    #[inline]
+    fn size(&self) -> usize {
+        4
+    }
+
+    #[inline]
+    fn calculate(&self, payload: &[u8]) -> u64 {
+        u64::from(ALGORITHM.checksum(payload))
+    }
+
+    fn name(&self) -> &'static str {
+        "crc32c"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_value_over_123456789() {
+        assert_eq!(Crc32c::new().calculate(b"123456789"), 0xE3069283);
+    }
+
+    #[test]
+    fn value_fits_the_field_width() {
+        let checksum = Crc32c::new();
+        let bits = 8 * checksum.size();
+        for len in [0, 1, 5, 100] {
+            let value = checksum.calculate(&vec![0xa5; len]);
+            assert!(
+                bits == 64 || value >> bits == 0,
+                "{value:#x} wider than {bits} bits"
+            );
+        }
+    }
+}

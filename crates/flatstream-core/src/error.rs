@@ -1,0 +1,343 @@
+//! The error type shared by every flatstream crate.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io;
+
+/// A `Result` whose error is flatstream's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The part of a frame in which a stream ended early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FramePart {
+    /// The 4-byte little-endian payload length.
+    Length,
+    /// The checksum field after the length.
+    Checksum,
+    /// The payload itself.
+    Payload,
+}
+
+impl fmt::Display for FramePart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FramePart::Length => "length field",
+            FramePart::Checksum => "checksum field",
+            FramePart::Payload => "payload",
+        })
+    }
+}
+
+/// What went wrong, without where; [`Error::kind`] returns it for matching.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Reading from or writing to the underlying stream failed.
+    #[error("i/o error: {0}")]
+    Io(io::Error),
+    /// The checksum stored in the frame differs from the one calculated over its payload.
+    #[error("checksum mismatch: expected {expected:#x}, calculated {calculated:#x}")]
+    ChecksumMismatch {
+        /// The checksum stored in the frame.
+        expected: u64,
+        /// The checksum calculated over the payload as read.
+        calculated: u64,
+    },
+    /// The stream ended inside a frame (a torn tail).
+    #[error("unexpected end of stream in the {part}: needed {needed} bytes, got {got}")]
+    UnexpectedEof {
+        /// The part of the frame that was torn.
+        part: FramePart,
+        /// How many bytes that part needed.
+        needed: u64,
+        /// How many bytes of it were there.
+        got: u64,
+    },
+    /// The frame declares a payload longer than the reader's limit.
+    #[error("frame too large: declared payload length {len} exceeds the limit of {max} bytes")]
+    FrameTooLarge {
+        /// The payload length the frame declares.
+        len: u64,
+        /// The limit in force (`max_frame_len`).
+        max: u64,
+    },
+    /// The frame cannot be read or written for another reason.
+    #[error("invalid frame: {reason}")]
+    InvalidFrame {
+        /// Why the frame is invalid.
+        reason: Cow<'static, str>,
+    },
+    /// A validator rejected the payload.
+    #[error("validation failed: {validator}: {reason}")]
+    ValidationFailed {
+        /// The name of the validator that rejected the payload.
+        validator: Cow<'static, str>,
+        /// Why it rejected it.
+        reason: Cow<'static, str>,
+    },
+    /// The payload is not a valid FlatBuffer of the expected type.
+    #[error("invalid flatbuffer: {0}")]
+    FlatBuffers(flatbuffers::InvalidFlatbuffer),
+    /// An error raised by caller code, such as a `process_all` closure.
+    #[error("{0}")]
+    Other(Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+/// A flatstream error: an [`ErrorKind`] plus where in the stream it happened.
+///
+/// Readers attach the index of the frame and the byte offset at which that frame began, so
+/// a message reads like `checksum mismatch: expected 0x1, calculated 0x2 (frame 8 at byte
+/// offset 1412)`. The offset of a torn or oversized frame is also where the last good frame
+/// ended: the length to truncate a damaged file to.
+///
+/// The error is one pointer wide, so `Result<&[u8]>` stays small on the hot path; the
+/// details are boxed and only allocated when something goes wrong.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    location: Option<Location>,
+    frame_len: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Location {
+    frame_index: u64,
+    offset: u64,
+}
+
+impl Error {
+    /// Creates an error of the given kind with no location yet.
+    pub fn new(kind: ErrorKind) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                location: None,
+                frame_len: None,
+            }),
+        }
+    }
+
+    /// A checksum mismatch.
+    pub fn checksum_mismatch(expected: u64, calculated: u64) -> Self {
+        Self::new(ErrorKind::ChecksumMismatch {
+            expected,
+            calculated,
+        })
+    }
+
+    /// A stream that ended `got` bytes into a `needed`-byte part of a frame.
+    pub fn unexpected_eof(part: FramePart, needed: usize, got: usize) -> Self {
+        Self::new(ErrorKind::UnexpectedEof {
+            part,
+            needed: needed as u64,
+            got: got as u64,
+        })
+    }
+
+    /// A frame whose declared payload length `len` exceeds `max`.
+    pub fn frame_too_large(len: u64, max: usize) -> Self {
+        Self::new(ErrorKind::FrameTooLarge {
+            len,
+            max: max as u64,
+        })
+    }
+
+    /// An invalid frame, for the given reason.
+    pub fn invalid_frame(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::InvalidFrame {
+            reason: reason.into(),
+        })
+    }
+
+    /// A payload that the named validator rejected.
+    pub fn validation_failed(
+        validator: impl Into<Cow<'static, str>>,
+        reason: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(ErrorKind::ValidationFailed {
+            validator: validator.into(),
+            reason: reason.into(),
+        })
+    }
+
+    /// Wraps an error from caller code, for closures passed to `process_all` and friends.
+    pub fn other(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self::new(ErrorKind::Other(error.into()))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.inner.kind
+    }
+
+    /// Consumes the error and returns what went wrong.
+    pub fn into_kind(self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The zero-based index of the frame the error is about, when a reader or writer set it.
+    pub fn frame_index(&self) -> Option<u64> {
+        self.inner.location.map(|location| location.frame_index)
+    }
+
+    /// The byte offset in the stream at which that frame began, when a reader or writer set it.
+    pub fn offset(&self) -> Option<u64> {
+        self.inner.location.map(|location| location.offset)
+    }
+
+    /// How many bytes the frame occupied on the wire, when it was consumed whole.
+    ///
+    /// It is set for errors that leave a reader at the next frame boundary (a checksum
+    /// mismatch, a rejected payload), so the reader can go on to the next frame. It is
+    /// `None` for torn and oversized frames, after which the stream cannot be resumed.
+    pub fn frame_len(&self) -> Option<u64> {
+        self.inner.frame_len
+    }
+
+    /// Records which frame the error is about and the byte offset where that frame began.
+    ///
+    /// Readers and writers call this; a location set earlier is replaced.
+    #[must_use]
+    pub fn at_frame(mut self, frame_index: u64, offset: u64) -> Self {
+        self.inner.location = Some(Location {
+            frame_index,
+            offset,
+        });
+        self
+    }
+
+    /// Records that the frame was consumed whole and occupied `frame_len` bytes.
+    #[must_use]
+    pub fn with_frame_len(mut self, frame_len: u64) -> Self {
+        self.inner.frame_len = Some(frame_len);
+        self
+    }
+
+    /// Whether this error is a torn tail: the stream ended inside a frame.
+    pub fn is_torn_tail(&self) -> bool {
+        matches!(self.kind(), ErrorKind::UnexpectedEof { .. })
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("Error");
+        debug.field("kind", &self.inner.kind);
+        if let Some(location) = self.inner.location {
+            debug
+                .field("frame_index", &location.frame_index)
+                .field("offset", &location.offset);
+        }
+        if let Some(frame_len) = self.inner.frame_len {
+            debug.field("frame_len", &frame_len);
+        }
+        debug.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.inner.kind)?;
+        if let Some(location) = self.inner.location {
+            write!(
+                f,
+                " (frame {} at byte offset {})",
+                location.frame_index, location.offset
+            )?;
+        }
+        Ok(())
+    }
+}
+
+// The wrapped I/O, FlatBuffers and caller errors are already part of `Display`, so they are
+// not repeated as a `source()` (error reporters would print them twice).
+impl std::error::Error for Error {}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(error: io::Error) -> Self {
+        Error::new(ErrorKind::Io(error))
+    }
+}
+
+impl From<flatbuffers::InvalidFlatbuffer> for Error {
+    fn from(error: flatbuffers::InvalidFlatbuffer) -> Self {
+        Error::new(ErrorKind::FlatBuffers(error))
+    }
+}
+
+/// For I/O-shaped callers: an I/O failure keeps its [`io::ErrorKind`]; anything else about
+/// the data becomes [`io::ErrorKind::InvalidData`] (reading) or
+/// [`io::ErrorKind::InvalidInput`] (an invalid frame or a caller error). The flatstream
+/// error, with its location, is the `io::Error`'s inner error.
+impl From<Error> for io::Error {
+    fn from(error: Error) -> Self {
+        let kind = match error.kind() {
+            ErrorKind::Io(io_error) => io_error.kind(),
+            ErrorKind::InvalidFrame { .. } | ErrorKind::Other(_) => io::ErrorKind::InvalidInput,
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_one_pointer_wide() {
+        assert_eq!(size_of::<Error>(), size_of::<usize>());
+        assert_eq!(size_of::<Result<&[u8]>>(), 2 * size_of::<usize>());
+    }
+
+    #[test]
+    fn display_names_frame_and_offset() {
+        let error = Error::checksum_mismatch(0x1234, 0xabcd).at_frame(8, 1412);
+        assert_eq!(
+            error.to_string(),
+            "checksum mismatch: expected 0x1234, calculated 0xabcd (frame 8 at byte offset 1412)"
+        );
+        assert_eq!(error.frame_index(), Some(8));
+        assert_eq!(error.offset(), Some(1412));
+    }
+
+    #[test]
+    fn display_without_location_has_no_suffix() {
+        let error = Error::unexpected_eof(FramePart::Checksum, 4, 1);
+        assert_eq!(
+            error.to_string(),
+            "unexpected end of stream in the checksum field: needed 4 bytes, got 1"
+        );
+        assert!(error.is_torn_tail());
+        assert_eq!(error.frame_index(), None);
+    }
+
+    #[test]
+    fn converts_to_io_error_with_matching_kind() {
+        let torn: io::Error = Error::unexpected_eof(FramePart::Payload, 10, 3).into();
+        assert_eq!(torn.kind(), io::ErrorKind::InvalidData);
+        let invalid: io::Error = Error::invalid_frame("too long").into();
+        assert_eq!(invalid.kind(), io::ErrorKind::InvalidInput);
+        let broken_pipe: io::Error = Error::from(io::Error::from(io::ErrorKind::BrokenPipe)).into();
+        assert_eq!(broken_pipe.kind(), io::ErrorKind::BrokenPipe);
+        let inner = torn.into_inner().expect("flatstream error inside");
+        assert!(inner.downcast_ref::<Error>().is_some());
+    }
+
+    #[test]
+    fn frame_len_is_recorded() {
+        let error = Error::checksum_mismatch(1, 2).with_frame_len(20);
+        assert_eq!(error.frame_len(), Some(20));
+        assert_eq!(Error::frame_too_large(9, 8).frame_len(), None);
+    }
+}

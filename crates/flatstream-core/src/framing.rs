@@ -1,0 +1,78 @@
+//! The [`Framer`] and [`Deframer`] traits: one frame out, one frame in.
+
+use std::io::{Read, Write};
+
+use crate::error::Result;
+
+/// Writes payloads as frames.
+///
+/// The framer owns the header and its checksum; the writer engine owns the builder, the
+/// counters and error context. Implementations must write the whole frame or return an
+/// error: a frame is never half-written without the caller hearing of it.
+pub trait Framer {
+    /// Writes one frame holding `payload` and returns how many bytes it wrote in all.
+    ///
+    /// # Errors
+    ///
+    /// The writer's I/O errors; [`ErrorKind::InvalidFrame`](crate::ErrorKind::InvalidFrame)
+    /// for a payload the format cannot carry (over 4 GiB - 1); whatever an adapter (a
+    /// validator, a size bound) rejects.
+    fn frame_and_write<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        payload: &[u8],
+    ) -> Result<usize>;
+}
+
+impl<F: Framer + ?Sized> Framer for &mut F {
+    #[inline]
+    fn frame_and_write<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        payload: &[u8],
+    ) -> Result<usize> {
+        (**self).frame_and_write(writer, payload)
+    }
+}
+
+/// Reads frames, one at a time, into a reusable buffer.
+///
+/// A deframer never reads past the end of the frame it is reading: after each call the
+/// underlying reader stands exactly at the next frame (or wherever the stream ended), so a
+/// caller always knows where each frame ended.
+pub trait Deframer {
+    /// Reads the next frame's payload into `payload`, replacing its contents.
+    ///
+    /// Returns the frame's length on the wire (header and payload), or `None` when the
+    /// stream ends cleanly before the first byte of a frame. The buffer keeps its capacity
+    /// between calls, so reading allocates only when a payload is larger than any before.
+    ///
+    /// # Errors
+    ///
+    /// - [`UnexpectedEof`](crate::ErrorKind::UnexpectedEof) naming the torn part, when the
+    ///   stream ends inside a frame;
+    /// - [`FrameTooLarge`](crate::ErrorKind::FrameTooLarge) when the declared length exceeds
+    ///   the limit (checked before the buffer is sized);
+    /// - [`ChecksumMismatch`](crate::ErrorKind::ChecksumMismatch), and whatever an adapter
+    ///   rejects; these consume the frame whole and say so with
+    ///   [`Error::frame_len`](crate::Error::frame_len), so the next call reads the next frame;
+    /// - [`Io`](crate::ErrorKind::Io) for the reader's own errors.
+    ///
+    /// Errors carry no location: the reader engine that counts frames adds it.
+    fn read_frame<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        payload: &mut Vec<u8>,
+    ) -> Result<Option<usize>>;
+}
+
+impl<D: Deframer + ?Sized> Deframer for &mut D {
+    #[inline]
+    fn read_frame<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        payload: &mut Vec<u8>,
+    ) -> Result<Option<usize>> {
+        (**self).read_frame(reader, payload)
+    }
+}

@@ -1,0 +1,206 @@
+//! The wire format's primitives: the one place that encodes and decodes a frame header.
+//!
+//! ```text
+//! +----------------+------------------------+-------------------+
+//! | length: u32 LE | checksum: 0/2/4/8 B LE | payload: length B |
+//! +----------------+------------------------+-------------------+
+//! ```
+//!
+//! Every reader (blocking, slice, async) and every writer goes through these functions, so
+//! the format is defined once.
+
+use crate::checksum::Checksum;
+use crate::error::{Error, Result};
+
+/// Width of the length field.
+pub const LENGTH_LEN: usize = 4;
+
+/// Widest checksum field the format allows.
+pub const MAX_CHECKSUM_LEN: usize = 8;
+
+/// Longest frame header: the length and the widest checksum.
+pub const MAX_HEADER_LEN: usize = LENGTH_LEN + MAX_CHECKSUM_LEN;
+
+/// The default limit on a payload's declared length when reading: 64 MiB.
+pub const DEFAULT_MAX_FRAME_LEN: usize = 64 * 1024 * 1024;
+
+/// The header of one frame: the payload's length and the checksum stored for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// Payload length in bytes.
+    pub payload_len: u32,
+    /// The checksum of the payload (0 when the checksum is zero-width).
+    pub checksum: u64,
+}
+
+impl FrameHeader {
+    /// The header for `payload` under `checksum`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidFrame`](crate::ErrorKind::InvalidFrame) when the payload is longer
+    /// than the 4-byte length field can say (4 GiB - 1).
+    #[inline]
+    pub fn for_payload<C: Checksum + ?Sized>(checksum: &C, payload: &[u8]) -> Result<Self> {
+        let Ok(payload_len) = u32::try_from(payload.len()) else {
+            return Err(Error::invalid_frame(format!(
+                "payload of {} bytes does not fit the 32-bit length field",
+                payload.len()
+            )));
+        };
+        Ok(FrameHeader {
+            payload_len,
+            checksum: checksum.calculate(payload),
+        })
+    }
+
+    /// Encodes the header with a checksum field `checksum_len` bytes wide.
+    ///
+    /// # Panics
+    ///
+    /// If `checksum_len` exceeds [`MAX_CHECKSUM_LEN`]: a [`Checksum`] implementation reported
+    /// an impossible width.
+    #[inline]
+    pub fn encode(&self, checksum_len: usize) -> EncodedHeader {
+        assert!(
+            checksum_len <= MAX_CHECKSUM_LEN,
+            "checksum width {checksum_len} exceeds {MAX_CHECKSUM_LEN} bytes"
+        );
+        let mut bytes = [0u8; MAX_HEADER_LEN];
+        bytes[..LENGTH_LEN].copy_from_slice(&self.payload_len.to_le_bytes());
+        bytes[LENGTH_LEN..LENGTH_LEN + checksum_len]
+            .copy_from_slice(&self.checksum.to_le_bytes()[..checksum_len]);
+        EncodedHeader {
+            bytes,
+            len: (LENGTH_LEN + checksum_len) as u8,
+        }
+    }
+
+    /// Decodes a header from exactly `LENGTH_LEN + checksum width` bytes.
+    ///
+    /// # Panics
+    ///
+    /// If `header` is shorter than [`LENGTH_LEN`] or longer than [`MAX_HEADER_LEN`].
+    #[inline]
+    pub fn decode(header: &[u8]) -> Self {
+        let (length, checksum) = header.split_at(LENGTH_LEN);
+        FrameHeader {
+            payload_len: u32::from_le_bytes([length[0], length[1], length[2], length[3]]),
+            checksum: decode_checksum(checksum),
+        }
+    }
+
+    /// The payload length as a `usize`, once it is checked against `max_frame_len`.
+    ///
+    /// Call this before sizing anything from the header: it is what keeps a hostile length
+    /// from allocating.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::FrameTooLarge`](crate::ErrorKind::FrameTooLarge) when the declared length
+    /// exceeds `max_frame_len`.
+    #[inline]
+    pub fn checked_payload_len(&self, max_frame_len: usize) -> Result<usize> {
+        let payload_len = self.payload_len as usize;
+        if payload_len > max_frame_len {
+            Err(Error::frame_too_large(
+                u64::from(self.payload_len),
+                max_frame_len,
+            ))
+        } else {
+            Ok(payload_len)
+        }
+    }
+}
+
+/// Little-endian checksum of 0 to 8 bytes.
+#[inline]
+fn decode_checksum(bytes: &[u8]) -> u64 {
+    let mut wide = [0u8; 8];
+    wide[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(wide)
+}
+
+/// An encoded frame header, on the stack.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodedHeader {
+    bytes: [u8; MAX_HEADER_LEN],
+    len: u8,
+}
+
+impl EncodedHeader {
+    /// The header's bytes, ready to write before the payload.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ErrorKind, NoChecksum};
+
+    struct Fixed(u64, usize);
+
+    impl Checksum for Fixed {
+        fn size(&self) -> usize {
+            self.1
+        }
+        fn calculate(&self, _payload: &[u8]) -> u64 {
+            self.0
+        }
+        fn name(&self) -> &'static str {
+            "fixed"
+        }
+    }
+
+    #[test]
+    fn encodes_length_then_checksum_little_endian() {
+        let checksum = Fixed(0x0807_0605_0403_0201, 8);
+        let header = FrameHeader::for_payload(&checksum, b"abc").unwrap();
+        assert_eq!(
+            header.encode(8).as_bytes(),
+            [3, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]
+        );
+        let two_bytes = Fixed(0xbeef, 2);
+        let header = FrameHeader::for_payload(&two_bytes, &[0; 258]).unwrap();
+        assert_eq!(header.encode(2).as_bytes(), [2, 1, 0, 0, 0xef, 0xbe]);
+    }
+
+    #[test]
+    fn no_checksum_header_is_the_length_alone() {
+        let header = FrameHeader::for_payload(&NoChecksum, b"abc").unwrap();
+        assert_eq!(header.encode(0).as_bytes(), [3, 0, 0, 0]);
+    }
+
+    #[test]
+    fn decode_inverts_encode_for_every_width() {
+        for width in [0, 2, 4, 8] {
+            let value = 0x1122_3344_5566_7788_u64 & (u64::MAX >> (64 - 8 * width.max(1)));
+            let value = if width == 0 { 0 } else { value };
+            let header = FrameHeader {
+                payload_len: 0xdead_beef,
+                checksum: value,
+            };
+            assert_eq!(FrameHeader::decode(header.encode(width).as_bytes()), header);
+        }
+    }
+
+    #[test]
+    fn length_over_limit_is_rejected_with_both_numbers() {
+        let header = FrameHeader {
+            payload_len: 1025,
+            checksum: 0,
+        };
+        assert_eq!(header.checked_payload_len(1025).unwrap(), 1025);
+        let error = header.checked_payload_len(1024).unwrap_err();
+        assert!(matches!(
+            error.kind(),
+            ErrorKind::FrameTooLarge {
+                len: 1025,
+                max: 1024
+            }
+        ));
+    }
+}

@@ -1,0 +1,207 @@
+//! [`StreamWriter`]: messages in, frames out.
+
+use std::io::Write;
+
+use flatbuffers::{Allocator, DefaultAllocator, FlatBufferBuilder};
+use flatstream_core::{Error, ErrorKind, Framer, Result, StreamSerialize};
+
+/// Writes messages to `W` as frames, one after another.
+///
+/// Two ways to write:
+/// - **simple**: [`write`](Self::write) takes any [`StreamSerialize`] value and builds it in
+///   the writer's own builder, which is reset and reused, so steady state allocates nothing;
+/// - **expert**: [`write_finished`](Self::write_finished) takes a builder you finished
+///   yourself (you own its reuse), and [`write_payload`](Self::write_payload) takes raw bytes.
+///
+/// The writer does not buffer: wrap files and sockets in a [`std::io::BufWriter`], and call
+/// [`flush`](Self::flush) before dropping it. Every I/O error is returned with the index of
+/// the frame and the byte offset where that frame began. After an I/O error the stream may
+/// end in a partial frame, so the writer refuses further writes and says where the last
+/// whole frame ended.
+#[derive(Debug)]
+pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
+    writer: W,
+    framer: F,
+    builder: FlatBufferBuilder<'static, A>,
+    frames_written: u64,
+    position: u64,
+    failed: bool,
+}
+
+impl<W: Write, F: Framer> StreamWriter<W, F> {
+    /// A writer with its own builder, which grows to the largest message and is reused.
+    pub fn new(writer: W, framer: F) -> Self {
+        Self::with_builder(writer, framer, FlatBufferBuilder::new())
+    }
+}
+
+impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
+    /// A writer that builds simple-mode messages in `builder` (for a preallocated capacity
+    /// or a custom allocator).
+    pub fn with_builder(writer: W, framer: F, builder: FlatBufferBuilder<'static, A>) -> Self {
+        StreamWriter {
+            writer,
+            framer,
+            builder,
+            frames_written: 0,
+            position: 0,
+            failed: false,
+        }
+    }
+
+    /// Serializes `message` into the writer's builder and writes it as one frame.
+    ///
+    /// # Errors
+    ///
+    /// The message's own serialization error, the framer's error, or an I/O error, each
+    /// with the frame index and byte offset. Nothing is written when serialization fails.
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, when `message`'s [`StreamSerialize`] implementation did not finish
+    /// the buffer (`flatbuffers` asserts it).
+    pub fn write<T: StreamSerialize + ?Sized>(&mut self, message: &T) -> Result<()>
+    where
+        A: 'static,
+    {
+        self.check_usable()?;
+        self.builder.reset();
+        if let Err(error) = message.serialize(&mut self.builder) {
+            return Err(error.at_frame(self.frames_written, self.position));
+        }
+        let payload = self.builder.finished_data();
+        Self::write_frame(
+            &mut self.writer,
+            &mut self.framer,
+            payload,
+            &mut self.frames_written,
+            &mut self.position,
+            &mut self.failed,
+        )
+    }
+
+    /// Writes the finished buffer of `builder` as one frame. The builder's contents are left
+    /// as they are: call its `reset()` before building the next message (that keeps its
+    /// memory). It is taken `&mut` so that the writer may reuse it in place in the future
+    /// without an API change.
+    ///
+    /// # Errors
+    ///
+    /// The framer's error or an I/O error, with the frame index and byte offset.
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, when `builder` was not finished (`flatbuffers` asserts it).
+    pub fn write_finished<B: Allocator>(
+        &mut self,
+        builder: &mut FlatBufferBuilder<'_, B>,
+    ) -> Result<()> {
+        self.write_payload(builder.finished_data())
+    }
+
+    /// Writes `payload` as one frame, as it is.
+    ///
+    /// # Errors
+    ///
+    /// The framer's error (such as a payload over 4 GiB - 1) or an I/O error, with the frame
+    /// index and byte offset.
+    pub fn write_payload(&mut self, payload: &[u8]) -> Result<()> {
+        self.check_usable()?;
+        Self::write_frame(
+            &mut self.writer,
+            &mut self.framer,
+            payload,
+            &mut self.frames_written,
+            &mut self.position,
+            &mut self.failed,
+        )
+    }
+
+    /// Writes every message in `messages`, in order, as [`write`](Self::write) would.
+    ///
+    /// # Errors
+    ///
+    /// Stops at the first error, which names its frame; the messages before it are written.
+    pub fn write_batch<T: StreamSerialize>(&mut self, messages: &[T]) -> Result<()>
+    where
+        A: 'static,
+    {
+        messages.iter().try_for_each(|message| self.write(message))
+    }
+
+    /// Flushes the underlying writer.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of the flush, with the offset written so far.
+    pub fn flush(&mut self) -> Result<()> {
+        self.writer
+            .flush()
+            .map_err(|error| Error::from(error).at_frame(self.frames_written, self.position))
+    }
+
+    /// How many frames were written in full.
+    pub fn frames_written(&self) -> u64 {
+        self.frames_written
+    }
+
+    /// How many bytes of whole frames were written: the offset where the next frame begins.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// The underlying writer.
+    pub fn get_ref(&self) -> &W {
+        &self.writer
+    }
+
+    /// The underlying writer, mutably. Writing to it directly corrupts the stream.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.writer
+    }
+
+    /// The framer in use.
+    pub fn framer(&self) -> &F {
+        &self.framer
+    }
+
+    /// Returns the underlying writer, unflushed.
+    pub fn into_inner(self) -> W {
+        self.writer
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        if self.failed {
+            Err(Error::invalid_frame(
+                "the writer stopped after an i/o error; the stream may end in a partial frame \
+                 after this offset",
+            )
+            .at_frame(self.frames_written, self.position))
+        } else {
+            Ok(())
+        }
+    }
+
+    // A free function over the fields, so the builder's finished data can be borrowed while
+    // the writer and framer are borrowed mutably.
+    fn write_frame(
+        writer: &mut W,
+        framer: &mut F,
+        payload: &[u8],
+        frames_written: &mut u64,
+        position: &mut u64,
+        failed: &mut bool,
+    ) -> Result<()> {
+        match framer.frame_and_write(writer, payload) {
+            Ok(frame_len) => {
+                *frames_written += 1;
+                *position += frame_len as u64;
+                Ok(())
+            }
+            Err(error) => {
+                *failed = matches!(error.kind(), ErrorKind::Io(_));
+                Err(error.at_frame(*frames_written, *position))
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Steady state allocates nothing per message, on either side: counted by the global
+//! allocator of this test binary, per thread, so tests running in parallel do not mix.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use flatbuffers::FlatBufferBuilder;
+use flatstream_io::{ChecksumDeframer, ChecksumFramer, StreamReader, StreamWriter};
+
+use crate::common::{ALGORITHMS, checksum_by_name, payload_of};
+
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
+// const-initialised thread-local with no destructor, so touching it never allocates.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations_during(work: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    work();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+/// Sizes that go up and down, so buffers must be reused rather than merely kept.
+const SIZES: [usize; 8] = [64, 1024, 16, 300, 0, 4096, 1, 100];
+
+#[test]
+fn counter_sees_allocations() {
+    assert!(allocations_during(|| drop(std::hint::black_box(vec![1u8; 10]))) >= 1);
+}
+
+#[test]
+fn writing_allocates_nothing_per_message_in_steady_state() {
+    let texts: Vec<String> = SIZES.iter().map(|len| "x".repeat(*len)).collect();
+    let payloads: Vec<Vec<u8>> = SIZES.iter().map(|len| payload_of(*len, 1)).collect();
+    for name in ALGORITHMS {
+        let checksum = checksum_by_name(name);
+        let mut writer = StreamWriter::new(std::io::sink(), ChecksumFramer::new(&*checksum));
+        let mut builder = FlatBufferBuilder::new();
+        let mut expert = |writer: &mut StreamWriter<_, _>, i: usize| {
+            builder.reset();
+            let values = builder.create_vector(&payloads[i % SIZES.len()]);
+            builder.finish_minimal(values);
+            writer.write_finished(&mut builder).unwrap();
+        };
+        // Warm up: the builders grow to the largest message.
+        for i in 0..SIZES.len() * 2 {
+            writer.write(&texts[i % SIZES.len()]).unwrap();
+            expert(&mut writer, i);
+        }
+        let count = allocations_during(|| {
+            for i in 0..10_000 {
+                writer.write(&texts[i % SIZES.len()]).unwrap();
+                expert(&mut writer, i);
+                writer.write_payload(&payloads[i % SIZES.len()]).unwrap();
+            }
+        });
+        assert_eq!(count, 0, "{name}: allocations while writing 30 000 frames");
+    }
+}
+
+#[test]
+fn reading_allocates_nothing_per_message_in_steady_state() {
+    for name in ALGORITHMS {
+        let checksum = checksum_by_name(name);
+        let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(&*checksum));
+        for i in 0..10_000 {
+            writer
+                .write_payload(&payload_of(SIZES[i % SIZES.len()], i as u8))
+                .unwrap();
+        }
+        let stream = writer.into_inner();
+        let mut reader = StreamReader::new(stream.as_slice(), ChecksumDeframer::new(&*checksum));
+        // Warm up past the largest payload.
+        for _ in 0..SIZES.len() {
+            reader.read_message().unwrap().unwrap();
+        }
+        let mut bytes = 0usize;
+        let count = allocations_during(|| {
+            reader
+                .process_all(|payload| {
+                    bytes += payload.len();
+                    Ok(())
+                })
+                .unwrap();
+        });
+        assert_eq!(reader.frames_read(), 10_000);
+        assert!(bytes > 0);
+        assert_eq!(count, 0, "{name}: allocations while reading");
+    }
+}

@@ -1,0 +1,189 @@
+//! The reader's behaviour at and after bad frames.
+
+use std::io::{self, Read};
+
+use flatstream_core::{Error, ErrorKind, FramePart};
+use flatstream_io::{
+    ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, StreamReader, StreamWriter,
+};
+
+use crate::common::checksum_by_name;
+
+fn stream_of(checksum: &str, payloads: &[&[u8]]) -> Vec<u8> {
+    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum_by_name(checksum)));
+    for payload in payloads {
+        writer.write_payload(payload).unwrap();
+    }
+    writer.into_inner()
+}
+
+#[test]
+fn empty_stream_is_a_clean_end() {
+    let mut reader = StreamReader::new(&[][..], DefaultDeframer::new());
+    assert_eq!(reader.read_message().unwrap(), None);
+    assert_eq!(reader.read_message().unwrap(), None);
+    assert_eq!((reader.frames_read(), reader.position()), (0, 0));
+}
+
+#[test]
+fn reading_continues_after_a_checksum_mismatch() {
+    let mut stream = stream_of("crc32", &[b"first", b"second", b"third"]);
+    // Frame 1 starts at 4 + 4 + 5 = 13; flip its first payload byte.
+    stream[13 + 8] ^= 0xff;
+    let mut reader = StreamReader::new(
+        stream.as_slice(),
+        ChecksumDeframer::new(checksum_by_name("crc32")),
+    );
+    assert_eq!(reader.read_message().unwrap(), Some(&b"first"[..]));
+    let error = reader.read_message().unwrap_err();
+    assert!(matches!(error.kind(), ErrorKind::ChecksumMismatch { .. }));
+    assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(13)));
+    assert_eq!(error.frame_len(), Some(14));
+    assert_eq!(reader.read_message().unwrap(), Some(&b"third"[..]));
+    assert_eq!(reader.frames_read(), 3);
+    assert_eq!(reader.position(), stream.len() as u64);
+}
+
+#[test]
+fn torn_tail_stops_the_reader_at_the_last_good_frame() {
+    let stream = stream_of("crc16", &[b"keep me", b"torn"]);
+    let cut = stream.len() - 2;
+    let mut reader = StreamReader::new(
+        &stream[..cut],
+        ChecksumDeframer::new(checksum_by_name("crc16")),
+    );
+    assert_eq!(reader.read_message().unwrap(), Some(&b"keep me"[..]));
+    let error = reader.read_message().unwrap_err();
+    assert!(matches!(
+        error.kind(),
+        ErrorKind::UnexpectedEof {
+            part: FramePart::Payload,
+            needed: 4,
+            got: 2
+        }
+    ));
+    assert_eq!(error.offset(), Some(13));
+    // The reader refuses to go on from inside a frame, and keeps pointing at it.
+    let again = reader.read_message().unwrap_err();
+    assert!(matches!(again.kind(), ErrorKind::InvalidFrame { .. }));
+    assert_eq!((again.frame_index(), again.offset()), (Some(1), Some(13)));
+    assert_eq!(reader.position(), 13);
+}
+
+#[test]
+fn oversized_frame_is_refused_without_reading_it() {
+    let stream = stream_of("none", &[b"small", &[0u8; 2000]]);
+    let mut reader = StreamReader::new(
+        stream.as_slice(),
+        DefaultDeframer::new().with_max_frame_len(1000),
+    );
+    assert_eq!(reader.read_message().unwrap(), Some(&b"small"[..]));
+    let error = reader.read_message().unwrap_err();
+    assert!(matches!(
+        error.kind(),
+        ErrorKind::FrameTooLarge {
+            len: 2000,
+            max: 1000
+        }
+    ));
+    assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(9)));
+    assert!(error.to_string().contains("2000"), "{error}");
+}
+
+#[test]
+fn io_error_is_reported_with_its_location() {
+    struct FailsAfter<'a>(&'a [u8]);
+    impl Read for FailsAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "peer went away",
+                ));
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let stream = stream_of("none", &[b"whole", b"partial"]);
+    let mut reader = StreamReader::new(FailsAfter(&stream[..12]), DefaultDeframer::new());
+    assert_eq!(reader.read_message().unwrap(), Some(&b"whole"[..]));
+    let error = reader.read_message().unwrap_err();
+    match error.kind() {
+        ErrorKind::Io(io_error) => assert_eq!(io_error.kind(), io::ErrorKind::ConnectionReset),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(9)));
+    let as_io: io::Error = error.into();
+    assert_eq!(as_io.kind(), io::ErrorKind::ConnectionReset);
+}
+
+#[test]
+fn closure_errors_are_located_at_their_frame() {
+    let stream = stream_of("xxh3", &[b"a", b"bb", b"ccc"]);
+    let mut reader = StreamReader::new(
+        stream.as_slice(),
+        ChecksumDeframer::new(checksum_by_name("xxh3")),
+    );
+    let error = reader
+        .process_all(|payload| {
+            if payload.len() == 2 {
+                Err(Error::other("two bytes is one too many"))
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+    assert!(matches!(error.kind(), ErrorKind::Other(_)));
+    assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(13)));
+    assert_eq!(
+        error.to_string(),
+        "two bytes is one too many (frame 1 at byte offset 13)"
+    );
+}
+
+#[test]
+fn typed_reading_rejects_a_payload_that_is_not_the_type() {
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    writer.write("fine").unwrap();
+    writer.write_payload(&[0xff; 3]).unwrap();
+    let stream = writer.into_inner();
+    let mut reader = StreamReader::new(stream.as_slice(), DefaultDeframer::new());
+    let mut seen = Vec::new();
+    let error = reader
+        .process_typed::<str, _>(|text| {
+            seen.push(text.to_owned());
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(seen, ["fine"]);
+    assert!(
+        matches!(error.kind(), ErrorKind::FlatBuffers(_)),
+        "{error:?}"
+    );
+    assert_eq!(error.frame_index(), Some(1));
+
+    let mut reader = StreamReader::new(stream.as_slice(), DefaultDeframer::new());
+    let mut typed = reader.typed_messages::<str>();
+    assert_eq!(typed.next().unwrap().unwrap(), "fine");
+    let error = typed.next().unwrap().unwrap_err();
+    assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(20)));
+}
+
+#[test]
+fn reader_never_reads_past_the_frame() {
+    let stream = stream_of("crc32c", &[b"one", b"two"]);
+    let mut reader = StreamReader::new(
+        std::io::Cursor::new(stream.clone()),
+        ChecksumDeframer::new(checksum_by_name("crc32c")),
+    );
+    reader.read_message().unwrap();
+    assert_eq!(reader.get_ref().position(), 11);
+    assert_eq!(reader.position(), 11);
+    let mut rest = reader.into_inner();
+    let mut tail = Vec::new();
+    rest.read_to_end(&mut tail).unwrap();
+    assert_eq!(tail, stream[11..]);
+}

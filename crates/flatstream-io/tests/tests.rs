@@ -1,0 +1,8 @@
+//! Integration tests of flatstream-io, in one binary to keep link time down.
+
+mod allocation;
+mod common;
+mod conformance;
+mod reading;
+mod round_trip;
+mod writing;

@@ -1,0 +1,134 @@
+//! The writer's behaviour with failing sinks and failing messages.
+
+use std::io::{self, Write};
+
+use flatbuffers::{Allocator, FlatBufferBuilder};
+use flatstream_core::{Error, ErrorKind, Result, StreamSerialize};
+use flatstream_io::{DefaultFramer, StreamWriter};
+
+/// Accepts `budget` bytes, then fails every write.
+struct FailsAfter {
+    written: Vec<u8>,
+    budget: usize,
+}
+
+impl Write for FailsAfter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.budget == 0 {
+            return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+        }
+        let n = buf.len().min(self.budget);
+        self.written.extend_from_slice(&buf[..n]);
+        self.budget -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Err(io::Error::other("flush failed"))
+    }
+}
+
+/// Writes at most 3 bytes per call and returns `Interrupted` before every other call.
+#[derive(Default)]
+struct Stuttering {
+    written: Vec<u8>,
+    interrupt_next: bool,
+}
+
+impl Write for Stuttering {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.interrupt_next = !self.interrupt_next;
+        if self.interrupt_next {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        let n = buf.len().min(3);
+        self.written.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn io_failure_is_reported_and_the_writer_stops() {
+    let sink = FailsAfter {
+        written: Vec::new(),
+        budget: 7 + 5,
+    };
+    let mut writer = StreamWriter::new(sink, DefaultFramer::new());
+    writer.write_payload(b"abc").unwrap();
+    let error = writer.write_payload(b"defghij").unwrap_err();
+    match error.kind() {
+        ErrorKind::Io(io_error) => assert_eq!(io_error.kind(), io::ErrorKind::StorageFull),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(7)));
+    // A half frame may be on disk: nothing more goes after it, and the writer says where
+    // the last whole frame ended.
+    let refused = writer.write_payload(b"k").unwrap_err();
+    assert!(matches!(refused.kind(), ErrorKind::InvalidFrame { .. }));
+    assert_eq!(refused.offset(), Some(7));
+    assert_eq!((writer.frames_written(), writer.position()), (1, 7));
+    let flush = writer.flush().unwrap_err();
+    assert!(flush.to_string().contains("flush failed"), "{flush}");
+}
+
+#[test]
+fn short_and_interrupted_writes_still_write_whole_frames() {
+    let mut writer = StreamWriter::new(Stuttering::default(), DefaultFramer::new());
+    writer.write_payload(b"hello, world").unwrap();
+    writer.write("text").unwrap();
+    let mut plain = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    plain.write_payload(b"hello, world").unwrap();
+    plain.write("text").unwrap();
+    assert_eq!(writer.into_inner().written, plain.into_inner());
+}
+
+struct Refuses;
+
+impl StreamSerialize for Refuses {
+    fn serialize<'fbb, A: Allocator + 'fbb>(
+        &self,
+        _builder: &mut FlatBufferBuilder<'fbb, A>,
+    ) -> Result<()> {
+        Err(Error::other("not today"))
+    }
+}
+
+#[test]
+fn failed_serialization_writes_nothing_and_the_writer_goes_on() {
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    writer.write("before").unwrap();
+    let position = writer.position();
+    let error = writer.write(&Refuses).unwrap_err();
+    assert_eq!(
+        (error.frame_index(), error.offset()),
+        (Some(1), Some(position))
+    );
+    assert_eq!(writer.get_ref().len() as u64, position);
+    writer.write("after").unwrap();
+    assert_eq!(writer.frames_written(), 2);
+}
+
+#[test]
+fn payload_beyond_the_length_field_is_an_invalid_frame() {
+    // 4 GiB of zeroed pages: reserved, never touched, since the length check comes first.
+    let huge = vec![0u8; (u32::MAX as usize) + 1];
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    let error = writer.write_payload(&huge).unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::InvalidFrame { .. }),
+        "{error:?}"
+    );
+    assert!(writer.get_ref().is_empty());
+    let as_io: io::Error = error.into();
+    assert_eq!(as_io.kind(), io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn custom_builder_is_used_for_simple_writes() {
+    let builder = FlatBufferBuilder::with_capacity(4096);
+    let mut writer = StreamWriter::with_builder(Vec::new(), DefaultFramer::new(), builder);
+    writer.write("from a preallocated builder").unwrap();
+    assert_eq!(writer.frames_written(), 1);
+}

@@ -1,0 +1,81 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use flatstream_core::{
+    Checksum, DEFAULT_MAX_FRAME_LEN, Deframer, Error, ErrorKind, FramePart, Framer, NoChecksum,
+    Result, StreamDeserialize, StreamSerialize, Validator, flatbuffers, verified_root, wire,
+};
+pub use flatstream_io::{
+    ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, Messages, StreamReader,
+    StreamWriter, TypedMessages,
+};
+
+#[cfg(feature = "crc16")]
+#[cfg_attr(docsrs, doc(cfg(feature = "crc16")))]
+pub use flatstream_checksum_crc16::Crc16;
+#[cfg(feature = "crc32")]
+#[cfg_attr(docsrs, doc(cfg(feature = "crc32")))]
+pub use flatstream_checksum_crc32::Crc32;
+#[cfg(feature = "crc32c")]
+#[cfg_attr(docsrs, doc(cfg(feature = "crc32c")))]
+pub use flatstream_checksum_crc32c::Crc32c;
+#[cfg(feature = "crc64")]
+#[cfg_attr(docsrs, doc(cfg(feature = "crc64")))]
+pub use flatstream_checksum_crc64::Crc64;
+#[cfg(feature = "xxh3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xxh3")))]
+pub use flatstream_checksum_xxh3::{XxHash64, Xxh3};
+
+// The repository README's Rust example compiles and runs as a doctest.
+#[cfg(all(doctest, feature = "crc32c"))]
+#[doc = include_str!("../../../README.md")]
+struct RepositoryReadme;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every checksum compiled in, with its name: what a feature flag switches on.
+    fn compiled_checksums() -> Vec<&'static str> {
+        let mut names = vec![NoChecksum.name()];
+        #[cfg(feature = "crc16")]
+        names.push(Crc16.name());
+        #[cfg(feature = "crc32")]
+        names.push(Crc32.name());
+        #[cfg(feature = "crc32c")]
+        names.push(Crc32c.name());
+        #[cfg(feature = "crc64")]
+        names.push(Crc64.name());
+        #[cfg(feature = "xxh3")]
+        names.push(Xxh3.name());
+        names
+    }
+
+    #[test]
+    fn features_select_the_checksums() {
+        let names = compiled_checksums();
+        assert_eq!(names.contains(&"crc16"), cfg!(feature = "crc16"));
+        assert_eq!(names.contains(&"crc32"), cfg!(feature = "crc32"));
+        assert_eq!(names.contains(&"crc32c"), cfg!(feature = "crc32c"));
+        assert_eq!(names.contains(&"crc64"), cfg!(feature = "crc64"));
+        assert_eq!(names.contains(&"xxh3"), cfg!(feature = "xxh3"));
+    }
+
+    #[test]
+    fn round_trip_without_any_checksum_crate() {
+        let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+        writer.write("no features needed").unwrap();
+        let stream = writer.into_inner();
+        let mut reader = StreamReader::new(stream.as_slice(), DefaultDeframer::new());
+        let mut seen = Vec::new();
+        reader
+            .process_typed::<str, _>(|text| {
+                seen.push(text.to_owned());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, ["no features needed"]);
+    }
+}

@@ -1,0 +1,68 @@
+//! flatstream's task runner: `cargo xtask <task>`.
+//!
+//! Plain Rust instead of shell scripts, so it runs wherever cargo does. Each task is a
+//! module; `main` only dispatches.
+
+mod ci;
+mod process;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci      format check, clippy, tests, the facade's feature matrix (cargo-hack), docs
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(&args[1..]),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(format!("unknown task `{other}`\n\n{USAGE}")),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root, from this crate's manifest directory.
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::project_root;
+
+    /// The README's quick start and CI must name the same test command.
+    #[test]
+    fn readme_and_ci_run_the_same_test_command() {
+        let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
+        let ci = std::fs::read_to_string(project_root().join(".ci/run")).unwrap();
+        assert!(
+            readme.contains("cargo xtask ci"),
+            "README lost its test command"
+        );
+        assert!(
+            ci.lines().any(|line| line.trim() == "cargo xtask ci"),
+            ".ci/run does not run `cargo xtask ci`"
+        );
+        assert!(
+            readme.contains("cargo run --release --example telemetry"),
+            "README lost its main command"
+        );
+    }
+}
