@@ -1,5 +1,6 @@
 //! Integration tests of flatstream-io, in one binary to keep link time down.
 
+mod adapters;
 mod allocation;
 mod common;
 mod conformance;

@@ -8,82 +8,17 @@
 // Throughput figures are floating point; a u64 count beyond 2^52 loses nothing that matters.
 #![allow(clippy::cast_precision_loss)]
 
-#[path = "schema/telemetry_generated.rs"]
-mod telemetry_generated;
-
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use flatstream::flatbuffers::{Allocator, FlatBufferBuilder};
 use flatstream::{
-    Checksum, ChecksumDeframer, ChecksumFramer, Crc32c, NoChecksum, Result, StreamDeserialize,
-    StreamReader, StreamSerialize, StreamWriter, Xxh3, verified_root,
+    Checksum, ChecksumDeframer, ChecksumFramer, Crc32c, NoChecksum, Result, StreamReader,
+    StreamWriter, Xxh3,
 };
-use telemetry_generated::{Event, EventArgs};
-
-const NAMES: [&str; 8] = [
-    "engine.temp",
-    "engine.rpm",
-    "battery.volts",
-    "battery.amps",
-    "gps.lat",
-    "gps.lon",
-    "imu.accel_z",
-    "cabin.pressure",
-];
-
-/// One event, as the application holds it before it is serialized.
-struct TelemetryEvent {
-    name: &'static str,
-    id: u64,
-    timestamp_ns: u64,
-    value: f64,
-}
-
-impl TelemetryEvent {
-    fn nth(id: u64) -> Self {
-        TelemetryEvent {
-            name: NAMES[(id % NAMES.len() as u64) as usize],
-            id,
-            timestamp_ns: 1_764_000_000_000_000_000 + id * 1_000,
-            value: (id % 1_000) as f64 * 0.25,
-        }
-    }
-}
-
-impl StreamSerialize for TelemetryEvent {
-    fn serialize<'fbb, A: Allocator + 'fbb>(
-        &self,
-        builder: &mut FlatBufferBuilder<'fbb, A>,
-    ) -> Result<()> {
-        let name = builder.create_string(self.name);
-        let event = Event::create(
-            builder,
-            &EventArgs {
-                name: Some(name),
-                id: self.id,
-                timestamp_ns: self.timestamp_ns,
-                value: self.value,
-            },
-        );
-        builder.finish(event, None);
-        Ok(())
-    }
-}
-
-/// Marker for payloads whose root is a telemetry `Event`.
-struct EventRoot;
-
-impl<'a> StreamDeserialize<'a> for EventRoot {
-    type Root = Event<'a>;
-
-    fn from_payload(payload: &'a [u8]) -> Result<Event<'a>> {
-        verified_root::<Event<'_>>(payload)
-    }
-}
+use flatstream_telemetry_schema::{EventRoot, TelemetryEvent};
 
 struct Options {
     count: u64,

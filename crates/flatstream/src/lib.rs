@@ -8,8 +8,15 @@ pub use flatstream_core::{
     Result, StreamDeserialize, StreamSerialize, Validator, flatbuffers, verified_root, wire,
 };
 pub use flatstream_io::{
-    ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, Messages, StreamReader,
-    StreamWriter, TypedMessages,
+    BoundedFramer, ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, DeframerExt,
+    FramerExt, Messages, ObserverDeframer, ObserverFramer, StreamReader, StreamWriter,
+    TypedMessages, ValidatingDeframer, ValidatingFramer,
+};
+
+#[cfg(feature = "validate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
+pub use flatstream_validate::{
+    CompositeValidator, NoValidator, SizeValidator, StructuralValidator, TypedValidator,
 };
 
 #[cfg(feature = "crc16")]
@@ -61,6 +68,18 @@ mod tests {
         assert_eq!(names.contains(&"crc32c"), cfg!(feature = "crc32c"));
         assert_eq!(names.contains(&"crc64"), cfg!(feature = "crc64"));
         assert_eq!(names.contains(&"xxh3"), cfg!(feature = "xxh3"));
+    }
+
+    #[cfg(feature = "validate")]
+    #[test]
+    fn validate_feature_brings_the_validators() {
+        let mut writer = StreamWriter::new(
+            Vec::new(),
+            DefaultFramer::new().with_validator(StructuralValidator::new()),
+        );
+        assert!(writer.write_payload(b"not a flatbuffer").is_err());
+        assert!(writer.write("a string root is a FlatBuffer").is_err());
+        assert!(writer.get_ref().is_empty());
     }
 
     #[test]

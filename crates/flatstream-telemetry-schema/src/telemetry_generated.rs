@@ -1,16 +1,10 @@
-//! Rust accessors for `telemetry.fbs`.
-//!
-//! Written by hand in the shape `flatc --rust` generates: the `flatc` available here (Debian's
-//! 2.0.8) emits code for the 2.x `flatbuffers` crate, whose `Follow` trait is not the `unsafe`
-//! one of the 25.x crate we build against. Regenerate with a matching `flatc` once one is
-//! packaged; the layout (vtable slots 4, 6, 8, 10) is fixed by the schema's field order.
-#![allow(
-    dead_code,
-    clippy::all,
-    clippy::pedantic,
-    missing_docs,
-    unreachable_pub
-)]
+// Rust accessors for `schema/telemetry.fbs`.
+//
+// Written by hand in the shape `flatc --rust` generates: the `flatc` packaged for our machines
+// (Debian's 2.0.8) emits code for the 2.x `flatbuffers` crate, whose `Follow` trait is not the
+// `unsafe` one of the 25.x crate we build against. `cargo xtask codegen` regenerates this file
+// when a `flatc` of version 23 or later is installed; the layout (vtable slots 4, 6, 8, 10)
+// is fixed by the schema's field order either way.
 
 use flatbuffers::{
     Allocator, FlatBufferBuilder, Follow, ForwardsUOffset, InvalidFlatbuffer, Table,

@@ -1,0 +1,265 @@
+//! Adapters that wrap any framer or deframer: validate, observe, bound. They compose by
+//! method through [`FramerExt`] and [`DeframerExt`]:
+//!
+//! ```
+//! use flatstream_io::{DefaultDeframer, DefaultFramer, DeframerExt, FramerExt};
+//! use flatstream_validate::SizeValidator;
+//!
+//! let framer = DefaultFramer::new()
+//!     .bounded(1 << 20)
+//!     .with_validator(SizeValidator::at_least(1))
+//!     .observe(|payload: &[u8]| println!("wrote {} bytes", payload.len()));
+//! let deframer = DefaultDeframer::new()
+//!     .with_max_frame_len(1 << 20)
+//!     .with_validator(SizeValidator::at_least(1));
+//! # let _ = (framer, deframer);
+//! ```
+//!
+//! The outermost adapter acts first when writing: in the example the observer sees only
+//! payloads that passed the validator and the bound.
+
+use std::fmt;
+use std::io::{Read, Write};
+
+use flatstream_core::{Deframer, Error, Framer, Result, Validator};
+
+/// Checks every payload with a [`Validator`] before writing it; a rejected payload is not
+/// written at all.
+#[derive(Debug, Clone)]
+pub struct ValidatingFramer<F, V> {
+    inner: F,
+    validator: V,
+}
+
+impl<F: Framer, V: Validator> ValidatingFramer<F, V> {
+    /// Wraps `inner`, checking payloads with `validator`.
+    pub fn new(inner: F, validator: V) -> Self {
+        ValidatingFramer { inner, validator }
+    }
+
+    /// The validator in use.
+    pub fn validator(&self) -> &V {
+        &self.validator
+    }
+
+    /// The wrapped framer.
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
+}
+
+impl<F: Framer, V: Validator> Framer for ValidatingFramer<F, V> {
+    #[inline]
+    fn frame_and_write<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        payload: &[u8],
+    ) -> Result<usize> {
+        self.validator.validate(payload)?;
+        self.inner.frame_and_write(writer, payload)
+    }
+}
+
+/// Checks every payload with a [`Validator`] after reading it. A rejected frame was read
+/// whole, so the reader reports it and can go on to the next frame.
+#[derive(Debug, Clone)]
+pub struct ValidatingDeframer<D, V> {
+    inner: D,
+    validator: V,
+}
+
+impl<D: Deframer, V: Validator> ValidatingDeframer<D, V> {
+    /// Wraps `inner`, checking payloads with `validator`.
+    pub fn new(inner: D, validator: V) -> Self {
+        ValidatingDeframer { inner, validator }
+    }
+
+    /// The validator in use.
+    pub fn validator(&self) -> &V {
+        &self.validator
+    }
+
+    /// The wrapped deframer.
+    pub fn into_inner(self) -> D {
+        self.inner
+    }
+}
+
+impl<D: Deframer, V: Validator> Deframer for ValidatingDeframer<D, V> {
+    #[inline]
+    fn read_frame<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        payload: &mut Vec<u8>,
+    ) -> Result<Option<usize>> {
+        let frame_len = self.inner.read_frame(reader, payload)?;
+        if let Some(frame_len) = frame_len {
+            self.validator
+                .validate(payload)
+                .map_err(|error| error.with_frame_len(frame_len as u64))?;
+        }
+        Ok(frame_len)
+    }
+}
+
+/// Calls a function with every payload written, after its frame was written whole.
+#[derive(Clone)]
+pub struct ObserverFramer<F, O> {
+    inner: F,
+    observer: O,
+}
+
+impl<F: Framer, O: FnMut(&[u8])> ObserverFramer<F, O> {
+    /// Wraps `inner`, showing each written payload to `observer`.
+    pub fn new(inner: F, observer: O) -> Self {
+        ObserverFramer { inner, observer }
+    }
+
+    /// The wrapped framer.
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
+}
+
+impl<F: fmt::Debug, O> fmt::Debug for ObserverFramer<F, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObserverFramer")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: Framer, O: FnMut(&[u8])> Framer for ObserverFramer<F, O> {
+    #[inline]
+    fn frame_and_write<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        payload: &[u8],
+    ) -> Result<usize> {
+        let written = self.inner.frame_and_write(writer, payload)?;
+        (self.observer)(payload);
+        Ok(written)
+    }
+}
+
+/// Calls a function with every payload read, after it passed the inner deframer's checks.
+#[derive(Clone)]
+pub struct ObserverDeframer<D, O> {
+    inner: D,
+    observer: O,
+}
+
+impl<D: Deframer, O: FnMut(&[u8])> ObserverDeframer<D, O> {
+    /// Wraps `inner`, showing each payload read to `observer`.
+    pub fn new(inner: D, observer: O) -> Self {
+        ObserverDeframer { inner, observer }
+    }
+
+    /// The wrapped deframer.
+    pub fn into_inner(self) -> D {
+        self.inner
+    }
+}
+
+impl<D: fmt::Debug, O> fmt::Debug for ObserverDeframer<D, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObserverDeframer")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Deframer, O: FnMut(&[u8])> Deframer for ObserverDeframer<D, O> {
+    #[inline]
+    fn read_frame<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        payload: &mut Vec<u8>,
+    ) -> Result<Option<usize>> {
+        let frame_len = self.inner.read_frame(reader, payload)?;
+        if frame_len.is_some() {
+            (self.observer)(payload);
+        }
+        Ok(frame_len)
+    }
+}
+
+/// Refuses to write a payload longer than a limit, so a writer never produces a frame its
+/// readers' `max_frame_len` would reject. Nothing is written for a refused payload.
+#[derive(Debug, Clone, Copy)]
+pub struct BoundedFramer<F> {
+    inner: F,
+    max_frame_len: usize,
+}
+
+impl<F: Framer> BoundedFramer<F> {
+    /// Wraps `inner`, refusing payloads over `max_frame_len` bytes.
+    pub fn new(inner: F, max_frame_len: usize) -> Self {
+        BoundedFramer {
+            inner,
+            max_frame_len,
+        }
+    }
+
+    /// The limit.
+    pub fn max_frame_len(&self) -> usize {
+        self.max_frame_len
+    }
+
+    /// The wrapped framer.
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
+}
+
+impl<F: Framer> Framer for BoundedFramer<F> {
+    #[inline]
+    fn frame_and_write<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        payload: &[u8],
+    ) -> Result<usize> {
+        if payload.len() > self.max_frame_len {
+            return Err(Error::frame_too_large(
+                payload.len() as u64,
+                self.max_frame_len,
+            ));
+        }
+        self.inner.frame_and_write(writer, payload)
+    }
+}
+
+/// Adapter methods for every [`Framer`].
+pub trait FramerExt: Framer + Sized {
+    /// Checks each payload with `validator` before writing it.
+    fn with_validator<V: Validator>(self, validator: V) -> ValidatingFramer<Self, V> {
+        ValidatingFramer::new(self, validator)
+    }
+
+    /// Shows each payload to `observer` after its frame is written.
+    fn observe<O: FnMut(&[u8])>(self, observer: O) -> ObserverFramer<Self, O> {
+        ObserverFramer::new(self, observer)
+    }
+
+    /// Refuses payloads over `max_frame_len` bytes.
+    fn bounded(self, max_frame_len: usize) -> BoundedFramer<Self> {
+        BoundedFramer::new(self, max_frame_len)
+    }
+}
+
+impl<F: Framer> FramerExt for F {}
+
+/// Adapter methods for every [`Deframer`].
+pub trait DeframerExt: Deframer + Sized {
+    /// Checks each payload with `validator` after reading it.
+    fn with_validator<V: Validator>(self, validator: V) -> ValidatingDeframer<Self, V> {
+        ValidatingDeframer::new(self, validator)
+    }
+
+    /// Shows each payload to `observer` after it is read and checked.
+    fn observe<O: FnMut(&[u8])>(self, observer: O) -> ObserverDeframer<Self, O> {
+        ObserverDeframer::new(self, observer)
+    }
+}
+
+impl<D: Deframer> DeframerExt for D {}

@@ -1,0 +1,4 @@
+//! Integration tests of flatstream-validate, in one binary.
+
+mod hostile;
+mod schema;
