@@ -4,6 +4,7 @@
 //! module; `main` only dispatches.
 
 mod ci;
+mod codegen;
 mod process;
 
 use std::path::{Path, PathBuf};
@@ -13,13 +14,15 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci      format check, clippy, tests, the facade's feature matrix (cargo-hack), docs
+  ci       format check, clippy, tests, the facade's feature matrix (cargo-hack), docs
+  codegen  regenerate the telemetry schema's Rust code with flatc (23 or later)
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
+        Some("codegen") => codegen::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -23,7 +23,7 @@ mod telemetry_generated;
 use flatbuffers::{Allocator, FlatBufferBuilder};
 use flatstream_core::{Result, StreamDeserialize, StreamSerialize, verified_root};
 
-pub use telemetry_generated::{Event, EventArgs, EventBuilder};
+pub use telemetry_generated::telemetry::{Event, EventArgs, EventBuilder};
 
 /// The schema this crate's accessors implement.
 pub const SCHEMA: &str = include_str!("../schema/telemetry.fbs");
