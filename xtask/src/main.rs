@@ -3,6 +3,7 @@
 //! Plain Rust instead of shell scripts, so it runs wherever cargo does. Each task is a
 //! module; `main` only dispatches.
 
+mod bench;
 mod ci;
 mod codegen;
 mod process;
@@ -14,6 +15,7 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
+  bench    [--quick] [FILTER]: the criterion suite and target/bench-report.md (.json)
   ci       format check, clippy, tests, the facade's feature matrix (cargo-hack), docs
   codegen  regenerate the telemetry schema's Rust code with flatc (23 or later)
 ";
@@ -21,6 +23,7 @@ tasks:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
+        Some("bench") => bench::run(&args[1..]),
         Some("ci") => ci::run(&args[1..]),
         Some("codegen") => codegen::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {

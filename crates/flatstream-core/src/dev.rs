@@ -110,7 +110,7 @@ pub fn sequence(len: usize) -> Vec<u8> {
 
 /// Decodes lowercase or uppercase hex with no separators.
 pub fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())

@@ -1,0 +1,482 @@
+//! `cargo xtask bench [--quick] [FILTER]`: runs the criterion suite and writes
+//! `target/bench-report.md` and `target/bench-report.json`, each result beside the baselines
+//! measured in the same run, and the performance targets with what was measured.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::process::Step;
+use crate::project_root;
+
+/// One benchmark result.
+#[derive(Debug, Clone)]
+struct Row {
+    group: String,
+    function: String,
+    size: u64,
+    messages_per_second: f64,
+    bytes_per_second: f64,
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mut quick = false;
+    let mut filter = None;
+    for arg in args {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            other if other.starts_with('-') => return Err(format!("bench: unknown flag {other}")),
+            other => filter = Some(other.to_owned()),
+        }
+    }
+    let root = project_root();
+    let criterion_dir = root.join("target/criterion");
+    // Only this run's results go into the report.
+    if criterion_dir.exists() {
+        std::fs::remove_dir_all(&criterion_dir)
+            .map_err(|error| format!("cannot clear {}: {error}", criterion_dir.display()))?;
+    }
+    let mut bench_args = vec![
+        "bench",
+        "--package",
+        "flatstream-benches",
+        "--bench",
+        "flatstream",
+        "--",
+    ];
+    if let Some(filter) = &filter {
+        bench_args.push(filter);
+    }
+    let quick_env = [("FLATSTREAM_BENCH_QUICK", "1")];
+    Step {
+        title: "criterion suite",
+        program: "cargo",
+        args: &bench_args,
+        env: if quick { &quick_env } else { &[] },
+    }
+    .run()?;
+
+    let rows = collect(&criterion_dir)?;
+    if rows.is_empty() {
+        return Err("no benchmark results were found under target/criterion".to_owned());
+    }
+    let machine = machine_description();
+    let markdown = render_markdown(&rows, &machine, quick);
+    let json = render_json(&rows, &machine, quick);
+    let markdown_path = root.join("target/bench-report.md");
+    let json_path = root.join("target/bench-report.json");
+    std::fs::write(&markdown_path, markdown)
+        .map_err(|error| format!("cannot write {}: {error}", markdown_path.display()))?;
+    std::fs::write(
+        &json_path,
+        serde_json::to_string_pretty(&json).unwrap_or_default(),
+    )
+    .map_err(|error| format!("cannot write {}: {error}", json_path.display()))?;
+    println!(
+        "wrote {} and {}",
+        markdown_path.display(),
+        json_path.display()
+    );
+    Ok(())
+}
+
+/// Reads every `<group>/<function>/<size>/new/` result criterion wrote.
+fn collect(criterion_dir: &Path) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    let mut pending = vec![criterion_dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|name| name == "new") {
+                    if let Some(row) = read_result(&path)? {
+                        rows.push(row);
+                    }
+                } else {
+                    pending.push(path);
+                }
+            }
+        }
+    }
+    rows.sort_by(|a, b| (&a.group, &a.function, a.size).cmp(&(&b.group, &b.function, b.size)));
+    Ok(rows)
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+fn read_result(dir: &Path) -> Result<Option<Row>, String> {
+    let benchmark = read_json(&dir.join("benchmark.json"))?;
+    let estimates = read_json(&dir.join("estimates.json"))?;
+    let Some(full_id) = benchmark["full_id"].as_str() else {
+        return Ok(None);
+    };
+    let (Some(elements), Some(bytes)) = (
+        benchmark["throughput"]["ElementsAndBytes"]["elements"].as_f64(),
+        benchmark["throughput"]["ElementsAndBytes"]["bytes"].as_f64(),
+    ) else {
+        return Ok(None);
+    };
+    let Some(nanoseconds) = estimates["median"]["point_estimate"].as_f64() else {
+        return Ok(None);
+    };
+    // Ids are `group/function/size`.
+    let mut parts = full_id.splitn(3, '/');
+    let (Some(group), Some(function), Some(size)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Ok(None);
+    };
+    let seconds = nanoseconds * 1e-9;
+    Ok(Some(Row {
+        group: group.to_owned(),
+        function: function.to_owned(),
+        size: size.parse().unwrap_or(0),
+        messages_per_second: elements / seconds,
+        bytes_per_second: bytes / seconds,
+    }))
+}
+
+fn machine_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|model| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, {rustc}")
+}
+
+/// Results by `(group, function, size)`.
+type Index<'a> = BTreeMap<(&'a str, &'a str, u64), &'a Row>;
+
+fn index(rows: &[Row]) -> Index<'_> {
+    rows.iter()
+        .map(|row| ((row.group.as_str(), row.function.as_str(), row.size), row))
+        .collect()
+}
+
+/// The ratios of a row to the baselines of its size.
+fn ratios(row: &Row, index: &Index<'_>) -> BTreeMap<&'static str, f64> {
+    let mut ratios = BTreeMap::new();
+    let mut put = |name: &'static str, baseline: Option<&&Row>, bytes: bool| {
+        if let Some(baseline) = baseline {
+            let value = if bytes {
+                row.bytes_per_second / baseline.bytes_per_second
+            } else {
+                row.messages_per_second / baseline.messages_per_second
+            };
+            ratios.insert(name, value);
+        }
+    };
+    let is_read = matches!(
+        row.group.as_str(),
+        "read_message" | "process_all" | "slice" | "mmap"
+    );
+    let is_write = matches!(row.group.as_str(), "write" | "write_finished");
+    if is_read || is_write {
+        put("memcpy", index.get(&("baseline", "memcpy", row.size)), true);
+        if row.function != "none" {
+            put(
+                "checksum",
+                index.get(&("checksum", row.function.as_str(), row.size)),
+                true,
+            );
+        }
+    }
+    if is_read {
+        put(
+            "tokio",
+            index.get(&("baseline", "tokio_length_delimited_decode", row.size)),
+            false,
+        );
+        put(
+            "naive",
+            index.get(&("baseline", "naive_read_exact", row.size)),
+            false,
+        );
+    }
+    if is_write {
+        put(
+            "tokio",
+            index.get(&("baseline", "tokio_length_delimited_encode", row.size)),
+            false,
+        );
+    }
+    if row.group == "read_validated" && row.function != "none" {
+        put(
+            "unvalidated",
+            index.get(&("read_validated", "none", row.size)),
+            false,
+        );
+    }
+    ratios
+}
+
+/// One performance target: what it asks, what was measured, whether it holds.
+struct Target {
+    description: String,
+    measured: String,
+    met: Option<bool>,
+}
+
+fn best_read<'a>(index: &Index<'a>, checksum: &str, size: u64) -> Option<(&'a str, &'a Row)> {
+    ["read_message", "process_all", "slice", "mmap"]
+        .into_iter()
+        .filter_map(|group| index.get(&(group, checksum, size)).map(|row| (group, *row)))
+        .max_by(|a, b| a.1.bytes_per_second.total_cmp(&b.1.bytes_per_second))
+}
+
+#[allow(clippy::too_many_lines)] // One list of targets, read top to bottom.
+fn targets(index: &Index<'_>) -> Vec<Target> {
+    let mut targets = Vec::new();
+    let gb = |row: &Row| row.bytes_per_second / 1e9;
+    for checksum in ["crc16", "crc32", "crc32c", "crc64", "xxh3"] {
+        for size in [65_536, 1_048_576] {
+            let read = best_read(index, checksum, size);
+            let raw = index.get(&("checksum", checksum, size));
+            let (measured, met) = match (read, raw) {
+                (Some((group, read)), Some(raw)) => {
+                    let ratio = read.bytes_per_second / raw.bytes_per_second;
+                    (
+                        format!(
+                            "{ratio:.2}× ({group} {:.2} GB/s, raw {:.2} GB/s)",
+                            gb(read),
+                            gb(raw)
+                        ),
+                        Some(ratio >= 0.8),
+                    )
+                }
+                _ => ("not measured".to_owned(), None),
+            };
+            targets.push(Target {
+                description: format!(
+                    "{checksum} read of {} KiB frames ≥ 0.8× the raw checksum",
+                    size / 1024
+                ),
+                measured,
+                met,
+            });
+        }
+    }
+    for checksum in ["crc32c", "xxh3"] {
+        let (measured, met) = match best_read(index, checksum, 64) {
+            Some((group, row)) => (
+                format!("{:.1} M msg/s ({group})", row.messages_per_second / 1e6),
+                Some(row.messages_per_second >= 100e6),
+            ),
+            None => ("not measured".to_owned(), None),
+        };
+        targets.push(Target {
+            description: format!("{checksum} read of 64 B frames ≥ 100 M msg/s"),
+            measured,
+            met,
+        });
+    }
+    let (measured, met) = match best_read(index, "crc16", 65_536) {
+        Some((group, row)) => (
+            format!("{:.2} GB/s ({group})", gb(row)),
+            Some(gb(row) >= 5.0),
+        ),
+        None => ("not measured".to_owned(), None),
+    };
+    targets.push(Target {
+        description: "crc16 read of 64 KiB frames ≥ 5 GB/s".to_owned(),
+        measured,
+        met,
+    });
+    let (measured, met) = match (
+        index.get(&("slice", "none", 64)),
+        index.get(&("read_message", "none", 64)),
+    ) {
+        (Some(slice), Some(stream)) => {
+            let ratio = slice.messages_per_second / stream.messages_per_second;
+            (format!("{ratio:.2}×"), Some(ratio >= 1.3))
+        }
+        _ => ("not measured".to_owned(), None),
+    };
+    targets.push(Target {
+        description: "slice reader, no checksum, 64 B ≥ 1.3× StreamReader".to_owned(),
+        measured,
+        met,
+    });
+    for size in [1024, 16_384, 65_536, 1_048_576] {
+        for checksum in ["none", "crc32c", "xxh3"] {
+            let (measured, met) = match (
+                index.get(&("write_finished", checksum, size)),
+                index.get(&("baseline", "memcpy", size)),
+            ) {
+                (Some(write), Some(copy)) => {
+                    let ratio = write.bytes_per_second / copy.bytes_per_second;
+                    (format!("{ratio:.2}×"), Some(ratio >= 0.5))
+                }
+                _ => ("not measured".to_owned(), None),
+            };
+            targets.push(Target {
+                description: format!(
+                    "write_finished {checksum}, {} KiB ≥ 0.5× memcpy",
+                    size / 1024
+                ),
+                measured,
+                met,
+            });
+        }
+    }
+    targets
+}
+
+fn format_rate(value: f64) -> String {
+    if value >= 1e9 {
+        format!("{:.2} G", value / 1e9)
+    } else if value >= 1e6 {
+        format!("{:.1} M", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.1} k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+fn size_label(size: u64) -> String {
+    match size {
+        0 => "mixed".to_owned(),
+        size if size >= 1 << 20 && size % (1 << 20) == 0 => format!("{} MiB", size >> 20),
+        size if size >= 1024 && size % 1024 == 0 => format!("{} KiB", size >> 10),
+        size => format!("{size} B"),
+    }
+}
+
+fn render_markdown(rows: &[Row], machine: &str, quick: bool) -> String {
+    let index = index(rows);
+    let mut out = String::new();
+    let _ = writeln!(out, "# flatstream benchmark report\n");
+    let _ = writeln!(
+        out,
+        "Machine: {machine}. Mode: {}. Each row is the median of one criterion run; ratios \
+         compare rows of this run only (× memcpy and × checksum by bytes/s, × tokio and \
+         × naive by messages/s).\n",
+        if quick { "quick" } else { "full" }
+    );
+    let _ = writeln!(out, "## Targets\n");
+    let _ = writeln!(out, "| target | measured | met |\n|---|---|---|");
+    for target in targets(&index) {
+        let met = match target.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "n/a",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {met} |",
+            target.description, target.measured
+        );
+    }
+    let _ = writeln!(out, "\n## Results\n");
+    let _ = writeln!(
+        out,
+        "| operation | checksum | size | msg/s | GB/s | × memcpy | × checksum | × tokio | × naive | × unvalidated |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for row in rows {
+        let ratios = ratios(row, &index);
+        let ratio = |name: &str| {
+            ratios
+                .get(name)
+                .map_or(String::new(), |value| format!("{value:.2}"))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:.3} | {} | {} | {} | {} | {} |",
+            row.group,
+            row.function,
+            size_label(row.size),
+            format_rate(row.messages_per_second),
+            row.bytes_per_second / 1e9,
+            ratio("memcpy"),
+            ratio("checksum"),
+            ratio("tokio"),
+            ratio("naive"),
+            ratio("unvalidated"),
+        );
+    }
+    out
+}
+
+fn render_json(rows: &[Row], machine: &str, quick: bool) -> Value {
+    let index = index(rows);
+    let results: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            json!({
+                "operation": row.group,
+                "checksum": row.function,
+                "size": row.size,
+                "messages_per_second": row.messages_per_second,
+                "bytes_per_second": row.bytes_per_second,
+                "ratios": ratios(row, &index),
+            })
+        })
+        .collect();
+    let targets: Vec<Value> = targets(&index)
+        .into_iter()
+        .map(|target| json!({"target": target.description, "measured": target.measured, "met": target.met}))
+        .collect();
+    json!({"machine": machine, "quick": quick, "targets": targets, "results": results})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(group: &str, function: &str, size: u64, messages: f64, bytes: f64) -> Row {
+        Row {
+            group: group.to_owned(),
+            function: function.to_owned(),
+            size,
+            messages_per_second: messages,
+            bytes_per_second: bytes,
+        }
+    }
+
+    #[test]
+    fn ratios_compare_rows_of_the_same_size() {
+        let rows = vec![
+            row("baseline", "memcpy", 64, 100.0, 1000.0),
+            row("checksum", "crc32c", 64, 50.0, 400.0),
+            row("baseline", "naive_read_exact", 64, 10.0, 100.0),
+            row("read_message", "crc32c", 64, 40.0, 300.0),
+            row("read_message", "crc32c", 128, 40.0, 300.0),
+        ];
+        let index = index(&rows);
+        let ratios = ratios(&rows[3], &index);
+        assert!((ratios["memcpy"] - 0.3).abs() < 1e-9);
+        assert!((ratios["checksum"] - 0.75).abs() < 1e-9);
+        assert!((ratios["naive"] - 4.0).abs() < 1e-9);
+        assert!(!ratios.contains_key("tokio"));
+        assert!(super::ratios(&rows[4], &index).is_empty());
+    }
+
+    #[test]
+    fn labels_sizes_readably() {
+        assert_eq!(size_label(64), "64 B");
+        assert_eq!(size_label(16_384), "16 KiB");
+        assert_eq!(size_label(1_048_576), "1 MiB");
+        assert_eq!(format_rate(123_456_789.0), "123.5 M");
+    }
+}
