@@ -18,8 +18,9 @@ use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterio
 use flatbuffers::{Allocator, FlatBufferBuilder};
 use flatstream::{
     Checksum, ChecksumDeframer, ChecksumFramer, CompositeValidator, Crc16, Crc32, Crc32c, Crc64,
-    DeframerExt, NoChecksum, NoValidator, Result, SizeValidator, StreamReader, StreamSerialize,
-    StreamWriter, StructuralValidator, TypedValidator, Validator, Xxh3,
+    DeframerExt, MmapReader, NoChecksum, NoValidator, Result, SizeValidator, SliceReader,
+    StreamReader, StreamSerialize, StreamWriter, StructuralValidator, TypedValidator, Validator,
+    Xxh3,
 };
 use flatstream_telemetry_schema::{Event, TelemetryEvent};
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
@@ -311,6 +312,54 @@ fn reading(criterion: &mut Criterion) {
         });
     }
     all.finish();
+
+    let mut slice = configure(criterion, "slice");
+    for size in SIZES {
+        let payloads = payloads(size);
+        for_each_checksum!(|checksum| {
+            let stream = stream_of(checksum, &payloads);
+            slice.throughput(throughput(payloads.len(), stream.len()));
+            slice.bench_function(format!("{}/{size}", checksum.name()), |b| {
+                b.iter(|| {
+                    let mut reader =
+                        SliceReader::new(black_box(&stream), ChecksumDeframer::new(checksum));
+                    let mut total = 0usize;
+                    while let Some(payload) = reader.read_message().unwrap() {
+                        total += payload.len();
+                    }
+                    total
+                });
+            });
+        });
+    }
+    slice.finish();
+
+    // The same streams from a file in the page cache, through a memory map.
+    let directory = std::env::temp_dir().join(format!("flatstream-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let mut mapped = configure(criterion, "mmap");
+    for size in SIZES {
+        let payloads = payloads(size);
+        for_each_checksum!(|checksum| {
+            let stream = stream_of(checksum, &payloads);
+            let path = directory.join(format!("{}-{size}", checksum.name()));
+            std::fs::write(&path, &stream).unwrap();
+            let map = MmapReader::open(&path, ChecksumDeframer::new(checksum)).unwrap();
+            mapped.throughput(throughput(payloads.len(), stream.len()));
+            mapped.bench_function(format!("{}/{size}", checksum.name()), |b| {
+                b.iter(|| {
+                    let mut reader = map.reader();
+                    let mut total = 0usize;
+                    while let Some(payload) = reader.read_message().unwrap() {
+                        total += payload.len();
+                    }
+                    total
+                });
+            });
+        });
+    }
+    mapped.finish();
+    let _ = std::fs::remove_dir_all(&directory);
 }
 
 fn bench_with<V: Validator>(

@@ -317,6 +317,28 @@ fn targets(index: &Index<'_>) -> Vec<Target> {
         measured,
         met,
     });
+    for checksum in ["none", "crc32c", "xxh3"] {
+        for size in [64, 65_536] {
+            let (measured, met) = match (
+                index.get(&("mmap", checksum, size)),
+                index.get(&("slice", checksum, size)),
+            ) {
+                (Some(mapped), Some(slice)) => {
+                    let ratio = mapped.bytes_per_second / slice.bytes_per_second;
+                    (format!("{ratio:.2}×"), Some(ratio >= 0.9))
+                }
+                _ => ("not measured".to_owned(), None),
+            };
+            targets.push(Target {
+                description: format!(
+                    "mmap reader {checksum}, {} within 10% of the slice reader",
+                    size_label(size)
+                ),
+                measured,
+                met,
+            });
+        }
+    }
     for size in [1024, 16_384, 65_536, 1_048_576] {
         for checksum in ["none", "crc32c", "xxh3"] {
             let (measured, met) = match (

@@ -39,7 +39,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         Step {
             title: "test",
             program: "cargo",
-            args: &["test", "--workspace"],
+            args: &["test", "--workspace", "--all-features"],
             env: &[],
         },
         // Each feature of the facade on its own (and none, and the defaults): a user who

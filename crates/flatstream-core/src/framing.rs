@@ -3,6 +3,7 @@
 use std::io::{Read, Write};
 
 use crate::error::Result;
+use crate::wire::Frame;
 
 /// Writes payloads as frames.
 ///
@@ -64,6 +65,16 @@ pub trait Deframer {
         reader: &mut R,
         payload: &mut Vec<u8>,
     ) -> Result<Option<usize>>;
+
+    /// Parses the frame at the start of `input`, for readers that hold the stream in memory:
+    /// the payload borrows `input`, nothing is copied.
+    ///
+    /// Returns `None` for an empty `input`; input that ends inside a frame is a torn frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_frame`](Self::read_frame), without I/O errors.
+    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>>;
 }
 
 impl<D: Deframer + ?Sized> Deframer for &mut D {
@@ -74,5 +85,10 @@ impl<D: Deframer + ?Sized> Deframer for &mut D {
         payload: &mut Vec<u8>,
     ) -> Result<Option<usize>> {
         (**self).read_frame(reader, payload)
+    }
+
+    #[inline]
+    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
+        (**self).parse_frame(input)
     }
 }

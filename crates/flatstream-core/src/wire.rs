@@ -10,7 +10,7 @@
 //! the format is defined once.
 
 use crate::checksum::Checksum;
-use crate::error::{Error, Result};
+use crate::error::{Error, FramePart, Result};
 
 /// Width of the length field.
 pub const LENGTH_LEN: usize = 4;
@@ -113,6 +113,138 @@ impl FrameHeader {
     }
 }
 
+/// A frame header as read from a stream, its length already checked against the reader's
+/// limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParsedHeader {
+    /// Bytes of header: the length field and the checksum field.
+    pub header_len: usize,
+    /// Bytes of payload that follow the header.
+    pub payload_len: usize,
+    /// The checksum stored in the header.
+    pub checksum: u64,
+}
+
+impl ParsedHeader {
+    /// Bytes of the whole frame on the wire.
+    #[inline]
+    pub fn frame_len(&self) -> usize {
+        self.header_len + self.payload_len
+    }
+
+    /// Checks `payload` against the stored checksum.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::ChecksumMismatch`](crate::ErrorKind::ChecksumMismatch), with the frame's
+    /// length recorded: the frame was read whole and the stream can go on.
+    #[inline]
+    pub fn verify<C: Checksum + ?Sized>(&self, checksum: &C, payload: &[u8]) -> Result<()> {
+        checksum
+            .verify(self.checksum, payload)
+            .map_err(|error| error.with_frame_len(self.frame_len() as u64))
+    }
+}
+
+/// Parses the header at the start of `bytes`, which holds what the stream had of it: the
+/// whole header, or less when the stream ended inside it.
+///
+/// Returns `None` for an empty `bytes` (a clean end between frames). The declared length is
+/// checked against `max_frame_len` as soon as the length field is whole, before anything
+/// is sized from it, and before a torn checksum field is reported.
+///
+/// # Errors
+///
+/// [`UnexpectedEof`](crate::ErrorKind::UnexpectedEof) in the length or checksum field;
+/// [`FrameTooLarge`](crate::ErrorKind::FrameTooLarge).
+///
+/// # Panics
+///
+/// If `checksum_len` exceeds [`MAX_CHECKSUM_LEN`].
+#[inline]
+pub fn parse_header(
+    bytes: &[u8],
+    checksum_len: usize,
+    max_frame_len: usize,
+) -> Result<Option<ParsedHeader>> {
+    assert!(
+        checksum_len <= MAX_CHECKSUM_LEN,
+        "checksum width {checksum_len} exceeds {MAX_CHECKSUM_LEN} bytes"
+    );
+    let header_len = LENGTH_LEN + checksum_len;
+    match bytes.len() {
+        0 => return Ok(None),
+        got if got < LENGTH_LEN => {
+            return Err(Error::unexpected_eof(FramePart::Length, LENGTH_LEN, got));
+        }
+        _ => {}
+    }
+    let payload_len = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let payload_len = FrameHeader {
+        payload_len,
+        checksum: 0,
+    }
+    .checked_payload_len(max_frame_len)?;
+    if bytes.len() < header_len {
+        return Err(Error::unexpected_eof(
+            FramePart::Checksum,
+            checksum_len,
+            bytes.len() - LENGTH_LEN,
+        ));
+    }
+    Ok(Some(ParsedHeader {
+        header_len,
+        payload_len,
+        checksum: decode_checksum(&bytes[LENGTH_LEN..header_len]),
+    }))
+}
+
+/// A frame found whole in a byte slice by [`split_frame`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// The payload, borrowed from the input.
+    pub payload: &'a [u8],
+    /// Bytes of the whole frame, header included: where the next frame begins.
+    pub len: usize,
+}
+
+/// Parses and verifies the frame at the start of `input`: the parser of every reader that
+/// holds its bytes in memory (slices, memory maps, async buffers).
+///
+/// Returns `None` for an empty `input`. Input that ends inside a frame is a torn frame.
+///
+/// # Errors
+///
+/// As [`parse_header`], plus [`UnexpectedEof`](crate::ErrorKind::UnexpectedEof) in the
+/// payload and [`ChecksumMismatch`](crate::ErrorKind::ChecksumMismatch) (with the frame's
+/// length recorded).
+#[inline]
+pub fn split_frame<'a, C: Checksum + ?Sized>(
+    input: &'a [u8],
+    checksum: &C,
+    max_frame_len: usize,
+) -> Result<Option<Frame<'a>>> {
+    let header_len = LENGTH_LEN + checksum.size();
+    let header_bytes = &input[..input.len().min(header_len)];
+    let Some(header) = parse_header(header_bytes, checksum.size(), max_frame_len)? else {
+        return Ok(None);
+    };
+    let available = input.len() - header_len;
+    if available < header.payload_len {
+        return Err(Error::unexpected_eof(
+            FramePart::Payload,
+            header.payload_len,
+            available,
+        ));
+    }
+    let payload = &input[header_len..header_len + header.payload_len];
+    header.verify(checksum, payload)?;
+    Ok(Some(Frame {
+        payload,
+        len: header.frame_len(),
+    }))
+}
+
 /// Little-endian checksum of 0 to 8 bytes.
 #[inline]
 fn decode_checksum(bytes: &[u8]) -> u64 {
@@ -139,7 +271,7 @@ impl EncodedHeader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ErrorKind, NoChecksum};
+    use crate::{ErrorKind, FramePart, NoChecksum};
 
     struct Fixed(u64, usize);
 
@@ -185,6 +317,87 @@ mod tests {
             };
             assert_eq!(FrameHeader::decode(header.encode(width).as_bytes()), header);
         }
+    }
+
+    #[test]
+    fn parse_header_names_the_torn_part() {
+        assert_eq!(parse_header(&[], 4, 100).unwrap(), None);
+        let error = parse_header(&[1, 0], 4, 100).unwrap_err();
+        assert!(matches!(
+            error.kind(),
+            ErrorKind::UnexpectedEof {
+                part: FramePart::Length,
+                needed: 4,
+                got: 2
+            }
+        ));
+        let error = parse_header(&[1, 0, 0, 0, 9], 4, 100).unwrap_err();
+        assert!(matches!(
+            error.kind(),
+            ErrorKind::UnexpectedEof {
+                part: FramePart::Checksum,
+                needed: 4,
+                got: 1
+            }
+        ));
+        // The limit is checked before a torn checksum is reported.
+        let error = parse_header(&[200, 0, 0, 0, 9], 4, 100).unwrap_err();
+        assert!(matches!(
+            error.kind(),
+            ErrorKind::FrameTooLarge { len: 200, max: 100 }
+        ));
+        let header = parse_header(&[5, 0, 0, 0, 1, 2], 2, 100).unwrap().unwrap();
+        assert_eq!(
+            (header.header_len, header.payload_len, header.checksum),
+            (6, 5, 0x0201)
+        );
+        assert_eq!(header.frame_len(), 11);
+    }
+
+    #[test]
+    fn split_frame_borrows_the_payload_and_reports_torn_payloads() {
+        let input = [3, 0, 0, 0, b'a', b'b', b'c', 1, 0];
+        let frame = split_frame(&input, &NoChecksum, 100).unwrap().unwrap();
+        assert_eq!(
+            frame,
+            Frame {
+                payload: b"abc",
+                len: 7
+            }
+        );
+        let error = split_frame(&input[7..], &NoChecksum, 100).unwrap_err();
+        assert!(matches!(
+            error.kind(),
+            ErrorKind::UnexpectedEof {
+                part: FramePart::Length,
+                ..
+            }
+        ));
+        let error = split_frame(&input[..6], &NoChecksum, 100).unwrap_err();
+        assert!(matches!(
+            error.kind(),
+            ErrorKind::UnexpectedEof {
+                part: FramePart::Payload,
+                needed: 3,
+                got: 2
+            }
+        ));
+        assert_eq!(split_frame(&[], &NoChecksum, 100).unwrap(), None);
+    }
+
+    #[test]
+    fn split_frame_mismatch_records_the_frame_length() {
+        let checksum = Fixed(7, 4);
+        let input = [1, 0, 0, 0, 8, 0, 0, 0, b'x'];
+        let error = split_frame(&input, &checksum, 100).unwrap_err();
+        assert!(matches!(
+            error.kind(),
+            ErrorKind::ChecksumMismatch {
+                expected: 8,
+                calculated: 7
+            }
+        ));
+        assert_eq!(error.frame_len(), Some(9));
     }
 
     #[test]

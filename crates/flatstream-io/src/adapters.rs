@@ -21,6 +21,7 @@
 use std::fmt;
 use std::io::{Read, Write};
 
+use flatstream_core::wire::Frame;
 use flatstream_core::{Deframer, Error, Framer, Result, Validator};
 
 /// Checks every payload with a [`Validator`] before writing it; a rejected payload is not
@@ -99,6 +100,17 @@ impl<D: Deframer, V: Validator> Deframer for ValidatingDeframer<D, V> {
                 .map_err(|error| error.with_frame_len(frame_len as u64))?;
         }
         Ok(frame_len)
+    }
+
+    #[inline]
+    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
+        let frame = self.inner.parse_frame(input)?;
+        if let Some(frame) = frame {
+            self.validator
+                .validate(frame.payload)
+                .map_err(|error| error.with_frame_len(frame.len as u64))?;
+        }
+        Ok(frame)
     }
 }
 
@@ -181,6 +193,15 @@ impl<D: Deframer, O: FnMut(&[u8])> Deframer for ObserverDeframer<D, O> {
             (self.observer)(payload);
         }
         Ok(frame_len)
+    }
+
+    #[inline]
+    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
+        let frame = self.inner.parse_frame(input)?;
+        if let Some(frame) = frame {
+            (self.observer)(frame.payload);
+        }
+        Ok(frame)
     }
 }
 

@@ -1,8 +1,10 @@
 //! The framers and deframers of the wire format, with and without a checksum.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 
-use flatstream_core::wire::{FrameHeader, LENGTH_LEN, MAX_HEADER_LEN};
+use flatstream_core::wire::{
+    Frame, FrameHeader, LENGTH_LEN, MAX_HEADER_LEN, parse_header, split_frame,
+};
 use flatstream_core::{
     Checksum, DEFAULT_MAX_FRAME_LEN, Deframer, Error, FramePart, Framer, NoChecksum, Result,
 };
@@ -38,8 +40,7 @@ impl<C: Checksum> Framer for ChecksumFramer<C> {
     ) -> Result<usize> {
         let header =
             FrameHeader::for_payload(&self.checksum, payload)?.encode(self.checksum.size());
-        writer.write_all(header.as_bytes())?;
-        writer.write_all(payload)?;
+        write_frame(writer, header.as_bytes(), payload)?;
         Ok(header.as_bytes().len() + payload.len())
     }
 }
@@ -119,35 +120,32 @@ impl<C: Checksum> Deframer for ChecksumDeframer<C> {
         reader: &mut R,
         payload: &mut Vec<u8>,
     ) -> Result<Option<usize>> {
-        let header_len = LENGTH_LEN + self.checksum.size();
         let mut header_bytes = [0u8; MAX_HEADER_LEN];
-        let header_bytes = &mut header_bytes[..header_len];
+        let header_bytes = &mut header_bytes[..LENGTH_LEN + self.checksum.size()];
         let got = read_full(reader, header_bytes)?;
-        if got == 0 {
+        let Some(header) = parse_header(
+            &header_bytes[..got],
+            self.checksum.size(),
+            self.max_frame_len,
+        )?
+        else {
             return Ok(None);
-        }
-        if got < LENGTH_LEN {
-            return Err(Error::unexpected_eof(FramePart::Length, LENGTH_LEN, got));
-        }
-        let header = FrameHeader::decode(&header_bytes[..got.min(header_len)]);
-        let payload_len = header.checked_payload_len(self.max_frame_len)?;
-        if got < header_len {
-            let checksum_len = header_len - LENGTH_LEN;
+        };
+        let got = read_payload(reader, payload, header.payload_len)?;
+        if got < header.payload_len {
             return Err(Error::unexpected_eof(
-                FramePart::Checksum,
-                checksum_len,
-                got - LENGTH_LEN,
+                FramePart::Payload,
+                header.payload_len,
+                got,
             ));
         }
-        let got = read_payload(reader, payload, payload_len)?;
-        if got < payload_len {
-            return Err(Error::unexpected_eof(FramePart::Payload, payload_len, got));
-        }
-        let frame_len = header_len + payload_len;
-        self.checksum
-            .verify(header.checksum, payload)
-            .map_err(|error| error.with_frame_len(frame_len as u64))?;
-        Ok(Some(frame_len))
+        header.verify(&self.checksum, payload)?;
+        Ok(Some(header.frame_len()))
+    }
+
+    #[inline]
+    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
+        split_frame(input, &self.checksum, self.max_frame_len)
     }
 }
 
@@ -194,6 +192,37 @@ impl Deframer for DefaultDeframer {
     ) -> Result<Option<usize>> {
         self.inner.read_frame(reader, payload)
     }
+
+    #[inline]
+    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
+        self.inner.parse_frame(input)
+    }
+}
+
+/// Payloads from this size go out with their header in one vectored write: an unbuffered
+/// file or socket takes the frame in one system call, and a `BufWriter` hands a payload larger
+/// than its buffer straight to the inner writer without copying it. Smaller frames take two
+/// plain writes, which buffered writers absorb more cheaply than building the `IoSlice`s.
+const VECTORED_MIN_PAYLOAD: usize = 4096;
+
+/// Writes a frame's header and payload whole, retrying `Interrupted`.
+#[inline]
+fn write_frame<W: Write + ?Sized>(writer: &mut W, header: &[u8], payload: &[u8]) -> io::Result<()> {
+    if payload.len() < VECTORED_MIN_PAYLOAD {
+        writer.write_all(header)?;
+        return writer.write_all(payload);
+    }
+    let mut slices = [IoSlice::new(header), IoSlice::new(payload)];
+    let mut remaining = &mut slices[..];
+    while !remaining.is_empty() {
+        match writer.write_vectored(remaining) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut remaining, written),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// Payloads up to this size are read into a buffer sized up front; larger ones that do not
@@ -321,6 +350,54 @@ mod tests {
             }
         ));
         assert!(payload.capacity() < 1 << 20, "{}", payload.capacity());
+    }
+
+    #[test]
+    fn vectored_frames_survive_partial_writes() {
+        /// Takes at most 1000 bytes per call, across slices.
+        struct Trickle(Vec<u8>);
+        impl Write for Trickle {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                let n = buf.len().min(1000);
+                self.0.extend_from_slice(&buf[..n]);
+                Ok(n)
+            }
+            fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                let mut budget = 1000;
+                for buf in bufs {
+                    let n = buf.len().min(budget);
+                    self.0.extend_from_slice(&buf[..n]);
+                    budget -= n;
+                    if budget == 0 {
+                        break;
+                    }
+                }
+                Ok(1000 - budget)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        /// Accepts nothing.
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Ok(0)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let payload: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        let mut trickle = Trickle(Vec::new());
+        let mut plain = Vec::new();
+        let mut framer = DefaultFramer::new();
+        framer.frame_and_write(&mut trickle, &payload).unwrap();
+        framer.frame_and_write(&mut plain, &payload).unwrap();
+        assert_eq!(trickle.0, plain);
+
+        let error = framer.frame_and_write(&mut Full, &payload).unwrap_err();
+        assert!(matches!(error.kind(), ErrorKind::Io(e) if e.kind() == io::ErrorKind::WriteZero));
     }
 
     #[test]

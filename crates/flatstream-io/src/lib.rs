@@ -1,11 +1,19 @@
 #![doc = include_str!("../README.md")]
-#![forbid(unsafe_code)]
+// `deny` rather than `forbid`: the `mmap` module (feature `mmap`) maps a file, which needs
+// one `unsafe` call with its contract spelled out there. Everything else is safe code.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adapters;
 mod framing;
+mod memory;
+#[cfg(feature = "mmap")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mmap")))]
+mod mmap;
+mod progress;
 mod reader;
+mod slice;
 mod writer;
 
 pub use adapters::{
@@ -13,5 +21,9 @@ pub use adapters::{
     ValidatingFramer,
 };
 pub use framing::{ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer};
+pub use memory::MemoryPolicy;
+#[cfg(feature = "mmap")]
+pub use mmap::MmapReader;
 pub use reader::{Messages, StreamReader, TypedMessages};
+pub use slice::SliceReader;
 pub use writer::StreamWriter;

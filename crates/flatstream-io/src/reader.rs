@@ -1,8 +1,13 @@
 //! [`StreamReader`]: frames in, borrowed payloads out.
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
 
-use flatstream_core::{Deframer, Error, Result, StreamDeserialize};
+use flatstream_core::{Deframer, Result, StreamDeserialize};
+
+use crate::memory::{MemoryPolicy, ShrinkTracker};
+use crate::progress::Progress;
 
 /// Reads frames from `R` and hands out each payload as a slice of one reused buffer.
 ///
@@ -23,10 +28,27 @@ pub struct StreamReader<R, D> {
     reader: R,
     deframer: D,
     payload: Vec<u8>,
-    frames_read: u64,
-    position: u64,
-    last_frame_offset: u64,
-    failed: bool,
+    progress: Progress,
+    memory: MemoryPolicy,
+    shrink: ShrinkTracker,
+}
+
+/// Buffer size of [`StreamReader::from_path`].
+const FILE_BUFFER_SIZE: usize = 256 * 1024;
+
+impl<D: Deframer> StreamReader<BufReader<File>, D> {
+    /// Opens the file at `path` for reading through a 256 KiB buffer.
+    ///
+    /// # Errors
+    ///
+    /// The error of opening the file.
+    pub fn from_path(path: impl AsRef<Path>, deframer: D) -> Result<Self> {
+        let file = File::open(path)?;
+        Ok(Self::new(
+            BufReader::with_capacity(FILE_BUFFER_SIZE, file),
+            deframer,
+        ))
+    }
 }
 
 impl<R: Read, D: Deframer> StreamReader<R, D> {
@@ -41,11 +63,23 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
             reader,
             deframer,
             payload: Vec::with_capacity(capacity),
-            frames_read: 0,
-            position: 0,
-            last_frame_offset: 0,
-            failed: false,
+            progress: Progress::default(),
+            memory: MemoryPolicy::default(),
+            shrink: ShrinkTracker::default(),
         }
+    }
+
+    /// Sets when the payload buffer gives memory back after a spike (default: keep 1 MiB,
+    /// shrink after 1024 messages that fit in it).
+    #[must_use]
+    pub fn with_memory_policy(mut self, policy: MemoryPolicy) -> Self {
+        self.memory = policy;
+        self
+    }
+
+    /// The payload buffer's capacity: the memory the reader holds between messages.
+    pub fn buffer_capacity(&self) -> usize {
+        self.payload.capacity()
     }
 
     /// Reads the next frame and returns its payload, or `None` at a clean end of stream.
@@ -56,21 +90,25 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     /// with the frame index and byte offset.
     #[inline]
     pub fn read_message(&mut self) -> Result<Option<&[u8]>> {
-        if self.failed {
-            return Err(self.stopped_error());
+        self.progress.check_usable()?;
+        // The previous payload is no longer borrowed: shrink now if the policy says so.
+        if self
+            .shrink
+            .observe(&self.memory, self.payload.len(), self.payload.capacity())
+        {
+            self.payload.clear();
+            self.payload.shrink_to(self.memory.retained());
         }
         match self
             .deframer
             .read_frame(&mut self.reader, &mut self.payload)
         {
             Ok(Some(frame_len)) => {
-                self.last_frame_offset = self.position;
-                self.frames_read += 1;
-                self.position += frame_len as u64;
+                self.progress.advance(frame_len);
                 Ok(Some(&self.payload))
             }
             Ok(None) => Ok(None),
-            Err(error) => Err(self.locate_failure(error)),
+            Err(error) => Err(self.progress.fail(error)),
         }
     }
 
@@ -86,7 +124,7 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     {
         while let Some(payload) = self.read_message()? {
             if let Err(error) = process(payload) {
-                return Err(self.locate_callback_error(error));
+                return Err(self.progress.locate_delivered(error));
             }
         }
         Ok(())
@@ -129,13 +167,13 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     /// How many frames were consumed whole: delivered, or rejected for a checksum or
     /// validation failure. It is also the index of the next frame.
     pub fn frames_read(&self) -> u64 {
-        self.frames_read
+        self.progress.frames_read
     }
 
     /// How many bytes of whole frames were consumed: the offset where the next frame begins.
     /// After a torn tail this is where the last good frame ended.
     pub fn position(&self) -> u64 {
-        self.position
+        self.progress.position
     }
 
     /// The deframer in use.
@@ -156,34 +194,6 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     /// Returns the underlying reader, positioned after the last frame read.
     pub fn into_inner(self) -> R {
         self.reader
-    }
-
-    fn locate_failure(&mut self, error: Error) -> Error {
-        let error = error.at_frame(self.frames_read, self.position);
-        if let Some(frame_len) = error.frame_len() {
-            // Consumed whole: the next frame can still be read.
-            self.frames_read += 1;
-            self.position += frame_len;
-        } else {
-            self.failed = true;
-        }
-        error
-    }
-
-    fn locate_callback_error(&self, error: Error) -> Error {
-        if error.frame_index().is_some() {
-            error
-        } else {
-            error.at_frame(self.frames_read - 1, self.last_frame_offset)
-        }
-    }
-
-    fn stopped_error(&self) -> Error {
-        Error::invalid_frame(
-            "the reader stopped at an earlier error in this frame; frames after it cannot be \
-             located",
-        )
-        .at_frame(self.frames_read, self.position)
     }
 }
 
@@ -239,8 +249,7 @@ where
         }
         // Re-borrow the payload after the counters were updated, so a rejection can be
         // located without holding two borrows of the reader.
-        let frame_index = reader.frames_read - 1;
-        let offset = reader.last_frame_offset;
-        Some(T::from_payload(&reader.payload).map_err(|error| error.at_frame(frame_index, offset)))
+        let progress = reader.progress;
+        Some(T::from_payload(&reader.payload).map_err(|error| progress.locate_delivered(error)))
     }
 }

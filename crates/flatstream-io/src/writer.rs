@@ -1,9 +1,15 @@
 //! [`StreamWriter`]: messages in, frames out.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 
 use flatbuffers::{Allocator, DefaultAllocator, FlatBufferBuilder};
 use flatstream_core::{Error, ErrorKind, Framer, Result, StreamSerialize};
+
+use crate::memory::{MemoryPolicy, ShrinkTracker};
+
+/// Replaces a builder with a smaller one; only for the default allocator, whose builders can
+/// be made anew.
+type ShrinkBuilder<A> = fn(&mut FlatBufferBuilder<'static, A>, usize);
 
 /// Writes messages to `W` as frames, one after another.
 ///
@@ -18,7 +24,6 @@ use flatstream_core::{Error, ErrorKind, Framer, Result, StreamSerialize};
 /// the frame and the byte offset where that frame began. After an I/O error the stream may
 /// end in a partial frame, so the writer refuses further writes and says where the last
 /// whole frame ended.
-#[derive(Debug)]
 pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
     writer: W,
     framer: F,
@@ -26,18 +31,57 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
     frames_written: u64,
     position: u64,
     failed: bool,
+    memory: MemoryPolicy,
+    shrink: ShrinkTracker,
+    /// The largest message built since the builder was last made anew: its capacity.
+    largest_message: usize,
+    last_message: usize,
+    shrink_builder: Option<ShrinkBuilder<A>>,
+}
+
+impl<W: std::fmt::Debug, F: std::fmt::Debug, A: Allocator> std::fmt::Debug
+    for StreamWriter<W, F, A>
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamWriter")
+            .field("writer", &self.writer)
+            .field("framer", &self.framer)
+            .field("frames_written", &self.frames_written)
+            .field("position", &self.position)
+            .field("failed", &self.failed)
+            .field("memory", &self.memory)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<W: Write, F: Framer> StreamWriter<W, F> {
-    /// A writer with its own builder, which grows to the largest message and is reused.
+    /// A writer with its own builder, which grows to the largest message and is reused,
+    /// and shrinks back after a spike as its [`MemoryPolicy`] says.
     pub fn new(writer: W, framer: F) -> Self {
-        Self::with_builder(writer, framer, FlatBufferBuilder::new())
+        let mut this = Self::with_builder(writer, framer, FlatBufferBuilder::new());
+        this.shrink_builder = Some(|builder, retain| {
+            *builder = FlatBufferBuilder::with_capacity(retain);
+        });
+        this
+    }
+}
+
+impl<W: Write, F: Framer> StreamWriter<BufWriter<W>, F> {
+    /// A writer that buffers `writer` in a [`BufWriter`] of `capacity` bytes.
+    ///
+    /// Frames are written into the buffer and reach `writer` when it fills, on
+    /// [`flush`](Self::flush) and when the `BufWriter` is dropped (which ignores errors:
+    /// flush before dropping to hear of them). A payload larger than the buffer goes
+    /// straight to `writer` without being copied.
+    pub fn with_capacity(capacity: usize, writer: W, framer: F) -> Self {
+        Self::new(BufWriter::with_capacity(capacity, writer), framer)
     }
 }
 
 impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// A writer that builds simple-mode messages in `builder` (for a preallocated capacity
-    /// or a custom allocator).
+    /// or a custom allocator). A builder you supply is never replaced: the
+    /// [`MemoryPolicy`] applies to the writer's own builder only.
     pub fn with_builder(writer: W, framer: F, builder: FlatBufferBuilder<'static, A>) -> Self {
         StreamWriter {
             writer,
@@ -46,7 +90,20 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             frames_written: 0,
             position: 0,
             failed: false,
+            memory: MemoryPolicy::default(),
+            shrink: ShrinkTracker::default(),
+            largest_message: 0,
+            last_message: 0,
+            shrink_builder: None,
         }
+    }
+
+    /// Sets when the writer's own builder gives memory back after a spike (default: keep
+    /// 1 MiB, shrink after 1024 messages that fit in it).
+    #[must_use]
+    pub fn with_memory_policy(mut self, policy: MemoryPolicy) -> Self {
+        self.memory = policy;
+        self
     }
 
     /// Serializes `message` into the writer's builder and writes it as one frame.
@@ -65,11 +122,22 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         A: 'static,
     {
         self.check_usable()?;
+        // Decide on the previous message, whose buffer is no longer needed.
+        if let Some(shrink_builder) = self.shrink_builder
+            && self
+                .shrink
+                .observe(&self.memory, self.last_message, self.largest_message)
+        {
+            shrink_builder(&mut self.builder, self.memory.retained());
+            self.largest_message = self.last_message;
+        }
         self.builder.reset();
         if let Err(error) = message.serialize(&mut self.builder) {
             return Err(error.at_frame(self.frames_written, self.position));
         }
         let payload = self.builder.finished_data();
+        self.last_message = payload.len();
+        self.largest_message = self.largest_message.max(payload.len());
         Self::write_frame(
             &mut self.writer,
             &mut self.framer,

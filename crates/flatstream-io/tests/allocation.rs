@@ -1,5 +1,6 @@
-//! Steady state allocates nothing per message, on either side: counted by the global
-//! allocator of this test binary, per thread, so tests running in parallel do not mix.
+//! Steady state allocates nothing per message, on either side, and memory goes back after a
+//! spike: counted by the global allocator of this test binary (allocations and live bytes),
+//! per thread, so tests running in parallel do not mix.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -20,26 +21,35 @@ thread_local! {
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        LIVE_BYTES.with(|live| live.set(live.get() + signed(layout.size())));
         // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        LIVE_BYTES.with(|live| live.set(live.get() + signed(layout.size())));
         // SAFETY: as for `alloc`.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        LIVE_BYTES.with(|live| live.set(live.get() + signed(new_size) - signed(layout.size())));
         // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.with(|live| live.set(live.get() - signed(layout.size())));
         // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
         unsafe { System.dealloc(ptr, layout) }
     }
+}
+
+/// Allocation sizes never reach `i64::MAX`; saturate rather than wrap if one did.
+fn signed(size: usize) -> i64 {
+    i64::try_from(size).unwrap_or(i64::MAX)
 }
 
 #[global_allocator]
@@ -118,4 +128,70 @@ fn reading_allocates_nothing_per_message_in_steady_state() {
         assert!(bytes > 0);
         assert_eq!(count, 0, "{name}: allocations while reading");
     }
+}
+
+thread_local! {
+    static LIVE_BYTES: Cell<i64> = const { Cell::new(0) };
+}
+
+#[test]
+fn reader_gives_memory_back_after_a_spike() {
+    use flatstream_io::{DefaultDeframer, DefaultFramer, MemoryPolicy};
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    writer.write_payload(&vec![1u8; 4 << 20]).unwrap();
+    for i in 0..200u8 {
+        writer.write_payload(&payload_of(100, i)).unwrap();
+    }
+    let stream = writer.into_inner();
+    let policy = MemoryPolicy::new().retain(64 * 1024).after(100);
+    let mut reader =
+        StreamReader::new(stream.as_slice(), DefaultDeframer::new()).with_memory_policy(policy);
+    reader.read_message().unwrap();
+    assert!(reader.buffer_capacity() >= 4 << 20);
+    for _ in 0..99 {
+        reader.read_message().unwrap();
+    }
+    assert!(reader.buffer_capacity() >= 4 << 20, "too early");
+    reader.read_message().unwrap();
+    reader.read_message().unwrap();
+    assert!(
+        reader.buffer_capacity() <= 64 * 1024,
+        "{}",
+        reader.buffer_capacity()
+    );
+
+    // Never shrinking is a choice too.
+    let mut keeper = StreamReader::new(stream.as_slice(), DefaultDeframer::new())
+        .with_memory_policy(MemoryPolicy::never_shrink());
+    keeper.process_all(|_| Ok(())).unwrap();
+    assert!(keeper.buffer_capacity() >= 4 << 20);
+}
+
+#[test]
+fn writer_builder_gives_memory_back_after_a_spike() {
+    use flatstream_io::{DefaultFramer, MemoryPolicy};
+    let big = "x".repeat(4 << 20);
+    let small = "y".repeat(100);
+    let policy = MemoryPolicy::new().retain(64 * 1024).after(10);
+    let mut writer =
+        StreamWriter::new(std::io::sink(), DefaultFramer::new()).with_memory_policy(policy);
+    let live_before = LIVE_BYTES.with(Cell::get);
+    writer.write(&big).unwrap();
+    let live_at_spike = LIVE_BYTES.with(Cell::get) - live_before;
+    assert!(live_at_spike >= 4 << 20, "{live_at_spike}");
+    for _ in 0..11 {
+        writer.write(&small).unwrap();
+    }
+    let live_after = LIVE_BYTES.with(Cell::get) - live_before;
+    assert!(
+        live_after < 1 << 20,
+        "builder still holds {live_after} bytes"
+    );
+    // And it stays allocation-free once small again.
+    let count = allocations_during(|| {
+        for _ in 0..100 {
+            writer.write(&small).unwrap();
+        }
+    });
+    assert_eq!(count, 0);
 }

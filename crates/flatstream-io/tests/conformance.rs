@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use flatbuffers::FlatBufferBuilder;
 use flatstream_core::{Error, ErrorKind, FramePart};
-use flatstream_io::{ChecksumDeframer, ChecksumFramer, StreamReader, StreamWriter};
+use flatstream_io::{ChecksumDeframer, ChecksumFramer, SliceReader, StreamReader, StreamWriter};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -21,7 +21,8 @@ fn manifest() -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// Reads a whole stream: the payloads before the first error, and that error.
+/// Reads a whole stream: the payloads before the first error, that error, and where the
+/// reader stands. The blocking reader and the slice reader must agree exactly.
 fn read_stream(
     bytes: &[u8],
     checksum: &str,
@@ -41,6 +42,27 @@ fn read_stream(
             Err(error) => break Some(error),
         }
     };
+
+    let mut slice = SliceReader::new(bytes, deframer);
+    let mut borrowed = Vec::new();
+    let slice_error = loop {
+        match slice.read_message() {
+            Ok(Some(payload)) => borrowed.push(payload),
+            Ok(None) => break None,
+            Err(error) => break Some(error),
+        }
+    };
+    assert!(
+        borrowed.iter().eq(payloads.iter()),
+        "slice reader payloads differ"
+    );
+    assert_eq!(
+        slice_error.as_ref().map(ToString::to_string),
+        error.as_ref().map(ToString::to_string),
+        "slice reader error differs"
+    );
+    assert_eq!(slice.position(), reader.position());
+    assert_eq!(slice.frames_read(), reader.frames_read());
     (payloads, error, reader.position())
 }
 

@@ -187,3 +187,41 @@ fn reader_never_reads_past_the_frame() {
     rest.read_to_end(&mut tail).unwrap();
     assert_eq!(tail, stream[11..]);
 }
+
+#[test]
+fn from_path_reads_a_file_through_a_buffer() {
+    let path = std::env::temp_dir().join(format!("flatstream-from-path-{}", std::process::id()));
+    std::fs::write(&path, stream_of("crc32c", &[b"on", b"disk"])).unwrap();
+    let mut reader =
+        StreamReader::from_path(&path, ChecksumDeframer::new(checksum_by_name("crc32c"))).unwrap();
+    assert_eq!(reader.read_message().unwrap(), Some(&b"on"[..]));
+    assert_eq!(reader.read_message().unwrap(), Some(&b"disk"[..]));
+    assert_eq!(reader.read_message().unwrap(), None);
+    std::fs::remove_file(&path).unwrap();
+    let missing = StreamReader::from_path(&path, DefaultDeframer::new()).unwrap_err();
+    assert!(matches!(missing.kind(), ErrorKind::Io(_)));
+}
+
+#[cfg(feature = "mmap")]
+#[test]
+fn mmap_reader_matches_the_slice_reader() {
+    use flatstream_checksum_xxh3::Xxh3;
+    use flatstream_io::{MmapReader, SliceReader};
+    let stream = stream_of("xxh3", &[b"one", b"", b"three"]);
+    let path = std::env::temp_dir().join(format!("flatstream-mmap-{}", std::process::id()));
+    std::fs::write(&path, &stream).unwrap();
+    let map = MmapReader::open(&path, ChecksumDeframer::new(Xxh3::new())).unwrap();
+    assert_eq!(map.as_bytes(), stream.as_slice());
+    let mapped: Vec<&[u8]> = map.reader().collect::<Result<_, _>>().unwrap();
+    let sliced: Vec<&[u8]> = SliceReader::new(&stream, ChecksumDeframer::new(Xxh3::new()))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(mapped, sliced);
+    drop(map);
+
+    std::fs::write(&path, b"").unwrap();
+    let empty = MmapReader::open(&path, DefaultDeframer::new()).unwrap();
+    assert_eq!(empty.reader().count(), 0);
+    drop(empty);
+    std::fs::remove_file(&path).unwrap();
+}

@@ -9,9 +9,13 @@ pub use flatstream_core::{
 };
 pub use flatstream_io::{
     BoundedFramer, ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, DeframerExt,
-    FramerExt, Messages, ObserverDeframer, ObserverFramer, StreamReader, StreamWriter,
+    FramerExt, Messages, ObserverDeframer, ObserverFramer, SliceReader, StreamReader, StreamWriter,
     TypedMessages, ValidatingDeframer, ValidatingFramer,
 };
+
+#[cfg(feature = "mmap")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mmap")))]
+pub use flatstream_io::MmapReader;
 
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]

@@ -1,0 +1,131 @@
+//! [`MemoryPolicy`]: giving memory back after a spike.
+
+/// When a reader's payload buffer or a writer's builder gives memory back.
+///
+/// Buffers grow to the largest message and are reused, so steady state allocates nothing.
+/// One huge message would then pin that much memory for good; the policy shrinks the buffer
+/// back to [`retain`](Self::retain) bytes once [`after`](Self::after) messages in a row have
+/// fit in that size again. A stream whose messages are all large never shrinks (no message
+/// fits), so it never reallocates either.
+///
+/// The default keeps 1 MiB and shrinks after 1024 small messages in a row.
+///
+/// ```
+/// use flatstream_io::{DefaultDeframer, MemoryPolicy, StreamReader};
+///
+/// let policy = MemoryPolicy::new().retain(64 * 1024).after(100);
+/// let reader = StreamReader::new(&[][..], DefaultDeframer::new()).with_memory_policy(policy);
+/// # let _ = reader;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryPolicy {
+    retain: usize,
+    after: u32,
+}
+
+impl MemoryPolicy {
+    /// Keep 1 MiB; shrink after 1024 messages in a row that fit in it.
+    pub const fn new() -> Self {
+        MemoryPolicy {
+            retain: 1024 * 1024,
+            after: 1024,
+        }
+    }
+
+    /// Never give memory back.
+    pub const fn never_shrink() -> Self {
+        MemoryPolicy {
+            retain: usize::MAX,
+            after: u32::MAX,
+        }
+    }
+
+    /// Sets the capacity to shrink back to, in bytes (default 1 MiB).
+    #[must_use]
+    pub const fn retain(mut self, bytes: usize) -> Self {
+        self.retain = bytes;
+        self
+    }
+
+    /// Sets how many messages in a row must fit in the retained size before shrinking
+    /// (default 1024; at least 1).
+    #[must_use]
+    pub const fn after(mut self, messages: u32) -> Self {
+        self.after = if messages == 0 { 1 } else { messages };
+        self
+    }
+
+    /// The capacity kept after shrinking.
+    pub const fn retained(&self) -> usize {
+        self.retain
+    }
+}
+
+impl Default for MemoryPolicy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Counts messages that fit the retained size, to decide when to shrink.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ShrinkTracker {
+    small_in_a_row: u32,
+}
+
+impl ShrinkTracker {
+    /// Records a message of `message_len` bytes held in a buffer of `capacity` bytes; true
+    /// when the buffer should shrink now.
+    #[inline]
+    pub(crate) fn observe(
+        &mut self,
+        policy: &MemoryPolicy,
+        message_len: usize,
+        capacity: usize,
+    ) -> bool {
+        if capacity <= policy.retain || message_len > policy.retain {
+            self.small_in_a_row = 0;
+            return false;
+        }
+        self.small_in_a_row += 1;
+        if self.small_in_a_row >= policy.after {
+            self.small_in_a_row = 0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shrinks_only_after_enough_small_messages() {
+        let policy = MemoryPolicy::new().retain(100).after(3);
+        let mut tracker = ShrinkTracker::default();
+        assert!(!tracker.observe(&policy, 10, 1000));
+        assert!(!tracker.observe(&policy, 10, 1000));
+        assert!(tracker.observe(&policy, 10, 1000));
+        // A large message resets the count.
+        assert!(!tracker.observe(&policy, 10, 1000));
+        assert!(!tracker.observe(&policy, 500, 1000));
+        assert!(!tracker.observe(&policy, 10, 1000));
+        assert!(!tracker.observe(&policy, 10, 1000));
+        assert!(tracker.observe(&policy, 10, 1000));
+    }
+
+    #[test]
+    fn small_buffers_and_large_streams_never_shrink() {
+        let policy = MemoryPolicy::new().retain(100).after(1);
+        let mut tracker = ShrinkTracker::default();
+        assert!(!tracker.observe(&policy, 10, 100));
+        for _ in 0..10 {
+            assert!(!tracker.observe(&policy, 200, 1000));
+        }
+        let never = MemoryPolicy::never_shrink();
+        assert!(!tracker.observe(&never, 1, usize::MAX - 1));
+        assert_eq!(MemoryPolicy::new().after(0), MemoryPolicy::new().after(1));
+    }
+}
