@@ -29,3 +29,14 @@ impl<V: Validator + ?Sized> Validator for &V {
         (**self).name()
     }
 }
+
+impl<V: Validator + ?Sized> Validator for Box<V> {
+    #[inline]
+    fn validate(&self, payload: &[u8]) -> Result<()> {
+        (**self).validate(payload)
+    }
+
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+}

@@ -105,6 +105,11 @@ impl<C: Checksum> ChecksumDeframer<C> {
     pub fn checksum(&self) -> &C {
         &self.checksum
     }
+
+    /// Consumes the deframer, returning its checksum.
+    pub fn into_checksum(self) -> C {
+        self.checksum
+    }
 }
 
 impl<C: Checksum + Default> Default for ChecksumDeframer<C> {

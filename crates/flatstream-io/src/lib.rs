@@ -13,6 +13,7 @@ mod memory;
 mod mmap;
 mod progress;
 mod reader;
+mod recovery;
 mod slice;
 mod writer;
 
@@ -25,5 +26,9 @@ pub use memory::MemoryPolicy;
 #[cfg(feature = "mmap")]
 pub use mmap::MmapReader;
 pub use reader::{Messages, StreamReader, TypedMessages};
+pub use recovery::{
+    RecoveryReport, SalvageReport, StreamEnd, Truncate, recover, recover_file, salvage,
+    salvage_slice,
+};
 pub use slice::SliceReader;
 pub use writer::StreamWriter;

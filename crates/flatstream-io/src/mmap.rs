@@ -41,7 +41,7 @@ pub struct MmapReader<D> {
     deframer: D,
 }
 
-impl<D: Deframer + Clone> MmapReader<D> {
+impl<D: Deframer> MmapReader<D> {
     /// Maps the file at `path` read-only.
     ///
     /// # Errors
@@ -63,15 +63,15 @@ impl<D: Deframer + Clone> MmapReader<D> {
         Ok(MmapReader { map, deframer })
     }
 
-    /// A reader of the mapped frames; each payload borrows the map.
-    pub fn reader(&self) -> SliceReader<'_, D> {
-        SliceReader::new(&self.map, self.deframer.clone())
-    }
-}
-
-impl<D> MmapReader<D> {
     /// The mapped bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.map
+    }
+}
+
+impl<D: Deframer + Clone> MmapReader<D> {
+    /// A reader of the mapped frames; each payload borrows the map.
+    pub fn reader(&self) -> SliceReader<'_, D> {
+        SliceReader::new(&self.map, self.deframer.clone())
     }
 }

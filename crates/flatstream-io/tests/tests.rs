@@ -5,5 +5,6 @@ mod allocation;
 mod common;
 mod conformance;
 mod reading;
+mod recovery;
 mod round_trip;
 mod writing;

@@ -54,7 +54,7 @@ impl CompositeValidator {
 impl fmt::Debug for CompositeValidator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.validators.iter().map(|validator| validator.name()))
+            .entries(self.validators.iter().map(Validator::name))
             .finish()
     }
 }

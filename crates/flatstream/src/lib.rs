@@ -9,8 +9,9 @@ pub use flatstream_core::{
 };
 pub use flatstream_io::{
     BoundedFramer, ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, DeframerExt,
-    FramerExt, Messages, ObserverDeframer, ObserverFramer, SliceReader, StreamReader, StreamWriter,
-    TypedMessages, ValidatingDeframer, ValidatingFramer,
+    FramerExt, MemoryPolicy, Messages, ObserverDeframer, ObserverFramer, RecoveryReport,
+    SalvageReport, SliceReader, StreamEnd, StreamReader, StreamWriter, Truncate, TypedMessages,
+    ValidatingDeframer, ValidatingFramer, recover, recover_file, salvage, salvage_slice,
 };
 
 #[cfg(feature = "mmap")]
@@ -50,6 +51,8 @@ mod tests {
 
     /// Every checksum compiled in, with its name: what a feature flag switches on.
     fn compiled_checksums() -> Vec<&'static str> {
+        // Not mutated when no checksum feature is on.
+        #[allow(unused_mut)]
         let mut names = vec![NoChecksum.name()];
         #[cfg(feature = "crc16")]
         names.push(Crc16.name());

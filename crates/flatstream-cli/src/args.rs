@@ -1,0 +1,220 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use flatstream::{Checksum, Crc16, Crc32, Crc32c, Crc64, NoChecksum, Xxh3};
+
+/// Look at, check, convert and mend streams of framed FlatBuffers messages.
+///
+/// A stream is frames back to back: [u32 LE length][checksum][payload]. Exit status: 0
+/// success, 1 the data is bad (corrupt, torn, over the limit, invalid), 2 usage or I/O
+/// errors.
+#[derive(Debug, Parser)]
+#[command(
+    name = "flatstream",
+    version,
+    after_help = "Example:\n  flatstream gen telemetry events.fs --count 1000000\n  flatstream verify events.fs\n  flatstream stats events.fs --json"
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) options: Options,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct Options {
+    /// The checksum the stream's frames carry.
+    #[arg(short, long, global = true, value_enum, default_value_t = ChecksumName::Crc32c)]
+    pub(crate) checksum: ChecksumName,
+    /// The largest payload accepted when reading, in bytes; a frame that declares more is bad data.
+    #[arg(long, global = true, default_value_t = flatstream::DEFAULT_MAX_FRAME_LEN, value_name = "BYTES")]
+    pub(crate) max_frame_len: usize,
+    /// No progress bar.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+}
+
+/// A checksum algorithm by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ChecksumName {
+    /// No checksum field.
+    None,
+    /// CRC-16/XMODEM, 2 bytes.
+    Crc16,
+    /// CRC-32/ISO-HDLC, 4 bytes.
+    Crc32,
+    /// CRC-32C (Castagnoli), 4 bytes.
+    Crc32c,
+    /// CRC-64/XZ, 8 bytes.
+    Crc64,
+    /// XXH3-64 seed 0, 8 bytes.
+    Xxh3,
+}
+
+impl ChecksumName {
+    pub(crate) fn checksum(self) -> Box<dyn Checksum + Send + Sync> {
+        match self {
+            ChecksumName::None => Box::new(NoChecksum),
+            ChecksumName::Crc16 => Box::new(Crc16::new()),
+            ChecksumName::Crc32 => Box::new(Crc32::new()),
+            ChecksumName::Crc32c => Box::new(Crc32c::new()),
+            ChecksumName::Crc64 => Box::new(Crc64::new()),
+            ChecksumName::Xxh3 => Box::new(Xxh3::new()),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Count frames and bytes, and summarise payload sizes.
+    #[command(
+        after_help = "Example:\n  flatstream stats capture.fs\n  flatstream stats capture.fs --json -c xxh3"
+    )]
+    Stats(StatsArgs),
+    /// Read every frame and say whether the stream is intact.
+    #[command(
+        after_help = "Example:\n  flatstream verify capture.fs\n  flatstream verify capture.fs --json --validate structural"
+    )]
+    Verify(VerifyArgs),
+    /// Print each frame's payload: one hex line (or length) per frame, or raw bytes.
+    #[command(
+        after_help = "Example:\n  flatstream cat capture.fs | head\n  flatstream cat capture.fs --format len"
+    )]
+    Cat(CatArgs),
+    /// Make a stream from hex lines, one payload per line (the reverse of `cat`).
+    #[command(
+        after_help = "Example:\n  flatstream cat in.fs | flatstream pack -o copy.fs\n  printf '616263\\n\\n' | flatstream pack -c none > two-frames.fs"
+    )]
+    Pack(PackArgs),
+    /// Find where the intact frames end; with --truncate, cut a torn tail off.
+    #[command(
+        after_help = "Example:\n  flatstream recover capture.fs\n  flatstream recover capture.fs --truncate"
+    )]
+    Recover(RecoverArgs),
+    /// Copy every intact frame to a new file, stepping over damaged bytes.
+    #[command(after_help = "Example:\n  flatstream salvage damaged.fs rescued.fs")]
+    Salvage(SalvageArgs),
+    /// Re-frame a stream with another checksum, verifying the source as it goes.
+    #[command(after_help = "Example:\n  flatstream convert old.fs new.fs --from crc32 --to xxh3")]
+    Convert(ConvertArgs),
+    /// Write sample data.
+    #[command(subcommand)]
+    Gen(GenCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatsArgs {
+    /// The stream to read.
+    pub(crate) file: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// A validator for `verify --validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ValidateName {
+    /// Every payload is a well-formed FlatBuffer with a table root.
+    Structural,
+    /// Every payload is a telemetry `Event` (the schema of `gen telemetry`).
+    Telemetry,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The stream to read.
+    pub(crate) file: PathBuf,
+    /// Print one JSON object: `frames`, `bytes`, `end`, `last_good_offset`, `error`.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Also check every payload.
+    #[arg(long, value_enum)]
+    pub(crate) validate: Option<ValidateName>,
+}
+
+/// How `cat` prints a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CatFormat {
+    /// Lowercase hex, one line per frame (an empty payload is an empty line).
+    Hex,
+    /// The payload's length in bytes, one line per frame.
+    Len,
+    /// The payloads' bytes, back to back.
+    Raw,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CatArgs {
+    /// The stream to read.
+    pub(crate) file: PathBuf,
+    /// How to print each payload.
+    #[arg(long, value_enum, default_value_t = CatFormat::Hex)]
+    pub(crate) format: CatFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PackArgs {
+    /// Hex lines to read (standard input when absent).
+    pub(crate) input: Option<PathBuf>,
+    /// The stream to write (standard output when absent).
+    #[arg(short, long)]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RecoverArgs {
+    /// The stream to examine.
+    pub(crate) file: PathBuf,
+    /// Cut a torn tail off the file (and sync it). Nothing else is ever changed.
+    #[arg(long)]
+    pub(crate) truncate: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SalvageArgs {
+    /// The damaged stream.
+    pub(crate) input: PathBuf,
+    /// Where to write the intact frames (a new file; the input is never changed).
+    pub(crate) output: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConvertArgs {
+    /// The stream to read.
+    pub(crate) input: PathBuf,
+    /// The stream to write.
+    pub(crate) output: PathBuf,
+    /// The input's checksum.
+    #[arg(long, value_enum)]
+    pub(crate) from: ChecksumName,
+    /// The output's checksum.
+    #[arg(long, value_enum)]
+    pub(crate) to: ChecksumName,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GenCommand {
+    /// Telemetry events (name, id, timestamp, value), the schema of the examples.
+    #[command(
+        after_help = "Example:\n  flatstream gen telemetry events.fs --count 1000000 -c xxh3"
+    )]
+    Telemetry(GenTelemetryArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenTelemetryArgs {
+    /// The stream to write.
+    pub(crate) output: PathBuf,
+    /// How many events.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) count: u64,
+}

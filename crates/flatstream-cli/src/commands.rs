@@ -1,0 +1,491 @@
+//! One function per command.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use flatstream::{
+    ChecksumDeframer, ChecksumFramer, MmapReader, NoValidator, StreamEnd, StreamWriter,
+    StructuralValidator, Truncate, TypedValidator, Validator, recover_file, salvage_slice,
+};
+use flatstream_telemetry_schema::{Event, TelemetryEvent};
+use serde_json::json;
+
+use crate::args::{
+    CatArgs, CatFormat, ConvertArgs, GenCommand, Options, PackArgs, RecoverArgs, SalvageArgs,
+    StatsArgs, ValidateName, VerifyArgs,
+};
+use crate::failure::Failure;
+use crate::progress::bar;
+use crate::scan::scan;
+
+fn stdout_path() -> PathBuf {
+    PathBuf::from("<stdout>")
+}
+
+pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> {
+    let mut sizes: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut payload_bytes = 0u64;
+    let scan = scan(&args.file, options, Box::new(NoValidator), |payload| {
+        *sizes.entry(payload.len()).or_default() += 1;
+        payload_bytes += payload.len() as u64;
+        Ok(())
+    })?;
+    let summary = SizeSummary::of(&sizes);
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "file": args.file.display().to_string(),
+                "checksum": options.checksum.checksum().name(),
+                "frames": scan.frames,
+                "bytes": scan.file_len,
+                "payload_bytes": payload_bytes,
+                "payload_size": summary.as_ref().map(|s| json!({
+                    "min": s.min, "mean": s.mean, "p50": s.p50, "p99": s.p99, "max": s.max,
+                })),
+                "end": scan.end(),
+                "last_good_offset": scan.last_good_offset,
+                "error": scan.error.as_ref().map(ToString::to_string),
+            })
+        );
+        return if scan.error.is_some() {
+            Err(Failure::Data(String::new()))
+        } else {
+            Ok(())
+        };
+    }
+    println!("file:          {}", args.file.display());
+    println!("checksum:      {}", options.checksum.checksum().name());
+    println!("frames:        {}", scan.frames);
+    println!("bytes:         {}", scan.file_len);
+    println!("payload bytes: {payload_bytes}");
+    if let Some(s) = &summary {
+        println!(
+            "payload size:  min {}, mean {:.1}, p50 {}, p99 {}, max {}",
+            s.min, s.mean, s.p50, s.p99, s.max
+        );
+    }
+    match &scan.error {
+        None => println!(
+            "end:           clean at byte offset {}",
+            scan.last_good_offset
+        ),
+        Some(error) => println!("end:           {}: {error}", scan.end()),
+    }
+    scan.into_result(&args.file)
+}
+
+/// Payload sizes: exact, from a histogram of every size seen.
+struct SizeSummary {
+    min: usize,
+    mean: f64,
+    p50: usize,
+    p99: usize,
+    max: usize,
+}
+
+impl SizeSummary {
+    #[allow(clippy::cast_precision_loss)] // A mean for display.
+    fn of(sizes: &BTreeMap<usize, u64>) -> Option<Self> {
+        let count: u64 = sizes.values().sum();
+        if count == 0 {
+            return None;
+        }
+        let total: u128 = sizes
+            .iter()
+            .map(|(size, n)| *size as u128 * u128::from(*n))
+            .sum();
+        // Nearest rank: the smallest size with at least ceil(p * count) frames at or below it.
+        let percentile = |per_mille: u64| {
+            let rank = (count * per_mille).div_ceil(1000).max(1);
+            let mut seen = 0;
+            sizes
+                .iter()
+                .find(|(_, n)| {
+                    seen += **n;
+                    seen >= rank
+                })
+                .map_or(0, |(size, _)| *size)
+        };
+        Some(SizeSummary {
+            min: *sizes.keys().next()?,
+            mean: total as f64 / count as f64,
+            p50: percentile(500),
+            p99: percentile(990),
+            max: *sizes.keys().next_back()?,
+        })
+    }
+}
+
+pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure> {
+    let validator: Box<dyn Validator> = match args.validate {
+        None => Box::new(NoValidator),
+        Some(ValidateName::Structural) => Box::new(StructuralValidator::new()),
+        Some(ValidateName::Telemetry) => {
+            Box::new(TypedValidator::for_type::<Event<'static>>().named("telemetry"))
+        }
+    };
+    let scan = scan(&args.file, options, validator, |_| Ok(()))?;
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "frames": scan.frames,
+                "bytes": scan.file_len,
+                "end": scan.end(),
+                "last_good_offset": scan.last_good_offset,
+                "error": scan.error.as_ref().map(ToString::to_string),
+            })
+        );
+        return if scan.error.is_some() {
+            Err(Failure::Data(String::new()))
+        } else {
+            Ok(())
+        };
+    }
+    if scan.error.is_none() {
+        println!(
+            "{}: ok: {} frames, {} bytes, checksum {}",
+            args.file.display(),
+            scan.frames,
+            scan.file_len,
+            options.checksum.checksum().name()
+        );
+    }
+    scan.into_result(&args.file)
+}
+
+pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
+    let mut hex = String::new();
+    let scan = scan(&args.file, options, Box::new(NoValidator), |payload| {
+        let written = match args.format {
+            CatFormat::Hex => {
+                hex.clear();
+                for byte in payload {
+                    use std::fmt::Write as _;
+                    let _ = write!(hex, "{byte:02x}");
+                }
+                writeln!(out, "{hex}")
+            }
+            CatFormat::Len => writeln!(out, "{}", payload.len()),
+            CatFormat::Raw => out.write_all(payload),
+        };
+        written.map_err(|error| Failure::output(&stdout_path(), &error))
+    })?;
+    // Every good frame is printed before the error is reported.
+    out.flush()
+        .map_err(|error| Failure::output(&stdout_path(), &error))?;
+    scan.into_result(&args.file)
+}
+
+pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
+    let input_name = args
+        .input
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("<stdin>"));
+    let input: Box<dyn BufRead> = match &args.input {
+        Some(path) => Box::new(BufReader::new(
+            File::open(path).map_err(|error| Failure::usage(path, error))?,
+        )),
+        None => Box::new(io::stdin().lock()),
+    };
+    let output_name = args.output.clone().unwrap_or_else(stdout_path);
+    let output: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(File::create(path).map_err(|error| Failure::usage(path, error))?),
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut writer = StreamWriter::with_capacity(
+        256 * 1024,
+        output,
+        ChecksumFramer::new(options.checksum.checksum()),
+    );
+    let outcome = pack_lines(input, &input_name, &mut writer, &output_name);
+    // Whatever was packed before a bad line is a valid stream: flush it either way.
+    writer
+        .flush()
+        .map_err(|error| Failure::from_error(&output_name, &error))?;
+    outcome
+}
+
+fn pack_lines<W: Write, F: flatstream::Framer>(
+    mut input: Box<dyn BufRead>,
+    input_name: &Path,
+    writer: &mut StreamWriter<W, F>,
+    output_name: &Path,
+) -> Result<(), Failure> {
+    let mut line = Vec::new();
+    let mut payload = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        line.clear();
+        let read = input
+            .read_until(b'\n', &mut line)
+            .map_err(|error| Failure::usage(input_name, error))?;
+        if read == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        decode_hex(text, &mut payload).map_err(|reason| {
+            Failure::Data(format!(
+                "{}: line {line_no}: {reason}; nothing written for it",
+                input_name.display()
+            ))
+        })?;
+        writer
+            .write_payload(&payload)
+            .map_err(|error| Failure::from_error(output_name, &error))?;
+    }
+}
+
+/// Decodes a line of hex digits (either case) into `out`.
+fn decode_hex(text: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    out.clear();
+    if !text.len().is_multiple_of(2) {
+        return Err(format!("odd number of hex digits ({})", text.len()));
+    }
+    let digit = |column: usize, byte: u8| match byte {
+        b'0'..=b'9' => Ok(byte - b'0'),
+        b'a'..=b'f' => Ok(byte - b'a' + 10),
+        b'A'..=b'F' => Ok(byte - b'A' + 10),
+        _ => Err(format!(
+            "invalid hex digit {:?} at column {}",
+            char::from(byte),
+            column + 1
+        )),
+    };
+    for (index, pair) in text.chunks_exact(2).enumerate() {
+        out.push(digit(2 * index, pair[0])? << 4 | digit(2 * index + 1, pair[1])?);
+    }
+    Ok(())
+}
+
+pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failure> {
+    let deframer = ChecksumDeframer::new(options.checksum.checksum())
+        .with_max_frame_len(options.max_frame_len);
+    let truncate = if args.truncate {
+        Truncate::Yes
+    } else {
+        Truncate::No
+    };
+    let report = recover_file(&args.file, deframer, truncate)
+        .map_err(|error| Failure::from_error(&args.file, &error))?;
+    let torn_part = match report.end {
+        StreamEnd::CleanEof => None,
+        StreamEnd::TornTail { part } => Some(part.to_string()),
+    };
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "frames": report.frames,
+                "last_good_offset": report.last_good_offset,
+                "end": if torn_part.is_some() { "torn_tail" } else { "clean" },
+                "torn_part": torn_part,
+                "tail_len": report.tail_len,
+                "truncated": report.truncated,
+            })
+        );
+    } else {
+        match &torn_part {
+            None => println!(
+                "{}: clean: {} frames, ending at byte offset {}",
+                args.file.display(),
+                report.frames,
+                report.last_good_offset
+            ),
+            Some(part) => println!(
+                "{}: torn tail in the {part}: {} bytes after the {} intact frames ending at byte offset {}{}",
+                args.file.display(),
+                report.tail_len,
+                report.frames,
+                report.last_good_offset,
+                if report.truncated {
+                    "; cut off"
+                } else {
+                    "; run with --truncate to cut it off"
+                }
+            ),
+        }
+    }
+    if torn_part.is_some() && !report.truncated {
+        Err(Failure::Data(String::new()))
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failure> {
+    if same_file(&args.input, &args.output) {
+        return Err(Failure::usage(
+            &args.output,
+            "is the input: salvage writes a new file and never changes the input",
+        ));
+    }
+    let deframer = ChecksumDeframer::new(options.checksum.checksum())
+        .with_max_frame_len(options.max_frame_len);
+    let map = MmapReader::open(&args.input, deframer)
+        .map_err(|error| Failure::from_error(&args.input, &error))?;
+    let output = File::create(&args.output).map_err(|error| Failure::usage(&args.output, error))?;
+    let mut output = BufWriter::with_capacity(256 * 1024, output);
+    let deframer = ChecksumDeframer::new(options.checksum.checksum())
+        .with_max_frame_len(options.max_frame_len);
+    let report = salvage_slice(map.as_bytes(), deframer, &mut output)
+        .map_err(|error| Failure::from_error(&args.input, &error))?;
+    let torn = matches!(report.end, StreamEnd::TornTail { .. });
+    let skipped: Vec<[u64; 2]> = report
+        .skipped
+        .iter()
+        .map(|range| [range.start, range.end])
+        .collect();
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "frames": report.frames,
+                "bytes_written": report.bytes_written,
+                "skipped": skipped,
+                "end": if torn { "torn_tail" } else { "clean" },
+                "input_len": report.input_len,
+            })
+        );
+    } else {
+        println!(
+            "{}: kept {} frames ({} bytes) in {}",
+            args.input.display(),
+            report.frames,
+            report.bytes_written,
+            args.output.display()
+        );
+        for range in &report.skipped {
+            println!(
+                "  skipped damaged bytes {}..{} ({} bytes)",
+                range.start,
+                range.end,
+                range.end - range.start
+            );
+        }
+        if torn {
+            println!("  the input ends in a torn frame");
+        }
+    }
+    if report.skipped.is_empty() && !torn {
+        Ok(())
+    } else {
+        Err(Failure::Data(String::new()))
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failure> {
+    if same_file(&args.input, &args.output) {
+        return Err(Failure::usage(
+            &args.output,
+            "is the input: convert writes a new file",
+        ));
+    }
+    let output = File::create(&args.output).map_err(|error| Failure::usage(&args.output, error))?;
+    let mut writer =
+        StreamWriter::with_capacity(256 * 1024, output, ChecksumFramer::new(args.to.checksum()));
+    let reading = Options {
+        checksum: args.from,
+        max_frame_len: options.max_frame_len,
+        quiet: options.quiet,
+    };
+    let scan = scan(&args.input, &reading, Box::new(NoValidator), |payload| {
+        writer
+            .write_payload(payload)
+            .map_err(|error| Failure::from_error(&args.output, &error))
+    })?;
+    writer
+        .flush()
+        .map_err(|error| Failure::from_error(&args.output, &error))?;
+    if scan.error.is_none() {
+        println!(
+            "{}: {} frames from {} to {} in {}",
+            args.input.display(),
+            scan.frames,
+            args.from.checksum().name(),
+            args.to.checksum().name(),
+            args.output.display()
+        );
+    }
+    scan.into_result(&args.input)
+}
+
+pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Failure> {
+    let GenCommand::Telemetry(args) = command;
+    let output = File::create(&args.output).map_err(|error| Failure::usage(&args.output, error))?;
+    let mut writer = StreamWriter::with_capacity(
+        1024 * 1024,
+        output,
+        ChecksumFramer::new(options.checksum.checksum()),
+    );
+    // About 75 bytes an event: a bar from roughly 900 000 events.
+    let progress = bar(args.count.saturating_mul(75), options.quiet);
+    for id in 0..args.count {
+        writer
+            .write(&TelemetryEvent::nth(id))
+            .map_err(|error| Failure::from_error(&args.output, &error))?;
+        if id % 65_536 == 0 {
+            progress.set_position(writer.position());
+        }
+    }
+    writer
+        .flush()
+        .map_err(|error| Failure::from_error(&args.output, &error))?;
+    progress.finish_and_clear();
+    println!(
+        "wrote {} telemetry events, {} bytes, checksum {}, to {}",
+        args.count,
+        writer.position(),
+        options.checksum.checksum().name(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_lines_decode_in_either_case() {
+        let mut out = Vec::new();
+        decode_hex(b"00fFa1", &mut out).unwrap();
+        assert_eq!(out, [0, 255, 0xa1]);
+        decode_hex(b"", &mut out).unwrap();
+        assert!(out.is_empty());
+        assert_eq!(
+            decode_hex(b"abc", &mut out).unwrap_err(),
+            "odd number of hex digits (3)"
+        );
+        assert_eq!(
+            decode_hex(b"00zz", &mut out).unwrap_err(),
+            "invalid hex digit 'z' at column 3"
+        );
+    }
+
+    #[test]
+    fn size_summary_uses_nearest_rank() {
+        let sizes: BTreeMap<usize, u64> = [(10, 98), (20, 1), (1000, 1)].into_iter().collect();
+        let summary = SizeSummary::of(&sizes).unwrap();
+        assert_eq!(
+            (summary.min, summary.p50, summary.p99, summary.max),
+            (10, 10, 20, 1000)
+        );
+        assert!((summary.mean - 20.0).abs() < 1e-9);
+        assert!(SizeSummary::of(&BTreeMap::new()).is_none());
+    }
+}

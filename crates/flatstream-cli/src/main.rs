@@ -1,0 +1,35 @@
+//! `flatstream`: look at, check, convert and mend streams of framed FlatBuffers messages.
+//!
+//! Exit status: 0 success, 1 the data is bad (corrupt, torn, over the limit, invalid),
+//! 2 usage or I/O errors. Every failure message names the file, and for bad data the frame
+//! index and byte offset.
+
+mod args;
+mod commands;
+mod failure;
+mod progress;
+mod scan;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Stats(args) => commands::stats(&cli.options, args),
+        Command::Verify(args) => commands::verify(&cli.options, args),
+        Command::Cat(args) => commands::cat(&cli.options, args),
+        Command::Pack(args) => commands::pack(&cli.options, args),
+        Command::Recover(args) => commands::recover(&cli.options, args),
+        Command::Salvage(args) => commands::salvage(&cli.options, args),
+        Command::Convert(args) => commands::convert(&cli.options, args),
+        Command::Gen(args) => commands::generate(&cli.options, args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
