@@ -136,7 +136,7 @@ fn baselines(criterion: &mut Criterion) {
                 while reader.read_exact(&mut length).is_ok() {
                     let mut payload = vec![0u8; u32::from_le_bytes(length) as usize];
                     reader.read_exact(&mut payload).unwrap();
-                    total += payload.len();
+                    total += black_box(payload).len();
                 }
                 total
             });
@@ -154,7 +154,7 @@ fn baselines(criterion: &mut Criterion) {
                 let mut buffer = source.clone();
                 let mut total = 0usize;
                 while let Some(frame) = codec.decode(&mut buffer).unwrap() {
-                    total += frame.len();
+                    total += black_box(&frame).len();
                 }
                 total
             });
@@ -277,7 +277,7 @@ fn reading(criterion: &mut Criterion) {
                     );
                     let mut total = 0usize;
                     while let Some(payload) = reader.read_message().unwrap() {
-                        total += payload.len();
+                        total += black_box(payload).len();
                     }
                     total
                 });
@@ -302,7 +302,7 @@ fn reading(criterion: &mut Criterion) {
                     let mut total = 0usize;
                     reader
                         .process_all(|payload| {
-                            total += payload.len();
+                            total += black_box(payload).len();
                             Ok(())
                         })
                         .unwrap();
@@ -325,7 +325,7 @@ fn reading(criterion: &mut Criterion) {
                         SliceReader::new(black_box(&stream), ChecksumDeframer::new(checksum));
                     let mut total = 0usize;
                     while let Some(payload) = reader.read_message().unwrap() {
-                        total += payload.len();
+                        total += black_box(payload).len();
                     }
                     total
                 });
@@ -351,7 +351,7 @@ fn reading(criterion: &mut Criterion) {
                     let mut reader = map.reader();
                     let mut total = 0usize;
                     while let Some(payload) = reader.read_message().unwrap() {
-                        total += payload.len();
+                        total += black_box(payload).len();
                     }
                     total
                 });
@@ -376,7 +376,7 @@ fn bench_with<V: Validator>(
             let mut total = 0usize;
             reader
                 .process_all(|payload| {
-                    total += payload.len();
+                    total += black_box(payload).len();
                     Ok(())
                 })
                 .unwrap();
@@ -499,6 +499,9 @@ fn checksum_implementations(criterion: &mut Criterion) {
             crc_fast::checksum(CrcAlgorithm::Crc64Xz, data)
         });
         bench("xxh3_xxhash_rust", &|data| xxhash_rust::xxh3::xxh3_64(data));
+        bench("xxh3_twox_hash", &|data| {
+            twox_hash::XxHash3_64::oneshot(data)
+        });
     }
     group.finish();
 }
