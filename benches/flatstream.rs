@@ -18,9 +18,9 @@ use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterio
 use flatbuffers::{Allocator, FlatBufferBuilder};
 use flatstream::{
     Checksum, ChecksumDeframer, ChecksumFramer, CompositeValidator, Crc16, Crc32, Crc32c, Crc64,
-    DeframerExt, MmapReader, NoChecksum, NoValidator, Result, SizeValidator, SliceReader,
-    StreamReader, StreamSerialize, StreamWriter, StructuralValidator, TypedValidator, Validator,
-    Xxh3,
+    DeframerExt, FlatstreamCodec, MmapReader, NoChecksum, NoValidator, Result, SizeValidator,
+    SliceReader, StreamReader, StreamSerialize, StreamWriter, StructuralValidator, TypedValidator,
+    Validator, Xxh3,
 };
 use flatstream_telemetry_schema::{Event, TelemetryEvent};
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
@@ -385,6 +385,56 @@ fn bench_with<V: Validator>(
     });
 }
 
+/// Our tokio codec beside `LengthDelimitedCodec` (the `baseline` group) on the same frames.
+fn codec(criterion: &mut Criterion) {
+    let mut decode = configure(criterion, "codec_decode");
+    for size in SIZES {
+        let payloads = payloads(size);
+        for_each_checksum!(|checksum| {
+            let stream = stream_of(checksum, &payloads);
+            decode.throughput(throughput(payloads.len(), stream.len()));
+            let source = BytesMut::from(stream.as_slice());
+            let mut codec = FlatstreamCodec::new(checksum);
+            decode.bench_function(format!("{}/{size}", checksum.name()), |b| {
+                b.iter(|| {
+                    let mut buffer = source.clone();
+                    let mut total = 0usize;
+                    while let Some(frame) = codec.decode(&mut buffer).unwrap() {
+                        total += black_box(&frame).len();
+                    }
+                    total
+                });
+            });
+        });
+    }
+    decode.finish();
+
+    let mut encode = configure(criterion, "codec_encode");
+    for size in SIZES {
+        let payloads = payloads(size);
+        let frozen: Vec<bytes::Bytes> = payloads
+            .iter()
+            .map(|p| bytes::Bytes::copy_from_slice(p))
+            .collect();
+        for_each_checksum!(|checksum| {
+            let stream_len = stream_of(checksum, &payloads).len();
+            encode.throughput(throughput(payloads.len(), stream_len));
+            let mut codec = FlatstreamCodec::new(checksum);
+            let mut encoded = BytesMut::with_capacity(stream_len);
+            encode.bench_function(format!("{}/{size}", checksum.name()), |b| {
+                b.iter(|| {
+                    encoded.clear();
+                    for payload in &frozen {
+                        codec.encode(payload.clone(), &mut encoded).unwrap();
+                    }
+                    encoded.len()
+                });
+            });
+        });
+    }
+    encode.finish();
+}
+
 fn validating(criterion: &mut Criterion) {
     // Real telemetry events, CRC-32C framed, read with each validator.
     let events: Vec<Vec<u8>> = (0..10_000)
@@ -511,6 +561,7 @@ criterion_group!(
     baselines,
     writing,
     reading,
+    codec,
     validating,
     checksum_implementations
 );

@@ -188,9 +188,12 @@ fn ratios(row: &Row, index: &Index<'_>) -> BTreeMap<&'static str, f64> {
     };
     let is_read = matches!(
         row.group.as_str(),
-        "read_message" | "process_all" | "slice" | "mmap"
+        "read_message" | "process_all" | "slice" | "mmap" | "codec_decode"
     );
-    let is_write = matches!(row.group.as_str(), "write" | "write_finished");
+    let is_write = matches!(
+        row.group.as_str(),
+        "write" | "write_finished" | "codec_encode"
+    );
     if is_read || is_write {
         put("memcpy", index.get(&("baseline", "memcpy", row.size)), true);
         if row.function != "none" {

@@ -6,14 +6,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(arg) = args.first() {
         return Err(format!("ci takes no arguments, got `{arg}`"));
     }
-    if !cargo_has("hack") {
-        Step {
-            title: "install cargo-hack",
-            program: "cargo",
-            args: &["install", "--locked", "cargo-hack"],
-            env: &[],
+    for (tool, package) in [("hack", "cargo-hack"), ("deny", "cargo-deny")] {
+        if !cargo_has(tool) {
+            Step {
+                title: "install",
+                program: "cargo",
+                args: &["install", "--locked", package],
+                env: &[],
+            }
+            .run()?;
         }
-        .run()?;
     }
     let steps = [
         Step {
@@ -50,6 +52,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             args: &["hack", "test", "--each-feature", "--package", "flatstream"],
             env: &[],
         },
+        // Licenses, bans and sources only: the advisory database cannot be downloaded on our
+        // machines (no network beyond the package registries). Users run the advisories
+        // check with `cargo deny check` where it can be fetched.
+        Step {
+            title: "cargo deny",
+            program: "cargo",
+            args: &["deny", "check", "licenses", "bans", "sources"],
+            env: &[],
+        },
         Step {
             title: "docs",
             program: "cargo",
@@ -61,6 +72,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     for step in &steps {
         timings.push((step.title, step.run()?));
     }
+    let started = std::time::Instant::now();
+    crate::miri::run(&[])?;
+    timings.push(("miri", started.elapsed().as_secs_f64()));
     println!("\nci passed:");
     for (title, seconds) in timings {
         println!("  {title:<16} {seconds:>6.1} s");

@@ -6,6 +6,8 @@
 mod bench;
 mod ci;
 mod codegen;
+mod fuzz;
+mod miri;
 mod process;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +19,8 @@ usage: cargo xtask <task>
 tasks:
   bench    [--quick] [FILTER]: the criterion suite and target/bench-report.md (.json)
   ci       format check, clippy, tests, the facade's feature matrix (cargo-hack), docs
+  fuzz     [--seconds N] [TARGET...]: each cargo-fuzz target for N seconds (nightly)
+  miri     the unit tests of core, io and the schema's unsafe accessors under Miri (nightly)
   codegen  regenerate the telemetry schema's Rust code with flatc (23 or later)
 ";
 
@@ -26,6 +30,8 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("ci") => ci::run(&args[1..]),
         Some("codegen") => codegen::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
+        Some("miri") => miri::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

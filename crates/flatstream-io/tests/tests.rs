@@ -4,6 +4,8 @@ mod adapters;
 mod allocation;
 mod common;
 mod conformance;
+mod faults;
+mod properties;
 mod reading;
 mod recovery;
 mod round_trip;

@@ -18,6 +18,10 @@ pub use flatstream_io::{
 #[cfg_attr(docsrs, doc(cfg(feature = "mmap")))]
 pub use flatstream_io::MmapReader;
 
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use flatstream_tokio::{AsyncStreamReader, AsyncStreamWriter, FlatstreamCodec};
+
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use flatstream_validate::{

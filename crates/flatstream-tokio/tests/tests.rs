@@ -1,0 +1,4 @@
+//! Integration tests of flatstream-tokio, in one binary.
+
+mod codec;
+mod streams;

@@ -1,0 +1,55 @@
+//! Every deframer over arbitrary bytes: the blocking and slice readers agree exactly, and
+//! what they deliver re-encodes to exactly the input's prefix up to where reading stopped.
+#![no_main]
+
+mod common;
+
+use flatstream::{ChecksumDeframer, ChecksumFramer, SliceReader, StreamReader, StreamWriter};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, stream)) = data.split_first() else { return };
+    let (checksum, limit) = common::deframer_from(selector);
+    let deframer = ChecksumDeframer::new(&*checksum).with_max_frame_len(limit);
+
+    let mut reader = StreamReader::new(stream, deframer);
+    let mut payloads: Vec<Vec<u8>> = Vec::new();
+    let error = loop {
+        match reader.read_message() {
+            Ok(Some(payload)) => payloads.push(payload.to_vec()),
+            Ok(None) => break None,
+            Err(error) => break Some(error),
+        }
+    };
+    let mut slice = SliceReader::new(stream, deframer);
+    let mut borrowed = Vec::new();
+    let slice_error = loop {
+        match slice.read_message() {
+            Ok(Some(payload)) => borrowed.push(payload),
+            Ok(None) => break None,
+            Err(error) => break Some(error),
+        }
+    };
+    assert!(borrowed.iter().eq(payloads.iter()), "readers disagree on payloads");
+    assert_eq!(
+        error.as_ref().map(ToString::to_string),
+        slice_error.as_ref().map(ToString::to_string),
+        "readers disagree on the error"
+    );
+    let good_end = match &error {
+        Some(error) => error.offset().expect("reader errors carry an offset"),
+        None => reader.position(),
+    };
+    assert!(good_end as usize <= stream.len());
+    if error.is_none() {
+        assert_eq!(good_end as usize, stream.len(), "a clean end consumes everything");
+    }
+    // What was delivered re-encodes to exactly the bytes it came from.
+    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(&*checksum));
+    for payload in &payloads {
+        writer.write_payload(payload).unwrap();
+    }
+    assert_eq!(writer.get_ref().as_slice(), &stream[..good_end as usize]);
+    // Nothing delivered is over the limit.
+    assert!(payloads.iter().all(|payload| payload.len() <= limit));
+});

@@ -1,0 +1,241 @@
+//! `cargo xtask fuzz [--seconds N] [TARGET...]`: runs each cargo-fuzz target for N seconds
+//! (default 60) on the nightly toolchain, seeding corpora from the wire vectors, and writes
+//! executions and coverage per target to `target/fuzz-report.md`.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::process::{Step, cargo_has};
+use crate::project_root;
+
+const TARGETS: [&str; 5] = [
+    "deframe",
+    "validators",
+    "recover",
+    "salvage",
+    "tokio_decoder",
+];
+
+/// Seeds and inputs stay small: libFuzzer mutates short inputs far faster.
+const MAX_LEN: usize = 64 * 1024;
+
+/// The selector byte the targets read first, for a vector's checksum name.
+fn selector(checksum: &str) -> Option<u8> {
+    ["none", "crc16", "crc32", "crc32c", "crc64", "xxh3"]
+        .iter()
+        .position(|name| *name == checksum)
+        .map(|index| index as u8)
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mut seconds = 60u64;
+    let mut targets: Vec<String> = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                let value = args.next().ok_or("--seconds needs a value")?;
+                seconds = value
+                    .parse()
+                    .map_err(|_| format!("--seconds: not a number: {value}"))?;
+            }
+            name if TARGETS.contains(&name) => targets.push(name.to_owned()),
+            other => {
+                return Err(format!(
+                    "fuzz: unknown target or flag {other}; targets: {TARGETS:?}"
+                ));
+            }
+        }
+    }
+    if targets.is_empty() {
+        targets = TARGETS.iter().map(|name| (*name).to_owned()).collect();
+    }
+    if !cargo_has("fuzz") {
+        Step {
+            title: "install cargo-fuzz",
+            program: "cargo",
+            args: &["install", "--locked", "cargo-fuzz"],
+            env: &[],
+        }
+        .run()?;
+    }
+    let root = project_root();
+    seed_corpora(&root)?;
+    let mut report = String::from(
+        "# flatstream fuzzing report\n\n| target | seconds | executions | exec/s | coverage | features | corpus |\n|---|---|---|---|---|---|---|\n",
+    );
+    for target in &targets {
+        println!("\n==> fuzz {target} for {seconds} s");
+        let log_path = root.join(format!("target/fuzz-{target}.log"));
+        std::fs::create_dir_all(root.join("target")).map_err(|error| error.to_string())?;
+        let log =
+            File::create(&log_path).map_err(|error| format!("{}: {error}", log_path.display()))?;
+        let status = Command::new("cargo")
+            .args(["+nightly", "fuzz", "run", target, "--"])
+            .arg(format!("-max_total_time={seconds}"))
+            .arg(format!("-max_len={MAX_LEN}"))
+            .arg("-print_final_stats=1")
+            .current_dir(&root)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .status()
+            .map_err(|error| format!("cannot run cargo fuzz: {error}"))?;
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let result = FuzzStats::parse(&text);
+        println!(
+            "<== {target}: {} executions ({} /s), cov {}, ft {}, corpus {}",
+            result.executions, result.per_second, result.coverage, result.features, result.corpus
+        );
+        let _ = writeln!(
+            report,
+            "| {target} | {seconds} | {} | {} | {} | {} | {} |",
+            result.executions, result.per_second, result.coverage, result.features, result.corpus
+        );
+        if !status.success() {
+            std::fs::write(root.join("target/fuzz-report.md"), &report).ok();
+            return Err(format!(
+                "fuzz target {target} found a failure; see {} and fuzz/artifacts/{target}/",
+                log_path.display()
+            ));
+        }
+    }
+    let report_path = root.join("target/fuzz-report.md");
+    std::fs::write(&report_path, report).map_err(|error| error.to_string())?;
+    println!("wrote {}", report_path.display());
+    Ok(())
+}
+
+/// Copies the wire vectors in as seeds, prefixed with the selector byte of their checksum.
+fn seed_corpora(root: &Path) -> Result<(), String> {
+    let vectors = root.join("tests/data/wire-vectors");
+    let entries =
+        std::fs::read_dir(&vectors).map_err(|error| format!("{}: {error}", vectors.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        let Some((checksum, _)) = name.split_once('-') else {
+            continue;
+        };
+        let is_stream = path.extension().is_some_and(|extension| extension == "bin");
+        let (Some(selector), true) = (selector(checksum), is_stream) else {
+            continue;
+        };
+        let mut bytes = std::fs::read(&path).map_err(|error| error.to_string())?;
+        bytes.truncate(MAX_LEN - 1);
+        // The over-limit vectors are read with the small limit.
+        let selector = if name.contains("over-limit") {
+            selector | 0x08
+        } else {
+            selector
+        };
+        let mut seed = vec![selector];
+        seed.extend_from_slice(&bytes);
+        for target in ["deframe", "recover", "salvage", "tokio_decoder"] {
+            let dir = root.join("fuzz/corpus").join(target);
+            std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
+            std::fs::write(dir.join(format!("seed-{name}")), &seed)
+                .map_err(|error| error.to_string())?;
+        }
+        // Validators see payloads: the vector's frames (without headers) are good seeds.
+        if name == "none-mixed.bin" {
+            let dir = root.join("fuzz/corpus/validators");
+            std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
+            let mut offset = 0usize;
+            let mut index = 0;
+            while offset + 4 <= bytes.len() {
+                let len = u32::from_le_bytes([
+                    bytes[offset],
+                    bytes[offset + 1],
+                    bytes[offset + 2],
+                    bytes[offset + 3],
+                ]) as usize;
+                let Some(payload) = bytes.get(offset + 4..offset + 4 + len) else {
+                    break;
+                };
+                std::fs::write(dir.join(format!("seed-payload-{index}")), payload)
+                    .map_err(|error| error.to_string())?;
+                offset += 4 + len;
+                index += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// libFuzzer's closing statistics.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct FuzzStats {
+    executions: u64,
+    per_second: u64,
+    coverage: u64,
+    features: u64,
+    corpus: u64,
+}
+
+impl FuzzStats {
+    fn parse(log: &str) -> Self {
+        let mut stats = FuzzStats::default();
+        for line in log.lines() {
+            if let Some(value) = line.strip_prefix("stat::number_of_executed_units:") {
+                stats.executions = value.trim().parse().unwrap_or(0);
+            } else if let Some(value) = line.strip_prefix("stat::average_exec_per_sec:") {
+                stats.per_second = value.trim().parse().unwrap_or(0);
+            } else if line.starts_with('#')
+                && (line.contains(" DONE ")
+                    || line.contains(" pulse ")
+                    || line.contains(" NEW ")
+                    || line.contains(" REDUCE "))
+            {
+                let mut words = line.split_whitespace();
+                let number = |word: Option<&str>| -> u64 {
+                    word.and_then(|word| word.split('/').next())
+                        .and_then(|word| word.parse().ok())
+                        .unwrap_or(0)
+                };
+                while let Some(word) = words.next() {
+                    match word {
+                        "cov:" => stats.coverage = number(words.next()),
+                        "ft:" => stats.features = number(words.next()),
+                        "corp:" => stats.corpus = number(words.next()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_libfuzzer_closing_statistics() {
+        let log = "#2\tINITED cov: 10 ft: 11 corp: 1/1b exec/s: 0 rss: 30Mb\n\
+                   #123456\tDONE   cov: 812 ft: 3001 corp: 240/18Kb lim: 4096 exec/s: 4115 rss: 60Mb\n\
+                   stat::number_of_executed_units: 123456\n\
+                   stat::average_exec_per_sec:     4115\n";
+        assert_eq!(
+            FuzzStats::parse(log),
+            FuzzStats {
+                executions: 123_456,
+                per_second: 4115,
+                coverage: 812,
+                features: 3001,
+                corpus: 240
+            }
+        );
+    }
+
+    #[test]
+    fn selectors_match_the_targets() {
+        assert_eq!(selector("none"), Some(0));
+        assert_eq!(selector("xxh3"), Some(5));
+        assert_eq!(selector("default"), None);
+    }
+}
