@@ -185,10 +185,9 @@ impl FuzzStats {
             } else if let Some(value) = line.strip_prefix("stat::average_exec_per_sec:") {
                 stats.per_second = value.trim().parse().unwrap_or(0);
             } else if line.starts_with('#')
-                && (line.contains(" DONE ")
-                    || line.contains(" pulse ")
-                    || line.contains(" NEW ")
-                    || line.contains(" REDUCE "))
+                && line.split_whitespace().nth(1).is_some_and(|event| {
+                    matches!(event, "INITED" | "NEW" | "REDUCE" | "pulse" | "DONE")
+                })
             {
                 let mut words = line.split_whitespace();
                 let number = |word: Option<&str>| -> u64 {

@@ -1,7 +1,10 @@
 //! `cargo xtask miri`: the unit tests of the crates that hold `unsafe` code, or that every
 //! other crate builds on, under Miri (nightly).
 //!
-//! - `flatstream-telemetry-schema`: its generated accessors follow offsets with `unsafe`.
+//! - `flatstream-telemetry-schema`: its generated accessors follow offsets with `unsafe`;
+//!   `flatstream-validate`'s hostile-input tests (every bit flip, every truncation, huge
+//!   vtables, deep nesting) drive those accessors and the `flatbuffers` verifier, so they
+//!   run whole.
 //! - `flatstream-core` and `flatstream-io`: the wire parser and the engines; `io`'s one
 //!   `unsafe` call maps a file, which Miri cannot do, so its `mmap` feature stays off.
 //!
@@ -20,6 +23,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(arg) = args.first() {
         return Err(format!("miri takes no arguments, got `{arg}`"));
     }
+    ensure_installed()?;
     Step {
         title: "miri setup",
         program: "cargo",
@@ -36,5 +40,48 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
         .run()?;
     }
+    Step {
+        title: "flatstream-validate",
+        program: "cargo",
+        args: &[
+            "+nightly",
+            "miri",
+            "test",
+            "--package",
+            "flatstream-validate",
+        ],
+        env: &[],
+    }
+    .run()?;
     Ok(())
+}
+
+/// Whether `cargo +nightly miri` runs.
+pub(crate) fn available() -> bool {
+    std::process::Command::new("cargo")
+        .args(["+nightly", "miri", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// Installs Miri and the standard library's source for the nightly toolchain if missing.
+pub(crate) fn ensure_installed() -> Result<(), String> {
+    if available() {
+        return Ok(());
+    }
+    Step {
+        title: "install miri",
+        program: "rustup",
+        args: &[
+            "component",
+            "add",
+            "--toolchain",
+            "nightly",
+            "miri",
+            "rust-src",
+        ],
+        env: &[],
+    }
+    .run()
+    .map(|_| ())
 }

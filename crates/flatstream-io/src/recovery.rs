@@ -210,7 +210,13 @@ pub fn salvage_slice<C: Checksum, W: Write>(
                     ))
                     .at_frame(report.frames, position as u64));
                 }
-                if let Some(next) = resync(input, position + 1, &mut parser, checksum_len) {
+                if let Some(next) = resync(
+                    input,
+                    position + 1,
+                    &mut parser,
+                    checksum_len,
+                    max_frame_len,
+                ) {
                     report.skipped.push(position as u64..next as u64);
                     position = next;
                 } else {
@@ -236,9 +242,22 @@ fn resync<D: Deframer>(
     from: usize,
     deframer: &mut D,
     checksum_len: usize,
+    max_frame_len: usize,
 ) -> Option<usize> {
+    let header_len = flatstream_core::wire::LENGTH_LEN + checksum_len;
     (from..input.len()).find(|&candidate| {
-        let Ok(Some(frame)) = deframer.parse_frame(&input[candidate..]) else {
+        // Most positions fail on the length alone: rule them out before the parser, which
+        // would build an error for each.
+        let rest = &input[candidate..];
+        let Some(length) = rest.get(..4) else {
+            return false;
+        };
+        let payload_len = u32::from_le_bytes([length[0], length[1], length[2], length[3]]) as usize;
+        if payload_len == 0 || payload_len > max_frame_len || header_len + payload_len > rest.len()
+        {
+            return false;
+        }
+        let Ok(Some(frame)) = deframer.parse_frame(rest) else {
             return false;
         };
         if frame.payload.is_empty() {
