@@ -77,35 +77,11 @@ mod tests {
 
     #[test]
     fn both_paths_agree_at_every_size_and_alignment() {
-        let data: Vec<u8> = (0..70_000u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect();
-        let mut lengths: Vec<usize> = (0..=1100).collect();
-        lengths.extend([4095, 4096, 4097, 16_383, 16_384, 65_535, 65_536, 69_000]);
-        for len in lengths {
-            for start in [0, 1, 3, 7] {
-                let Some(input) = data.get(start..start + len) else {
-                    continue;
-                };
-                assert_eq!(
-                    small_input_checksum(input),
-                    large_input_checksum(input),
-                    "len {len} at +{start}"
-                );
-            }
-        }
+        flatstream_core::dev::check_paths_agree(small_input_checksum, large_input_checksum);
     }
 
     #[test]
-    fn value_fits_the_field_width() {
-        let checksum = Xxh3::new();
-        let bits = 8 * checksum.size();
-        for len in [0, 1, 5, 100] {
-            let value = checksum.calculate(&vec![0xa5; len]);
-            assert!(
-                bits == 64 || value >> bits == 0,
-                "{value:#x} wider than {bits} bits"
-            );
-        }
+    fn values_fit_the_field_width() {
+        flatstream_core::dev::check_values_fit_width(&Xxh3::new());
     }
 }

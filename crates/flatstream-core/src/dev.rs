@@ -88,6 +88,50 @@ pub fn check_known_answers<C: Checksum + ?Sized>(checksum: &C, file: &str, vecto
     assert!(checked > 0, "{file}: no vectors");
 }
 
+/// Checks that two implementations of one checksum agree at every length from 0 to 1100
+/// bytes, around the powers of two up to 64 KiB, and at four alignments: the test behind
+/// every size-adaptive checksum's cut-over.
+///
+/// # Panics
+///
+/// On the first input where they differ, naming its length and offset.
+pub fn check_paths_agree(small_inputs: fn(&[u8]) -> u64, large_inputs: fn(&[u8]) -> u64) {
+    let data: Vec<u8> = (0..70_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut lengths: Vec<usize> = (0..=1100).collect();
+    lengths.extend([4095, 4096, 4097, 16_383, 16_384, 65_535, 65_536, 69_000]);
+    for len in lengths {
+        for start in [0, 1, 3, 7] {
+            let Some(input) = data.get(start..start + len) else {
+                continue;
+            };
+            assert_eq!(
+                small_inputs(input),
+                large_inputs(input),
+                "paths disagree on {len} bytes at offset {start}"
+            );
+        }
+    }
+}
+
+/// Checks that `checksum`'s values fit the width it declares.
+///
+/// # Panics
+///
+/// When a value has bits above `8 * size()`.
+pub fn check_values_fit_width<C: Checksum + ?Sized>(checksum: &C) {
+    let bits = 8 * checksum.size();
+    for len in [0, 1, 5, 100, 5000] {
+        let value = checksum.calculate(&vec![0xa5; len]);
+        assert!(
+            bits == 64 || value >> bits == 0,
+            "{}: {value:#x} is wider than {bits} bits",
+            checksum.name()
+        );
+    }
+}
+
 fn parse_input(spec: &str) -> Option<Vec<u8>> {
     if spec == "empty" {
         return Some(Vec::new());

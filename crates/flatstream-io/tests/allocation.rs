@@ -21,6 +21,7 @@ thread_local! {
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        LARGEST.with(|largest| largest.set(largest.get().max(layout.size())));
         LIVE_BYTES.with(|live| live.set(live.get() + signed(layout.size())));
         // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
         unsafe { System.alloc(layout) }
@@ -28,6 +29,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        LARGEST.with(|largest| largest.set(largest.get().max(layout.size())));
         LIVE_BYTES.with(|live| live.set(live.get() + signed(layout.size())));
         // SAFETY: as for `alloc`.
         unsafe { System.alloc_zeroed(layout) }
@@ -35,6 +37,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        LARGEST.with(|largest| largest.set(largest.get().max(new_size)));
         LIVE_BYTES.with(|live| live.set(live.get() + signed(new_size) - signed(layout.size())));
         // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -132,6 +135,43 @@ fn reading_allocates_nothing_per_message_in_steady_state() {
 
 thread_local! {
     static LIVE_BYTES: Cell<i64> = const { Cell::new(0) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The largest single allocation or reallocation made by this thread during `work`.
+fn largest_allocation_during(work: impl FnOnce()) -> usize {
+    LARGEST.with(|largest| largest.set(0));
+    work();
+    LARGEST.with(Cell::get)
+}
+
+#[test]
+fn hostile_lengths_allocate_nothing_large() {
+    use flatstream_io::{DefaultDeframer, SliceReader};
+    // 4 GiB - 1 declared, a limit of 1 MiB, and a few bytes behind it.
+    let mut stream = u32::MAX.to_le_bytes().to_vec();
+    stream.extend_from_slice(&[1, 2, 3, 4, 5]);
+    let largest = largest_allocation_during(|| {
+        let mut reader = StreamReader::new(
+            stream.as_slice(),
+            DefaultDeframer::new().with_max_frame_len(1 << 20),
+        );
+        assert!(reader.read_message().is_err());
+        let mut slice =
+            SliceReader::new(&stream, DefaultDeframer::new().with_max_frame_len(1 << 20));
+        assert!(slice.read_message().is_err());
+    });
+    assert!(largest < 4096, "largest allocation {largest} bytes");
+
+    // 60 MiB declared (under the default 64 MiB limit) but 10 bytes present: a torn frame
+    // allocates what arrived, not what was promised.
+    let mut torn = (60u32 << 20).to_le_bytes().to_vec();
+    torn.extend_from_slice(&[7; 10]);
+    let largest = largest_allocation_during(|| {
+        let mut reader = StreamReader::new(torn.as_slice(), DefaultDeframer::new());
+        assert!(reader.read_message().unwrap_err().is_torn_tail());
+    });
+    assert!(largest < 1 << 20, "largest allocation {largest} bytes");
 }
 
 #[test]
