@@ -261,78 +261,55 @@ fn writing(criterion: &mut Criterion) {
     expert.finish();
 }
 
+/// Benchmarks `$body` (which reads `$stream`, framed with `$checksum`, and returns a total)
+/// for every payload size and checksum, as group `$group`.
+macro_rules! stream_group {
+    ($criterion:expr, $group:literal, |$checksum:ident, $stream:ident, $size:ident| $body:block) => {{
+        let mut group = configure($criterion, $group);
+        for $size in SIZES {
+            let payloads = payloads($size);
+            for_each_checksum!(|$checksum| {
+                let $stream = stream_of($checksum, &payloads);
+                group.throughput(throughput(payloads.len(), $stream.len()));
+                group.bench_function(format!("{}/{}", $checksum.name(), $size), |b| {
+                    b.iter(|| $body);
+                });
+            });
+        }
+        group.finish();
+    }};
+}
+
 fn reading(criterion: &mut Criterion) {
-    let mut by_message = configure(criterion, "read_message");
-    for size in SIZES {
-        let payloads = payloads(size);
-        for_each_checksum!(|checksum| {
-            let stream = stream_of(checksum, &payloads);
-            by_message.throughput(throughput(payloads.len(), stream.len()));
-            by_message.bench_function(format!("{}/{size}", checksum.name()), |b| {
-                b.iter(|| {
-                    let mut reader = StreamReader::with_capacity(
-                        black_box(stream.as_slice()),
-                        ChecksumDeframer::new(checksum),
-                        size,
-                    );
-                    let mut total = 0usize;
-                    while let Some(payload) = reader.read_message().unwrap() {
-                        total += black_box(payload).len();
-                    }
-                    total
-                });
-            });
-        });
-    }
-    by_message.finish();
-
-    let mut all = configure(criterion, "process_all");
-    for size in SIZES {
-        let payloads = payloads(size);
-        for_each_checksum!(|checksum| {
-            let stream = stream_of(checksum, &payloads);
-            all.throughput(throughput(payloads.len(), stream.len()));
-            all.bench_function(format!("{}/{size}", checksum.name()), |b| {
-                b.iter(|| {
-                    let mut reader = StreamReader::with_capacity(
-                        black_box(stream.as_slice()),
-                        ChecksumDeframer::new(checksum),
-                        size,
-                    );
-                    let mut total = 0usize;
-                    reader
-                        .process_all(|payload| {
-                            total += black_box(payload).len();
-                            Ok(())
-                        })
-                        .unwrap();
-                    total
-                });
-            });
-        });
-    }
-    all.finish();
-
-    let mut slice = configure(criterion, "slice");
-    for size in SIZES {
-        let payloads = payloads(size);
-        for_each_checksum!(|checksum| {
-            let stream = stream_of(checksum, &payloads);
-            slice.throughput(throughput(payloads.len(), stream.len()));
-            slice.bench_function(format!("{}/{size}", checksum.name()), |b| {
-                b.iter(|| {
-                    let mut reader =
-                        SliceReader::new(black_box(&stream), ChecksumDeframer::new(checksum));
-                    let mut total = 0usize;
-                    while let Some(payload) = reader.read_message().unwrap() {
-                        total += black_box(payload).len();
-                    }
-                    total
-                });
-            });
-        });
-    }
-    slice.finish();
+    stream_group!(criterion, "read_message", |checksum, stream, size| {
+        let deframer = ChecksumDeframer::new(checksum);
+        let mut reader = StreamReader::with_capacity(black_box(stream.as_slice()), deframer, size);
+        let mut total = 0usize;
+        while let Some(payload) = reader.read_message().unwrap() {
+            total += black_box(payload).len();
+        }
+        total
+    });
+    stream_group!(criterion, "process_all", |checksum, stream, size| {
+        let deframer = ChecksumDeframer::new(checksum);
+        let mut reader = StreamReader::with_capacity(black_box(stream.as_slice()), deframer, size);
+        let mut total = 0usize;
+        reader
+            .process_all(|payload| {
+                total += black_box(payload).len();
+                Ok(())
+            })
+            .unwrap();
+        total
+    });
+    stream_group!(criterion, "slice", |checksum, stream, _size| {
+        let mut reader = SliceReader::new(black_box(&stream), ChecksumDeframer::new(checksum));
+        let mut total = 0usize;
+        while let Some(payload) = reader.read_message().unwrap() {
+            total += black_box(payload).len();
+        }
+        total
+    });
 
     // The same streams from a file in the page cache, through a memory map.
     let directory = std::env::temp_dir().join(format!("flatstream-bench-{}", std::process::id()));
@@ -399,27 +376,16 @@ fn bench_with<V: Validator>(
 
 /// Our tokio codec beside `LengthDelimitedCodec` (the `baseline` group) on the same frames.
 fn codec(criterion: &mut Criterion) {
-    let mut decode = configure(criterion, "codec_decode");
-    for size in SIZES {
-        let payloads = payloads(size);
-        for_each_checksum!(|checksum| {
-            let stream = stream_of(checksum, &payloads);
-            decode.throughput(throughput(payloads.len(), stream.len()));
-            let source = BytesMut::from(stream.as_slice());
-            let mut codec = FlatstreamCodec::new(checksum);
-            decode.bench_function(format!("{}/{size}", checksum.name()), |b| {
-                b.iter(|| {
-                    let mut buffer = source.clone();
-                    let mut total = 0usize;
-                    while let Some(frame) = codec.decode(&mut buffer).unwrap() {
-                        total += black_box(&frame).len();
-                    }
-                    total
-                });
-            });
-        });
-    }
-    decode.finish();
+    stream_group!(criterion, "codec_decode", |checksum, stream, _size| {
+        // The copy into the read buffer is part of decoding, as a socket read would be.
+        let mut buffer = BytesMut::from(black_box(stream.as_slice()));
+        let mut codec = FlatstreamCodec::new(checksum);
+        let mut total = 0usize;
+        while let Some(frame) = codec.decode(&mut buffer).unwrap() {
+            total += black_box(&frame).len();
+        }
+        total
+    });
 
     let mut encode = configure(criterion, "codec_encode");
     for size in SIZES {
