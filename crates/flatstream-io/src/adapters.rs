@@ -93,24 +93,18 @@ impl<D: Deframer, V: Validator> Deframer for ValidatingDeframer<D, V> {
         reader: &mut R,
         payload: &mut Vec<u8>,
     ) -> Result<Option<usize>> {
-        let frame_len = self.inner.read_frame(reader, payload)?;
-        if let Some(frame_len) = frame_len {
-            self.validator
-                .validate(payload)
-                .map_err(|error| error.with_frame_len(frame_len as u64))?;
-        }
-        Ok(frame_len)
+        let validator = &self.validator;
+        read_checked(&mut self.inner, reader, payload, |payload| {
+            validator.validate(payload)
+        })
     }
 
     #[inline]
     fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
-        let frame = self.inner.parse_frame(input)?;
-        if let Some(frame) = frame {
-            self.validator
-                .validate(frame.payload)
-                .map_err(|error| error.with_frame_len(frame.len as u64))?;
-        }
-        Ok(frame)
+        let validator = &self.validator;
+        parse_checked(&mut self.inner, input, |payload| {
+            validator.validate(payload)
+        })
     }
 }
 
@@ -188,21 +182,51 @@ impl<D: Deframer, O: FnMut(&[u8])> Deframer for ObserverDeframer<D, O> {
         reader: &mut R,
         payload: &mut Vec<u8>,
     ) -> Result<Option<usize>> {
-        let frame_len = self.inner.read_frame(reader, payload)?;
-        if frame_len.is_some() {
-            (self.observer)(payload);
-        }
-        Ok(frame_len)
+        let observer = &mut self.observer;
+        read_checked(&mut self.inner, reader, payload, |payload| {
+            observer(payload);
+            Ok(())
+        })
     }
 
     #[inline]
     fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
-        let frame = self.inner.parse_frame(input)?;
-        if let Some(frame) = frame {
-            (self.observer)(frame.payload);
-        }
-        Ok(frame)
+        let observer = &mut self.observer;
+        parse_checked(&mut self.inner, input, |payload| {
+            observer(payload);
+            Ok(())
+        })
     }
+}
+
+/// Reads a frame with `inner`, then hands its payload to `check`. A frame that fails the
+/// check was read whole, so the error records its length and the reader can go on.
+#[inline]
+fn read_checked<D: Deframer, R: Read + ?Sized>(
+    inner: &mut D,
+    reader: &mut R,
+    payload: &mut Vec<u8>,
+    check: impl FnOnce(&[u8]) -> Result<()>,
+) -> Result<Option<usize>> {
+    let frame_len = inner.read_frame(reader, payload)?;
+    if let Some(frame_len) = frame_len {
+        check(payload).map_err(|error| error.with_frame_len(frame_len as u64))?;
+    }
+    Ok(frame_len)
+}
+
+/// [`read_checked`] for frames parsed in place.
+#[inline]
+fn parse_checked<'a, D: Deframer>(
+    inner: &mut D,
+    input: &'a [u8],
+    check: impl FnOnce(&[u8]) -> Result<()>,
+) -> Result<Option<Frame<'a>>> {
+    let frame = inner.parse_frame(input)?;
+    if let Some(frame) = frame {
+        check(frame.payload).map_err(|error| error.with_frame_len(frame.len as u64))?;
+    }
+    Ok(frame)
 }
 
 /// Refuses to write a payload longer than a limit, so a writer never produces a frame its
