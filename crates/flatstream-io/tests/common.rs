@@ -7,7 +7,7 @@ use flatstream_checksum_crc32::Crc32;
 use flatstream_checksum_crc32c::Crc32c;
 use flatstream_checksum_crc64::Crc64;
 use flatstream_checksum_xxh3::Xxh3;
-use flatstream_core::{Checksum, NoChecksum};
+use flatstream_core::{Checksum, Error, NoChecksum, Result};
 
 /// Every algorithm by its name in the wire vectors' manifest.
 pub(crate) fn checksum_by_name(name: &str) -> Box<dyn Checksum> {
@@ -65,4 +65,19 @@ pub(crate) fn payload_of(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
         .collect()
+}
+
+/// Every payload a reader delivers before its first error, and that error (`None` after a
+/// clean end). `next` is a reader's `read_message`, with the payload copied out.
+pub(crate) fn drain(
+    mut next: impl FnMut() -> Result<Option<Vec<u8>>>,
+) -> (Vec<Vec<u8>>, Option<Error>) {
+    let mut payloads = Vec::new();
+    loop {
+        match next() {
+            Ok(Some(payload)) => payloads.push(payload),
+            Ok(None) => return (payloads, None),
+            Err(error) => return (payloads, Some(error)),
+        }
+    }
 }

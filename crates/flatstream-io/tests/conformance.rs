@@ -10,7 +10,7 @@ use flatstream_io::{ChecksumDeframer, ChecksumFramer, SliceReader, StreamReader,
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::common::{checksum_by_name, data_dir};
+use crate::common::{checksum_by_name, data_dir, drain};
 
 fn vectors_dir() -> std::path::PathBuf {
     data_dir().join("wire-vectors")
@@ -34,28 +34,19 @@ fn read_stream(
         deframer = deframer.with_max_frame_len(max);
     }
     let mut reader = StreamReader::new(bytes, deframer);
-    let mut payloads = Vec::new();
-    let error = loop {
-        match reader.read_message() {
-            Ok(Some(payload)) => payloads.push(payload.to_vec()),
-            Ok(None) => break None,
-            Err(error) => break Some(error),
-        }
-    };
+    let (payloads, error) = drain(|| {
+        reader
+            .read_message()
+            .map(|payload| payload.map(<[u8]>::to_vec))
+    });
 
     let mut slice = SliceReader::new(bytes, deframer);
-    let mut borrowed = Vec::new();
-    let slice_error = loop {
-        match slice.read_message() {
-            Ok(Some(payload)) => borrowed.push(payload),
-            Ok(None) => break None,
-            Err(error) => break Some(error),
-        }
-    };
-    assert!(
-        borrowed.iter().eq(payloads.iter()),
-        "slice reader payloads differ"
-    );
+    let (borrowed, slice_error) = drain(|| {
+        slice
+            .read_message()
+            .map(|payload| payload.map(<[u8]>::to_vec))
+    });
+    assert_eq!(borrowed, payloads, "slice reader payloads differ");
     assert_eq!(
         slice_error.as_ref().map(ToString::to_string),
         error.as_ref().map(ToString::to_string),

@@ -9,7 +9,7 @@ use flatstream_io::{ChecksumDeframer, ChecksumFramer, SliceReader, StreamReader,
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
-use crate::common::{ALGORITHMS, checksum_by_name};
+use crate::common::{ALGORITHMS, checksum_by_name, drain};
 
 fn config() -> Config {
     Config {
@@ -134,14 +134,7 @@ proptest! {
         }
         // Whatever reached the device reads back as every whole frame, then at most a torn one.
         let mut reader = SliceReader::new(&written, ChecksumDeframer::new(&*checksum));
-        let mut read = Vec::new();
-        let end = loop {
-            match reader.read_message() {
-                Ok(Some(payload)) => read.push(payload.to_vec()),
-                Ok(None) => break None,
-                Err(error) => break Some(error),
-            }
-        };
+        let (read, end) = drain(|| reader.read_message().map(|payload| payload.map(<[u8]>::to_vec)));
         prop_assert_eq!(&read[..], &payloads[..frames_written]);
         if let Some(error) = end {
             prop_assert!(error.is_torn_tail(), "{:?}", error);
@@ -167,14 +160,7 @@ proptest! {
         let fail_after = stream.len() * fail_per_mille / 1000;
         let source = FaultyReader { bytes: &stream, consumed: 0, chunk, interrupt_every, fail_after, calls: 0 };
         let mut reader = StreamReader::new(source, ChecksumDeframer::new(&*checksum));
-        let mut read = Vec::new();
-        let end = loop {
-            match reader.read_message() {
-                Ok(Some(payload)) => read.push(payload.to_vec()),
-                Ok(None) => break None,
-                Err(error) => break Some(error),
-            }
-        };
+        let (read, end) = drain(|| reader.read_message().map(|payload| payload.map(<[u8]>::to_vec)));
         let whole = boundaries.iter().filter(|boundary| **boundary <= fail_after.min(stream.len())).count() - 1;
         prop_assert_eq!(&read[..], &payloads[..whole.min(read.len())]);
         match end {

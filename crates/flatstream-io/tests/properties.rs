@@ -8,7 +8,7 @@ use flatstream_io::{ChecksumDeframer, ChecksumFramer, SliceReader, StreamReader,
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
-use crate::common::{ALGORITHMS, checksum_by_name};
+use crate::common::{ALGORITHMS, checksum_by_name, drain};
 
 fn config() -> Config {
     Config {
@@ -41,14 +41,11 @@ fn read_all(
     reader: impl Read,
 ) -> (Vec<Vec<u8>>, Option<flatstream_core::Error>) {
     let mut reader = StreamReader::new(reader, ChecksumDeframer::new(checksum));
-    let mut payloads = Vec::new();
-    loop {
-        match reader.read_message() {
-            Ok(Some(payload)) => payloads.push(payload.to_vec()),
-            Ok(None) => return (payloads, None),
-            Err(error) => return (payloads, Some(error)),
-        }
-    }
+    drain(|| {
+        reader
+            .read_message()
+            .map(|payload| payload.map(<[u8]>::to_vec))
+    })
 }
 
 /// Hands out the stream in chunks of the given sizes, in turn.
