@@ -51,7 +51,7 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
             })
         );
         return if scan.error.is_some() {
-            Err(Failure::Data(String::new()))
+            Err(Failure::already_reported())
         } else {
             Ok(())
         };
@@ -140,7 +140,7 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
             })
         );
         return if scan.error.is_some() {
-            Err(Failure::Data(String::new()))
+            Err(Failure::already_reported())
         } else {
             Ok(())
         };
@@ -314,7 +314,7 @@ pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failu
         }
     }
     if torn_part.is_some() && !report.truncated {
-        Err(Failure::Data(String::new()))
+        Err(Failure::already_reported())
     } else {
         Ok(())
     }
@@ -377,7 +377,7 @@ pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failu
     if report.skipped.is_empty() && !torn {
         Ok(())
     } else {
-        Err(Failure::Data(String::new()))
+        Err(Failure::already_reported())
     }
 }
 

@@ -24,6 +24,12 @@ impl Failure {
         Failure::Data(format!("{}: {error}", file.display()))
     }
 
+    /// Bad data whose report (JSON or a summary) was already printed: exit status 1, no
+    /// further message.
+    pub(crate) fn already_reported() -> Self {
+        Failure::Data(String::new())
+    }
+
     /// A usage or I/O problem with `file`.
     pub(crate) fn usage(file: &Path, error: impl Display) -> Self {
         Failure::Usage(format!("{}: {error}", file.display()))
