@@ -79,6 +79,14 @@ pub enum ErrorKind {
     /// The payload is not a valid FlatBuffer of the expected type.
     #[error("invalid flatbuffer: {0}")]
     FlatBuffers(flatbuffers::InvalidFlatbuffer),
+    /// A run of zero bytes that reads as empty frames: space a file system allocated but never
+    /// wrote (a crash before the data reached the disk), not data. Under every CRC here the
+    /// empty payload's checksum is 0, so such a run would otherwise read as valid frames.
+    #[error("zero-filled damage: {len} bytes of zeros read as empty frames")]
+    ZeroFilled {
+        /// How many zero bytes the run held when it was reported (it may go on).
+        len: u64,
+    },
     /// An error raised by caller code, such as a `process_all` closure.
     #[error("{0}")]
     Other(Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -162,6 +170,11 @@ impl Error {
             validator: validator.into(),
             reason: reason.into(),
         })
+    }
+
+    /// A run of `len` zero bytes that reads as empty frames.
+    pub fn zero_filled(len: u64) -> Self {
+        Self::new(ErrorKind::ZeroFilled { len })
     }
 
     /// Wraps an error from caller code, for closures passed to `process_all` and friends.

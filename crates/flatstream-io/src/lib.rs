@@ -16,6 +16,7 @@ mod reader;
 mod recovery;
 mod slice;
 mod writer;
+mod zero_fill;
 
 pub use adapters::{
     BoundedFramer, DeframerExt, FramerExt, ObserverDeframer, ObserverFramer, ValidatingDeframer,
@@ -27,8 +28,9 @@ pub use memory::MemoryPolicy;
 pub use mmap::MmapReader;
 pub use reader::{Messages, StreamReader, TypedMessages};
 pub use recovery::{
-    RecoveryReport, SalvageReport, StreamEnd, Truncate, recover, recover_file, salvage,
-    salvage_slice,
+    RecoveryReport, SalvageReport, StreamEnd, Truncate, ZERO_FILL_MIN_LEN, recover, recover_file,
+    salvage, salvage_slice, salvage_slice_with_progress,
 };
 pub use slice::SliceReader;
 pub use writer::StreamWriter;
+pub use zero_fill::ZeroFillCheck;

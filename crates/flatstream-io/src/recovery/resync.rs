@@ -1,0 +1,269 @@
+//! Finding where intact frames begin again after damage: shared by `salvage` (to step over
+//! damage) and `recover` (to prove that a tail it would cut holds no intact frame).
+//!
+//! A *candidate* is a position whose length field describes a frame that fits in the input.
+//! Checking one means checksumming its payload, so a naive search costs up to
+//! `max_frame_len` bytes per position: quadratic on input that is not frames at all (random
+//! bytes, a foreign file). The search here costs O(input) whatever the input:
+//!
+//! - candidates no longer than `max(2 × the largest payload seen, 64 KiB)` (*small*) are
+//!   checked against a budget of `64 MiB + 16 × input` checksummed bytes, which real data
+//!   never comes near (a false small candidate costs at most 64 KiB, and one position in
+//!   65 536 of random bytes is one);
+//! - larger candidates must first be followed by a plausible header (the end, a torn tail or
+//!   a length within the limit), then share a budget of `64 MiB + 4 × input` bytes.
+//!
+//! A candidate the budget cannot pay for is *unchecked*: counted, never trusted. `salvage`
+//! reports the count; `recover` refuses to call a tail torn while any candidate in it went
+//! unchecked.
+
+use flatstream_core::Deframer;
+use flatstream_core::wire::LENGTH_LEN;
+
+/// A run of at least this many zero bytes that reads as empty frames is zero-filled damage,
+/// not data.
+pub const ZERO_FILL_MIN_LEN: usize = 64;
+
+/// Payloads up to this size are always worth checking after damage.
+const SMALL_FLOOR: usize = 64 * 1024;
+/// Checksummed bytes every search may spend before the per-byte allowance.
+const BASE_BUDGET: u64 = 64 * 1024 * 1024;
+const SMALL_PER_INPUT_BYTE: u64 = 16;
+const LARGE_PER_INPUT_BYTE: u64 = 4;
+
+/// The resync search, with its budgets; one per salvage run or tail scan.
+#[derive(Debug)]
+pub(crate) struct Resync {
+    header_len: usize,
+    checksum_len: usize,
+    max_frame_len: usize,
+    /// Salvage's shortcuts: a large candidate must be followed by a plausible header before
+    /// it is checked, and with a 2-byte checksum a match must be followed by another intact
+    /// frame. `recover` takes neither: it must never cut a frame that verifies, whatever
+    /// follows it, so for it any match is evidence.
+    salvaging: bool,
+    largest_payload_seen: usize,
+    small_budget: u64,
+    large_budget: u64,
+    /// Candidates the budget could not pay for.
+    pub(crate) unchecked: u64,
+}
+
+impl Resync {
+    pub(crate) fn new(
+        input_len: usize,
+        checksum_len: usize,
+        max_frame_len: usize,
+        salvaging: bool,
+    ) -> Self {
+        let input_len = input_len as u64;
+        Resync {
+            header_len: LENGTH_LEN + checksum_len,
+            checksum_len,
+            max_frame_len,
+            salvaging,
+            largest_payload_seen: 0,
+            small_budget: BASE_BUDGET
+                .saturating_add(input_len.saturating_mul(SMALL_PER_INPUT_BYTE)),
+            large_budget: BASE_BUDGET
+                .saturating_add(input_len.saturating_mul(LARGE_PER_INPUT_BYTE)),
+            unchecked: 0,
+        }
+    }
+
+    /// Records an intact frame's payload length: frames like it are cheap to look for.
+    pub(crate) fn saw_payload(&mut self, payload_len: usize) {
+        self.largest_payload_seen = self.largest_payload_seen.max(payload_len);
+    }
+
+    /// The first position in `from..input.len()` where a trustworthy frame begins: one that
+    /// verifies, whose payload is neither empty nor all zero bytes, and, with a checksum
+    /// narrower than 4 bytes (a chance match in 65 536), that is followed by another
+    /// intact frame, a torn tail or the end (when salvaging). `on_progress` hears the position now and then.
+    pub(crate) fn find<D: Deframer>(
+        &mut self,
+        input: &[u8],
+        from: usize,
+        deframer: &mut D,
+        on_progress: &mut dyn FnMut(u64),
+    ) -> Option<usize> {
+        let small_limit = self
+            .largest_payload_seen
+            .saturating_mul(2)
+            .max(SMALL_FLOOR)
+            .min(self.max_frame_len);
+        let mut next_report = from;
+        for candidate in from..input.len() {
+            if candidate >= next_report {
+                on_progress(candidate as u64);
+                next_report = candidate + (1 << 20);
+            }
+            if self.is_trustworthy(input, candidate, small_limit, deframer) {
+                return Some(candidate);
+            }
+        }
+        None
+    }
+
+    fn is_trustworthy<D: Deframer>(
+        &mut self,
+        input: &[u8],
+        candidate: usize,
+        small_limit: usize,
+        deframer: &mut D,
+    ) -> bool {
+        // Most positions fail on the length alone: rule them out before the parser, which
+        // would build an error for each.
+        let rest = &input[candidate..];
+        let Some(payload_len) = read_length(rest) else {
+            return false;
+        };
+        if payload_len == 0
+            || payload_len > self.max_frame_len
+            || payload_len > rest.len() - self.header_len.min(rest.len())
+        {
+            return false;
+        }
+        let large = payload_len > small_limit;
+        if large
+            && self.salvaging
+            && !self.plausible_header_at(input, candidate + self.header_len + payload_len)
+        {
+            return false;
+        }
+        let budget = if large {
+            &mut self.large_budget
+        } else {
+            &mut self.small_budget
+        };
+        let Some(left) = budget.checked_sub(payload_len as u64) else {
+            self.unchecked += 1;
+            return false;
+        };
+        *budget = left;
+        let Ok(Some(frame)) = deframer.parse_frame(rest) else {
+            return false;
+        };
+        if is_all_zero(frame.payload) {
+            return false;
+        }
+        if self.checksum_len >= 4 || !self.salvaging {
+            return true;
+        }
+        match deframer.parse_frame(&input[candidate + frame.len..]) {
+            Ok(_) => true,
+            Err(error) => error.is_torn_tail(),
+        }
+    }
+
+    /// Whether a frame header could begin at `position`: the end of the input, a torn
+    /// length field, or a length within the limit.
+    fn plausible_header_at(&self, input: &[u8], position: usize) -> bool {
+        match input.get(position..) {
+            None => false,
+            Some(rest) => read_length(rest).is_none_or(|len| len <= self.max_frame_len),
+        }
+    }
+}
+
+/// The little-endian length field at the start of `bytes`, if it is whole.
+fn read_length(bytes: &[u8]) -> Option<usize> {
+    let field: [u8; LENGTH_LEN] = bytes.get(..LENGTH_LEN)?.try_into().ok()?;
+    Some(u32::from_le_bytes(field) as usize)
+}
+
+/// Whether every byte is zero (true for an empty slice).
+pub(crate) fn is_all_zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|byte| *byte == 0)
+}
+
+/// How many zero bytes `bytes` starts with.
+pub(crate) fn leading_zeros(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|byte| *byte != 0)
+        .unwrap_or(bytes.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flatstream_core::NoChecksum;
+
+    use crate::ChecksumDeframer;
+
+    /// A checksum that only accepts payloads starting with b'!', so tests can plant frames.
+    #[derive(Debug)]
+    struct Bang;
+
+    impl flatstream_core::Checksum for Bang {
+        fn size(&self) -> usize {
+            4
+        }
+        fn calculate(&self, payload: &[u8]) -> u64 {
+            u64::from(payload.first() == Some(&b'!'))
+        }
+        fn name(&self) -> &'static str {
+            "bang"
+        }
+    }
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let mut bytes = (payload.len() as u32).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&u32::from(payload.first() == Some(&b'!')).to_le_bytes());
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    #[test]
+    fn finds_the_first_trustworthy_frame_and_skips_zero_payloads() {
+        let mut input = vec![0xee; 7];
+        input.extend(frame(&[0, 0, 0])); // all zero: never trusted
+        let at = input.len();
+        input.extend(frame(b"!ok"));
+        let mut deframer = ChecksumDeframer::new(Bang);
+        let mut resync = Resync::new(input.len(), 4, 1024, true);
+        assert_eq!(resync.find(&input, 0, &mut deframer, &mut |_| {}), Some(at));
+        assert_eq!(resync.unchecked, 0);
+    }
+
+    #[test]
+    fn an_exhausted_budget_counts_candidates_instead_of_checking_them() {
+        let mut input = Vec::new();
+        for _ in 0..4 {
+            input.extend(frame(b"!a frame"));
+        }
+        let mut resync = Resync::new(input.len(), 4, 1024, true);
+        resync.small_budget = 3; // smaller than any payload
+        let mut deframer = ChecksumDeframer::new(Bang);
+        assert_eq!(resync.find(&input, 0, &mut deframer, &mut |_| {}), None);
+        // The four real frames at least (other positions hold small lengths too).
+        assert!(resync.unchecked >= 4, "{}", resync.unchecked);
+        let mut paid = Resync::new(input.len(), 4, 1024, true);
+        assert_eq!(paid.find(&input, 0, &mut deframer, &mut |_| {}), Some(0));
+    }
+
+    #[test]
+    fn large_candidates_need_a_plausible_next_header_only_when_asked() {
+        // A 70 000-byte frame (over the 64 KiB floor) followed by a huge length field.
+        let mut payload = vec![b'!'; 70_000];
+        payload[1] = 1;
+        let mut input = frame(&payload);
+        input.extend_from_slice(&[0xff; 8]);
+        let mut deframer = ChecksumDeframer::new(Bang).with_max_frame_len(100_000);
+        let mut salvage = Resync::new(input.len(), 4, 100_000, true);
+        assert_eq!(salvage.find(&input, 0, &mut deframer, &mut |_| {}), None);
+        let mut recover = Resync::new(input.len(), 4, 100_000, false);
+        assert_eq!(recover.find(&input, 0, &mut deframer, &mut |_| {}), Some(0));
+    }
+
+    #[test]
+    fn zero_helpers() {
+        assert!(is_all_zero(&[]));
+        assert!(is_all_zero(&[0, 0]));
+        assert!(!is_all_zero(&[0, 1]));
+        assert_eq!(leading_zeros(&[0, 0, 5, 0]), 2);
+        assert_eq!(leading_zeros(&[0, 0]), 2);
+        let _ = NoChecksum;
+    }
+}
