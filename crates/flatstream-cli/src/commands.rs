@@ -40,7 +40,7 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
                 "file": args.file.display().to_string(),
                 "checksum": options.checksum.checksum().name(),
                 "frames": scan.frames,
-                "bytes": scan.file_len,
+                "bytes": scan.bytes_read,
                 "payload_bytes": payload_bytes,
                 "payload_size": summary.as_ref().map(|s| json!({
                     "min": s.min, "mean": s.mean, "p50": s.p50, "p99": s.p99, "max": s.max,
@@ -59,7 +59,7 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
     println!("file:          {}", args.file.display());
     println!("checksum:      {}", options.checksum.checksum().name());
     println!("frames:        {}", scan.frames);
-    println!("bytes:         {}", scan.file_len);
+    println!("bytes:         {}", scan.bytes_read);
     println!("payload bytes: {payload_bytes}");
     if let Some(s) = &summary {
         println!(
@@ -133,7 +133,7 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
             "{}",
             json!({
                 "frames": scan.frames,
-                "bytes": scan.file_len,
+                "bytes": scan.bytes_read,
                 "end": scan.end(),
                 "last_good_offset": scan.last_good_offset,
                 "error": scan.error.as_ref().map(ToString::to_string),
@@ -150,7 +150,7 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
             "{}: ok: {} frames, {} bytes, checksum {}",
             args.file.display(),
             scan.frames,
-            scan.file_len,
+            scan.bytes_read,
             options.checksum.checksum().name()
         );
     }
