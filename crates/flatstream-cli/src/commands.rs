@@ -17,12 +17,9 @@ use crate::args::{
     StatsArgs, ValidateName, VerifyArgs,
 };
 use crate::failure::Failure;
+use crate::output::{STDOUT, after_printing, print};
 use crate::progress::bar;
 use crate::scan::scan;
-
-fn stdout_path() -> PathBuf {
-    PathBuf::from("<stdout>")
-}
 
 pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> {
     let mut sizes: BTreeMap<usize, u64> = BTreeMap::new();
@@ -34,47 +31,50 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
     })?;
     let summary = SizeSummary::of(&sizes);
     if args.json {
-        println!(
-            "{}",
-            json!({
-                "file": args.file.display().to_string(),
-                "checksum": options.checksum.checksum().name(),
-                "frames": scan.frames,
-                "bytes": scan.bytes_read,
-                "payload_bytes": payload_bytes,
-                "payload_size": summary.as_ref().map(|s| json!({
-                    "min": s.min, "mean": s.mean, "p50": s.p50, "p99": s.p99, "max": s.max,
-                })),
-                "end": scan.end(),
-                "last_good_offset": scan.last_good_offset,
-                "error": scan.error.as_ref().map(ToString::to_string),
-            })
-        );
-        return if scan.error.is_some() {
-            Err(Failure::already_reported())
-        } else {
-            Ok(())
-        };
+        let printed = print(|out| {
+            writeln!(
+                out,
+                "{}",
+                json!({
+                    "file": args.file.display().to_string(),
+                    "checksum": options.checksum.checksum().name(),
+                    "frames": scan.frames,
+                    "bytes": scan.bytes_read,
+                    "payload_bytes": payload_bytes,
+                    "payload_size": summary.as_ref().map(|s| json!({
+                        "min": s.min, "mean": s.mean, "p50": s.p50, "p99": s.p99, "max": s.max,
+                    })),
+                    "end": scan.end(),
+                    "last_good_offset": scan.last_good_offset,
+                    "error": scan.error.as_ref().map(ToString::to_string),
+                })
+            )
+        });
+        return after_printing(printed, scan.reported());
     }
-    println!("file:          {}", args.file.display());
-    println!("checksum:      {}", options.checksum.checksum().name());
-    println!("frames:        {}", scan.frames);
-    println!("bytes:         {}", scan.bytes_read);
-    println!("payload bytes: {payload_bytes}");
-    if let Some(s) = &summary {
-        println!(
-            "payload size:  min {}, mean {:.1}, p50 {}, p99 {}, max {}",
-            s.min, s.mean, s.p50, s.p99, s.max
-        );
-    }
-    match &scan.error {
-        None => println!(
-            "end:           clean at byte offset {}",
-            scan.last_good_offset
-        ),
-        Some(error) => println!("end:           {}: {error}", scan.end()),
-    }
-    scan.into_result(&args.file)
+    let printed = print(|out| {
+        writeln!(out, "file:          {}", args.file.display())?;
+        writeln!(out, "checksum:      {}", options.checksum.checksum().name())?;
+        writeln!(out, "frames:        {}", scan.frames)?;
+        writeln!(out, "bytes:         {}", scan.bytes_read)?;
+        writeln!(out, "payload bytes: {payload_bytes}")?;
+        if let Some(s) = &summary {
+            writeln!(
+                out,
+                "payload size:  min {}, mean {:.1}, p50 {}, p99 {}, max {}",
+                s.min, s.mean, s.p50, s.p99, s.max
+            )?;
+        }
+        match &scan.error {
+            None => writeln!(
+                out,
+                "end:           clean at byte offset {}",
+                scan.last_good_offset
+            ),
+            Some(error) => writeln!(out, "end:           {}: {error}", scan.end()),
+        }
+    });
+    after_printing(printed, scan.into_result(&args.file))
 }
 
 /// Payload sizes: exact, from a histogram of every size seen.
@@ -129,32 +129,36 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
     };
     let scan = scan(&args.file, options, validator, |_| Ok(()))?;
     if args.json {
-        println!(
-            "{}",
-            json!({
-                "frames": scan.frames,
-                "bytes": scan.bytes_read,
-                "end": scan.end(),
-                "last_good_offset": scan.last_good_offset,
-                "error": scan.error.as_ref().map(ToString::to_string),
-            })
-        );
-        return if scan.error.is_some() {
-            Err(Failure::already_reported())
-        } else {
-            Ok(())
-        };
+        let printed = print(|out| {
+            writeln!(
+                out,
+                "{}",
+                json!({
+                    "frames": scan.frames,
+                    "bytes": scan.bytes_read,
+                    "end": scan.end(),
+                    "last_good_offset": scan.last_good_offset,
+                    "error": scan.error.as_ref().map(ToString::to_string),
+                })
+            )
+        });
+        return after_printing(printed, scan.reported());
     }
-    if scan.error.is_none() {
-        println!(
-            "{}: ok: {} frames, {} bytes, checksum {}",
-            args.file.display(),
-            scan.frames,
-            scan.bytes_read,
-            options.checksum.checksum().name()
-        );
-    }
-    scan.into_result(&args.file)
+    let printed = if scan.error.is_none() {
+        print(|out| {
+            writeln!(
+                out,
+                "{}: ok: {} frames, {} bytes, checksum {}",
+                args.file.display(),
+                scan.frames,
+                scan.bytes_read,
+                options.checksum.checksum().name()
+            )
+        })
+    } else {
+        Ok(())
+    };
+    after_printing(printed, scan.into_result(&args.file))
 }
 
 pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
@@ -174,11 +178,11 @@ pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
             CatFormat::Len => writeln!(out, "{}", payload.len()),
             CatFormat::Raw => out.write_all(payload),
         };
-        written.map_err(|error| Failure::output(&stdout_path(), &error))
+        written.map_err(|error| Failure::output(Path::new(STDOUT), &error))
     })?;
     // Every good frame is printed before the error is reported.
     out.flush()
-        .map_err(|error| Failure::output(&stdout_path(), &error))?;
+        .map_err(|error| Failure::output(Path::new(STDOUT), &error))?;
     scan.into_result(&args.file)
 }
 
@@ -193,7 +197,7 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
         )),
         None => Box::new(io::stdin().lock()),
     };
-    let output_name = args.output.clone().unwrap_or_else(stdout_path);
+    let output_name = args.output.clone().unwrap_or_else(|| PathBuf::from(STDOUT));
     let output: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(File::create(path).map_err(|error| Failure::usage(path, error))?),
         None => Box::new(io::stdout().lock()),
@@ -279,27 +283,31 @@ pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failu
         StreamEnd::CleanEof => None,
         StreamEnd::TornTail { part } => Some(part.to_string()),
     };
-    if args.json {
-        println!(
-            "{}",
-            json!({
-                "frames": report.frames,
-                "last_good_offset": report.last_good_offset,
-                "end": if torn_part.is_some() { "torn_tail" } else { "clean" },
-                "torn_part": torn_part,
-                "tail_len": report.tail_len,
-                "truncated": report.truncated,
-            })
-        );
-    } else {
+    let printed = print(|out| {
+        if args.json {
+            return writeln!(
+                out,
+                "{}",
+                json!({
+                    "frames": report.frames,
+                    "last_good_offset": report.last_good_offset,
+                    "end": if torn_part.is_some() { "torn_tail" } else { "clean" },
+                    "torn_part": torn_part,
+                    "tail_len": report.tail_len,
+                    "truncated": report.truncated,
+                })
+            );
+        }
         match &torn_part {
-            None => println!(
+            None => writeln!(
+                out,
                 "{}: clean: {} frames, ending at byte offset {}",
                 args.file.display(),
                 report.frames,
                 report.last_good_offset
             ),
-            Some(part) => println!(
+            Some(part) => writeln!(
+                out,
                 "{}: torn tail in the {part}: {} bytes after the {} intact frames ending at byte offset {}{}",
                 args.file.display(),
                 report.tail_len,
@@ -312,12 +320,13 @@ pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failu
                 }
             ),
         }
-    }
-    if torn_part.is_some() && !report.truncated {
+    });
+    let verdict = if torn_part.is_some() && !report.truncated {
         Err(Failure::already_reported())
     } else {
         Ok(())
-    }
+    };
+    after_printing(printed, verdict)
 }
 
 pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failure> {
@@ -343,42 +352,48 @@ pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failu
         .iter()
         .map(|range| [range.start, range.end])
         .collect();
-    if args.json {
-        println!(
-            "{}",
-            json!({
-                "frames": report.frames,
-                "bytes_written": report.bytes_written,
-                "skipped": skipped,
-                "end": if torn { "torn_tail" } else { "clean" },
-                "input_len": report.input_len,
-            })
-        );
-    } else {
-        println!(
+    let printed = print(|out| {
+        if args.json {
+            return writeln!(
+                out,
+                "{}",
+                json!({
+                    "frames": report.frames,
+                    "bytes_written": report.bytes_written,
+                    "skipped": skipped,
+                    "end": if torn { "torn_tail" } else { "clean" },
+                    "input_len": report.input_len,
+                })
+            );
+        }
+        writeln!(
+            out,
             "{}: kept {} frames ({} bytes) in {}",
             args.input.display(),
             report.frames,
             report.bytes_written,
             args.output.display()
-        );
+        )?;
         for range in &report.skipped {
-            println!(
+            writeln!(
+                out,
                 "  skipped damaged bytes {}..{} ({} bytes)",
                 range.start,
                 range.end,
                 range.end - range.start
-            );
+            )?;
         }
         if torn {
-            println!("  the input ends in a torn frame");
+            writeln!(out, "  the input ends in a torn frame")?;
         }
-    }
-    if report.skipped.is_empty() && !torn {
+        Ok(())
+    });
+    let verdict = if report.skipped.is_empty() && !torn {
         Ok(())
     } else {
         Err(Failure::already_reported())
-    }
+    };
+    after_printing(printed, verdict)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -411,17 +426,22 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
     writer
         .flush()
         .map_err(|error| Failure::from_error(&args.output, &error))?;
-    if scan.error.is_none() {
-        println!(
-            "{}: {} frames from {} to {} in {}",
-            args.input.display(),
-            scan.frames,
-            args.from.checksum().name(),
-            args.to.checksum().name(),
-            args.output.display()
-        );
-    }
-    scan.into_result(&args.input)
+    let printed = if scan.error.is_none() {
+        print(|out| {
+            writeln!(
+                out,
+                "{}: {} frames from {} to {} in {}",
+                args.input.display(),
+                scan.frames,
+                args.from.checksum().name(),
+                args.to.checksum().name(),
+                args.output.display()
+            )
+        })
+    } else {
+        Ok(())
+    };
+    after_printing(printed, scan.into_result(&args.input))
 }
 
 pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Failure> {
@@ -446,14 +466,16 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
         .flush()
         .map_err(|error| Failure::from_error(&args.output, &error))?;
     progress.finish_and_clear();
-    println!(
-        "wrote {} telemetry events, {} bytes, checksum {}, to {}",
-        args.count,
-        writer.position(),
-        options.checksum.checksum().name(),
-        args.output.display()
-    );
-    Ok(())
+    print(|out| {
+        writeln!(
+            out,
+            "wrote {} telemetry events, {} bytes, checksum {}, to {}",
+            args.count,
+            writer.position(),
+            options.checksum.checksum().name(),
+            args.output.display()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -38,6 +38,15 @@ impl Scan {
         }
     }
 
+    /// Exit status 1, without a further message, when the bad frame's error was printed in
+    /// the report (`--json`).
+    pub(crate) fn reported(&self) -> Result<(), Failure> {
+        match self.error {
+            Some(_) => Err(Failure::already_reported()),
+            None => Ok(()),
+        }
+    }
+
     /// Exit status 1 with the error's message when the stream was bad; 2 for I/O errors.
     pub(crate) fn into_result(self, file: &Path) -> Result<(), Failure> {
         match &self.error {
