@@ -17,7 +17,7 @@ use crate::args::{
     StatsArgs, ValidateName, VerifyArgs,
 };
 use crate::failure::Failure;
-use crate::output::{STDOUT, after_printing, print};
+use crate::output::{AtomicFile, STDOUT, after_printing, print};
 use crate::progress::bar;
 use crate::scan::scan;
 
@@ -191,28 +191,43 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
         .input
         .clone()
         .unwrap_or_else(|| PathBuf::from("<stdin>"));
-    let input: Box<dyn BufRead> = match &args.input {
+    let framer = ChecksumFramer::new(options.checksum.checksum());
+    let Some(output_name) = &args.output else {
+        let input = open_lines(args.input.as_deref())?;
+        let mut writer = StreamWriter::with_capacity(256 * 1024, io::stdout().lock(), framer);
+        let stdout = Path::new(STDOUT);
+        let outcome = pack_lines(input, &input_name, &mut writer, stdout);
+        // Standard output cannot be taken back: what was packed before a bad line is a valid
+        // stream, so flush it either way.
+        writer
+            .flush()
+            .map_err(|error| Failure::from_error(stdout, &error))?;
+        return outcome.map_err(|failure| failure.context("the lines before it were written"));
+    };
+    let output = AtomicFile::create(output_name, args.input.as_deref())?;
+    let input = open_lines(args.input.as_deref())?;
+    let mut writer = StreamWriter::with_capacity(256 * 1024, output, framer);
+    let not_written = || format!("{} not written", output_name.display());
+    pack_lines(input, &input_name, &mut writer, output_name)
+        .map_err(|failure| failure.context(not_written()))?;
+    writer
+        .flush()
+        .map_err(|error| Failure::from_error(output_name, &error))?;
+    writer
+        .into_inner()
+        .into_inner()
+        .map_err(|error| Failure::usage(output_name, error.error()))?
+        .commit()
+}
+
+/// The hex lines of `path`, or of standard input.
+fn open_lines(path: Option<&Path>) -> Result<Box<dyn BufRead>, Failure> {
+    Ok(match path {
         Some(path) => Box::new(BufReader::new(
             File::open(path).map_err(|error| Failure::usage(path, error))?,
         )),
         None => Box::new(io::stdin().lock()),
-    };
-    let output_name = args.output.clone().unwrap_or_else(|| PathBuf::from(STDOUT));
-    let output: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(File::create(path).map_err(|error| Failure::usage(path, error))?),
-        None => Box::new(io::stdout().lock()),
-    };
-    let mut writer = StreamWriter::with_capacity(
-        256 * 1024,
-        output,
-        ChecksumFramer::new(options.checksum.checksum()),
-    );
-    let outcome = pack_lines(input, &input_name, &mut writer, &output_name);
-    // Whatever was packed before a bad line is a valid stream: flush it either way.
-    writer
-        .flush()
-        .map_err(|error| Failure::from_error(&output_name, &error))?;
-    outcome
+    })
 }
 
 fn pack_lines<W: Write, F: flatstream::Framer>(
@@ -237,7 +252,7 @@ fn pack_lines<W: Write, F: flatstream::Framer>(
         let text = text.strip_suffix(b"\r").unwrap_or(text);
         decode_hex(text, &mut payload).map_err(|reason| {
             Failure::Data(format!(
-                "{}: line {line_no}: {reason}; nothing written for it",
+                "{}: line {line_no}: {reason}",
                 input_name.display()
             ))
         })?;
@@ -330,22 +345,22 @@ pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failu
 }
 
 pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failure> {
-    if same_file(&args.input, &args.output) {
-        return Err(Failure::usage(
-            &args.output,
-            "is the input: salvage writes a new file and never changes the input",
-        ));
-    }
+    // Before the input is mapped: the output must not be the input, and only a new
+    // temporary file is created, so nothing truncates the mapped input (that was SIGBUS).
+    let output = AtomicFile::create(&args.output, Some(&args.input))?;
     let deframer = ChecksumDeframer::new(options.checksum.checksum())
         .with_max_frame_len(options.max_frame_len);
     let map = MmapReader::open(&args.input, deframer)
         .map_err(|error| Failure::from_error(&args.input, &error))?;
-    let output = File::create(&args.output).map_err(|error| Failure::usage(&args.output, error))?;
     let mut output = BufWriter::with_capacity(256 * 1024, output);
     let deframer = ChecksumDeframer::new(options.checksum.checksum())
         .with_max_frame_len(options.max_frame_len);
     let report = salvage_slice(map.as_bytes(), deframer, &mut output)
         .map_err(|error| Failure::from_error(&args.input, &error))?;
+    output
+        .into_inner()
+        .map_err(|error| Failure::usage(&args.output, error.error()))?
+        .commit()?;
     let torn = matches!(report.end, StreamEnd::TornTail { .. });
     let skipped: Vec<[u64; 2]> = report
         .skipped
@@ -396,21 +411,8 @@ pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failu
     after_printing(printed, verdict)
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failure> {
-    if same_file(&args.input, &args.output) {
-        return Err(Failure::usage(
-            &args.output,
-            "is the input: convert writes a new file",
-        ));
-    }
-    let output = File::create(&args.output).map_err(|error| Failure::usage(&args.output, error))?;
+    let output = AtomicFile::create(&args.output, Some(&args.input))?;
     let mut writer =
         StreamWriter::with_capacity(256 * 1024, output, ChecksumFramer::new(args.to.checksum()));
     let reading = Options {
@@ -423,30 +425,39 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
             .write_payload(payload)
             .map_err(|error| Failure::from_error(&args.output, &error))
     })?;
+    if scan.error.is_some() {
+        // A converted stream that silently lacks the input's tail is worse than none.
+        return scan.into_result(&args.input).map_err(|failure| {
+            failure.context(format!(
+                "{} not written (salvage copies the intact frames)",
+                args.output.display()
+            ))
+        });
+    }
     writer
         .flush()
         .map_err(|error| Failure::from_error(&args.output, &error))?;
-    let printed = if scan.error.is_none() {
-        print(|out| {
-            writeln!(
-                out,
-                "{}: {} frames from {} to {} in {}",
-                args.input.display(),
-                scan.frames,
-                args.from.checksum().name(),
-                args.to.checksum().name(),
-                args.output.display()
-            )
-        })
-    } else {
-        Ok(())
-    };
-    after_printing(printed, scan.into_result(&args.input))
+    writer
+        .into_inner()
+        .into_inner()
+        .map_err(|error| Failure::usage(&args.output, error.error()))?
+        .commit()?;
+    print(|out| {
+        writeln!(
+            out,
+            "{}: {} frames from {} to {} in {}",
+            args.input.display(),
+            scan.frames,
+            args.from.checksum().name(),
+            args.to.checksum().name(),
+            args.output.display()
+        )
+    })
 }
 
 pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Failure> {
     let GenCommand::Telemetry(args) = command;
-    let output = File::create(&args.output).map_err(|error| Failure::usage(&args.output, error))?;
+    let output = AtomicFile::create(&args.output, None)?;
     let mut writer = StreamWriter::with_capacity(
         1024 * 1024,
         output,
@@ -466,12 +477,17 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
         .flush()
         .map_err(|error| Failure::from_error(&args.output, &error))?;
     progress.finish_and_clear();
+    let bytes = writer.position();
+    writer
+        .into_inner()
+        .into_inner()
+        .map_err(|error| Failure::usage(&args.output, error.error()))?
+        .commit()?;
     print(|out| {
         writeln!(
             out,
-            "wrote {} telemetry events, {} bytes, checksum {}, to {}",
+            "wrote {} telemetry events, {bytes} bytes, checksum {}, to {}",
             args.count,
-            writer.position(),
             options.checksum.checksum().name(),
             args.output.display()
         )

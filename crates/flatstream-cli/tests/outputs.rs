@@ -1,5 +1,5 @@
-//! Where output goes: standard output errors are reported rather than panicking, and
-//! `--json` counts the bytes actually read.
+//! Where output goes: files appear whole or not at all and never over the input, standard
+//! output errors are reported rather than panicking, and `--json` counts the bytes read.
 
 use std::fs::{self, File};
 use std::io;
@@ -19,6 +19,16 @@ fn fresh_dir(name: &str) -> PathBuf {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The names in `dir`, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 fn path(path: &Path) -> &str {
@@ -48,6 +58,175 @@ fn assert_no_panic(args: &[&str], output: &Output) {
 /// A CRC-32C stream of 47 frames.
 fn good_stream() -> Vec<u8> {
     fs::read(vector("crc32c-mixed.bin")).unwrap()
+}
+
+#[test]
+fn an_output_that_is_the_input_is_refused_and_the_input_is_unchanged() {
+    let dir = fresh_dir("same-file");
+    let original = good_stream();
+    let input = dir.join("in.fs");
+    let hex_input = dir.join("in.hex");
+    let hex = b"616263\n\n";
+    for link in ["hard", "symbolic", "dotted"] {
+        fs::write(&input, &original).unwrap();
+        fs::write(&hex_input, hex).unwrap();
+        let (output, hex_output) = match link {
+            "hard" => {
+                let output = dir.join("hard.fs");
+                let hex_output = dir.join("hard.hex");
+                let _ = fs::remove_file(&output);
+                let _ = fs::remove_file(&hex_output);
+                fs::hard_link(&input, &output).unwrap();
+                fs::hard_link(&hex_input, &hex_output).unwrap();
+                (output, hex_output)
+            }
+            "symbolic" => {
+                let output = dir.join("soft.fs");
+                let hex_output = dir.join("soft.hex");
+                let _ = fs::remove_file(&output);
+                let _ = fs::remove_file(&hex_output);
+                std::os::unix::fs::symlink(&input, &output).unwrap();
+                std::os::unix::fs::symlink(&hex_input, &hex_output).unwrap();
+                (output, hex_output)
+            }
+            _ => (dir.join(".").join("in.fs"), dir.join(".").join("in.hex")),
+        };
+        let runs: [Vec<&str>; 3] = [
+            vec![
+                "convert",
+                path(&input),
+                path(&output),
+                "--from",
+                "crc32c",
+                "--to",
+                "xxh3",
+            ],
+            vec!["salvage", path(&input), path(&output)],
+            vec!["pack", path(&hex_input), "-o", path(&hex_output)],
+        ];
+        for args in runs {
+            let run = flatstream(&args);
+            assert_no_panic(&args, &run);
+            assert_eq!(
+                run.status.code(),
+                Some(2),
+                "{link}: {args:?}: {}",
+                stderr(&run)
+            );
+            assert!(
+                stderr(&run).contains("is the input"),
+                "{link}: {args:?}: {}",
+                stderr(&run)
+            );
+            assert_eq!(fs::read(&input).unwrap(), original, "{link}: {args:?}");
+            assert_eq!(fs::read(&hex_input).unwrap(), hex, "{link}: {args:?}");
+        }
+    }
+    assert!(
+        !entries(&dir)
+            .iter()
+            .any(|name| name.contains("flatstream-tmp")),
+        "{:?}",
+        entries(&dir)
+    );
+}
+
+#[test]
+fn a_failed_run_leaves_no_output_and_no_temporary_file() {
+    let dir = fresh_dir("failed");
+    let corrupt = vector("crc32-corrupt-payload.bin");
+    let out = dir.join("out.fs");
+    let convert = flatstream(&[
+        "convert",
+        &corrupt,
+        path(&out),
+        "--from",
+        "crc32",
+        "--to",
+        "xxh3",
+    ]);
+    assert_eq!(convert.status.code(), Some(1), "{}", stderr(&convert));
+    assert!(
+        stderr(&convert).contains("checksum mismatch") && stderr(&convert).contains("not written"),
+        "{}",
+        stderr(&convert)
+    );
+    assert_eq!(entries(&dir), Vec::<String>::new(), "corrupt input");
+
+    let bad_hex = dir.join("bad.hex");
+    fs::write(&bad_hex, b"6162\nzz\n").unwrap();
+    let pack = flatstream(&["pack", path(&bad_hex), "-o", path(&out), "-c", "none"]);
+    assert_eq!(pack.status.code(), Some(1), "{}", stderr(&pack));
+    assert!(stderr(&pack).contains("line 2"), "{}", stderr(&pack));
+    assert_eq!(entries(&dir), ["bad.hex"], "a bad hex line");
+
+    let missing = dir.join("no-such-directory").join("out.fs");
+    let runs: [Vec<&str>; 4] = [
+        vec![
+            "convert",
+            &corrupt,
+            path(&missing),
+            "--from",
+            "crc32",
+            "--to",
+            "xxh3",
+        ],
+        vec!["salvage", &corrupt, path(&missing), "-c", "crc32"],
+        vec!["pack", path(&bad_hex), "-o", path(&missing)],
+        vec!["gen", "telemetry", path(&missing), "--count", "10"],
+    ];
+    for args in runs {
+        let run = flatstream(&args);
+        assert_no_panic(&args, &run);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", stderr(&run));
+        assert!(
+            stderr(&run).contains(path(&missing)),
+            "{args:?}: {}",
+            stderr(&run)
+        );
+    }
+    assert_eq!(entries(&dir), ["bad.hex"], "a missing directory");
+}
+
+#[test]
+fn an_existing_output_is_replaced_only_on_success() {
+    let dir = fresh_dir("replace");
+    let out = dir.join("out.fs");
+    let previous = b"the previous contents";
+    fs::write(&out, previous).unwrap();
+
+    let failed = flatstream(&[
+        "convert",
+        &vector("crc32-corrupt-payload.bin"),
+        path(&out),
+        "--from",
+        "crc32",
+        "--to",
+        "xxh3",
+    ]);
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert_eq!(fs::read(&out).unwrap(), previous, "after a failed convert");
+
+    let failed = flatstream_with_input(&["pack", "-o", path(&out)], b"00\nnot hex\n");
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert_eq!(fs::read(&out).unwrap(), previous, "after a failed pack");
+    assert_eq!(entries(&dir), ["out.fs"]);
+
+    let converted = flatstream(&[
+        "convert",
+        &vector("crc32-mixed.bin"),
+        path(&out),
+        "--from",
+        "crc32",
+        "--to",
+        "xxh3",
+    ]);
+    assert!(converted.status.success(), "{}", stderr(&converted));
+    assert_eq!(
+        fs::read(&out).unwrap(),
+        fs::read(vector("xxh3-mixed.bin")).unwrap()
+    );
+    assert_eq!(entries(&dir), ["out.fs"]);
 }
 
 #[test]
