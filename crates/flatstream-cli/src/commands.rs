@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use flatstream::{
@@ -196,7 +196,13 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
         let input = open_lines(args.input.as_deref())?;
         let mut writer = StreamWriter::with_capacity(256 * 1024, io::stdout().lock(), framer);
         let stdout = Path::new(STDOUT);
-        let outcome = pack_lines(input, &input_name, &mut writer, stdout);
+        let outcome = pack_lines(
+            input,
+            &input_name,
+            options.max_frame_len,
+            &mut writer,
+            stdout,
+        );
         // Standard output cannot be taken back: what was packed before a bad line is a valid
         // stream, so flush it either way.
         writer
@@ -208,8 +214,14 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
     let input = open_lines(args.input.as_deref())?;
     let mut writer = StreamWriter::with_capacity(256 * 1024, output, framer);
     let not_written = || format!("{} not written", output_name.display());
-    pack_lines(input, &input_name, &mut writer, output_name)
-        .map_err(|failure| failure.context(not_written()))?;
+    pack_lines(
+        input,
+        &input_name,
+        options.max_frame_len,
+        &mut writer,
+        output_name,
+    )
+    .map_err(|failure| failure.context(not_written()))?;
     writer
         .flush()
         .map_err(|error| Failure::from_error(output_name, &error))?;
@@ -233,29 +245,48 @@ fn open_lines(path: Option<&Path>) -> Result<Box<dyn BufRead>, Failure> {
 fn pack_lines<W: Write, F: flatstream::Framer>(
     mut input: Box<dyn BufRead>,
     input_name: &Path,
+    max_frame_len: usize,
     writer: &mut StreamWriter<W, F>,
     output_name: &Path,
 ) -> Result<(), Failure> {
+    // Two hex digits a byte, and a line ending of up to two bytes (CR LF): a longer line is
+    // refused after reading no more than this, whatever its length.
+    let max_line_len = (max_frame_len as u64).saturating_mul(2).saturating_add(2);
     let mut line = Vec::new();
     let mut payload = Vec::new();
     let mut line_no = 0u64;
     loop {
         line.clear();
         let read = input
+            .by_ref()
+            .take(max_line_len.saturating_add(1))
             .read_until(b'\n', &mut line)
             .map_err(|error| Failure::usage(input_name, error))?;
         if read == 0 {
             return Ok(());
         }
         line_no += 1;
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        decode_hex(text, &mut payload).map_err(|reason| {
+        let bad_line = |reason: String| {
             Failure::Data(format!(
                 "{}: line {line_no}: {reason}",
                 input_name.display()
             ))
-        })?;
+        };
+        if line.len() as u64 > max_line_len {
+            return Err(bad_line(format!(
+                "longer than {} hex digits, over --max-frame-len {max_frame_len}",
+                (max_frame_len as u64).saturating_mul(2)
+            )));
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        decode_hex(text, &mut payload).map_err(bad_line)?;
+        if payload.len() > max_frame_len {
+            return Err(bad_line(format!(
+                "a payload of {} bytes, over --max-frame-len {max_frame_len}",
+                payload.len()
+            )));
+        }
         writer
             .write_payload(&payload)
             .map_err(|error| Failure::from_error(output_name, &error))?;

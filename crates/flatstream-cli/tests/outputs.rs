@@ -1,8 +1,9 @@
-//! Where output goes: files appear whole or not at all and never over the input, standard
-//! output errors are reported rather than panicking, and `--json` counts the bytes read.
+//! Where output goes and what it says: files appear whole or not at all and never over the
+//! input, standard output errors are reported rather than panicking, `pack` reads a line no
+//! further than its limit, and `--json` counts the bytes read.
 
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -281,6 +282,80 @@ fn a_closed_stdout_pipe_ends_quietly() {
         assert_eq!(run.status.code(), Some(code), "{args:?}: {}", stderr(&run));
         assert_eq!(stderr(&run), "", "{args:?}");
     }
+}
+
+#[test]
+fn pack_refuses_a_line_over_max_frame_len_naming_it() {
+    // Four bytes fit, with either line ending; five do not, caught either by the line's
+    // length (with its ending, over 2 * 4 + 2 bytes) or by the payload's.
+    for (last_line, reason) in [
+        (&b"0102030405\n"[..], "longer than 8 hex digits"),
+        (b"0102030405", "a payload of 5 bytes"),
+    ] {
+        let mut input = b"01020304\r\n\n".to_vec();
+        input.extend_from_slice(last_line);
+        let packed = flatstream_with_input(&["pack", "-c", "none", "--max-frame-len", "4"], &input);
+        assert_eq!(packed.status.code(), Some(1), "{}", stderr(&packed));
+        assert!(
+            stderr(&packed).contains(&format!("line 3: {reason}, over --max-frame-len 4")),
+            "{}",
+            stderr(&packed)
+        );
+        assert_eq!(packed.stdout, [4, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0]);
+    }
+}
+
+#[test]
+fn pack_stops_reading_a_line_at_its_limit() {
+    // 64 MiB of hex digits and no line ending: a reader that reads the whole line first
+    // takes all of it; a bounded one stops after 2 * 16 + 2 bytes and exits, closing the
+    // pipe while most of it is still unwritten.
+    const TOTAL: usize = 64 << 20;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
+        .args(["pack", "-c", "none", "--max-frame-len", "16"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let chunk = vec![b'0'; 64 * 1024];
+        let mut written = 0;
+        while written < TOTAL {
+            match stdin.write(&chunk) {
+                Ok(n) => written += n,
+                Err(_) => break,
+            }
+        }
+        written
+    });
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    let mut message = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut message)
+        .unwrap();
+    let status = child.wait().unwrap();
+    let written = feeder.join().unwrap();
+    assert_eq!(status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("<stdin>: line 1: longer than 32 hex digits"),
+        "{message}"
+    );
+    assert!(stdout.is_empty());
+    assert!(
+        written < TOTAL / 4,
+        "read {written} of {TOTAL} bytes of one line"
+    );
 }
 
 #[test]
