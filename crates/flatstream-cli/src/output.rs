@@ -4,7 +4,8 @@
 //! A file is written to a temporary file beside it (same directory, so the rename is atomic),
 //! synced, and renamed into place by [`AtomicFile::commit`]. Until then the target is
 //! untouched, and dropping the [`AtomicFile`] (any error path) removes the temporary file, so
-//! a failed run leaves neither. Whether the output is the input is decided by device and
+//! a failed run leaves neither; an interrupt (SIGINT, SIGTERM, SIGHUP) removes it too before
+//! the process exits with status 130. Whether the output is the input is decided by device and
 //! inode, which sees through hard links, symbolic links and `./` prefixes, where comparing
 //! paths does not.
 
@@ -12,6 +13,7 @@ use std::fs::{self, File, Metadata};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, Once, PoisonError};
 
 use crate::failure::Failure;
 
@@ -89,6 +91,42 @@ fn same_file(_: &Metadata, _: &Metadata, a: &Path, b: &Path) -> bool {
 /// Tells temporary files of one process apart.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Temporary files neither committed nor removed yet, with their targets: what an interrupt
+/// removes. Each is created, renamed or removed with this lock held, so the interrupt
+/// handler, which holds it until the process exits, never sees a step half done.
+static PENDING: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
+
+/// The exit status of a run ended by an interrupt, as shells report SIGINT.
+const INTERRUPTED: i32 = 130;
+
+fn pending() -> MutexGuard<'static, Vec<(PathBuf, PathBuf)>> {
+    // A panic elsewhere while holding the lock leaves the list as valid as it was.
+    PENDING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// From the first output file on, an interrupt removes the temporary files and exits.
+fn remove_temporary_files_on_interrupt() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // Should the handler not install, an interrupted run leaves its temporary file, but
+        // still nothing at the target.
+        let _ = ctrlc::set_handler(|| {
+            let pending = pending();
+            let mut stderr = io::stderr().lock();
+            for (temp, target) in pending.iter() {
+                let _ = fs::remove_file(temp);
+                // Not eprintln!: a panic here would leave the process running.
+                let _ = writeln!(
+                    stderr,
+                    "flatstream: interrupted: {} not written",
+                    target.display()
+                );
+            }
+            std::process::exit(INTERRUPTED);
+        });
+    });
+}
+
 /// An output file that appears at its path, complete, only on [`commit`](Self::commit).
 #[derive(Debug)]
 pub(crate) struct AtomicFile {
@@ -143,6 +181,8 @@ impl AtomicFile {
         let name = target.file_name().ok_or_else(|| {
             Failure::usage(&target, "is not a file name: give the output file's path")
         })?;
+        remove_temporary_files_on_interrupt();
+        let mut pending = pending();
         let (file, temp) = loop {
             let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
             let mut temp_name = std::ffi::OsString::from(".");
@@ -150,12 +190,16 @@ impl AtomicFile {
             temp_name.push(format!(".flatstream-tmp-{}-{n}", std::process::id()));
             let temp = directory.join(temp_name);
             match File::create_new(&temp) {
-                Ok(file) => break (file, temp),
+                Ok(file) => {
+                    pending.push((temp.clone(), target.clone()));
+                    break (file, temp);
+                }
                 // Left by a run that was killed: take the next name.
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists && n < 1000 => {}
                 Err(error) => return Err(Failure::usage(&target, error)),
             }
         };
+        drop(pending);
         let this = AtomicFile {
             target,
             file,
@@ -188,7 +232,10 @@ impl AtomicFile {
         self.file
             .sync_all()
             .map_err(|error| Failure::usage(&self.target, error))?;
+        let mut pending = pending();
         fs::rename(temp, &self.target).map_err(|error| Failure::usage(&self.target, error))?;
+        pending.retain(|(pending_temp, _)| pending_temp != temp);
+        drop(pending);
         self.temp = None;
         if let Some(directory) = self.target.parent() {
             let directory = if directory.as_os_str().is_empty() {
@@ -229,10 +276,12 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if let Some(temp) = &self.temp {
+        if let Some(temp) = self.temp.take() {
+            let mut pending = pending();
             // Nothing more can be done about a failure here: the error that got us here is
             // the one to report.
-            let _ = fs::remove_file(temp);
+            let _ = fs::remove_file(&temp);
+            pending.retain(|(pending_temp, _)| *pending_temp != temp);
         }
     }
 }

@@ -6,6 +6,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -386,4 +387,65 @@ fn json_bytes_are_the_bytes_read() {
         "{}",
         String::from_utf8_lossy(&text.stdout)
     );
+}
+
+#[test]
+fn an_interrupted_run_leaves_no_temporary_file() {
+    for signal in ["INT", "TERM"] {
+        let dir = fresh_dir(&format!("interrupted-{signal}"));
+        let out = dir.join("events.fs");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
+            .args([
+                "gen",
+                "telemetry",
+                path(&out),
+                "--count",
+                "1000000000",
+                "-q",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while entries(&dir).is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no temporary file"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let killed = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("SIG{signal}: still running");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let mut message = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut message)
+            .unwrap();
+        assert_eq!(
+            status.code(),
+            Some(130),
+            "SIG{signal}: {status:?} {message}"
+        );
+        assert!(
+            message.contains(&format!("interrupted: {} not written", path(&out))),
+            "SIG{signal}: {message}"
+        );
+        assert_eq!(entries(&dir), Vec::<String>::new(), "SIG{signal}");
+    }
 }
