@@ -391,7 +391,10 @@ fn json_bytes_are_the_bytes_read() {
 
 #[test]
 fn an_interrupted_run_leaves_no_temporary_file() {
-    for signal in ["INT", "TERM"] {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
         let dir = fresh_dir(&format!("interrupted-{signal}"));
         let out = dir.join("events.fs");
         let mut child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
@@ -415,18 +418,14 @@ fn an_interrupted_run_leaves_no_temporary_file() {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
-        let killed = Command::new("kill")
-            .args([format!("-{signal}"), child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        kill(Pid::from_raw(child.id().try_into().unwrap()), signal).unwrap();
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
                 break status;
             }
             if started.elapsed() > Duration::from_secs(30) {
                 let _ = child.kill();
-                panic!("SIG{signal}: still running");
+                panic!("{signal}: still running");
             }
             std::thread::sleep(Duration::from_millis(5));
         };
@@ -437,15 +436,11 @@ fn an_interrupted_run_leaves_no_temporary_file() {
             .unwrap()
             .read_to_string(&mut message)
             .unwrap();
-        assert_eq!(
-            status.code(),
-            Some(130),
-            "SIG{signal}: {status:?} {message}"
-        );
+        assert_eq!(status.code(), Some(130), "{signal}: {status:?} {message}");
         assert!(
             message.contains(&format!("interrupted: {} not written", path(&out))),
-            "SIG{signal}: {message}"
+            "{signal}: {message}"
         );
-        assert_eq!(entries(&dir), Vec::<String>::new(), "SIG{signal}");
+        assert_eq!(entries(&dir), Vec::<String>::new(), "{signal}");
     }
 }
