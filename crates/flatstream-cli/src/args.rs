@@ -29,7 +29,8 @@ pub(crate) struct Options {
     /// The checksum the stream's frames carry.
     #[arg(short, long, global = true, value_enum, default_value_t = ChecksumName::Crc32c)]
     pub(crate) checksum: ChecksumName,
-    /// The largest payload accepted when reading, in bytes; a frame that declares more is bad data.
+    /// The largest payload accepted, in bytes: a frame that declares more is bad data, and so
+    /// is a `pack` line of more than twice as many hex digits.
     #[arg(long, global = true, default_value_t = flatstream::DEFAULT_MAX_FRAME_LEN, value_name = "BYTES")]
     pub(crate) max_frame_len: usize,
     /// No progress bar.
@@ -85,6 +86,10 @@ pub(crate) enum Command {
     )]
     Cat(CatArgs),
     /// Make a stream from hex lines, one payload per line (the reverse of `cat`).
+    ///
+    /// A line over --max-frame-len is refused after reading no more of it than the limit.
+    /// With -o, a bad line leaves no output file; to standard output, the lines before it
+    /// have been written.
     #[command(
         after_help = "Example:\n  flatstream cat in.fs | flatstream pack -o copy.fs\n  printf '616263\\n\\n' | flatstream pack -c none > two-frames.fs"
     )]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use flatstream::{
@@ -17,12 +17,9 @@ use crate::args::{
     StatsArgs, ValidateName, VerifyArgs,
 };
 use crate::failure::Failure;
+use crate::output::{AtomicFile, STDOUT, after_printing, print};
 use crate::progress::bar;
 use crate::scan::scan;
-
-fn stdout_path() -> PathBuf {
-    PathBuf::from("<stdout>")
-}
 
 pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> {
     let mut sizes: BTreeMap<usize, u64> = BTreeMap::new();
@@ -34,47 +31,50 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
     })?;
     let summary = SizeSummary::of(&sizes);
     if args.json {
-        println!(
-            "{}",
-            json!({
-                "file": args.file.display().to_string(),
-                "checksum": options.checksum.checksum().name(),
-                "frames": scan.frames,
-                "bytes": scan.file_len,
-                "payload_bytes": payload_bytes,
-                "payload_size": summary.as_ref().map(|s| json!({
-                    "min": s.min, "mean": s.mean, "p50": s.p50, "p99": s.p99, "max": s.max,
-                })),
-                "end": scan.end(),
-                "last_good_offset": scan.last_good_offset,
-                "error": scan.error.as_ref().map(ToString::to_string),
-            })
-        );
-        return if scan.error.is_some() {
-            Err(Failure::already_reported())
-        } else {
-            Ok(())
-        };
+        let printed = print(|out| {
+            writeln!(
+                out,
+                "{}",
+                json!({
+                    "file": args.file.display().to_string(),
+                    "checksum": options.checksum.checksum().name(),
+                    "frames": scan.frames,
+                    "bytes": scan.bytes_read,
+                    "payload_bytes": payload_bytes,
+                    "payload_size": summary.as_ref().map(|s| json!({
+                        "min": s.min, "mean": s.mean, "p50": s.p50, "p99": s.p99, "max": s.max,
+                    })),
+                    "end": scan.end(),
+                    "last_good_offset": scan.last_good_offset,
+                    "error": scan.error.as_ref().map(ToString::to_string),
+                })
+            )
+        });
+        return after_printing(printed, scan.reported());
     }
-    println!("file:          {}", args.file.display());
-    println!("checksum:      {}", options.checksum.checksum().name());
-    println!("frames:        {}", scan.frames);
-    println!("bytes:         {}", scan.file_len);
-    println!("payload bytes: {payload_bytes}");
-    if let Some(s) = &summary {
-        println!(
-            "payload size:  min {}, mean {:.1}, p50 {}, p99 {}, max {}",
-            s.min, s.mean, s.p50, s.p99, s.max
-        );
-    }
-    match &scan.error {
-        None => println!(
-            "end:           clean at byte offset {}",
-            scan.last_good_offset
-        ),
-        Some(error) => println!("end:           {}: {error}", scan.end()),
-    }
-    scan.into_result(&args.file)
+    let printed = print(|out| {
+        writeln!(out, "file:          {}", args.file.display())?;
+        writeln!(out, "checksum:      {}", options.checksum.checksum().name())?;
+        writeln!(out, "frames:        {}", scan.frames)?;
+        writeln!(out, "bytes:         {}", scan.bytes_read)?;
+        writeln!(out, "payload bytes: {payload_bytes}")?;
+        if let Some(s) = &summary {
+            writeln!(
+                out,
+                "payload size:  min {}, mean {:.1}, p50 {}, p99 {}, max {}",
+                s.min, s.mean, s.p50, s.p99, s.max
+            )?;
+        }
+        match &scan.error {
+            None => writeln!(
+                out,
+                "end:           clean at byte offset {}",
+                scan.last_good_offset
+            ),
+            Some(error) => writeln!(out, "end:           {}: {error}", scan.end()),
+        }
+    });
+    after_printing(printed, scan.into_result(&args.file))
 }
 
 /// Payload sizes: exact, from a histogram of every size seen.
@@ -129,32 +129,36 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
     };
     let scan = scan(&args.file, options, validator, |_| Ok(()))?;
     if args.json {
-        println!(
-            "{}",
-            json!({
-                "frames": scan.frames,
-                "bytes": scan.file_len,
-                "end": scan.end(),
-                "last_good_offset": scan.last_good_offset,
-                "error": scan.error.as_ref().map(ToString::to_string),
-            })
-        );
-        return if scan.error.is_some() {
-            Err(Failure::already_reported())
-        } else {
-            Ok(())
-        };
+        let printed = print(|out| {
+            writeln!(
+                out,
+                "{}",
+                json!({
+                    "frames": scan.frames,
+                    "bytes": scan.bytes_read,
+                    "end": scan.end(),
+                    "last_good_offset": scan.last_good_offset,
+                    "error": scan.error.as_ref().map(ToString::to_string),
+                })
+            )
+        });
+        return after_printing(printed, scan.reported());
     }
-    if scan.error.is_none() {
-        println!(
-            "{}: ok: {} frames, {} bytes, checksum {}",
-            args.file.display(),
-            scan.frames,
-            scan.file_len,
-            options.checksum.checksum().name()
-        );
-    }
-    scan.into_result(&args.file)
+    let printed = if scan.error.is_none() {
+        print(|out| {
+            writeln!(
+                out,
+                "{}: ok: {} frames, {} bytes, checksum {}",
+                args.file.display(),
+                scan.frames,
+                scan.bytes_read,
+                options.checksum.checksum().name()
+            )
+        })
+    } else {
+        Ok(())
+    };
+    after_printing(printed, scan.into_result(&args.file))
 }
 
 pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
@@ -174,11 +178,11 @@ pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
             CatFormat::Len => writeln!(out, "{}", payload.len()),
             CatFormat::Raw => out.write_all(payload),
         };
-        written.map_err(|error| Failure::output(&stdout_path(), &error))
+        written.map_err(|error| Failure::output(Path::new(STDOUT), &error))
     })?;
     // Every good frame is printed before the error is reported.
     out.flush()
-        .map_err(|error| Failure::output(&stdout_path(), &error))?;
+        .map_err(|error| Failure::output(Path::new(STDOUT), &error))?;
     scan.into_result(&args.file)
 }
 
@@ -187,56 +191,102 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
         .input
         .clone()
         .unwrap_or_else(|| PathBuf::from("<stdin>"));
-    let input: Box<dyn BufRead> = match &args.input {
+    let framer = ChecksumFramer::new(options.checksum.checksum());
+    let Some(output_name) = &args.output else {
+        let input = open_lines(args.input.as_deref())?;
+        let mut writer = StreamWriter::with_capacity(256 * 1024, io::stdout().lock(), framer);
+        let stdout = Path::new(STDOUT);
+        let outcome = pack_lines(
+            input,
+            &input_name,
+            options.max_frame_len,
+            &mut writer,
+            stdout,
+        );
+        // Standard output cannot be taken back: what was packed before a bad line is a valid
+        // stream, so flush it either way.
+        writer
+            .flush()
+            .map_err(|error| Failure::from_error(stdout, &error))?;
+        return outcome.map_err(|failure| failure.context("the lines before it were written"));
+    };
+    let output = AtomicFile::create(output_name, args.input.as_deref())?;
+    let input = open_lines(args.input.as_deref())?;
+    let mut writer = StreamWriter::with_capacity(256 * 1024, output, framer);
+    let not_written = || format!("{} not written", output_name.display());
+    pack_lines(
+        input,
+        &input_name,
+        options.max_frame_len,
+        &mut writer,
+        output_name,
+    )
+    .map_err(|failure| failure.context(not_written()))?;
+    writer
+        .flush()
+        .map_err(|error| Failure::from_error(output_name, &error))?;
+    writer
+        .into_inner()
+        .into_inner()
+        .map_err(|error| Failure::usage(output_name, error.error()))?
+        .commit()
+}
+
+/// The hex lines of `path`, or of standard input.
+fn open_lines(path: Option<&Path>) -> Result<Box<dyn BufRead>, Failure> {
+    Ok(match path {
         Some(path) => Box::new(BufReader::new(
             File::open(path).map_err(|error| Failure::usage(path, error))?,
         )),
         None => Box::new(io::stdin().lock()),
-    };
-    let output_name = args.output.clone().unwrap_or_else(stdout_path);
-    let output: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(File::create(path).map_err(|error| Failure::usage(path, error))?),
-        None => Box::new(io::stdout().lock()),
-    };
-    let mut writer = StreamWriter::with_capacity(
-        256 * 1024,
-        output,
-        ChecksumFramer::new(options.checksum.checksum()),
-    );
-    let outcome = pack_lines(input, &input_name, &mut writer, &output_name);
-    // Whatever was packed before a bad line is a valid stream: flush it either way.
-    writer
-        .flush()
-        .map_err(|error| Failure::from_error(&output_name, &error))?;
-    outcome
+    })
 }
 
 fn pack_lines<W: Write, F: flatstream::Framer>(
     mut input: Box<dyn BufRead>,
     input_name: &Path,
+    max_frame_len: usize,
     writer: &mut StreamWriter<W, F>,
     output_name: &Path,
 ) -> Result<(), Failure> {
+    // Two hex digits a byte, and a line ending of up to two bytes (CR LF): a longer line is
+    // refused after reading no more than this, whatever its length.
+    let max_line_len = (max_frame_len as u64).saturating_mul(2).saturating_add(2);
     let mut line = Vec::new();
     let mut payload = Vec::new();
     let mut line_no = 0u64;
     loop {
         line.clear();
         let read = input
+            .by_ref()
+            .take(max_line_len.saturating_add(1))
             .read_until(b'\n', &mut line)
             .map_err(|error| Failure::usage(input_name, error))?;
         if read == 0 {
             return Ok(());
         }
         line_no += 1;
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        decode_hex(text, &mut payload).map_err(|reason| {
+        let bad_line = |reason: String| {
             Failure::Data(format!(
-                "{}: line {line_no}: {reason}; nothing written for it",
+                "{}: line {line_no}: {reason}",
                 input_name.display()
             ))
-        })?;
+        };
+        if line.len() as u64 > max_line_len {
+            return Err(bad_line(format!(
+                "longer than {} hex digits, over --max-frame-len {max_frame_len}",
+                (max_frame_len as u64).saturating_mul(2)
+            )));
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        decode_hex(text, &mut payload).map_err(bad_line)?;
+        if payload.len() > max_frame_len {
+            return Err(bad_line(format!(
+                "a payload of {} bytes, over --max-frame-len {max_frame_len}",
+                payload.len()
+            )));
+        }
         writer
             .write_payload(&payload)
             .map_err(|error| Failure::from_error(output_name, &error))?;
@@ -279,27 +329,31 @@ pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failu
         StreamEnd::CleanEof => None,
         StreamEnd::TornTail { part } => Some(part.to_string()),
     };
-    if args.json {
-        println!(
-            "{}",
-            json!({
-                "frames": report.frames,
-                "last_good_offset": report.last_good_offset,
-                "end": if torn_part.is_some() { "torn_tail" } else { "clean" },
-                "torn_part": torn_part,
-                "tail_len": report.tail_len,
-                "truncated": report.truncated,
-            })
-        );
-    } else {
+    let printed = print(|out| {
+        if args.json {
+            return writeln!(
+                out,
+                "{}",
+                json!({
+                    "frames": report.frames,
+                    "last_good_offset": report.last_good_offset,
+                    "end": if torn_part.is_some() { "torn_tail" } else { "clean" },
+                    "torn_part": torn_part,
+                    "tail_len": report.tail_len,
+                    "truncated": report.truncated,
+                })
+            );
+        }
         match &torn_part {
-            None => println!(
+            None => writeln!(
+                out,
                 "{}: clean: {} frames, ending at byte offset {}",
                 args.file.display(),
                 report.frames,
                 report.last_good_offset
             ),
-            Some(part) => println!(
+            Some(part) => writeln!(
+                out,
                 "{}: torn tail in the {part}: {} bytes after the {} intact frames ending at byte offset {}{}",
                 args.file.display(),
                 report.tail_len,
@@ -312,90 +366,84 @@ pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failu
                 }
             ),
         }
-    }
-    if torn_part.is_some() && !report.truncated {
+    });
+    let verdict = if torn_part.is_some() && !report.truncated {
         Err(Failure::already_reported())
     } else {
         Ok(())
-    }
+    };
+    after_printing(printed, verdict)
 }
 
 pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failure> {
-    if same_file(&args.input, &args.output) {
-        return Err(Failure::usage(
-            &args.output,
-            "is the input: salvage writes a new file and never changes the input",
-        ));
-    }
+    // Before the input is mapped: the output must not be the input, and only a new
+    // temporary file is created, so nothing truncates the mapped input (that was SIGBUS).
+    let output = AtomicFile::create(&args.output, Some(&args.input))?;
     let deframer = ChecksumDeframer::new(options.checksum.checksum())
         .with_max_frame_len(options.max_frame_len);
     let map = MmapReader::open(&args.input, deframer)
         .map_err(|error| Failure::from_error(&args.input, &error))?;
-    let output = File::create(&args.output).map_err(|error| Failure::usage(&args.output, error))?;
     let mut output = BufWriter::with_capacity(256 * 1024, output);
     let deframer = ChecksumDeframer::new(options.checksum.checksum())
         .with_max_frame_len(options.max_frame_len);
     let report = salvage_slice(map.as_bytes(), deframer, &mut output)
         .map_err(|error| Failure::from_error(&args.input, &error))?;
+    output
+        .into_inner()
+        .map_err(|error| Failure::usage(&args.output, error.error()))?
+        .commit()?;
     let torn = matches!(report.end, StreamEnd::TornTail { .. });
     let skipped: Vec<[u64; 2]> = report
         .skipped
         .iter()
         .map(|range| [range.start, range.end])
         .collect();
-    if args.json {
-        println!(
-            "{}",
-            json!({
-                "frames": report.frames,
-                "bytes_written": report.bytes_written,
-                "skipped": skipped,
-                "end": if torn { "torn_tail" } else { "clean" },
-                "input_len": report.input_len,
-            })
-        );
-    } else {
-        println!(
+    let printed = print(|out| {
+        if args.json {
+            return writeln!(
+                out,
+                "{}",
+                json!({
+                    "frames": report.frames,
+                    "bytes_written": report.bytes_written,
+                    "skipped": skipped,
+                    "end": if torn { "torn_tail" } else { "clean" },
+                    "input_len": report.input_len,
+                })
+            );
+        }
+        writeln!(
+            out,
             "{}: kept {} frames ({} bytes) in {}",
             args.input.display(),
             report.frames,
             report.bytes_written,
             args.output.display()
-        );
+        )?;
         for range in &report.skipped {
-            println!(
+            writeln!(
+                out,
                 "  skipped damaged bytes {}..{} ({} bytes)",
                 range.start,
                 range.end,
                 range.end - range.start
-            );
+            )?;
         }
         if torn {
-            println!("  the input ends in a torn frame");
+            writeln!(out, "  the input ends in a torn frame")?;
         }
-    }
-    if report.skipped.is_empty() && !torn {
+        Ok(())
+    });
+    let verdict = if report.skipped.is_empty() && !torn {
         Ok(())
     } else {
         Err(Failure::already_reported())
-    }
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
+    };
+    after_printing(printed, verdict)
 }
 
 pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failure> {
-    if same_file(&args.input, &args.output) {
-        return Err(Failure::usage(
-            &args.output,
-            "is the input: convert writes a new file",
-        ));
-    }
-    let output = File::create(&args.output).map_err(|error| Failure::usage(&args.output, error))?;
+    let output = AtomicFile::create(&args.output, Some(&args.input))?;
     let mut writer =
         StreamWriter::with_capacity(256 * 1024, output, ChecksumFramer::new(args.to.checksum()));
     let reading = Options {
@@ -408,25 +456,39 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
             .write_payload(payload)
             .map_err(|error| Failure::from_error(&args.output, &error))
     })?;
+    if scan.error.is_some() {
+        // A converted stream that silently lacks the input's tail is worse than none.
+        return scan.into_result(&args.input).map_err(|failure| {
+            failure.context(format!(
+                "{} not written (salvage copies the intact frames)",
+                args.output.display()
+            ))
+        });
+    }
     writer
         .flush()
         .map_err(|error| Failure::from_error(&args.output, &error))?;
-    if scan.error.is_none() {
-        println!(
+    writer
+        .into_inner()
+        .into_inner()
+        .map_err(|error| Failure::usage(&args.output, error.error()))?
+        .commit()?;
+    print(|out| {
+        writeln!(
+            out,
             "{}: {} frames from {} to {} in {}",
             args.input.display(),
             scan.frames,
             args.from.checksum().name(),
             args.to.checksum().name(),
             args.output.display()
-        );
-    }
-    scan.into_result(&args.input)
+        )
+    })
 }
 
 pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Failure> {
     let GenCommand::Telemetry(args) = command;
-    let output = File::create(&args.output).map_err(|error| Failure::usage(&args.output, error))?;
+    let output = AtomicFile::create(&args.output, None)?;
     let mut writer = StreamWriter::with_capacity(
         1024 * 1024,
         output,
@@ -446,14 +508,21 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
         .flush()
         .map_err(|error| Failure::from_error(&args.output, &error))?;
     progress.finish_and_clear();
-    println!(
-        "wrote {} telemetry events, {} bytes, checksum {}, to {}",
-        args.count,
-        writer.position(),
-        options.checksum.checksum().name(),
-        args.output.display()
-    );
-    Ok(())
+    let bytes = writer.position();
+    writer
+        .into_inner()
+        .into_inner()
+        .map_err(|error| Failure::usage(&args.output, error.error()))?
+        .commit()?;
+    print(|out| {
+        writeln!(
+            out,
+            "wrote {} telemetry events, {bytes} bytes, checksum {}, to {}",
+            args.count,
+            options.checksum.checksum().name(),
+            args.output.display()
+        )
+    })
 }
 
 #[cfg(test)]

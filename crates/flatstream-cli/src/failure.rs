@@ -55,6 +55,17 @@ impl Failure {
         }
     }
 
+    /// The same failure with `note` after its message (say what became of the output).
+    pub(crate) fn context(self, note: impl Display) -> Self {
+        match self {
+            Failure::Data(message) if !message.is_empty() => {
+                Failure::Data(format!("{message}; {note}"))
+            }
+            Failure::Usage(message) => Failure::Usage(format!("{message}; {note}")),
+            other => other,
+        }
+    }
+
     pub(crate) fn report(self) -> ExitCode {
         match self {
             Failure::Data(message) => {

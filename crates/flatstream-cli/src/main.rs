@@ -4,9 +4,12 @@
 //! 2 usage or I/O errors. Every failure message names the file, and for bad data the frame
 //! index and byte offset.
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod commands;
 mod failure;
+mod output;
 mod progress;
 mod scan;
 

@@ -22,21 +22,32 @@ pub(crate) fn bar(total: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// Counts the bytes read through it on a bar.
+/// Counts the bytes read through it, and shows them on a bar.
 pub(crate) struct ProgressRead<R> {
     inner: R,
     bar: ProgressBar,
+    bytes_read: u64,
 }
 
 impl<R> ProgressRead<R> {
     pub(crate) fn new(inner: R, bar: ProgressBar) -> Self {
-        ProgressRead { inner, bar }
+        ProgressRead {
+            inner,
+            bar,
+            bytes_read: 0,
+        }
+    }
+
+    /// The bytes read through it so far.
+    pub(crate) fn bytes_read(&self) -> u64 {
+        self.bytes_read
     }
 }
 
 impl<R: Read> Read for ProgressRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.bytes_read += n as u64;
         self.bar.inc(n as u64);
         Ok(n)
     }

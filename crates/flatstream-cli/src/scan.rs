@@ -15,8 +15,10 @@ use crate::progress::{ProgressRead, bar};
 pub(crate) struct Scan {
     /// Intact frames before the first bad one (or all of them).
     pub(crate) frames: u64,
-    /// Bytes in the file.
-    pub(crate) file_len: u64,
+    /// Bytes read from the file: all of it when the stream is clean, at least up to the
+    /// first bad frame otherwise (reading goes ahead in 256 KiB blocks). Never less than
+    /// `last_good_offset`, even when the file grew after it was opened.
+    pub(crate) bytes_read: u64,
     /// One past the last intact frame.
     pub(crate) last_good_offset: u64,
     /// The first bad frame, if any.
@@ -33,6 +35,15 @@ impl Scan {
             Some(ErrorKind::FrameTooLarge { .. }) => "frame_too_large",
             Some(ErrorKind::ValidationFailed { .. }) => "validation_failed",
             Some(_) => "invalid",
+        }
+    }
+
+    /// Exit status 1, without a further message, when the bad frame's error was printed in
+    /// the report (`--json`).
+    pub(crate) fn reported(&self) -> Result<(), Failure> {
+        match self.error {
+            Some(_) => Err(Failure::already_reported()),
+            None => Ok(()),
         }
     }
 
@@ -54,6 +65,7 @@ pub(crate) fn scan(
     mut on_payload: impl FnMut(&[u8]) -> Result<(), Failure>,
 ) -> Result<Scan, Failure> {
     let file = File::open(path).map_err(|error| Failure::usage(path, error))?;
+    // The length at open sizes the bar only: the file may grow while it is read.
     let file_len = file
         .metadata()
         .map_err(|error| Failure::usage(path, error))?
@@ -84,7 +96,7 @@ pub(crate) fn scan(
     };
     Ok(Scan {
         frames,
-        file_len,
+        bytes_read: reader.get_ref().get_ref().bytes_read(),
         last_good_offset,
         error,
     })
