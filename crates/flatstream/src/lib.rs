@@ -11,7 +11,14 @@ pub use flatstream_io::{
     BoundedFramer, ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, DeframerExt,
     FramerExt, MemoryPolicy, Messages, ObserverDeframer, ObserverFramer, RecoveryReport,
     SalvageReport, SliceReader, StreamEnd, StreamReader, StreamWriter, Truncate, TypedMessages,
-    ValidatingDeframer, ValidatingFramer, recover, recover_file, salvage, salvage_slice,
+    ValidatingDeframer, ValidatingFramer, ZERO_FILL_MIN_LEN, ZeroFillCheck, recover, recover_file,
+    salvage, salvage_slice, salvage_slice_with_progress,
+};
+
+mod detect;
+pub use detect::{
+    ChecksumKind, DETECT_FRAMES, Detected, UnknownChecksum, detect_checksum,
+    detect_checksum_with_limit,
 };
 
 #[cfg(feature = "mmap")]

@@ -1,0 +1,329 @@
+//! Checksums by name, and telling which one a stream carries from its first frames.
+
+use std::fmt;
+use std::str::FromStr;
+
+use flatstream_core::{Checksum, DEFAULT_MAX_FRAME_LEN, Error, NoChecksum, Result};
+use flatstream_io::{ChecksumDeframer, SliceReader};
+
+/// A checksum algorithm of the format, by name: the inverse of [`Checksum::name`].
+///
+/// Only the algorithms whose features are on are variants (`none` always is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ChecksumKind {
+    /// No checksum field.
+    None,
+    /// CRC-16/XMODEM, 2 bytes.
+    #[cfg(feature = "crc16")]
+    Crc16,
+    /// CRC-32/ISO-HDLC, 4 bytes.
+    #[cfg(feature = "crc32")]
+    Crc32,
+    /// CRC-32C (Castagnoli), 4 bytes.
+    #[cfg(feature = "crc32c")]
+    Crc32c,
+    /// CRC-64/XZ, 8 bytes.
+    #[cfg(feature = "crc64")]
+    Crc64,
+    /// XXH3-64 seed 0, 8 bytes.
+    #[cfg(feature = "xxh3")]
+    Xxh3,
+}
+
+impl ChecksumKind {
+    /// Every algorithm compiled in, `none` first.
+    pub fn all() -> &'static [ChecksumKind] {
+        &[
+            ChecksumKind::None,
+            #[cfg(feature = "crc16")]
+            ChecksumKind::Crc16,
+            #[cfg(feature = "crc32")]
+            ChecksumKind::Crc32,
+            #[cfg(feature = "crc32c")]
+            ChecksumKind::Crc32c,
+            #[cfg(feature = "crc64")]
+            ChecksumKind::Crc64,
+            #[cfg(feature = "xxh3")]
+            ChecksumKind::Xxh3,
+        ]
+    }
+
+    /// The algorithm, ready to frame or verify with.
+    pub fn checksum(self) -> Box<dyn Checksum + Send + Sync> {
+        match self {
+            ChecksumKind::None => Box::new(NoChecksum),
+            #[cfg(feature = "crc16")]
+            ChecksumKind::Crc16 => Box::new(crate::Crc16::new()),
+            #[cfg(feature = "crc32")]
+            ChecksumKind::Crc32 => Box::new(crate::Crc32::new()),
+            #[cfg(feature = "crc32c")]
+            ChecksumKind::Crc32c => Box::new(crate::Crc32c::new()),
+            #[cfg(feature = "crc64")]
+            ChecksumKind::Crc64 => Box::new(crate::Crc64::new()),
+            #[cfg(feature = "xxh3")]
+            ChecksumKind::Xxh3 => Box::new(crate::Xxh3::new()),
+        }
+    }
+
+    /// Its name, as [`Checksum::name`] gives it and [`FromStr`] takes it.
+    pub fn name(self) -> &'static str {
+        self.checksum().name()
+    }
+}
+
+impl fmt::Display for ChecksumKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is no compiled-in checksum, from [`ChecksumKind::from_str`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownChecksum(String);
+
+impl fmt::Display for UnknownChecksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = ChecksumKind::all().iter().map(|kind| kind.name()).collect();
+        write!(
+            f,
+            "unknown checksum {:?} (known: {})",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownChecksum {}
+
+impl FromStr for ChecksumKind {
+    type Err = UnknownChecksum;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        ChecksumKind::all()
+            .iter()
+            .copied()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| UnknownChecksum(name.to_owned()))
+    }
+}
+
+/// How many frames [`detect_checksum`] reads under each algorithm, at most.
+pub const DETECT_FRAMES: u64 = 256;
+
+/// What [`detect_checksum`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detected {
+    /// The algorithm the stream's first frames verify under.
+    pub checksum: ChecksumKind,
+    /// How many frames verified under it (at most [`DETECT_FRAMES`]).
+    pub frames_checked: u64,
+}
+
+/// Tells which checksum a stream carries, from its first frames (up to [`DETECT_FRAMES`]
+/// under each compiled-in algorithm).
+///
+/// `input` is the start of the stream: the whole of a small file or its first MiB or so.
+/// It may end inside a frame. An algorithm *fits* as far as frames verify under it, counting
+/// only payloads that are neither empty nor all zero bytes (zero fill verifies under every
+/// CRC); the one that fits furthest wins. Any frame verified under a checksum outweighs
+/// "none", which fits whatever parses, unless a 2-byte checksum matched a single frame (one
+/// chance in 65 536) where "none" reads further cleanly.
+///
+/// ```
+/// use flatstream::{ChecksumFramer, ChecksumKind, StreamWriter, Xxh3, detect_checksum};
+///
+/// let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(Xxh3::new()));
+/// writer.write_payload(b"a telemetry event")?;
+/// let detected = detect_checksum(&writer.into_inner())?;
+/// assert_eq!(detected.checksum, ChecksumKind::Xxh3);
+/// # Ok::<(), flatstream::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidFrame`](crate::ErrorKind::InvalidFrame) naming the candidates when
+/// the input is empty, when no algorithm fits its first frame, or when two fit equally far.
+pub fn detect_checksum(input: &[u8]) -> Result<Detected> {
+    detect_checksum_with_limit(input, DEFAULT_MAX_FRAME_LEN)
+}
+
+/// [`detect_checksum`] with a payload limit other than the default 64 MiB.
+///
+/// # Errors
+///
+/// As [`detect_checksum`].
+pub fn detect_checksum_with_limit(input: &[u8], max_frame_len: usize) -> Result<Detected> {
+    if input.is_empty() {
+        return Err(Error::invalid_frame(
+            "an empty stream carries no checksum to detect",
+        ));
+    }
+    let fits: Vec<Fit> = ChecksumKind::all()
+        .iter()
+        .map(|kind| Fit::of(*kind, input, max_frame_len))
+        .collect();
+    let (plain, checksummed): (Vec<&Fit>, Vec<&Fit>) =
+        fits.iter().partition(|fit| fit.kind.checksum().size() == 0);
+    let best = checksummed.iter().map(|fit| fit.frames).max().unwrap_or(0);
+    let leaders: Vec<&Fit> = checksummed
+        .iter()
+        .copied()
+        .filter(|fit| best > 0 && fit.frames == best)
+        .collect();
+    let plain = plain.first().copied();
+    let detected = match (leaders.as_slice(), plain) {
+        ([only], Some(plain))
+            if only.frames == 1
+                && only.kind.checksum().size() < 4
+                && plain.clean
+                && plain.frames > 1 =>
+        {
+            plain
+        }
+        ([only], _) => only,
+        ([], Some(plain)) if plain.frames > 0 && plain.clean => plain,
+        ([], _) => {
+            let tried: Vec<String> = fits.iter().map(Fit::summary).collect();
+            return Err(Error::invalid_frame(format!(
+                "no checksum fits the stream's first frame ({})",
+                tried.join("; ")
+            )));
+        }
+        (several, _) => {
+            let names: Vec<&str> = several.iter().map(|fit| fit.kind.name()).collect();
+            return Err(Error::invalid_frame(format!(
+                "the checksum cannot be told: the first {best} frames verify under each of {}",
+                names.join(", ")
+            )));
+        }
+    };
+    Ok(Detected {
+        checksum: detected.kind,
+        frames_checked: detected.frames,
+    })
+}
+
+/// How far the start of a stream reads under one algorithm.
+struct Fit {
+    kind: ChecksumKind,
+    /// Frames verified before the first error: for a checksum, only those whose payload
+    /// is neither empty nor all zero.
+    frames: u64,
+    /// Whether reading ended without an error, or at a torn frame (the input may be a
+    /// prefix of the stream).
+    clean: bool,
+    first_error: Option<Error>,
+}
+
+impl Fit {
+    fn of(kind: ChecksumKind, input: &[u8], max_frame_len: usize) -> Fit {
+        let checksum = kind.checksum();
+        let has_checksum = checksum.size() > 0;
+        let mut reader = SliceReader::new(
+            input,
+            ChecksumDeframer::new(checksum).with_max_frame_len(max_frame_len),
+        );
+        let mut fit = Fit {
+            kind,
+            frames: 0,
+            clean: true,
+            first_error: None,
+        };
+        for _ in 0..DETECT_FRAMES {
+            match reader.read_message() {
+                Ok(Some(payload)) => {
+                    if !has_checksum || payload.iter().any(|byte| *byte != 0) {
+                        fit.frames += 1;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    fit.clean = error.is_torn_tail();
+                    fit.first_error = Some(error);
+                    break;
+                }
+            }
+        }
+        fit
+    }
+
+    fn summary(&self) -> String {
+        match &self.first_error {
+            Some(error) => format!("{}: {error}", self.kind.name()),
+            None => format!("{}: no frame with data", self.kind.name()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ChecksumFramer, StreamWriter};
+
+    fn stream(kind: ChecksumKind, payloads: &[&[u8]]) -> Vec<u8> {
+        let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(kind.checksum()));
+        for payload in payloads {
+            writer.write_payload(payload).unwrap();
+        }
+        writer.into_inner()
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for kind in ChecksumKind::all() {
+            assert_eq!(kind.name().parse::<ChecksumKind>().unwrap(), *kind);
+            assert_eq!(kind.to_string(), kind.name());
+        }
+        let error = "crc99".parse::<ChecksumKind>().unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("unknown checksum \"crc99\" (known: none")
+        );
+    }
+
+    #[test]
+    fn every_algorithm_is_detected_from_its_own_stream() {
+        let payloads: Vec<Vec<u8>> = (0..40u8)
+            .map(|i| vec![i.wrapping_mul(37) | 1; 20 + usize::from(i)])
+            .collect();
+        let payloads: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        for kind in ChecksumKind::all() {
+            let bytes = stream(*kind, &payloads);
+            let detected = detect_checksum(&bytes).unwrap();
+            assert_eq!(detected.checksum, *kind);
+            assert_eq!(detected.frames_checked, 40);
+            // A torn prefix is detected too: the input may be the start of a file.
+            let detected = detect_checksum(&bytes[..bytes.len() / 2 + 3]).unwrap();
+            assert_eq!(detected.checksum, *kind);
+        }
+    }
+
+    #[test]
+    fn one_frame_is_enough() {
+        for kind in ChecksumKind::all() {
+            let bytes = stream(*kind, &[b"a single frame of telemetry"]);
+            assert_eq!(detect_checksum(&bytes).unwrap().checksum, *kind);
+        }
+    }
+
+    #[test]
+    fn zeros_empty_input_and_noise_are_not_guessed() {
+        assert!(
+            detect_checksum(&[])
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
+        // Zeros read as empty frames under every algorithm: only "none" parses them, and
+        // it fits, which is what they are on the wire (zero fill is judged elsewhere).
+        assert_eq!(
+            detect_checksum(&[0; 4096]).unwrap().checksum,
+            ChecksumKind::None
+        );
+        let noise = [0xff_u8; 100];
+        let error = detect_checksum(&noise).unwrap_err();
+        assert!(error.to_string().contains("no checksum fits"), "{error}");
+    }
+}
