@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use flatstream::{Checksum, Crc16, Crc32, Crc32c, Crc64, NoChecksum, Xxh3};
+use flatstream::ChecksumKind;
 
 /// Look at, check, convert and mend streams of framed FlatBuffers messages.
 ///
@@ -26,8 +26,9 @@ pub(crate) struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub(crate) struct Options {
-    /// The checksum the stream's frames carry.
-    #[arg(short, long, global = true, value_enum, default_value_t = ChecksumName::Crc32c)]
+    /// The checksum the stream's frames carry. Reading commands detect it by default from the
+    /// first frames (`auto`); writing commands (`gen`, `pack`) write crc32c unless told.
+    #[arg(short, long, global = true, value_enum, default_value_t = ChecksumName::Auto)]
     pub(crate) checksum: ChecksumName,
     /// The largest payload accepted, in bytes: a frame that declares more is bad data, and so
     /// is a `pack` line of more than twice as many hex digits.
@@ -41,6 +42,8 @@ pub(crate) struct Options {
 /// A checksum algorithm by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ChecksumName {
+    /// Detect it from the stream's first frames (reading); crc32c (writing).
+    Auto,
     /// No checksum field.
     None,
     /// CRC-16/XMODEM, 2 bytes.
@@ -56,15 +59,22 @@ pub(crate) enum ChecksumName {
 }
 
 impl ChecksumName {
-    pub(crate) fn checksum(self) -> Box<dyn Checksum + Send + Sync> {
+    /// The algorithm named, or `None` for `auto`.
+    pub(crate) fn given(self) -> Option<ChecksumKind> {
         match self {
-            ChecksumName::None => Box::new(NoChecksum),
-            ChecksumName::Crc16 => Box::new(Crc16::new()),
-            ChecksumName::Crc32 => Box::new(Crc32::new()),
-            ChecksumName::Crc32c => Box::new(Crc32c::new()),
-            ChecksumName::Crc64 => Box::new(Crc64::new()),
-            ChecksumName::Xxh3 => Box::new(Xxh3::new()),
+            ChecksumName::Auto => None,
+            ChecksumName::None => Some(ChecksumKind::None),
+            ChecksumName::Crc16 => Some(ChecksumKind::Crc16),
+            ChecksumName::Crc32 => Some(ChecksumKind::Crc32),
+            ChecksumName::Crc32c => Some(ChecksumKind::Crc32c),
+            ChecksumName::Crc64 => Some(ChecksumKind::Crc64),
+            ChecksumName::Xxh3 => Some(ChecksumKind::Xxh3),
         }
+    }
+
+    /// The algorithm to write with: crc32c for `auto`.
+    pub(crate) fn for_writing(self) -> ChecksumKind {
+        self.given().unwrap_or(ChecksumKind::Crc32c)
     }
 }
 
@@ -173,9 +183,15 @@ pub(crate) struct PackArgs {
 pub(crate) struct RecoverArgs {
     /// The stream to examine.
     pub(crate) file: PathBuf,
-    /// Cut a torn tail off the file (and sync it). Nothing else is ever changed.
+    /// Cut a torn or zero-filled tail off the file (and sync it), when the data proves the
+    /// tail holds no intact frame. Nothing else is ever changed.
     #[arg(long)]
     pub(crate) truncate: bool,
+    /// With --truncate: cut the tail even when the data cannot prove it holds no intact
+    /// frame (no checksum, no frame before it verifies, too costly to search). Never when an
+    /// intact frame follows: that is damage for `salvage`.
+    #[arg(long, requires = "truncate")]
+    pub(crate) force: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
@@ -198,8 +214,8 @@ pub(crate) struct ConvertArgs {
     pub(crate) input: PathBuf,
     /// The stream to write.
     pub(crate) output: PathBuf,
-    /// The input's checksum.
-    #[arg(long, value_enum)]
+    /// The input's checksum (detected by default).
+    #[arg(long, value_enum, default_value_t = ChecksumName::Auto)]
     pub(crate) from: ChecksumName,
     /// The output's checksum.
     #[arg(long, value_enum)]

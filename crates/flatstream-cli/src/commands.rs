@@ -6,8 +6,9 @@ use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use flatstream::{
-    ChecksumDeframer, ChecksumFramer, MmapReader, NoValidator, StreamEnd, StreamWriter,
-    StructuralValidator, Truncate, TypedValidator, Validator, recover_file, salvage_slice,
+    ChecksumFramer, DefaultDeframer, MmapReader, NoValidator, StreamEnd, StreamWriter,
+    StructuralValidator, Truncate, TypedValidator, Validator, recover_file_with_progress,
+    salvage_slice_with_progress,
 };
 use flatstream_telemetry_schema::{Event, TelemetryEvent};
 use serde_json::json;
@@ -16,6 +17,7 @@ use crate::args::{
     CatArgs, CatFormat, ConvertArgs, GenCommand, Options, PackArgs, RecoverArgs, SalvageArgs,
     StatsArgs, ValidateName, VerifyArgs,
 };
+use crate::choose::{self, Chosen};
 use crate::failure::Failure;
 use crate::output::{AtomicFile, STDOUT, after_printing, print};
 use crate::progress::bar;
@@ -37,7 +39,8 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
                 "{}",
                 json!({
                     "file": args.file.display().to_string(),
-                    "checksum": options.checksum.checksum().name(),
+                    "checksum": scan.checksum.name(),
+                    "checksum_detected": scan.checksum.detected,
                     "frames": scan.frames,
                     "bytes": scan.bytes_read,
                     "payload_bytes": payload_bytes,
@@ -54,7 +57,12 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
     }
     let printed = print(|out| {
         writeln!(out, "file:          {}", args.file.display())?;
-        writeln!(out, "checksum:      {}", options.checksum.checksum().name())?;
+        writeln!(
+            out,
+            "checksum:      {}{}",
+            scan.checksum.name(),
+            detected_note(&scan)
+        )?;
         writeln!(out, "frames:        {}", scan.frames)?;
         writeln!(out, "bytes:         {}", scan.bytes_read)?;
         writeln!(out, "payload bytes: {payload_bytes}")?;
@@ -75,6 +83,15 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
         }
     });
     after_printing(printed, scan.into_result(&args.file))
+}
+
+/// " (detected)" when the checksum was detected rather than given.
+fn detected_note(scan: &crate::scan::Scan) -> &'static str {
+    if scan.checksum.detected {
+        " (detected)"
+    } else {
+        ""
+    }
 }
 
 /// Payload sizes: exact, from a histogram of every size seen.
@@ -134,10 +151,15 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
                 out,
                 "{}",
                 json!({
+                    "checksum": scan.checksum.name(),
+                    "checksum_detected": scan.checksum.detected,
                     "frames": scan.frames,
                     "bytes": scan.bytes_read,
                     "end": scan.end(),
                     "last_good_offset": scan.last_good_offset,
+                    "zero_filled": scan.zero_filled.iter().collect::<Vec<_>>(),
+                    "intact_frame_after": scan.intact_after,
+                    "suggested_checksum": scan.suggested.map(flatstream::ChecksumKind::name),
                     "error": scan.error.as_ref().map(ToString::to_string),
                 })
             )
@@ -148,11 +170,12 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
         print(|out| {
             writeln!(
                 out,
-                "{}: ok: {} frames, {} bytes, checksum {}",
+                "{}: ok: {} frames, {} bytes, checksum {}{}",
                 args.file.display(),
                 scan.frames,
                 scan.bytes_read,
-                options.checksum.checksum().name()
+                scan.checksum.name(),
+                detected_note(&scan)
             )
         })
     } else {
@@ -191,7 +214,7 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
         .input
         .clone()
         .unwrap_or_else(|| PathBuf::from("<stdin>"));
-    let framer = ChecksumFramer::new(options.checksum.checksum());
+    let framer = ChecksumFramer::new(options.checksum.for_writing().checksum());
     let Some(output_name) = &args.output else {
         let input = open_lines(args.input.as_deref())?;
         let mut writer = StreamWriter::with_capacity(256 * 1024, io::stdout().lock(), framer);
@@ -316,18 +339,34 @@ fn decode_hex(text: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
 }
 
 pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failure> {
-    let deframer = ChecksumDeframer::new(options.checksum.checksum())
-        .with_max_frame_len(options.max_frame_len);
-    let truncate = if args.truncate {
-        Truncate::Yes
-    } else {
-        Truncate::No
+    let checksum = choose::for_file(options.checksum, &args.file, options.max_frame_len)?;
+    let truncate = match (args.truncate, args.force) {
+        (false, _) => Truncate::No,
+        (true, false) => Truncate::Yes,
+        (true, true) => Truncate::Force,
     };
-    let report = recover_file(&args.file, deframer, truncate)
-        .map_err(|error| Failure::from_error(&args.file, &error))?;
-    let torn_part = match report.end {
-        StreamEnd::CleanEof => None,
-        StreamEnd::TornTail { part } => Some(part.to_string()),
+    let file_len = std::fs::metadata(&args.file).map_or(0, |metadata| metadata.len());
+    let progress = bar(file_len, options.quiet);
+    let report = recover_file_with_progress(
+        &args.file,
+        checksum.deframer(options.max_frame_len),
+        truncate,
+        |read| progress.set_position(read),
+    );
+    progress.finish_and_clear();
+    let report = report.map_err(|error| {
+        let failure = Failure::from_error(&args.file, &error);
+        match choose::suggestion(&args.file, checksum, options.max_frame_len) {
+            Some(kind) if error.frame_index() == Some(0) => failure.context(format!(
+                "the stream's first frames verify under {kind}: try -c {kind}, or -c auto"
+            )),
+            _ => failure,
+        }
+    })?;
+    let (end, torn_part) = match report.end {
+        StreamEnd::CleanEof => ("clean", None),
+        StreamEnd::TornTail { part } => ("torn_tail", Some(part.to_string())),
+        StreamEnd::ZeroFilledTail => ("zero_filled_tail", None),
     };
     let printed = print(|out| {
         if args.json {
@@ -335,39 +374,62 @@ pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failu
                 out,
                 "{}",
                 json!({
+                    "checksum": checksum.name(),
+                    "checksum_detected": checksum.detected,
                     "frames": report.frames,
                     "last_good_offset": report.last_good_offset,
-                    "end": if torn_part.is_some() { "torn_tail" } else { "clean" },
+                    "end": end,
                     "torn_part": torn_part,
                     "tail_len": report.tail_len,
+                    "unproven": report.unproven,
                     "truncated": report.truncated,
                 })
             );
         }
-        match &torn_part {
-            None => writeln!(
+        let file = args.file.display();
+        let what = match (&report.end, &torn_part) {
+            (StreamEnd::CleanEof, _) => {
+                return writeln!(
+                    out,
+                    "{file}: clean: {} frames, ending at byte offset {} (checksum {})",
+                    report.frames,
+                    report.last_good_offset,
+                    checksum.name()
+                );
+            }
+            (_, Some(part)) => format!("a torn tail in the {part}"),
+            _ => "a zero-filled tail (space the file system allocated but never wrote)".to_owned(),
+        };
+        writeln!(
+            out,
+            "{file}: {what}: {} bytes after the {} intact frames ending at byte offset {} (checksum {})",
+            report.tail_len,
+            report.frames,
+            report.last_good_offset,
+            checksum.name()
+        )?;
+        match (&report.unproven, report.truncated) {
+            (_, true) => writeln!(
                 out,
-                "{}: clean: {} frames, ending at byte offset {}",
-                args.file.display(),
-                report.frames,
-                report.last_good_offset
+                "  cut off; the file now ends after frame {}",
+                report.frames
             ),
-            Some(part) => writeln!(
+            (Some(reason), false) => writeln!(
                 out,
-                "{}: torn tail in the {part}: {} bytes after the {} intact frames ending at byte offset {}{}",
-                args.file.display(),
-                report.tail_len,
-                report.frames,
-                report.last_good_offset,
-                if report.truncated {
-                    "; cut off"
+                "  not proven free of intact frames: {reason}\n  {}",
+                if args.truncate {
+                    "not cut; --force cuts it anyway, or salvage copies what verifies"
                 } else {
-                    "; run with --truncate to cut it off"
+                    "run with --truncate --force to cut it anyway, or salvage"
                 }
+            ),
+            (None, false) => writeln!(
+                out,
+                "  nothing intact follows; run with --truncate to cut it off"
             ),
         }
     });
-    let verdict = if torn_part.is_some() && !report.truncated {
+    let verdict = if report.tail_len > 0 && !report.truncated {
         Err(Failure::already_reported())
     } else {
         Ok(())
@@ -379,34 +441,47 @@ pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failu
     // Before the input is mapped: the output must not be the input, and only a new
     // temporary file is created, so nothing truncates the mapped input (that was SIGBUS).
     let output = AtomicFile::create(&args.output, Some(&args.input))?;
-    let deframer = ChecksumDeframer::new(options.checksum.checksum())
-        .with_max_frame_len(options.max_frame_len);
-    let map = MmapReader::open(&args.input, deframer)
+    let map = MmapReader::open(&args.input, DefaultDeframer::new())
         .map_err(|error| Failure::from_error(&args.input, &error))?;
+    let input = map.as_bytes();
+    let checksum = match Chosen::given(options.checksum) {
+        Some(chosen) => chosen,
+        None => choose::detect_in(&args.input, input, options.max_frame_len)?,
+    };
     let mut output = BufWriter::with_capacity(256 * 1024, output);
-    let deframer = ChecksumDeframer::new(options.checksum.checksum())
-        .with_max_frame_len(options.max_frame_len);
-    let report = salvage_slice(map.as_bytes(), deframer, &mut output)
-        .map_err(|error| Failure::from_error(&args.input, &error))?;
+    let progress = bar(input.len() as u64, options.quiet);
+    let report = salvage_slice_with_progress(
+        input,
+        checksum.deframer(options.max_frame_len),
+        &mut output,
+        |position| progress.set_position(position),
+    );
+    progress.finish_and_clear();
+    let report = report.map_err(|error| Failure::from_error(&args.input, &error))?;
     output
         .into_inner()
         .map_err(|error| Failure::usage(&args.output, error.error()))?
         .commit()?;
     let torn = matches!(report.end, StreamEnd::TornTail { .. });
-    let skipped: Vec<[u64; 2]> = report
-        .skipped
-        .iter()
-        .map(|range| [range.start, range.end])
-        .collect();
+    let pairs = |ranges: &[std::ops::Range<u64>]| -> Vec<[u64; 2]> {
+        ranges
+            .iter()
+            .map(|range| [range.start, range.end])
+            .collect()
+    };
     let printed = print(|out| {
         if args.json {
             return writeln!(
                 out,
                 "{}",
                 json!({
+                    "checksum": checksum.name(),
+                    "checksum_detected": checksum.detected,
                     "frames": report.frames,
                     "bytes_written": report.bytes_written,
-                    "skipped": skipped,
+                    "skipped": pairs(&report.skipped),
+                    "zero_filled": pairs(&report.zero_filled),
+                    "unchecked_candidates": report.unchecked_candidates,
                     "end": if torn { "torn_tail" } else { "clean" },
                     "input_len": report.input_len,
                 })
@@ -414,19 +489,38 @@ pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failu
         }
         writeln!(
             out,
-            "{}: kept {} frames ({} bytes) in {}",
+            "{}: kept {} frames ({} bytes) in {} (checksum {})",
             args.input.display(),
             report.frames,
             report.bytes_written,
-            args.output.display()
+            args.output.display(),
+            checksum.name()
         )?;
         for range in &report.skipped {
+            let zeros: u64 = report
+                .zero_filled
+                .iter()
+                .filter(|zeros| zeros.start >= range.start && zeros.end <= range.end)
+                .map(|zeros| zeros.end - zeros.start)
+                .sum();
             writeln!(
                 out,
-                "  skipped damaged bytes {}..{} ({} bytes)",
+                "  skipped damaged bytes {}..{} ({} bytes{})",
                 range.start,
                 range.end,
-                range.end - range.start
+                range.end - range.start,
+                if zeros > 0 {
+                    format!(", {zeros} of them zero-filled")
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+        if report.unchecked_candidates > 0 {
+            writeln!(
+                out,
+                "  {} candidate frames after damage were too costly to check (input mostly not frames)",
+                report.unchecked_candidates
             )?;
         }
         if torn {
@@ -444,8 +538,11 @@ pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failu
 
 pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failure> {
     let output = AtomicFile::create(&args.output, Some(&args.input))?;
-    let mut writer =
-        StreamWriter::with_capacity(256 * 1024, output, ChecksumFramer::new(args.to.checksum()));
+    let mut writer = StreamWriter::with_capacity(
+        256 * 1024,
+        output,
+        ChecksumFramer::new(args.to.for_writing().checksum()),
+    );
     let reading = Options {
         checksum: args.from,
         max_frame_len: options.max_frame_len,
@@ -479,8 +576,8 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
             "{}: {} frames from {} to {} in {}",
             args.input.display(),
             scan.frames,
-            args.from.checksum().name(),
-            args.to.checksum().name(),
+            scan.checksum.name(),
+            args.to.for_writing().name(),
             args.output.display()
         )
     })
@@ -492,7 +589,7 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
     let mut writer = StreamWriter::with_capacity(
         1024 * 1024,
         output,
-        ChecksumFramer::new(options.checksum.checksum()),
+        ChecksumFramer::new(options.checksum.for_writing().checksum()),
     );
     // About 75 bytes an event: a bar from roughly 900 000 events.
     let progress = bar(args.count.saturating_mul(75), options.quiet);
@@ -519,7 +616,7 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
             out,
             "wrote {} telemetry events, {bytes} bytes, checksum {}, to {}",
             args.count,
-            options.checksum.checksum().name(),
+            options.checksum.for_writing().name(),
             args.output.display()
         )
     })

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod choose;
 mod commands;
 mod failure;
 mod output;

@@ -1,12 +1,17 @@
 //! Reading a whole stream: the loop shared by `stats`, `verify`, `cat` and `convert`.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use flatstream::{ChecksumDeframer, DeframerExt, Error, ErrorKind, StreamReader, Validator};
+use flatstream::wire::MAX_HEADER_LEN;
+use flatstream::{
+    ChecksumKind, DeframerExt, Error, ErrorKind, StreamReader, Validator, ZeroFillCheck,
+    find_intact_frame,
+};
 
 use crate::args::Options;
+use crate::choose::{self, Chosen};
 use crate::failure::Failure;
 use crate::progress::{ProgressRead, bar};
 
@@ -23,6 +28,16 @@ pub(crate) struct Scan {
     pub(crate) last_good_offset: u64,
     /// The first bad frame, if any.
     pub(crate) error: Option<Error>,
+    /// The checksum read with.
+    pub(crate) checksum: Chosen,
+    /// Zero-filled damage: the byte range of zeros read as empty frames, when that is the
+    /// error (it ends where reading stopped).
+    pub(crate) zero_filled: Option<[u64; 2]>,
+    /// When a given checksum fails at the first frame: the one the stream verifies under.
+    pub(crate) suggested: Option<ChecksumKind>,
+    /// When the stream looks torn but a frame that verifies begins after the point where
+    /// it stopped: that frame's offset (the stream is damaged, not torn).
+    pub(crate) intact_after: Option<u64>,
 }
 
 impl Scan {
@@ -30,10 +45,12 @@ impl Scan {
     pub(crate) fn end(&self) -> &'static str {
         match self.error.as_ref().map(Error::kind) {
             None => "clean",
+            Some(ErrorKind::UnexpectedEof { .. }) if self.intact_after.is_some() => "damaged",
             Some(ErrorKind::UnexpectedEof { .. }) => "torn_tail",
             Some(ErrorKind::ChecksumMismatch { .. }) => "checksum_mismatch",
             Some(ErrorKind::FrameTooLarge { .. }) => "frame_too_large",
             Some(ErrorKind::ValidationFailed { .. }) => "validation_failed",
+            Some(ErrorKind::ZeroFilled { .. }) => "zero_filled",
             Some(_) => "invalid",
         }
     }
@@ -49,10 +66,26 @@ impl Scan {
 
     /// Exit status 1 with the error's message when the stream was bad; 2 for I/O errors.
     pub(crate) fn into_result(self, file: &Path) -> Result<(), Failure> {
-        match &self.error {
-            None => Ok(()),
-            Some(error) => Err(Failure::from_error(file, error)),
+        let Some(error) = &self.error else {
+            return Ok(());
+        };
+        let failure = Failure::from_error(file, error);
+        if let Some(intact) = self.intact_after {
+            return Err(failure.context(format!(
+                "but an intact frame begins at byte offset {intact}: the stream is damaged \
+                 here, not torn (a length field is wrong); salvage copies the intact frames"
+            )));
         }
+        Err(match (self.zero_filled, self.suggested) {
+            (Some([start, end]), _) => failure.context(format!(
+                "bytes {start}..{end} are zeros, not frames: space the file system allocated \
+                 but never wrote; the intact frames end at byte offset {start}"
+            )),
+            (None, Some(kind)) => failure.context(format!(
+                "the stream's first frames verify under {kind}: try -c {kind}, or -c auto"
+            )),
+            (None, None) => failure,
+        })
     }
 }
 
@@ -66,16 +99,21 @@ pub(crate) fn scan(
 ) -> Result<Scan, Failure> {
     let file = File::open(path).map_err(|error| Failure::usage(path, error))?;
     // The length at open sizes the bar only: the file may grow while it is read.
-    let file_len = file
+    let metadata = file
         .metadata()
-        .map_err(|error| Failure::usage(path, error))?
-        .len();
-    let progress = ProgressRead::new(file, bar(file_len, options.quiet));
-    let deframer = ChecksumDeframer::new(options.checksum.checksum())
-        .with_max_frame_len(options.max_frame_len)
-        .with_validator(validator);
-    let mut reader = StreamReader::new(BufReader::with_capacity(256 * 1024, progress), deframer);
-    let error = loop {
+        .map_err(|error| Failure::usage(path, error))?;
+    let mut progress = ProgressRead::new(file, bar(metadata.len(), options.quiet));
+    // Detection reads the first bytes; they are read again, from memory, as the stream.
+    let mut prefix = Vec::new();
+    let checksum = match Chosen::given(options.checksum) {
+        Some(chosen) => chosen,
+        None => choose::detect_from(path, &mut progress, &mut prefix, options.max_frame_len)?,
+    };
+    let deframer =
+        ZeroFillCheck::new(checksum.deframer(options.max_frame_len)).with_validator(validator);
+    let source = Cursor::new(prefix).chain(progress);
+    let mut reader = StreamReader::new(BufReader::with_capacity(256 * 1024, source), deframer);
+    let mut error = loop {
         match reader.read_message() {
             Ok(Some(payload)) => on_payload(payload)?,
             Ok(None) => break None,
@@ -87,17 +125,89 @@ pub(crate) fn scan(
     {
         return Err(Failure::from_error(path, error));
     }
-    let (frames, last_good_offset) = match &error {
-        Some(error) => (
-            error.frame_index().unwrap_or(0),
-            error.offset().unwrap_or(0),
-        ),
+    let mut zero_filled = None;
+    let (frames, last_good_offset) = match &mut error {
+        Some(first) => {
+            let frames = first.frame_index().unwrap_or(0);
+            let offset = first.offset().unwrap_or(0);
+            match (first.kind(), first.frame_len()) {
+                (ErrorKind::ZeroFilled { len }, Some(frame_len)) => {
+                    // The run began before the frame that reached the threshold: the intact
+                    // frames end where it began. Follow it to its end in a regular file (a
+                    // device such as /dev/zero has none).
+                    let frames = frames + 1 - len / frame_len;
+                    let start = offset + frame_len - len;
+                    let mut end = offset + frame_len;
+                    if metadata.is_file() {
+                        while let Err(next) = reader.read_message() {
+                            match (next.kind(), next.offset(), next.frame_len()) {
+                                (ErrorKind::ZeroFilled { .. }, Some(at), Some(frame_len)) => {
+                                    end = at + frame_len;
+                                }
+                                // Zeros too few for a whole frame at the very end.
+                                (ErrorKind::UnexpectedEof { .. }, ..) => {
+                                    end += zeros_to_end(path, end).unwrap_or(0);
+                                    break;
+                                }
+                                _ => break,
+                            }
+                        }
+                    }
+                    *first = Error::zero_filled(end - start).at_frame(frames, start);
+                    zero_filled = Some([start, end]);
+                    (frames, start)
+                }
+                _ => (frames, offset),
+            }
+        }
         None => (reader.frames_read(), reader.position()),
+    };
+    let intact_after = match &error {
+        Some(error) if error.is_torn_tail() && metadata.is_file() => {
+            intact_after(path, last_good_offset, checksum, options.max_frame_len)
+        }
+        _ => None,
+    };
+    let suggested = match &error {
+        Some(error) if error.frame_index() == Some(0) && zero_filled.is_none() => {
+            choose::suggestion(path, checksum, options.max_frame_len)
+        }
+        _ => None,
     };
     Ok(Scan {
         frames,
-        bytes_read: reader.get_ref().get_ref().bytes_read(),
+        bytes_read: reader.get_ref().get_ref().get_ref().1.bytes_read(),
         last_good_offset,
         error,
+        checksum,
+        zero_filled,
+        suggested,
+        intact_after,
     })
+}
+
+/// How many bytes follow `offset` in the file, if they are few (shorter than a header) and
+/// all zero.
+fn zeros_to_end(path: &Path, offset: u64) -> Option<u64> {
+    let mut file = File::open(path).ok()?;
+    file.seek(SeekFrom::Start(offset)).ok()?;
+    let mut rest = Vec::new();
+    file.take(MAX_HEADER_LEN as u64)
+        .read_to_end(&mut rest)
+        .ok()?;
+    rest.iter()
+        .all(|byte| *byte == 0)
+        .then_some(rest.len() as u64)
+}
+
+/// Whether a frame that verifies begins in what looks like the torn tail from `offset`: the
+/// tail is read again from the file (it is shorter than a header and the largest payload).
+fn intact_after(path: &Path, offset: u64, checksum: Chosen, max_frame_len: usize) -> Option<u64> {
+    let mut file = File::open(path).ok()?;
+    file.seek(SeekFrom::Start(offset)).ok()?;
+    let mut tail = Vec::new();
+    file.take(max_frame_len.saturating_add(MAX_HEADER_LEN) as u64)
+        .read_to_end(&mut tail)
+        .ok()?;
+    find_intact_frame(&tail, 1, &checksum.deframer(max_frame_len)).map(|at| offset + at as u64)
 }

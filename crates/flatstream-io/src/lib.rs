@@ -28,8 +28,9 @@ pub use memory::MemoryPolicy;
 pub use mmap::MmapReader;
 pub use reader::{Messages, StreamReader, TypedMessages};
 pub use recovery::{
-    RecoveryReport, SalvageReport, StreamEnd, Truncate, ZERO_FILL_MIN_LEN, recover, recover_file,
-    salvage, salvage_slice, salvage_slice_with_progress,
+    RecoveryReport, SalvageReport, StreamEnd, Truncate, ZERO_FILL_MIN_LEN, find_intact_frame,
+    recover, recover_file, recover_file_with_progress, salvage, salvage_slice,
+    salvage_slice_with_progress,
 };
 pub use slice::SliceReader;
 pub use writer::StreamWriter;

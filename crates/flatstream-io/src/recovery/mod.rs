@@ -35,7 +35,7 @@
 mod resync;
 
 use std::fs::OpenOptions;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::path::Path;
 
@@ -241,7 +241,11 @@ impl Scanned {
         let mut unproven = None;
         if part == FramePart::Payload {
             let header_len = tail.len() - got as usize;
-            if let Some(found) = self.search(tail, deframer, Some(&mut unproven))? {
+            // Without a checksum nothing verifies: any plausible length "parses", so a
+            // search would find frames in any bytes. The tail's length is the evidence.
+            if header_len > LENGTH_LEN
+                && let Some(found) = self.search(tail, deframer, Some(&mut unproven))?
+            {
                 return Err(located(intact_frame_follows(offset + found as u64)));
             }
             if header_len == LENGTH_LEN && tail.len() > header_len + self.largest_payload {
@@ -278,6 +282,9 @@ impl Scanned {
         unproven: Option<&mut Option<String>>,
     ) -> Result<Option<usize>> {
         let header_len = LENGTH_LEN + checksum_width(bytes, deframer);
+        if header_len == LENGTH_LEN {
+            return Ok(None); // Without a checksum nothing verifies.
+        }
         let mut resync = Resync::new(bytes.len(), header_len - LENGTH_LEN, bytes.len(), false);
         resync.saw_payload(self.largest_payload);
         let found = resync.find(bytes, 1, deframer, &mut |_| {});
@@ -439,6 +446,33 @@ impl<R: Read> Window<R> {
     }
 }
 
+/// The first position at or after `from` in `input` where a frame begins that verifies
+/// under `deframer`'s checksum and limit, with a payload that is neither empty nor all zero
+/// bytes: the evidence [`recover`] looks for before it calls a tail torn.
+///
+/// Use it on what a reader reported as a torn tail (from its second byte) to tell a torn
+/// tail from a damaged length field with intact frames after it. Its work is bounded as
+/// [`salvage`]'s is; a candidate past the budget is not checked (and not returned). Without
+/// a checksum nothing verifies, and it returns `None`.
+pub fn find_intact_frame<C: Checksum>(
+    input: &[u8],
+    from: usize,
+    deframer: &ChecksumDeframer<C>,
+) -> Option<usize> {
+    let max_frame_len = deframer.max_frame_len();
+    let checksum_len = deframer.checksum().size();
+    if checksum_len == 0 {
+        return None;
+    }
+    let mut parser = ChecksumDeframer::new(deframer.checksum()).with_max_frame_len(max_frame_len);
+    Resync::new(input.len(), checksum_len, max_frame_len, false).find(
+        input,
+        from,
+        &mut parser,
+        &mut |_| {},
+    )
+}
+
 /// Whether [`recover_file`] may cut a tail off the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Truncate {
@@ -467,11 +501,30 @@ pub fn recover_file<D: Deframer>(
     deframer: D,
     truncate: Truncate,
 ) -> Result<RecoveryReport> {
+    recover_file_with_progress(path, deframer, truncate, |_| {})
+}
+
+/// [`recover_file`], calling `on_progress` with the number of bytes read so far as it reads.
+///
+/// # Errors
+///
+/// As [`recover_file`].
+pub fn recover_file_with_progress<D: Deframer>(
+    path: impl AsRef<Path>,
+    deframer: D,
+    truncate: Truncate,
+    on_progress: impl FnMut(u64),
+) -> Result<RecoveryReport> {
     let file = OpenOptions::new()
         .read(true)
         .write(truncate != Truncate::No)
         .open(path)?;
-    let mut report = recover(BufReader::with_capacity(CHUNK, &file), deframer)?;
+    let counting = ProgressReader {
+        inner: &file,
+        read: 0,
+        on_progress,
+    };
+    let mut report = recover(counting, deframer)?;
     let allowed = match truncate {
         Truncate::No => false,
         Truncate::Yes => report.unproven.is_none(),
@@ -492,6 +545,22 @@ pub fn recover_file<D: Deframer>(
         report.truncated = true;
     }
     Ok(report)
+}
+
+/// Tells `on_progress` how many bytes were read through it.
+struct ProgressReader<R, F> {
+    inner: R,
+    read: u64,
+    on_progress: F,
+}
+
+impl<R: Read, F: FnMut(u64)> Read for ProgressReader<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        (self.on_progress)(self.read);
+        Ok(n)
+    }
 }
 
 /// What [`salvage`] kept and skipped.

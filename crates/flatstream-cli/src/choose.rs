@@ -1,0 +1,147 @@
+//! Which checksum a reading command uses: the one `-c` names, or the one the stream's first
+//! frames verify under (`-c auto`, the default).
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use flatstream::{
+    Checksum, ChecksumDeframer, ChecksumKind, detect_checksum_with_limit, wire::MAX_HEADER_LEN,
+};
+
+use crate::args::ChecksumName;
+use crate::failure::Failure;
+
+/// The checksum in use, and how it was chosen.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Chosen {
+    pub(crate) kind: ChecksumKind,
+    /// Whether it was detected (`-c auto`) rather than given.
+    pub(crate) detected: bool,
+}
+
+impl Chosen {
+    /// The one named, or `None` for `auto`.
+    pub(crate) fn given(name: ChecksumName) -> Option<Chosen> {
+        name.given().map(|kind| Chosen {
+            kind,
+            detected: false,
+        })
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        self.kind.name()
+    }
+
+    pub(crate) fn deframer(
+        self,
+        max_frame_len: usize,
+    ) -> ChecksumDeframer<Box<dyn Checksum + Send + Sync>> {
+        ChecksumDeframer::new(self.kind.checksum()).with_max_frame_len(max_frame_len)
+    }
+}
+
+/// How much of a stream detection reads: a MiB holds the first frames of any stream of
+/// small messages; more only when the first frame is larger, up to one whole frame.
+fn prefix_steps(max_frame_len: usize) -> [usize; 3] {
+    let whole_frame = max_frame_len.saturating_add(MAX_HEADER_LEN);
+    [1 << 20, (16 << 20).min(whole_frame), whole_frame]
+}
+
+/// Detects the checksum of the stream `reader` starts, reading its first bytes into
+/// `prefix` (which the caller must read first, before the rest of `reader`).
+///
+/// # Errors
+///
+/// Exit status 2 naming the candidates, when no algorithm fits or two do; the read's error.
+pub(crate) fn detect_from(
+    file: &Path,
+    reader: &mut impl Read,
+    prefix: &mut Vec<u8>,
+    max_frame_len: usize,
+) -> Result<Chosen, Failure> {
+    let mut error = None;
+    for step in prefix_steps(max_frame_len) {
+        if step > prefix.len() {
+            let wanted = (step - prefix.len()) as u64;
+            reader
+                .by_ref()
+                .take(wanted)
+                .read_to_end(prefix)
+                .map_err(|error| Failure::usage(file, error))?;
+        }
+        match detect_in(file, prefix, max_frame_len) {
+            Ok(chosen) => return Ok(chosen),
+            Err(failure) => error = Some(failure),
+        }
+        if prefix.len() < step {
+            break; // The whole stream was read: more cannot help.
+        }
+    }
+    Err(error.unwrap_or_else(|| Failure::usage(file, "cannot detect the checksum")))
+}
+
+/// Detects the checksum of the stream that `bytes` starts (or holds).
+///
+/// An empty stream carries no checksum: any reads it, and it is reported as crc32c, the
+/// writing default.
+///
+/// # Errors
+///
+/// Exit status 2 naming the candidates, when no algorithm fits or two do.
+pub(crate) fn detect_in(
+    file: &Path,
+    bytes: &[u8],
+    max_frame_len: usize,
+) -> Result<Chosen, Failure> {
+    if bytes.is_empty() {
+        return Ok(Chosen {
+            kind: ChecksumKind::Crc32c,
+            detected: true,
+        });
+    }
+    let prefix = &bytes[..bytes.len().min(prefix_steps(max_frame_len)[2])];
+    detect_checksum_with_limit(prefix, max_frame_len)
+        .map(|detected| Chosen {
+            kind: detected.checksum,
+            detected: true,
+        })
+        .map_err(|error| {
+            Failure::usage(
+                file,
+                format_args!("cannot detect the checksum: {error}; name it with -c"),
+            )
+        })
+}
+
+/// The checksum given, or the one detected from the start of the file at `path`.
+///
+/// # Errors
+///
+/// As [`detect_from`], and the errors of opening the file.
+pub(crate) fn for_file(
+    name: ChecksumName,
+    path: &Path,
+    max_frame_len: usize,
+) -> Result<Chosen, Failure> {
+    if let Some(chosen) = Chosen::given(name) {
+        return Ok(chosen);
+    }
+    let mut file = File::open(path).map_err(|error| Failure::usage(path, error))?;
+    detect_from(path, &mut file, &mut Vec::new(), max_frame_len)
+}
+
+/// When a stream read with a given checksum fails at its first frame: the algorithm it
+/// does verify under, if it is another (read again from the start of a regular file).
+pub(crate) fn suggestion(
+    path: &Path,
+    chosen: Chosen,
+    max_frame_len: usize,
+) -> Option<ChecksumKind> {
+    if chosen.detected || !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut file = File::open(path).ok()?;
+    let detected = detect_from(path, &mut file, &mut Vec::new(), max_frame_len).ok()?;
+    (detected.kind != chosen.kind).then_some(detected.kind)
+}

@@ -1,0 +1,254 @@
+//! Issue 11 through the binary: recovery never destroys data, streams identify their
+//! checksum, zero fill is damage, and nothing hangs on input that is not frames.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{flatstream, stderr};
+
+fn dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "flatstream-cli-recovery-{}-{name}",
+        std::process::id()
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// `flatstream gen telemetry` into `dir/name` with the given checksum.
+fn generate(dir: &Path, name: &str, count: u32, checksum: &str) -> PathBuf {
+    let file = dir.join(name);
+    let count = count.to_string();
+    let output = flatstream(&[
+        "gen",
+        "telemetry",
+        path(&file),
+        "--count",
+        &count,
+        "-c",
+        checksum,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    file
+}
+
+fn json(args: &[&str]) -> (Value, Option<i32>, String) {
+    let output = flatstream(args);
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("{args:?}: {error}: {}", stderr(&output)));
+    (report, output.status.code(), stderr(&output))
+}
+
+#[test]
+fn a_flipped_length_bit_is_reported_as_damage_and_never_cut() {
+    // Finding 1: bit 0 of byte 731 (frame 10's length field) of 100 000 events.
+    let dir = dir("flip");
+    let file = generate(&dir, "events.fs", 100_000, "crc32c");
+    let mut bytes = fs::read(&file).unwrap();
+    bytes[731] ^= 1;
+    fs::write(&file, &bytes).unwrap();
+
+    let (report, code, _) = json(&["verify", path(&file), "--json"]);
+    assert_eq!((report["end"].as_str(), code), (Some("damaged"), Some(1)));
+    assert_eq!(report["last_good_offset"], 728);
+    assert_eq!(report["intact_frame_after"], 808);
+
+    for force in [false, true] {
+        let mut args = vec!["recover", path(&file), "--truncate"];
+        if force {
+            args.push("--force");
+        }
+        let output = flatstream(&args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&output).contains("salvage it"),
+            "{}",
+            stderr(&output)
+        );
+        assert_eq!(
+            fs::read(&file).unwrap(),
+            bytes,
+            "{args:?}: the file is unchanged"
+        );
+    }
+    let rescued = dir.join("rescued.fs");
+    let (report, code, _) = json(&["salvage", path(&file), path(&rescued), "--json"]);
+    assert_eq!((report["frames"].as_u64(), code), (Some(99_999), Some(1)));
+}
+
+#[test]
+fn a_wrong_checksum_never_cuts_a_good_file_and_auto_reads_it() {
+    // Finding 2: a valid one-frame file written without a checksum.
+    let dir = dir("wrong-checksum");
+    let file = generate(&dir, "one.fs", 1, "none");
+    let original = fs::read(&file).unwrap();
+    let output = flatstream(&["recover", path(&file), "-c", "xxh3", "--truncate"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("no frame before it verifies"), "{text}");
+    assert!(text.contains("not cut"), "{text}");
+    assert_eq!(fs::read(&file).unwrap(), original);
+
+    // The default detects the stream's own checksum and finds it clean.
+    let (report, code, _) = json(&["recover", path(&file), "--truncate", "--json"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(report["checksum"], "none");
+    assert_eq!(report["checksum_detected"], true);
+    assert_eq!(report["end"], "clean");
+    assert_eq!(fs::read(&file).unwrap(), original);
+
+    // A mismatch at frame 0 with an explicit -c names the checksum that fits.
+    let multi = generate(&dir, "xxh3.fs", 50, "xxh3");
+    let output = flatstream(&["verify", path(&multi), "-c", "crc32c"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("try -c xxh3"),
+        "{}",
+        stderr(&output)
+    );
+    let (report, _, _) = json(&["verify", path(&multi), "-c", "crc64", "--json"]);
+    assert_eq!(report["suggested_checksum"], "xxh3");
+}
+
+#[test]
+fn every_algorithm_is_detected_and_said_in_json() {
+    let dir = dir("detect");
+    for checksum in crate::ALGORITHMS {
+        let file = generate(&dir, &format!("{checksum}.fs"), 300, checksum);
+        for command in ["verify", "stats"] {
+            let (report, code, _) = json(&[command, path(&file), "--json"]);
+            assert_eq!(code, Some(0), "{command} {checksum}");
+            assert_eq!(report["checksum"], checksum, "{command}");
+            assert_eq!(report["checksum_detected"], true);
+            assert_eq!(report["frames"], 300);
+        }
+        let output = flatstream(&["cat", path(&file), "--format", "len"]);
+        assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 300);
+    }
+    // Bytes that are no stream: exit 2, naming every candidate.
+    let noise = dir.join("noise.bin");
+    fs::write(&noise, [0xffu8; 4096]).unwrap();
+    let output = flatstream(&["verify", path(&noise)]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("cannot detect the checksum"), "{message}");
+    for checksum in crate::ALGORITHMS {
+        assert!(message.contains(&format!("{checksum}: ")), "{message}");
+    }
+}
+
+#[test]
+fn zero_fill_is_damage_and_a_zero_filled_tail_is_mended_exactly() {
+    // Finding 7, with the JSON ranges.
+    let dir = dir("zeros");
+    let file = generate(&dir, "events.fs", 1000, "crc32c");
+    let original = fs::read(&file).unwrap();
+
+    let mut tail = original.clone();
+    tail.resize(original.len() + 8192, 0);
+    fs::write(&file, &tail).unwrap();
+    let (report, code, _) = json(&["verify", path(&file), "--json"]);
+    assert_eq!(
+        (report["end"].as_str(), code),
+        (Some("zero_filled"), Some(1))
+    );
+    let end = tail.len() as u64;
+    assert_eq!(
+        report["zero_filled"],
+        serde_json::json!([[original.len(), end]])
+    );
+    assert_eq!(report["frames"], 1000);
+    let (report, code, _) = json(&["recover", path(&file), "--truncate", "--json"]);
+    assert_eq!(
+        (report["end"].as_str(), code),
+        (Some("zero_filled_tail"), Some(0))
+    );
+    assert_eq!(fs::read(&file).unwrap(), original, "mended exactly");
+
+    // 16 MB of zeros is not a valid stream under any checksum.
+    let zeros = dir.join("zeros.bin");
+    fs::write(&zeros, vec![0u8; 16_000_000]).unwrap();
+    for checksum in ["crc32c", "crc16", "none"] {
+        let (report, code, _) = json(&["verify", path(&zeros), "-c", checksum, "--json"]);
+        assert_eq!(
+            (report["end"].as_str(), code),
+            (Some("zero_filled"), Some(1))
+        );
+        assert_eq!(report["zero_filled"], serde_json::json!([[0, 16_000_000]]));
+    }
+    // In the middle: damage, located where the zeros begin.
+    let mut middle = original.clone();
+    middle[2000..2000 + 4096].fill(0);
+    fs::write(&file, &middle).unwrap();
+    let output = flatstream(&["recover", path(&file), "--truncate"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(fs::read(&file).unwrap(), middle, "nothing cut");
+    let rescued = dir.join("rescued.fs");
+    let (report, _, _) = json(&["salvage", path(&file), path(&rescued), "--json"]);
+    let zero_filled = report["zero_filled"].as_array().unwrap();
+    assert_eq!(zero_filled.len(), 1, "{report}");
+}
+
+#[test]
+fn verify_dev_zero_ends() {
+    // Finding 7: `verify /dev/zero` used to read forever.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
+        .args(["verify", "/dev/zero"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A guard against a hang, not a timing assertion: it takes milliseconds.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("verify /dev/zero did not end");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(1));
+}
+
+#[test]
+fn salvage_of_bytes_that_are_not_frames_is_bounded_and_says_so() {
+    // Finding 5 (the work bound itself is counted in flatstream-io's tests).
+    let dir = dir("noise");
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..4_000_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let input = dir.join("noise.bin");
+    fs::write(&input, &noise).unwrap();
+    let output = dir.join("out.fs");
+    let (report, code, _) = json(&[
+        "salvage",
+        path(&input),
+        path(&output),
+        "-c",
+        "crc32c",
+        "--json",
+    ]);
+    assert_eq!(code, Some(1));
+    assert_eq!(report["frames"], 0);
+    assert_eq!(report["skipped"], serde_json::json!([[0, 4_000_000]]));
+    assert!(report["unchecked_candidates"].is_u64());
+    assert_eq!(fs::metadata(&output).unwrap().len(), 0);
+}
