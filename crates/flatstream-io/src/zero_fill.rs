@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use flatstream_core::wire::Frame;
+use flatstream_core::wire::{Frame, LENGTH_LEN};
 use flatstream_core::{Checksum, Deframer, Error, Result};
 
 use crate::ChecksumDeframer;
@@ -10,7 +10,9 @@ use crate::recovery::ZERO_FILL_MIN_LEN;
 
 /// A [`ChecksumDeframer`] that reports a run of zero bytes reading as empty frames as
 /// [`ErrorKind::ZeroFilled`](flatstream_core::ErrorKind::ZeroFilled), once the run reaches
-/// [`ZERO_FILL_MIN_LEN`] bytes.
+/// [`ZERO_FILL_MIN_LEN`] bytes; so is a frame whose checksum and payload are that many zero
+/// bytes (what a zeroed block leaves of a frame whose length survived, which still verifies
+/// under CRC-16/XMODEM, whose checksum of zeros is 0).
 ///
 /// A file system that crashes before the data reached the disk can leave blocks of zeros
 /// where frames should be. Every CRC here maps the empty payload to 0 (and without a
@@ -63,8 +65,15 @@ impl<C: Checksum> ZeroFillCheck<C> {
         &self.inner
     }
 
-    fn observe(&mut self, frame_len: usize, payload_len: usize) -> Result<()> {
-        if payload_len == 0 && self.empty_is_zero {
+    fn observe(&mut self, frame_len: usize, payload: &[u8]) -> Result<()> {
+        // A verified frame whose payload is all zero bytes has a zero checksum field when
+        // zeros checksum to 0 (empty payloads under every CRC here, any length under
+        // CRC-16/XMODEM and without a checksum): its bytes after the length are zeros.
+        let zero_after_length = self.empty_is_zero
+            && payload.iter().all(|byte| *byte == 0)
+            && self.inner.checksum().calculate(payload) == 0;
+        if zero_after_length && (payload.is_empty() || frame_len - LENGTH_LEN >= ZERO_FILL_MIN_LEN)
+        {
             self.run += frame_len as u64;
             if self.run >= ZERO_FILL_MIN_LEN as u64 {
                 return Err(Error::zero_filled(self.run).with_frame_len(frame_len as u64));
@@ -84,7 +93,7 @@ impl<C: Checksum> Deframer for ZeroFillCheck<C> {
     ) -> Result<Option<usize>> {
         let frame_len = self.inner.read_frame(reader, payload);
         if let Ok(Some(frame_len)) = frame_len {
-            self.observe(frame_len, payload.len())?;
+            self.observe(frame_len, payload)?;
         }
         frame_len
     }
@@ -92,7 +101,7 @@ impl<C: Checksum> Deframer for ZeroFillCheck<C> {
     fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
         let frame = self.inner.parse_frame(input)?;
         if let Some(frame) = frame {
-            self.observe(frame.len, frame.payload.len())?;
+            self.observe(frame.len, frame.payload)?;
         }
         Ok(frame)
     }

@@ -329,6 +329,28 @@ fn assert_recover_keeps_every_verifying_frame(input: &[u8], checksum: &dyn Check
     );
     if report.tail_len > 0 && report.unproven.is_none() {
         let cut = report.last_good_offset as usize;
+        if checksum.size() == 0 {
+            // Without a checksum any bytes "verify": the promise is that a zero-filled tail
+            // is zeros (after at most the length field of a frame they zeroed), and a torn
+            // one no longer than a header and the largest payload before it.
+            if report.end == StreamEnd::ZeroFilledTail {
+                let zeros_from = (cut + 4).min(input.len());
+                assert!(
+                    input[zeros_from..].iter().all(|byte| *byte == 0),
+                    "{what}: {report:?}"
+                );
+                return;
+            }
+            let largest = SliceReader::new(&input[..cut], ChecksumDeframer::new(checksum))
+                .map(|payload| payload.unwrap().len())
+                .max()
+                .unwrap_or(0);
+            assert!(
+                report.tail_len as usize <= 4 + largest,
+                "{what}: {report:?}"
+            );
+            return;
+        }
         assert_eq!(
             verifying_frame_from(input, cut, checksum),
             None,
@@ -654,6 +676,15 @@ fn damage() -> impl Strategy<Value = Damage> {
     ]
 }
 
+/// An empty payload, or one with at least one non-zero byte, as every FlatBuffer has: under
+/// CRC-16/XMODEM a payload of zero bytes has checksum 0 whatever its length, so streams of
+/// them misread after damage still verify (documented in docs/reliability.md).
+fn payload_with_data() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 0..200).prop_filter("all zero", |payload| {
+        payload.is_empty() || payload.iter().any(|byte| *byte != 0)
+    })
+}
+
 fn proptest_config() -> proptest::test_runner::Config {
     proptest::test_runner::Config {
         cases: std::env::var("PROPTEST_CASES")
@@ -674,7 +705,7 @@ proptest! {
     #[test]
     fn any_single_damage_keeps_every_verifying_frame(
         algorithm in 0..ALGORITHMS.len(),
-        payloads in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 0..40),
+        payloads in prop::collection::vec(payload_with_data(), 0..40),
         damage in damage(),
     ) {
         let name = ALGORITHMS[algorithm];
@@ -690,8 +721,10 @@ proptest! {
             salvage_slice(&damaged, ChecksumDeframer::new(&*checksum), &mut output).unwrap();
             for payload in SliceReader::new(&output, ChecksumDeframer::new(&*checksum)) {
                 let payload = payload.unwrap();
+                // An empty frame is indistinguishable from fewer than 64 zero bytes (under
+                // 64 they are not zero fill), so only payloads with data are checked.
                 prop_assert!(
-                    payloads.iter().any(|written| written.as_slice() == payload),
+                    payload.is_empty() || payloads.iter().any(|written| written.as_slice() == payload),
                     "{} {:?}: salvage kept a frame that was never written", name, damage
                 );
             }

@@ -43,7 +43,7 @@ use flatstream_core::wire::LENGTH_LEN;
 use flatstream_core::{Checksum, Deframer, Error, ErrorKind, FramePart, Framer, Result};
 
 pub use self::resync::ZERO_FILL_MIN_LEN;
-use self::resync::{Resync, is_all_zero, leading_zeros};
+use self::resync::{Resync, is_all_zero, is_zero_filled_frame, leading_zeros};
 use crate::ChecksumDeframer;
 
 /// How a scanned stream ends.
@@ -107,7 +107,7 @@ pub fn recover<R: Read, D: Deframer>(reader: R, mut deframer: D) -> Result<Recov
             .map(|frame| frame.map(|frame| (frame.len, frame.payload.len())));
         match parsed {
             Ok(Some((frame_len, payload_len))) => {
-                if payload_len == 0 && is_all_zero(&window.rest()[..frame_len]) {
+                if is_zero_filled_frame(&window.rest()[..frame_len]) {
                     zero_run.get_or_insert((offset, frames));
                 } else {
                     if let Some((start, at_frame)) = zero_run.take() {
@@ -611,7 +611,9 @@ pub fn salvage<R: Read, C: Checksum, W: Write>(
 /// 0, and CRC-16/XMODEM maps any run of zeros to 0), and with a 2-byte checksum it must also
 /// be followed by another intact frame, a torn tail or the end. A run of
 /// [`ZERO_FILL_MIN_LEN`] or more zero bytes at a frame boundary is zero-filled damage and is
-/// skipped, not copied as empty frames.
+/// skipped, not copied as empty frames; so is a non-empty frame whose checksum and payload
+/// are zero bytes (under CRC-16/XMODEM, what a zeroed block leaves of any frame whose length
+/// field survived: it verifies).
 ///
 /// The search costs O(input) whatever the input (see `SalvageReport::unchecked_candidates`
 /// for what its budget may leave out: only on input that is mostly not frames, and only
@@ -670,6 +672,16 @@ pub fn salvage_slice_with_progress<C: Checksum, W: Write>(
             Damage::ZeroFill(position + zeros)
         } else {
             match parser.parse_frame(&input[position..]) {
+                // A frame whose checksum and payload are zeros, under a checksum that maps
+                // zeros of any length to 0 (CRC-16/XMODEM): what a zeroed block leaves of a
+                // frame whose length survived, whatever its size. Never copied.
+                Ok(Some(frame))
+                    if checksum_len > 0
+                        && !frame.payload.is_empty()
+                        && is_all_zero(&input[position + LENGTH_LEN..position + frame.len]) =>
+                {
+                    Damage::ZeroFill(position + frame.len)
+                }
                 Ok(Some(frame)) => {
                     let written = framer
                         .frame_and_write(output, frame.payload)

@@ -172,6 +172,19 @@ fn read_length(bytes: &[u8]) -> Option<usize> {
     Some(u32::from_le_bytes(field) as usize)
 }
 
+/// Whether a frame's bytes (a whole frame, as parsed) are zero fill: all zero, or all zero
+/// after the length field over at least [`ZERO_FILL_MIN_LEN`] bytes. The second is what a
+/// zeroed block leaves of a frame whose length field survived: under CRC-16/XMODEM (and
+/// without a checksum) the zeroed payload still verifies, since its checksum is 0.
+pub(crate) fn is_zero_filled_frame(frame: &[u8]) -> bool {
+    match frame.get(LENGTH_LEN..) {
+        Some(rest) if is_all_zero(rest) => {
+            rest.len() >= ZERO_FILL_MIN_LEN || is_all_zero(&frame[..LENGTH_LEN])
+        }
+        _ => is_all_zero(frame),
+    }
+}
+
 /// Whether every byte is zero (true for an empty slice).
 pub(crate) fn is_all_zero(bytes: &[u8]) -> bool {
     bytes.iter().all(|byte| *byte == 0)
