@@ -82,8 +82,15 @@ pub struct RecoveryReport {
 
 /// Scans `reader` from its start and reports the intact frames and how the stream ends.
 ///
-/// A torn tail is a result only when nothing intact follows the point where it begins (see
-/// the [module documentation](self)); a zero-filled tail is a result too. Any other
+/// A torn tail is a result only when nothing intact follows the point where it begins: a
+/// flipped bit in a length field makes its frame look as if it ran past the end, and every
+/// frame after it would read as "the tail", so the tail is searched (with [`salvage`]'s
+/// resynchronisation) for a frame that verifies, with a payload neither empty nor all zero
+/// bytes. **`recover` never removes a byte of a frame that verifies.** Where the data cannot
+/// prove the tail holds no intact frame (no checksum and a tail longer than a header and the
+/// largest payload before it; no frame before the tail verified, as when the checksum is the
+/// wrong one; candidates past the search's work budget), the report's
+/// [`unproven`](RecoveryReport::unproven) says why. A zero-filled tail is a result too. Any other
 /// failure (a checksum mismatch, an oversized or rejected frame, zero fill in the middle, an
 /// intact frame inside what looked like a torn tail, an I/O error) is returned as an error
 /// naming the frame and offset where the damage begins. Memory is bounded by the
@@ -211,7 +218,10 @@ impl Scanned {
                     .map_or(0, |i| i + 1);
                 if end - (offset + zeros_from as u64) >= ZERO_FILL_MIN_LEN as u64 {
                     if let Some(found) = self.search(frame, deframer, None)? {
-                        return Err(located(intact_frame_follows(offset + found as u64)));
+                        return Err(located(intact_frame_follows(
+                            "fails its checksum",
+                            offset + found as u64,
+                        )));
                     }
                     return Ok(zero_filled_tail(self.frames, offset, end));
                 }
@@ -246,7 +256,10 @@ impl Scanned {
             if header_len > LENGTH_LEN
                 && let Some(found) = self.search(tail, deframer, Some(&mut unproven))?
             {
-                return Err(located(intact_frame_follows(offset + found as u64)));
+                return Err(located(intact_frame_follows(
+                    "runs past the end of the stream",
+                    offset + found as u64,
+                )));
             }
             if header_len == LENGTH_LEN && tail.len() > header_len + self.largest_payload {
                 unproven.get_or_insert(format!(
@@ -327,11 +340,10 @@ fn checksum_width<D: Deframer>(bytes: &[u8], deframer: &mut D) -> usize {
     }
 }
 
-fn intact_frame_follows(at: u64) -> Error {
+fn intact_frame_follows(what: &str, at: u64) -> Error {
     Error::invalid_frame(format!(
-        "this frame runs past the end of the stream or fails its checksum, but an intact \
-         frame begins at byte offset {at}: the stream is damaged here, not torn; salvage it \
-         rather than truncate it"
+        "this frame {what}, but an intact frame begins at byte offset {at}: the stream is \
+         damaged here, not torn; salvage it rather than truncate it"
     ))
 }
 
