@@ -6,12 +6,23 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(arg) = args.first() {
         return Err(format!("ci takes no arguments, got `{arg}`"));
     }
-    for (tool, package) in [("hack", "cargo-hack"), ("deny", "cargo-deny")] {
+    // cargo-deny's default features fetch advisory databases over git and TLS, which our
+    // machines cannot reach anyway: without them it compiles in about a third of the time
+    // (3.5 min against about 9 on the 2-core CI machine) and checks licenses, bans and
+    // sources the same.
+    let installs: [(&str, &[&str]); 2] = [
+        ("hack", &["install", "--locked", "cargo-hack"]),
+        (
+            "deny",
+            &["install", "--locked", "cargo-deny", "--no-default-features"],
+        ),
+    ];
+    for (tool, args) in installs {
         if !cargo_has(tool) {
             Step {
                 title: "install",
                 program: "cargo",
-                args: &["install", "--locked", package],
+                args,
                 env: &[],
             }
             .run()?;
