@@ -217,13 +217,28 @@ impl Scanned {
                     .rposition(|byte| *byte != 0)
                     .map_or(0, |i| i + 1);
                 if end - (offset + zeros_from as u64) >= ZERO_FILL_MIN_LEN as u64 {
-                    if let Some(found) = self.search(frame, deframer, None)? {
+                    // A frame that verifies may begin inside the failed one and run on into
+                    // the zeros (its payload may end in zeros): search the failed frame with
+                    // as many of the zeros as any frame starting in it could reach.
+                    let zeros = end - (offset + frame_len as u64);
+                    let reach = reach_past(frame, zeros);
+                    let mut bytes = frame.to_vec();
+                    bytes.resize(frame_len + reach.min(SEARCH_PAD_LIMIT) as usize, 0);
+                    let mut unproven = (reach > SEARCH_PAD_LIMIT).then(|| {
+                        format!(
+                            "a frame could begin in the failed frame and reach {reach} bytes into \
+                             the zeros after it, more than the search holds"
+                        )
+                    });
+                    if let Some(found) = self.search(&bytes, deframer, Some(&mut unproven))? {
                         return Err(located(intact_frame_follows(
                             "fails its checksum",
                             offset + found as u64,
                         )));
                     }
-                    return Ok(zero_filled_tail(self.frames, offset, end));
+                    let mut report = zero_filled_tail(self.frames, offset, end);
+                    report.unproven = unproven;
+                    return Ok(report);
                 }
             }
             if let Some((start, at_frame)) = self.zero_run {
@@ -338,6 +353,30 @@ fn checksum_width<D: Deframer>(bytes: &[u8], deframer: &mut D) -> usize {
                 .unwrap_or(0),
         },
     }
+}
+
+/// How much zero padding [`Scanned::judge_tail`] adds to a failed frame to search it.
+const SEARCH_PAD_LIMIT: u64 = 64 * 1024 * 1024 + 64;
+
+/// How far past the end of `frame` a frame beginning inside it could reach, if the `zeros`
+/// zero bytes that follow it are its payload's end: the padding a search of `frame` needs.
+fn reach_past(frame: &[u8], zeros: u64) -> u64 {
+    let available = frame.len() as u64 + zeros;
+    (1..frame.len())
+        .filter_map(|start| {
+            let mut field = [0u8; LENGTH_LEN];
+            let known = &frame[start..frame.len().min(start + LENGTH_LEN)];
+            field[..known.len()].copy_from_slice(known);
+            let payload_len = u64::from(u32::from_le_bytes(field));
+            // With the widest header, so any checksum the deframer uses is covered.
+            let frame_end =
+                start as u64 + flatstream_core::wire::MAX_HEADER_LEN as u64 + payload_len;
+            (payload_len > 0 && frame_end <= available + 8).then_some(frame_end)
+        })
+        .max()
+        .map_or(0, |frame_end| {
+            frame_end.saturating_sub(frame.len() as u64).min(zeros)
+        })
 }
 
 fn intact_frame_follows(what: &str, at: u64) -> Error {
