@@ -245,6 +245,14 @@ fn damaged_copies(stream: &[u8], width: usize) -> Vec<(&'static str, Vec<u8>)> {
     let past_end = (whole.len() - second_end) as u32;
     long_length[second_end..second_end + 4].copy_from_slice(&past_end.to_le_bytes());
     copies.push(("long-length", long_length));
+    // A crash that zeroed the end of the last frame and left zeros after it: the last frame
+    // fails its checksum, and the zeros from inside it reach the end.
+    let mut zero_over_end = whole.to_vec();
+    let last_start = ends[ends.len() - 2];
+    let zeroed_from = last_end - 32.min(last_end - last_start - 4 - width);
+    zero_over_end[zeroed_from..].fill(0);
+    zero_over_end.resize(whole.len() + 128, 0);
+    copies.push(("zero-over-end", zero_over_end));
     // A frame torn in its payload (or its header, if the stream ends sooner): a tail to cut.
     let torn_end = stream.len().min(last_end + 4 + width + 1);
     copies.push(("torn", stream[..torn_end].to_vec()));
@@ -329,13 +337,26 @@ mod tests {
         assert_eq!(frame_ends(&stream, 2), [7, 15, 24]);
         let copies = damaged_copies(&stream, 2);
         let names: Vec<&str> = copies.iter().map(|(name, _)| *name).collect();
-        assert_eq!(names, ["zero-tail", "zero-middle", "long-length", "torn"]);
+        assert_eq!(
+            names,
+            [
+                "zero-tail",
+                "zero-middle",
+                "long-length",
+                "zero-over-end",
+                "torn"
+            ]
+        );
         assert_eq!(copies[0].1.len(), 24 + 128);
         assert_eq!(&copies[1].1[15..15 + 128], &[0; 128]);
         assert_eq!(&copies[1].1[15 + 128..], &stream[15..24]);
         assert_eq!(&copies[2].1[15..19], &9u32.to_le_bytes());
+        // The last frame's 3-byte payload zeroed, then 128 zeros.
+        assert_eq!(&copies[3].1[..21], &stream[..21]);
+        assert!(copies[3].1[21..].iter().all(|byte| *byte == 0));
+        assert_eq!(copies[3].1.len(), 24 + 128);
         // The header (4 + 2 bytes) and one payload byte of the torn frame.
-        assert_eq!(copies[3].1, stream[..31]);
+        assert_eq!(copies[4].1, stream[..31]);
     }
 
     #[test]
