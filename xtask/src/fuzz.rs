@@ -10,16 +10,27 @@ use std::process::{Command, Stdio};
 use crate::process::{Step, cargo_has};
 use crate::project_root;
 
-const TARGETS: [&str; 5] = [
+const TARGETS: [&str; 6] = [
     "deframe",
     "validators",
     "recover",
     "salvage",
+    "recovery",
     "tokio_decoder",
 ];
 
+/// The targets that read a selector byte and a stream: they share the stream seeds.
+const STREAM_TARGETS: [&str; 5] = ["deframe", "recover", "salvage", "recovery", "tokio_decoder"];
+
+/// The targets that judge damage: they also get damaged copies of the vectors as seeds.
+const RECOVERY_TARGETS: [&str; 3] = ["recover", "salvage", "recovery"];
+
 /// Seeds and inputs stay small: libFuzzer mutates short inputs far faster.
 const MAX_LEN: usize = 64 * 1024;
+
+/// Seconds one input may take before libFuzzer calls it a hang (its default, 1200, is
+/// longer than most runs): an input of at most `MAX_LEN` bytes takes milliseconds.
+const TIMEOUT_SECONDS: u64 = 60;
 
 /// The selector byte the targets read first, for a vector's checksum name.
 fn selector(checksum: &str) -> Option<u8> {
@@ -76,6 +87,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             .args(["+nightly", "fuzz", "run", target, "--"])
             .arg(format!("-max_total_time={seconds}"))
             .arg(format!("-max_len={MAX_LEN}"))
+            .arg(format!("-timeout={TIMEOUT_SECONDS}"))
             .arg("-print_final_stats=1")
             .current_dir(&root)
             .stdout(Stdio::null())
@@ -134,11 +146,18 @@ fn seed_corpora(root: &Path) -> Result<(), String> {
         };
         let mut seed = vec![selector];
         seed.extend_from_slice(&bytes);
-        for target in ["deframe", "recover", "salvage", "tokio_decoder"] {
-            let dir = root.join("fuzz/corpus").join(target);
-            std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
-            std::fs::write(dir.join(format!("seed-{name}")), &seed)
-                .map_err(|error| error.to_string())?;
+        for target in STREAM_TARGETS {
+            write_seed(root, target, &format!("seed-{name}"), &seed)?;
+        }
+        if name.ends_with("-mixed.bin") {
+            let width = checksum_width(checksum).unwrap_or(0);
+            for (damage, stream) in damaged_copies(&bytes, width) {
+                let mut seed = vec![selector];
+                seed.extend_from_slice(&stream);
+                for target in RECOVERY_TARGETS {
+                    write_seed(root, target, &format!("seed-{damage}-{name}"), &seed)?;
+                }
+            }
         }
         // Validators see payloads: the vector's frames (without headers) are good seeds.
         if name == "none-mixed.bin" {
@@ -164,6 +183,80 @@ fn seed_corpora(root: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn write_seed(root: &Path, target: &str, name: &str, seed: &[u8]) -> Result<(), String> {
+    let dir = root.join("fuzz/corpus").join(target);
+    std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
+    std::fs::write(dir.join(name), seed).map_err(|error| format!("{}: {error}", dir.display()))
+}
+
+/// The checksum field's width in bytes, for a vector's checksum name.
+fn checksum_width(checksum: &str) -> Option<usize> {
+    match checksum {
+        "none" => Some(0),
+        "crc16" => Some(2),
+        "crc32" | "crc32c" => Some(4),
+        "crc64" | "xxh3" => Some(8),
+        _ => None,
+    }
+}
+
+/// The whole frames at the start of `stream` (a frame header is 4 + `width` bytes) that fit
+/// in a seed with room to spare, as end offsets.
+fn frame_ends(stream: &[u8], width: usize) -> Vec<usize> {
+    let room = MAX_LEN - 1 - 256;
+    let mut ends = Vec::new();
+    let mut offset = 0usize;
+    while let Some(field) = stream.get(offset..offset + 4) {
+        let payload_len = u32::from_le_bytes([field[0], field[1], field[2], field[3]]) as usize;
+        let end = offset + 4 + width + payload_len;
+        if end > stream.len().min(room) {
+            break;
+        }
+        ends.push(end);
+        offset = end;
+    }
+    ends
+}
+
+/// Copies of a vector's whole frames with each kind of damage issue 11 names, so the
+/// recovery targets start at every branch of the judgement rather than having to find it.
+fn damaged_copies(stream: &[u8], width: usize) -> Vec<(&'static str, Vec<u8>)> {
+    let ends = frame_ends(stream, width);
+    // After the second frame: the vectors' first frame is empty, and recovery trusts a
+    // checksum only once a frame with data has verified under it.
+    let (Some(&second_end), Some(&last_end)) = (ends.get(1), ends.last()) else {
+        return Vec::new();
+    };
+    let whole = &stream[..last_end];
+    let mut copies = Vec::new();
+    // A crash that left zeros after the last frame: a zero-filled tail to cut.
+    let mut zero_tail = whole.to_vec();
+    zero_tail.resize(whole.len() + 128, 0);
+    copies.push(("zero-tail", zero_tail));
+    // Zero fill with frames after it: damage, never a tail.
+    let mut zero_middle = whole[..second_end].to_vec();
+    zero_middle.resize(second_end + 128, 0);
+    zero_middle.extend_from_slice(&whole[second_end..]);
+    copies.push(("zero-middle", zero_middle));
+    // A length field that runs past the end (issue 11, finding 1): intact frames follow.
+    let mut long_length = whole.to_vec();
+    let past_end = (whole.len() - second_end) as u32;
+    long_length[second_end..second_end + 4].copy_from_slice(&past_end.to_le_bytes());
+    copies.push(("long-length", long_length));
+    // A crash that zeroed the end of the last frame and left zeros after it: the last frame
+    // fails its checksum, and the zeros from inside it reach the end.
+    let mut zero_over_end = whole.to_vec();
+    let last_start = ends[ends.len() - 2];
+    let zeroed_from = last_end - 32.min(last_end - last_start - 4 - width);
+    zero_over_end[zeroed_from..].fill(0);
+    zero_over_end.resize(whole.len() + 128, 0);
+    copies.push(("zero-over-end", zero_over_end));
+    // A frame torn in its payload (or its header, if the stream ends sooner): a tail to cut.
+    let torn_end = stream.len().min(last_end + 4 + width + 1);
+    copies.push(("torn", stream[..torn_end].to_vec()));
+    copies
 }
 
 /// libFuzzer's closing statistics.
@@ -229,6 +322,41 @@ mod tests {
                 corpus: 240
             }
         );
+    }
+
+    #[test]
+    fn damaged_copies_keep_the_frames_around_the_damage() {
+        // Three frames with a 2-byte checksum field: payloads of 1, 2 and 3 bytes.
+        let mut stream = Vec::new();
+        for payload_len in 1..=3u32 {
+            stream.extend_from_slice(&payload_len.to_le_bytes());
+            stream.extend_from_slice(&[0xcc; 2]);
+            stream.extend(std::iter::repeat_n(0xaa, payload_len as usize));
+        }
+        stream.extend_from_slice(&[9, 0, 0, 0, 0xcc, 0xcc, 0xaa, 0xaa]); // torn
+        assert_eq!(frame_ends(&stream, 2), [7, 15, 24]);
+        let copies = damaged_copies(&stream, 2);
+        let names: Vec<&str> = copies.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            [
+                "zero-tail",
+                "zero-middle",
+                "long-length",
+                "zero-over-end",
+                "torn"
+            ]
+        );
+        assert_eq!(copies[0].1.len(), 24 + 128);
+        assert_eq!(&copies[1].1[15..15 + 128], &[0; 128]);
+        assert_eq!(&copies[1].1[15 + 128..], &stream[15..24]);
+        assert_eq!(&copies[2].1[15..19], &9u32.to_le_bytes());
+        // The last frame's 3-byte payload zeroed, then 128 zeros.
+        assert_eq!(&copies[3].1[..21], &stream[..21]);
+        assert!(copies[3].1[21..].iter().all(|byte| *byte == 0));
+        assert_eq!(copies[3].1.len(), 24 + 128);
+        // The header (4 + 2 bytes) and one payload byte of the torn frame.
+        assert_eq!(copies[4].1, stream[..31]);
     }
 
     #[test]
