@@ -216,9 +216,17 @@ pub struct Messages<'r, R, D> {
 }
 
 impl<R: Read, D: Deframer> Messages<'_, R, D> {
-    /// The next payload, `None` at a clean end of stream, or the error that stopped reading.
+    /// The next payload, `None` at a clean end of stream, or an error.
+    ///
+    /// After an error that stops the reader (a torn or oversized frame, an I/O error) the
+    /// next call returns `None`, so a loop that logs errors and goes on still ends; after a
+    /// [resumable](flatstream_core::Error::is_resumable) one (a checksum mismatch, a rejected
+    /// payload) the next call reads the next frame.
     #[allow(clippy::should_implement_trait)] // Lending: the item borrows the iterator.
     pub fn next(&mut self) -> Option<Result<&[u8]>> {
+        if self.reader.progress.is_failed() {
+            return None;
+        }
         self.reader.read_message().transpose()
     }
 }
@@ -237,11 +245,16 @@ where
     D: Deframer,
     T: for<'a> StreamDeserialize<'a> + ?Sized,
 {
-    /// The next typed view, `None` at a clean end of stream, or the error that stopped
-    /// reading (a payload that `T` rejects is reported with its frame index and offset).
+    /// The next typed view, `None` at a clean end of stream, or an error. A payload that `T`
+    /// rejects is reported with its frame index and offset, and reading goes on; after an
+    /// error that stops the reader the next call returns `None`, as
+    /// [`Messages::next`] does.
     #[allow(clippy::should_implement_trait)] // Lending: the item borrows the iterator.
     pub fn next(&mut self) -> Option<Result<<T as StreamDeserialize<'_>>::Root>> {
         let reader = &mut *self.reader;
+        if reader.progress.is_failed() {
+            return None;
+        }
         match reader.read_message() {
             Ok(Some(_)) => {}
             Ok(None) => return None,
