@@ -25,7 +25,7 @@ pub use framing::{ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFram
 pub use memory::MemoryPolicy;
 #[cfg(feature = "mmap")]
 pub use mmap::MmapReader;
-pub use reader::{Messages, StreamReader, TypedMessages};
+pub use reader::{Copying, InPlace, Messages, ReadMode, StreamReader, TypedMessages};
 pub use recovery::{
     RecoveryReport, SalvageReport, StreamEnd, Truncate, recover, recover_file, salvage,
     salvage_slice,
