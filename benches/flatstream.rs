@@ -25,6 +25,8 @@ use flatstream::{
 use flatstream_telemetry_schema::{Event, TelemetryEvent};
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
 
+mod everyday;
+
 const SIZES: [usize; 7] = [16, 64, 256, 1024, 16 * 1024, 64 * 1024, 1024 * 1024];
 const STREAM_PAYLOAD_BYTES: usize = 1 << 20;
 
@@ -536,6 +538,7 @@ fn checksum_implementations(criterion: &mut Criterion) {
 
 criterion_group!(
     benches,
+    everyday::everyday,
     baselines,
     writing,
     reading,
