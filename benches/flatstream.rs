@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group};
 use flatbuffers::{Allocator, FlatBufferBuilder};
 use flatstream::{
     Checksum, ChecksumDeframer, ChecksumFramer, CompositeValidator, Crc16, Crc32, Crc32c, Crc64,
@@ -546,4 +546,12 @@ criterion_group!(
     validating,
     checksum_implementations
 );
-criterion_main!(benches);
+// `criterion_main!` with one addition: the paired mode of the everyday cells.
+fn main() {
+    if let Some(path) = std::env::var_os(everyday::PAIRED_ENV) {
+        everyday::paired_to_file(std::path::Path::new(&path));
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

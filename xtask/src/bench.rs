@@ -35,6 +35,9 @@ struct Row {
 struct Options {
     quick: bool,
     check: bool,
+    /// Measure the everyday cells paired (the bench binary's own interleaved rounds, best
+    /// call of each) instead of with criterion.
+    paired: bool,
     runs: usize,
     filter: Option<String>,
 }
@@ -49,6 +52,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         match arg.as_str() {
             "--quick" => options.quick = true,
             "--check" => options.check = true,
+            "--paired" => options.paired = true,
             "--runs" => {
                 options.runs = args
                     .next()
@@ -85,8 +89,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         bench_args.push(filter);
     }
     let quick_env = [("FLATSTREAM_BENCH_QUICK", "1")];
+    let paired_path = target.join("bench-paired.jsonl");
     let mut runs = Vec::with_capacity(options.runs);
     for run in 1..=options.runs {
+        if options.paired {
+            runs.push(run_paired(run, &options, &paired_path)?);
+            continue;
+        }
         // Only this run's results go into the report.
         if criterion_dir.exists() {
             std::fs::remove_dir_all(&criterion_dir)
@@ -132,6 +141,61 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         check(&everyday)?;
     }
     Ok(())
+}
+
+/// One run of the bench binary in paired mode; its results as rows.
+fn run_paired(run: usize, options: &Options, path: &Path) -> Result<Vec<Row>, String> {
+    let path_text = path.to_string_lossy().into_owned();
+    let mut env = vec![("FLATSTREAM_BENCH_PAIRED", path_text.as_str())];
+    if options.quick {
+        env.push(("FLATSTREAM_BENCH_QUICK", "1"));
+    }
+    let title = format!("everyday cells paired, run {run} of {}", options.runs);
+    Step {
+        title: &title,
+        program: "cargo",
+        args: &[
+            "bench",
+            "--package",
+            "flatstream-benches",
+            "--bench",
+            "flatstream",
+        ],
+        env: &env,
+    }
+    .run()?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(paired_row)
+        .collect()
+}
+
+/// A row from one line of the paired results.
+fn paired_row(line: &str) -> Result<Row, String> {
+    let record: Value =
+        serde_json::from_str(line).map_err(|error| format!("paired result {line}: {error}"))?;
+    let (Some(id), Some(messages), Some(bytes), Some(seconds)) = (
+        record["id"].as_str(),
+        record["messages"].as_f64(),
+        record["bytes"].as_f64(),
+        record["seconds"].as_f64(),
+    ) else {
+        return Err(format!("paired result without its fields: {line}"));
+    };
+    let mut parts = id.splitn(3, '/');
+    let (Some(group), Some(function), Some(size)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!("paired result with a bad id: {line}"));
+    };
+    Ok(Row {
+        group: group.to_owned(),
+        function: function.to_owned(),
+        size: size.parse().unwrap_or(0),
+        messages_per_second: messages / seconds,
+        bytes_per_second: bytes / seconds,
+    })
 }
 
 /// `--check`: every everyday cell at least [`CHECK_FLOOR`] of its loop.
@@ -595,7 +659,7 @@ fn render_markdown(
         if options.quick { "quick" } else { "full" }
     );
     if !everyday.is_empty() {
-        render_everyday(&mut out, everyday, options.runs);
+        render_everyday(&mut out, everyday, options);
     }
     let _ = writeln!(out, "## Targets\n");
     let _ = writeln!(out, "| target | measured | met |\n|---|---|---|");
@@ -642,12 +706,19 @@ fn render_markdown(
 }
 
 /// The everyday table: one row per operation, checksum and size, a column per stream.
-fn render_everyday(out: &mut String, everyday: &[EverydayCell], runs: usize) {
+fn render_everyday(out: &mut String, everyday: &[EverydayCell], options: &Options) {
+    let runs = options.runs;
+    let method = if options.paired {
+        "Paired: in each run every operation of a cell runs in turn, round after round \
+         (about 4 ms a sample), and each keeps its fastest call."
+    } else {
+        "Criterion: each operation of a cell right after the others, median of its samples."
+    };
     let _ = writeln!(out, "## Everyday path against minimal loops\n");
     let _ = writeln!(
         out,
-        "`stream_*` over its minimal hand-written loop, measured one after the other on the \
-         same bytes, by messages/s; median of {runs} run(s), the runs in brackets. \
+        "`stream_*` over its minimal hand-written loop on the same bytes, by messages/s; \
+         median of {runs} run(s), the runs in brackets. {method} \
          `loop_read`: `read_exact` of the header into a fixed array and of the payload into \
          one reused `Vec`, checksum compared. `loop_write`: `builder.reset()`, serialize, \
          finish, two `write_all`s into a reused `Vec`. `loop_write_payload`: the same \
@@ -756,6 +827,7 @@ fn render_json(rows: &[Row], everyday: &[EverydayCell], machine: &str, options: 
     json!({
         "machine": machine,
         "quick": options.quick,
+        "paired": options.paired,
         "runs": options.runs,
         "targets": targets,
         "results": results,
@@ -828,6 +900,20 @@ mod tests {
         assert!(check(&cells).is_err());
         assert!(check(&cells[..0]).is_err());
         assert!(check(std::slice::from_ref(read)).is_ok());
+    }
+
+    #[test]
+    fn paired_lines_become_rows() {
+        let row = paired_row(
+            r#"{"id":"stream_write_64m/xxh3/1024","messages":1000,"bytes":2000,"seconds":2e-3}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (row.group.as_str(), row.function.as_str(), row.size),
+            ("stream_write_64m", "xxh3", 1024)
+        );
+        assert!((row.messages_per_second - 500_000.0).abs() < 1e-6);
+        assert!(paired_row(r#"{"id":"x"}"#).is_err());
     }
 
     #[test]
