@@ -432,7 +432,9 @@ impl<R: BufRead> ReadMode<R> for InPlace {
                 let Some(frame_len) = deframer.read_frame(source, payload)? else {
                     return Ok(None);
                 };
-                self.header_len = Some(frame_len - payload.len());
+                // A deframer whose payload is not the frame's tail (one that transforms it)
+                // gives no width: its frames are then always read through `Read`.
+                self.header_len = frame_len.checked_sub(payload.len());
                 Ok(Some((&payload[..], frame_len)))
             }
         }
