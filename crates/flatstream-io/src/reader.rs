@@ -475,6 +475,7 @@ impl<R, D: Deframer, M: ReadMode<R>> Messages<'_, R, D, M> {
     /// [resumable](flatstream_core::Error::is_resumable) one (a checksum mismatch, a rejected
     /// payload) the next call reads the next frame.
     #[allow(clippy::should_implement_trait)] // Lending: the item borrows the iterator.
+    #[inline]
     pub fn next(&mut self) -> Option<Result<&[u8]>> {
         if self.reader.progress.is_failed() {
             return None;
@@ -502,6 +503,7 @@ where
     /// error that stops the reader the next call returns `None`, as
     /// [`Messages::next`] does.
     #[allow(clippy::should_implement_trait)] // Lending: the item borrows the iterator.
+    #[inline]
     pub fn next(&mut self) -> Option<Result<<T as StreamDeserialize<'_>>::Root>> {
         if self.reader.progress.is_failed() {
             return None;
