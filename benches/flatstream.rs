@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group};
 use flatbuffers::{Allocator, FlatBufferBuilder};
 use flatstream::{
     Checksum, ChecksumDeframer, ChecksumFramer, CompositeValidator, Crc16, Crc32, Crc32c, Crc64,
@@ -24,6 +24,8 @@ use flatstream::{
 };
 use flatstream_telemetry_schema::{Event, TelemetryEvent};
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+
+mod everyday;
 
 const SIZES: [usize; 7] = [16, 64, 256, 1024, 16 * 1024, 64 * 1024, 1024 * 1024];
 const STREAM_PAYLOAD_BYTES: usize = 1 << 20;
@@ -536,6 +538,7 @@ fn checksum_implementations(criterion: &mut Criterion) {
 
 criterion_group!(
     benches,
+    everyday::everyday,
     baselines,
     writing,
     reading,
@@ -543,4 +546,12 @@ criterion_group!(
     validating,
     checksum_implementations
 );
-criterion_main!(benches);
+// `criterion_main!` with one addition: the paired mode of the everyday cells.
+fn main() {
+    if let Some(path) = std::env::var_os(everyday::PAIRED_ENV) {
+        everyday::paired_to_file(std::path::Path::new(&path));
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,16 +1,24 @@
-//! `cargo xtask bench [--quick] [FILTER]`: runs the criterion suite and writes
-//! `target/bench-report.md` and `target/bench-report.json`, each result beside the baselines
-//! measured in the same run, and the performance targets with what was measured.
+//! `cargo xtask bench [--quick] [--runs N] [--check] [FILTER]`: runs the criterion suite and
+//! writes `bench-report.md` and `bench-report.json` in the target directory, each result beside
+//! the baselines measured in the same run, the performance targets with what was measured, and
+//! the everyday path (`stream_*`) divided by its minimal hand-written loop (`loop_*`).
+//!
+//! `--runs N` runs the suite N times and reports the median of each everyday ratio; `--check`
+//! then exits non-zero when one falls under [`CHECK_FLOOR`]. Not run in CI, whose shared
+//! machines are too noisy for a timing gate: it is for contributors, on a quiet machine.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
 
 use crate::process::Step;
 use crate::project_root;
+
+/// The lowest everyday ratio `--check` accepts.
+const CHECK_FLOOR: f64 = 0.9;
 
 /// One benchmark result.
 #[derive(Debug, Clone)]
@@ -22,23 +30,53 @@ struct Row {
     bytes_per_second: f64,
 }
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let mut quick = false;
-    let mut filter = None;
-    for arg in args {
+/// What `cargo xtask bench` was asked to do.
+#[derive(Debug, Default)]
+struct Options {
+    quick: bool,
+    check: bool,
+    /// Measure the everyday cells paired (the bench binary's own interleaved rounds, best
+    /// call of each) instead of with criterion.
+    paired: bool,
+    runs: usize,
+    filter: Option<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        runs: 1,
+        ..Options::default()
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--quick" => quick = true,
+            "--quick" => options.quick = true,
+            "--check" => options.check = true,
+            "--paired" => options.paired = true,
+            "--runs" => {
+                options.runs = args
+                    .next()
+                    .and_then(|runs| runs.parse().ok())
+                    .filter(|runs| *runs > 0)
+                    .ok_or("bench: --runs takes a positive number")?;
+            }
             other if other.starts_with('-') => return Err(format!("bench: unknown flag {other}")),
-            other => filter = Some(other.to_owned()),
+            other => options.filter = Some(other.to_owned()),
         }
     }
+    Ok(options)
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` when set, else `target/` at the root.
+fn target_dir() -> PathBuf {
     let root = project_root();
-    let criterion_dir = root.join("target/criterion");
-    // Only this run's results go into the report.
-    if criterion_dir.exists() {
-        std::fs::remove_dir_all(&criterion_dir)
-            .map_err(|error| format!("cannot clear {}: {error}", criterion_dir.display()))?;
-    }
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |dir| root.join(dir))
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let options = parse(args)?;
+    let target = target_dir();
+    let criterion_dir = target.join("criterion");
     let mut bench_args = vec![
         "bench",
         "--package",
@@ -47,27 +85,46 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "flatstream",
         "--",
     ];
-    if let Some(filter) = &filter {
+    if let Some(filter) = &options.filter {
         bench_args.push(filter);
     }
     let quick_env = [("FLATSTREAM_BENCH_QUICK", "1")];
-    Step {
-        title: "criterion suite",
-        program: "cargo",
-        args: &bench_args,
-        env: if quick { &quick_env } else { &[] },
+    let paired_path = target.join("bench-paired.jsonl");
+    let mut runs = Vec::with_capacity(options.runs);
+    for run in 1..=options.runs {
+        if options.paired {
+            runs.push(run_paired(run, &options, &paired_path)?);
+            continue;
+        }
+        // Only this run's results go into the report.
+        if criterion_dir.exists() {
+            std::fs::remove_dir_all(&criterion_dir)
+                .map_err(|error| format!("cannot clear {}: {error}", criterion_dir.display()))?;
+        }
+        let title = format!("criterion suite, run {run} of {}", options.runs);
+        Step {
+            title: &title,
+            program: "cargo",
+            args: &bench_args,
+            env: if options.quick { &quick_env } else { &[] },
+        }
+        .run()?;
+        let rows = collect(&criterion_dir)?;
+        if rows.is_empty() {
+            return Err(format!(
+                "no benchmark results were found under {}",
+                criterion_dir.display()
+            ));
+        }
+        runs.push(rows);
     }
-    .run()?;
-
-    let rows = collect(&criterion_dir)?;
-    if rows.is_empty() {
-        return Err("no benchmark results were found under target/criterion".to_owned());
-    }
+    let rows = runs.last().cloned().unwrap_or_default();
+    let everyday = everyday_medians(&runs);
     let machine = machine_description();
-    let markdown = render_markdown(&rows, &machine, quick);
-    let json = render_json(&rows, &machine, quick);
-    let markdown_path = root.join("target/bench-report.md");
-    let json_path = root.join("target/bench-report.json");
+    let markdown = render_markdown(&rows, &everyday, &machine, &options);
+    let json = render_json(&rows, &everyday, &machine, &options);
+    let markdown_path = target.join("bench-report.md");
+    let json_path = target.join("bench-report.json");
     std::fs::write(&markdown_path, markdown)
         .map_err(|error| format!("cannot write {}: {error}", markdown_path.display()))?;
     std::fs::write(
@@ -80,7 +137,181 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         markdown_path.display(),
         json_path.display()
     );
+    if options.check {
+        check(&everyday)?;
+    }
     Ok(())
+}
+
+/// One run of the bench binary in paired mode; its results as rows.
+fn run_paired(run: usize, options: &Options, path: &Path) -> Result<Vec<Row>, String> {
+    let path_text = path.to_string_lossy().into_owned();
+    let mut env = vec![("FLATSTREAM_BENCH_PAIRED", path_text.as_str())];
+    if options.quick {
+        env.push(("FLATSTREAM_BENCH_QUICK", "1"));
+    }
+    let title = format!("everyday cells paired, run {run} of {}", options.runs);
+    Step {
+        title: &title,
+        program: "cargo",
+        args: &[
+            "bench",
+            "--package",
+            "flatstream-benches",
+            "--bench",
+            "flatstream",
+        ],
+        env: &env,
+    }
+    .run()?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(paired_row)
+        .collect()
+}
+
+/// A row from one line of the paired results.
+fn paired_row(line: &str) -> Result<Row, String> {
+    let record: Value =
+        serde_json::from_str(line).map_err(|error| format!("paired result {line}: {error}"))?;
+    let (Some(id), Some(messages), Some(bytes), Some(seconds)) = (
+        record["id"].as_str(),
+        record["messages"].as_f64(),
+        record["bytes"].as_f64(),
+        record["seconds"].as_f64(),
+    ) else {
+        return Err(format!("paired result without its fields: {line}"));
+    };
+    let mut parts = id.splitn(3, '/');
+    let (Some(group), Some(function), Some(size)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!("paired result with a bad id: {line}"));
+    };
+    Ok(Row {
+        group: group.to_owned(),
+        function: function.to_owned(),
+        size: size.parse().unwrap_or(0),
+        messages_per_second: messages / seconds,
+        bytes_per_second: bytes / seconds,
+    })
+}
+
+/// `--check`: every everyday cell at least [`CHECK_FLOOR`] of its loop.
+fn check(everyday: &[EverydayCell]) -> Result<(), String> {
+    if everyday.is_empty() {
+        return Err("--check: no everyday cells were measured (filter `^(loop|stream)_`)".into());
+    }
+    let slow: Vec<String> = everyday
+        .iter()
+        .filter(|cell| cell.median < CHECK_FLOOR)
+        .map(|cell| {
+            format!(
+                "{} {} {} ({}): {:.2}× {}",
+                cell.operation,
+                cell.checksum,
+                size_label(cell.size),
+                cell.stream,
+                cell.median,
+                cell.baseline
+            )
+        })
+        .collect();
+    if slow.is_empty() {
+        println!(
+            "check: all {} everyday cells ≥ {CHECK_FLOOR}× their loop",
+            everyday.len()
+        );
+        Ok(())
+    } else {
+        Err(format!(
+            "check: {} of {} everyday cells under {CHECK_FLOOR}× their loop:\n  {}",
+            slow.len(),
+            everyday.len(),
+            slow.join("\n  ")
+        ))
+    }
+}
+
+/// One everyday cell: a `stream_*` operation over one of its loop, median over the runs.
+#[derive(Debug, Clone)]
+struct EverydayCell {
+    operation: String,
+    baseline: &'static str,
+    stream: &'static str,
+    checksum: String,
+    size: u64,
+    /// The ratio of each run, by messages per second (both count the same messages).
+    ratios: Vec<f64>,
+    median: f64,
+}
+
+/// The loop a `stream_*` group is held to, the stream it ran over, and the operation.
+fn everyday_baseline(group: &str) -> Option<(&'static str, &'static str, &str)> {
+    let (operation, stream) = match group.strip_suffix("_64m") {
+        Some(operation) => (operation, "64 MiB"),
+        None => (group, "1 MiB"),
+    };
+    let operation = operation.strip_prefix("stream_")?;
+    let baseline = match operation {
+        "write" => "loop_write",
+        "write_payload" | "write_finished" => "loop_write_payload",
+        _ => "loop_read",
+    };
+    Some((baseline, stream, operation))
+}
+
+/// Every everyday cell of every run, with the median ratio over the runs.
+fn everyday_medians(runs: &[Vec<Row>]) -> Vec<EverydayCell> {
+    let mut cells: BTreeMap<(String, String, u64, &'static str), EverydayCell> = BTreeMap::new();
+    for rows in runs {
+        let index = index(rows);
+        for row in rows {
+            let Some((baseline, stream, operation)) = everyday_baseline(&row.group) else {
+                continue;
+            };
+            let baseline_group = if stream == "64 MiB" {
+                format!("{baseline}_64m")
+            } else {
+                baseline.to_owned()
+            };
+            let Some(loop_row) =
+                index.get(&(baseline_group.as_str(), row.function.as_str(), row.size))
+            else {
+                continue;
+            };
+            let ratio = row.messages_per_second / loop_row.messages_per_second;
+            cells
+                .entry((operation.to_owned(), row.function.clone(), row.size, stream))
+                .or_insert_with(|| EverydayCell {
+                    operation: operation.to_owned(),
+                    baseline,
+                    stream,
+                    checksum: row.function.clone(),
+                    size: row.size,
+                    ratios: Vec::new(),
+                    median: 0.0,
+                })
+                .ratios
+                .push(ratio);
+        }
+    }
+    let mut cells: Vec<EverydayCell> = cells.into_values().collect();
+    for cell in &mut cells {
+        cell.median = median(&cell.ratios);
+    }
+    cells
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        len if len % 2 == 1 => sorted[len / 2],
+        len => f64::midpoint(sorted[len / 2 - 1], sorted[len / 2]),
+    }
 }
 
 /// Reads every `<group>/<function>/<size>/new/` result criterion wrote.
@@ -411,7 +642,12 @@ fn size_label(size: u64) -> String {
     }
 }
 
-fn render_markdown(rows: &[Row], machine: &str, quick: bool) -> String {
+fn render_markdown(
+    rows: &[Row],
+    everyday: &[EverydayCell],
+    machine: &str,
+    options: &Options,
+) -> String {
     let index = index(rows);
     let mut out = String::new();
     let _ = writeln!(out, "# flatstream benchmark report\n");
@@ -420,8 +656,11 @@ fn render_markdown(rows: &[Row], machine: &str, quick: bool) -> String {
         "Machine: {machine}. Mode: {}. Each row is the median of one criterion run; ratios \
          compare rows of this run only (× memcpy and × checksum by bytes/s, × tokio and \
          × naive by messages/s).\n",
-        if quick { "quick" } else { "full" }
+        if options.quick { "quick" } else { "full" }
     );
+    if !everyday.is_empty() {
+        render_everyday(&mut out, everyday, options);
+    }
     let _ = writeln!(out, "## Targets\n");
     let _ = writeln!(out, "| target | measured | met |\n|---|---|---|");
     for target in targets(&index) {
@@ -466,7 +705,93 @@ fn render_markdown(rows: &[Row], machine: &str, quick: bool) -> String {
     out
 }
 
-fn render_json(rows: &[Row], machine: &str, quick: bool) -> Value {
+/// The everyday table: one row per operation, checksum and size, a column per stream.
+fn render_everyday(out: &mut String, everyday: &[EverydayCell], options: &Options) {
+    let runs = options.runs;
+    let method = if options.paired {
+        "Paired: in each run every operation of a cell runs in turn, round after round \
+         (about 4 ms a sample), and each keeps its fastest call."
+    } else {
+        "Criterion: each operation of a cell right after the others, median of its samples."
+    };
+    let _ = writeln!(out, "## Everyday path against minimal loops\n");
+    let _ = writeln!(
+        out,
+        "`stream_*` over its minimal hand-written loop on the same bytes, by messages/s; \
+         median of {runs} run(s), the runs in brackets. {method} \
+         `loop_read`: `read_exact` of the header into a fixed array and of the payload into \
+         one reused `Vec`, checksum compared. `loop_write`: `builder.reset()`, serialize, \
+         finish, two `write_all`s into a reused `Vec`. `loop_write_payload`: the same \
+         without the builder, for `write_payload` and `write_finished`. `--check` fails \
+         under {CHECK_FLOOR}×.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| operation | loop | checksum | size | 1 MiB stream | 64 MiB stream |\n|---|---|---|---|---|---|"
+    );
+    let mut keys: Vec<(&str, &str, u64)> = everyday
+        .iter()
+        .map(|cell| (cell.operation.as_str(), cell.checksum.as_str(), cell.size))
+        .collect();
+    keys.sort_by_key(|(operation, checksum, size)| {
+        (operation_order(operation), *size, checksum_order(checksum))
+    });
+    keys.dedup();
+    for (operation, checksum, size) in keys {
+        let cell_of = |stream: &str| {
+            everyday.iter().find(|cell| {
+                cell.operation == operation
+                    && cell.checksum == checksum
+                    && cell.size == size
+                    && cell.stream == stream
+            })
+        };
+        let show = |cell: Option<&EverydayCell>| match cell {
+            None => String::new(),
+            Some(cell) if cell.ratios.len() > 1 => {
+                let runs: Vec<String> = cell.ratios.iter().map(|r| format!("{r:.2}")).collect();
+                format!("{:.2}× [{}]", cell.median, runs.join(", "))
+            }
+            Some(cell) => format!("{:.2}×", cell.median),
+        };
+        let baseline = cell_of("1 MiB")
+            .or_else(|| cell_of("64 MiB"))
+            .map_or("", |cell| cell.baseline);
+        let _ = writeln!(
+            out,
+            "| {operation} | {baseline} | {checksum} | {} | {} | {} |",
+            size_label(size),
+            show(cell_of("1 MiB")),
+            show(cell_of("64 MiB")),
+        );
+    }
+    let _ = writeln!(out);
+}
+
+fn operation_order(operation: &str) -> usize {
+    [
+        "read_message",
+        "process_all",
+        "messages",
+        "in_place_read_message",
+        "in_place_process_all",
+        "write",
+        "write_finished",
+        "write_payload",
+    ]
+    .iter()
+    .position(|known| *known == operation)
+    .unwrap_or(usize::MAX)
+}
+
+fn checksum_order(checksum: &str) -> usize {
+    ["none", "crc16", "crc32", "crc32c", "crc64", "xxh3"]
+        .iter()
+        .position(|known| *known == checksum)
+        .unwrap_or(usize::MAX)
+}
+
+fn render_json(rows: &[Row], everyday: &[EverydayCell], machine: &str, options: &Options) -> Value {
     let index = index(rows);
     let results: Vec<Value> = rows
         .iter()
@@ -485,7 +810,29 @@ fn render_json(rows: &[Row], machine: &str, quick: bool) -> Value {
         .into_iter()
         .map(|target| json!({"target": target.description, "measured": target.measured, "met": target.met}))
         .collect();
-    json!({"machine": machine, "quick": quick, "targets": targets, "results": results})
+    let everyday: Vec<Value> = everyday
+        .iter()
+        .map(|cell| {
+            json!({
+                "operation": cell.operation,
+                "baseline": cell.baseline,
+                "stream": cell.stream,
+                "checksum": cell.checksum,
+                "size": cell.size,
+                "ratios": cell.ratios,
+                "median": cell.median,
+            })
+        })
+        .collect();
+    json!({
+        "machine": machine,
+        "quick": options.quick,
+        "paired": options.paired,
+        "runs": options.runs,
+        "targets": targets,
+        "results": results,
+        "everyday": everyday,
+    })
 }
 
 #[cfg(test)]
@@ -518,6 +865,68 @@ mod tests {
         assert!((ratios["naive"] - 4.0).abs() < 1e-9);
         assert!(!ratios.contains_key("tokio"));
         assert!(super::ratios(&rows[4], &index).is_empty());
+    }
+
+    #[test]
+    fn everyday_cells_divide_by_their_loop_and_take_the_median() {
+        let run = |read: f64| {
+            vec![
+                row("loop_read", "crc32c", 64, 100.0, 1.0),
+                row("stream_read_message", "crc32c", 64, read, 1.0),
+                row("loop_write_payload_64m", "none", 1024, 50.0, 1.0),
+                row("stream_write_finished_64m", "none", 1024, 40.0, 1.0),
+                row("stream_write_64m", "none", 1024, 40.0, 1.0),
+            ]
+        };
+        let runs = vec![run(80.0), run(120.0), run(95.0)];
+        let cells = everyday_medians(&runs);
+        assert_eq!(cells.len(), 2, "{cells:?}");
+        let read = cells
+            .iter()
+            .find(|c| c.operation == "read_message")
+            .unwrap();
+        assert_eq!(read.baseline, "loop_read");
+        assert_eq!(read.stream, "1 MiB");
+        assert!((read.median - 0.95).abs() < 1e-9);
+        let write = cells
+            .iter()
+            .find(|c| c.operation == "write_finished")
+            .unwrap();
+        assert_eq!(
+            (write.baseline, write.stream),
+            ("loop_write_payload", "64 MiB")
+        );
+        assert!((write.median - 0.8).abs() < 1e-9);
+        assert!(check(&cells).is_err());
+        assert!(check(&cells[..0]).is_err());
+        assert!(check(std::slice::from_ref(read)).is_ok());
+    }
+
+    #[test]
+    fn paired_lines_become_rows() {
+        let row = paired_row(
+            r#"{"id":"stream_write_64m/xxh3/1024","messages":1000,"bytes":2000,"seconds":2e-3}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (row.group.as_str(), row.function.as_str(), row.size),
+            ("stream_write_64m", "xxh3", 1024)
+        );
+        assert!((row.messages_per_second - 500_000.0).abs() < 1e-6);
+        assert!(paired_row(r#"{"id":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn flags_parse() {
+        let args: Vec<String> = ["--quick", "--runs", "3", "--check", "^loop"]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let options = parse(&args).unwrap();
+        assert!(options.quick && options.check);
+        assert_eq!(options.runs, 3);
+        assert_eq!(options.filter.as_deref(), Some("^loop"));
+        assert!(parse(&["--runs".to_owned(), "0".to_owned()]).is_err());
     }
 
     #[test]

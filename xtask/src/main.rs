@@ -17,7 +17,10 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  bench    [--quick] [FILTER]: the criterion suite and target/bench-report.md (.json)
+  bench    [--quick] [--runs N] [--paired] [--check] [FILTER]: the criterion suite and
+           bench-report.md (.json) in the target directory; --paired measures the everyday
+           cells in interleaved rounds instead; --check fails when the everyday path falls
+           under 0.9x its minimal loop (median of the runs)
   ci       format check, clippy, tests, the facade's feature matrix (cargo-hack), docs
   fuzz     [--seconds N] [TARGET...]: each cargo-fuzz target for N seconds (nightly)
   miri     the unit tests of core, io and the schema's unsafe accessors under Miri (nightly)

@@ -234,6 +234,25 @@ impl Error {
     pub fn is_torn_tail(&self) -> bool {
         matches!(self.kind(), ErrorKind::UnexpectedEof { .. })
     }
+
+    /// Whether a reader that returned this error can go on to the next frame.
+    ///
+    /// True when the frame was consumed whole and only its contents were bad: a checksum
+    /// mismatch, a payload a validator or a typed view rejected, an error from the caller's
+    /// closure (the reader records the frame's length, see [`frame_len`](Self::frame_len)).
+    /// False when the reader stopped: a torn frame, an oversized one, an I/O error, or the
+    /// error a stopped reader returns when asked for more. A "log and continue" loop goes
+    /// on while this is true and stops when it is false.
+    ///
+    /// ```
+    /// use flatstream_core::{Error, FramePart};
+    ///
+    /// assert!(Error::checksum_mismatch(1, 2).with_frame_len(20).is_resumable());
+    /// assert!(!Error::unexpected_eof(FramePart::Payload, 10, 3).is_resumable());
+    /// ```
+    pub fn is_resumable(&self) -> bool {
+        self.inner.frame_len.is_some()
+    }
 }
 
 impl fmt::Debug for Error {
@@ -345,6 +364,25 @@ mod tests {
         assert_eq!(broken_pipe.kind(), io::ErrorKind::BrokenPipe);
         let inner = torn.into_inner().expect("flatstream error inside");
         assert!(inner.downcast_ref::<Error>().is_some());
+    }
+
+    #[test]
+    fn only_errors_that_consumed_their_frame_are_resumable() {
+        assert!(
+            Error::checksum_mismatch(1, 2)
+                .with_frame_len(20)
+                .at_frame(3, 60)
+                .is_resumable()
+        );
+        assert!(
+            Error::validation_failed("size", "too small")
+                .with_frame_len(9)
+                .is_resumable()
+        );
+        assert!(!Error::unexpected_eof(FramePart::Payload, 10, 3).is_resumable());
+        assert!(!Error::frame_too_large(9, 8).at_frame(0, 0).is_resumable());
+        assert!(!Error::from(io::Error::from(io::ErrorKind::ConnectionReset)).is_resumable());
+        assert!(!Error::invalid_frame("the reader stopped").is_resumable());
     }
 
     #[test]

@@ -83,7 +83,18 @@ impl ShrinkTracker {
         message_len: usize,
         capacity: usize,
     ) -> bool {
-        if capacity <= policy.retain || message_len > policy.retain {
+        // The everyday case, one comparison: the buffer is within the retained size. The
+        // count needs no reset here, since the buffer only gets small again by shrinking,
+        // which resets it.
+        if capacity <= policy.retain {
+            return false;
+        }
+        self.observe_large(policy, message_len)
+    }
+
+    #[cold]
+    fn observe_large(&mut self, policy: &MemoryPolicy, message_len: usize) -> bool {
+        if message_len > policy.retain {
             self.small_in_a_row = 0;
             return false;
         }

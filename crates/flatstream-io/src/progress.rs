@@ -52,13 +52,17 @@ impl Progress {
         error
     }
 
-    /// Locates an error from caller code at the frame it was handed, unless it has a place.
+    /// Locates an error from caller code (or a typed view's rejection) at the frame it was
+    /// handed, unless it has a place. That frame was consumed whole, so the error records its
+    /// length and is [resumable](Error::is_resumable).
     #[cold]
     pub(crate) fn locate_delivered(&self, error: Error) -> Error {
         if error.frame_index().is_some() {
             error
         } else {
-            error.at_frame(self.frames_read - 1, self.last_frame_offset)
+            error
+                .at_frame(self.frames_read - 1, self.last_frame_offset)
+                .with_frame_len(self.position - self.last_frame_offset)
         }
     }
 

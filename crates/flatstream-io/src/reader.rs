@@ -1,10 +1,11 @@
 //! [`StreamReader`]: frames in, borrowed payloads out.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use flatstream_core::{Deframer, Result, StreamDeserialize};
+use flatstream_core::wire::LENGTH_LEN;
+use flatstream_core::{Deframer, Error, Result, StreamDeserialize};
 
 use crate::memory::{MemoryPolicy, ShrinkTracker};
 use crate::progress::Progress;
@@ -18,33 +19,44 @@ use crate::progress::Progress;
 /// The reader does not buffer `R` itself (the deframer reads exactly one frame at a time, so
 /// the reader always knows where each frame ended): wrap files in a [`std::io::BufReader`].
 ///
+/// Two modes, chosen by the constructor (the `M` parameter):
+/// - [`new`](Self::new) ([`Copying`]) reads any [`Read`]: each payload is copied into the
+///   reader's buffer;
+/// - [`in_place`](Self::in_place) ([`InPlace`]) reads a [`BufRead`] (a `BufReader`, a
+///   `Cursor`, `&[u8]`) and parses each frame that lies wholly in the source's buffer right
+///   there, copying only frames that straddle the end of that buffer. Same errors, same
+///   positions, same adapters; small frames read faster. [`from_path`](Self::from_path)
+///   uses it.
+///
 /// Every error names the index of the frame and the byte offset where it began. After a
 /// checksum mismatch or a rejected payload the frame was consumed whole and reading can go
-/// on with the next frame. After a torn frame, an oversized one or an I/O error the stream
-/// cannot be resumed: [`position`](Self::position) stays at the start of that frame (where
-/// the last good frame ended) and further reads return an error.
+/// on with the next frame ([`Error::is_resumable`]). After a torn frame, an oversized one or
+/// an I/O error the stream cannot be resumed: [`position`](Self::position) stays at the
+/// start of that frame (where the last good frame ended) and further reads return an error.
 #[derive(Debug)]
-pub struct StreamReader<R, D> {
+pub struct StreamReader<R, D, M = Copying> {
     reader: R,
     deframer: D,
     payload: Vec<u8>,
     progress: Progress,
     memory: MemoryPolicy,
     shrink: ShrinkTracker,
+    mode: M,
 }
 
 /// Buffer size of [`StreamReader::from_path`].
 const FILE_BUFFER_SIZE: usize = 256 * 1024;
 
-impl<D: Deframer> StreamReader<BufReader<File>, D> {
-    /// Opens the file at `path` for reading through a 256 KiB buffer.
+impl<D: Deframer> StreamReader<BufReader<File>, D, InPlace> {
+    /// Opens the file at `path` for reading through a 256 KiB buffer, frames parsed in place
+    /// (see [`InPlace`]).
     ///
     /// # Errors
     ///
     /// The error of opening the file.
     pub fn from_path(path: impl AsRef<Path>, deframer: D) -> Result<Self> {
         let file = File::open(path)?;
-        Ok(Self::new(
+        Ok(Self::in_place(
             BufReader::with_capacity(FILE_BUFFER_SIZE, file),
             deframer,
         ))
@@ -52,13 +64,42 @@ impl<D: Deframer> StreamReader<BufReader<File>, D> {
 }
 
 impl<R: Read, D: Deframer> StreamReader<R, D> {
-    /// A reader of `reader`'s frames, parsed by `deframer`.
+    /// A reader of `reader`'s frames, parsed by `deframer`, each payload copied into the
+    /// reader's buffer.
     pub fn new(reader: R, deframer: D) -> Self {
         Self::with_capacity(reader, deframer, 0)
     }
 
     /// A reader whose payload buffer starts with `capacity` bytes.
     pub fn with_capacity(reader: R, deframer: D, capacity: usize) -> Self {
+        StreamReader::with_mode(reader, deframer, capacity, Copying)
+    }
+}
+
+impl<R: BufRead, D: Deframer> StreamReader<R, D, InPlace> {
+    /// A reader of `reader`'s frames that parses each frame lying wholly in `reader`'s
+    /// buffer in place, without copying it (see [`InPlace`]).
+    ///
+    /// ```
+    /// use std::io::Cursor;
+    /// use flatstream_io::{DefaultDeframer, DefaultFramer, StreamReader, StreamWriter};
+    ///
+    /// let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    /// writer.write_payload(b"in place")?;
+    /// let stream = writer.into_inner();
+    ///
+    /// let mut reader = StreamReader::in_place(Cursor::new(&stream[..]), DefaultDeframer::new());
+    /// assert_eq!(reader.read_message()?, Some(&b"in place"[..]));
+    /// assert_eq!(reader.read_message()?, None);
+    /// # Ok::<(), flatstream_core::Error>(())
+    /// ```
+    pub fn in_place(reader: R, deframer: D) -> Self {
+        StreamReader::with_mode(reader, deframer, 0, InPlace::default())
+    }
+}
+
+impl<R, D, M> StreamReader<R, D, M> {
+    fn with_mode(reader: R, deframer: D, capacity: usize, mode: M) -> Self {
         StreamReader {
             reader,
             deframer,
@@ -66,6 +107,7 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
             progress: Progress::default(),
             memory: MemoryPolicy::default(),
             shrink: ShrinkTracker::default(),
+            mode,
         }
     }
 
@@ -81,16 +123,33 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     pub fn buffer_capacity(&self) -> usize {
         self.payload.capacity()
     }
+}
 
+impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
     /// Reads the next frame and returns its payload, or `None` at a clean end of stream.
     ///
     /// # Errors
     ///
     /// Whatever the deframer reports (torn frame, oversized frame, checksum mismatch, I/O),
     /// with the frame index and byte offset.
-    #[inline]
+    // Always: left to `#[inline]`, LLVM kept this out of callers' per-message loops
+    // (measured on the `everyday` bench cells with 64 B frames).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub fn read_message(&mut self) -> Result<Option<&[u8]>> {
-        self.progress.check_usable()?;
+        self.next_payload().0
+    }
+
+    /// Reads the next payload, and returns it beside the counters (borrowed apart from it,
+    /// so a typed view's rejection can be located while the payload is borrowed).
+    // Always: left to `#[inline]`, LLVM kept this out of callers' per-message loops
+    // (measured on the `everyday` bench cells with 64 B frames).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn next_payload(&mut self) -> (Result<Option<&[u8]>>, &Progress) {
+        if let Err(error) = self.progress.check_usable() {
+            return (Err(error), &self.progress);
+        }
         // The previous payload is no longer borrowed: shrink now if the policy says so.
         if self
             .shrink
@@ -99,17 +158,19 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
             self.payload.clear();
             self.payload.shrink_to(self.memory.retained());
         }
-        match self
-            .deframer
-            .read_frame(&mut self.reader, &mut self.payload)
-        {
-            Ok(Some(frame_len)) => {
-                self.progress.advance(frame_len);
-                Ok(Some(&self.payload))
-            }
-            Ok(None) => Ok(None),
-            Err(error) => Err(self.progress.fail(error)),
-        }
+        let outcome =
+            match self
+                .mode
+                .read_frame(&mut self.reader, &mut self.deframer, &mut self.payload)
+            {
+                Ok(Some((payload, frame_len))) => {
+                    self.progress.advance(frame_len);
+                    Ok(Some(payload))
+                }
+                Ok(None) => Ok(None),
+                Err(error) => Err(self.progress.fail(error)),
+            };
+        (outcome, &self.progress)
     }
 
     /// Calls `process` with every payload until the end of the stream.
@@ -148,13 +209,13 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     }
 
     /// A lending iterator over payloads: call its `next()` in a `while let` loop.
-    pub fn messages(&mut self) -> Messages<'_, R, D> {
+    pub fn messages(&mut self) -> Messages<'_, R, D, M> {
         Messages { reader: self }
     }
 
     /// A lending iterator over the typed views of payloads (see
     /// [`process_typed`](Self::process_typed)).
-    pub fn typed_messages<T>(&mut self) -> TypedMessages<'_, R, D, T>
+    pub fn typed_messages<T>(&mut self) -> TypedMessages<'_, R, D, T, M>
     where
         T: for<'a> StreamDeserialize<'a> + ?Sized,
     {
@@ -181,19 +242,210 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
         &self.deframer
     }
 
-    /// The underlying reader.
+    /// The underlying reader. In [`InPlace`] mode the last payload delivered may still be
+    /// in its buffer, not yet consumed: [`get_mut`](Self::get_mut) and
+    /// [`into_inner`](Self::into_inner) consume it first.
     pub fn get_ref(&self) -> &R {
         &self.reader
     }
 
-    /// The underlying reader, mutably. Reading from it directly loses frame alignment.
+    /// The underlying reader, mutably, positioned after the last frame read. Reading from it
+    /// directly loses frame alignment.
     pub fn get_mut(&mut self) -> &mut R {
+        self.mode.settle(&mut self.reader);
         &mut self.reader
     }
 
     /// Returns the underlying reader, positioned after the last frame read.
-    pub fn into_inner(self) -> R {
+    pub fn into_inner(mut self) -> R {
+        self.mode.settle(&mut self.reader);
         self.reader
+    }
+}
+
+mod sealed {
+    /// Keeps [`ReadMode`](super::ReadMode) to the two modes defined here.
+    pub trait Sealed {}
+    impl Sealed for super::Copying {}
+    impl Sealed for super::InPlace {}
+}
+
+/// How a [`StreamReader`] takes frames from its source: [`Copying`] or [`InPlace`]. Sealed;
+/// the methods are the reader's internals.
+pub trait ReadMode<R>: sealed::Sealed {
+    /// Reads the next frame: its payload and its length on the wire.
+    #[doc(hidden)]
+    fn read_frame<'a, D: Deframer>(
+        &mut self,
+        source: &'a mut R,
+        deframer: &mut D,
+        payload: &'a mut Vec<u8>,
+    ) -> Result<Option<(&'a [u8], usize)>>;
+
+    /// Leaves `source` positioned after the last frame delivered.
+    #[doc(hidden)]
+    fn settle(&mut self, source: &mut R);
+}
+
+/// The mode of [`StreamReader::new`]: the deframer reads each frame from any [`Read`], its
+/// payload copied into the reader's buffer. The source never moves past the frame just read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Copying;
+
+impl<R: Read> ReadMode<R> for Copying {
+    // Always: left to `#[inline]`, LLVM kept this out of callers' per-message loops
+    // (measured on the `everyday` bench cells with 64 B frames).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn read_frame<'a, D: Deframer>(
+        &mut self,
+        source: &'a mut R,
+        deframer: &mut D,
+        payload: &'a mut Vec<u8>,
+    ) -> Result<Option<(&'a [u8], usize)>> {
+        Ok(deframer
+            .read_frame(source, payload)?
+            .map(|frame_len| (&payload[..], frame_len)))
+    }
+
+    #[inline]
+    fn settle(&mut self, _source: &mut R) {}
+}
+
+/// The mode of [`StreamReader::in_place`]: frames are parsed where they lie in a
+/// [`BufRead`]'s buffer.
+///
+/// A frame that lies wholly in the buffer (from `fill_buf`) is parsed there by the
+/// deframer's [`parse_frame`](Deframer::parse_frame), the same parser as `SliceReader`'s,
+/// and its payload borrows that buffer: nothing is copied. A frame that straddles the end
+/// of the buffer (or the first frame, before the header's width is known) is read through
+/// [`Read`] by [`read_frame`](Deframer::read_frame) into the reader's own buffer, as in
+/// [`Copying`] mode. Errors, positions, limits and adapters are the same in both modes.
+///
+/// The payload borrows the source's buffer, so the frame is consumed from the source
+/// (`BufRead::consume`) when the next one is read, or by
+/// [`StreamReader::get_mut`]/[`StreamReader::into_inner`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InPlace {
+    /// Bytes of the last frame delivered, still to be consumed from the source.
+    unconsumed: usize,
+    /// The header width, learned from the first frame read: it tells whether a frame lies
+    /// wholly in the buffer before anything is parsed.
+    header_len: Option<usize>,
+}
+
+/// Where the next frame lies, from one look at the source's buffer.
+enum Found {
+    /// A clean end of stream.
+    End,
+    /// Parsed and checked in place: the payload's place in the buffer, the frame's length.
+    Whole {
+        buffer_start: usize,
+        payload_start: usize,
+        payload_len: usize,
+        frame_len: usize,
+    },
+    /// Rejected in place (a checksum mismatch, a validator): the frame is consumed whole.
+    Rejected(Error, usize),
+    /// Not wholly in the buffer, or not parsed there: read it through `Read`.
+    Straddles,
+}
+
+impl InPlace {
+    /// Looks at the source's buffer and parses the next frame there if it lies wholly in it.
+    #[inline]
+    fn find<R: BufRead, D: Deframer>(&self, source: &mut R, deframer: &mut D) -> Result<Found> {
+        let buffer = loop {
+            match source.fill_buf() {
+                Ok(buffer) => break buffer,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error.into()),
+            }
+        };
+        if buffer.is_empty() {
+            return Ok(Found::End);
+        }
+        let Some(header_len) = self.header_len else {
+            return Ok(Found::Straddles);
+        };
+        if buffer.len() < header_len.max(LENGTH_LEN) {
+            return Ok(Found::Straddles);
+        }
+        let payload_len = u32::from_le_bytes([buffer[0], buffer[1], buffer[2], buffer[3]]);
+        if payload_len as usize > buffer.len() - header_len {
+            return Ok(Found::Straddles);
+        }
+        Ok(match deframer.parse_frame(buffer) {
+            Ok(Some(frame)) => Found::Whole {
+                buffer_start: buffer.as_ptr().addr(),
+                payload_start: frame.payload.as_ptr().addr() - buffer.as_ptr().addr(),
+                payload_len: frame.payload.len(),
+                frame_len: frame.len,
+            },
+            Ok(None) => Found::End,
+            // A deframer whose header is not laid out as guessed: read it the other way.
+            Err(error) if error.is_torn_tail() => Found::Straddles,
+            Err(error) => match error.frame_len() {
+                Some(frame_len) => Found::Rejected(error, frame_len as usize),
+                None => return Err(error),
+            },
+        })
+    }
+}
+
+impl<R: BufRead> ReadMode<R> for InPlace {
+    #[inline]
+    fn read_frame<'a, D: Deframer>(
+        &mut self,
+        source: &'a mut R,
+        deframer: &mut D,
+        payload: &'a mut Vec<u8>,
+    ) -> Result<Option<(&'a [u8], usize)>> {
+        self.settle(source);
+        match self.find(source, deframer)? {
+            Found::End => Ok(None),
+            Found::Whole {
+                buffer_start,
+                payload_start,
+                payload_len,
+                frame_len,
+            } => {
+                // Borrow the payload again: the same buffer, since nothing was consumed.
+                let buffer = source.fill_buf()?;
+                if buffer.as_ptr().addr() != buffer_start {
+                    return Err(Error::from(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "BufRead::fill_buf returned a different buffer without a consume",
+                    )));
+                }
+                self.unconsumed = frame_len;
+                Ok(Some((
+                    &buffer[payload_start..payload_start + payload_len],
+                    frame_len,
+                )))
+            }
+            Found::Rejected(error, frame_len) => {
+                source.consume(frame_len);
+                Err(error)
+            }
+            Found::Straddles => {
+                let Some(frame_len) = deframer.read_frame(source, payload)? else {
+                    return Ok(None);
+                };
+                // A deframer whose payload is not the frame's tail (one that transforms it)
+                // gives no width: its frames are then always read through `Read`.
+                self.header_len = frame_len.checked_sub(payload.len());
+                Ok(Some((&payload[..], frame_len)))
+            }
+        }
+    }
+
+    #[inline]
+    fn settle(&mut self, source: &mut R) {
+        if self.unconsumed != 0 {
+            source.consume(self.unconsumed);
+            self.unconsumed = 0;
+        }
     }
 }
 
@@ -211,14 +463,23 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
 /// # Ok(bytes) }
 /// ```
 #[derive(Debug)]
-pub struct Messages<'r, R, D> {
-    reader: &'r mut StreamReader<R, D>,
+pub struct Messages<'r, R, D, M = Copying> {
+    reader: &'r mut StreamReader<R, D, M>,
 }
 
-impl<R: Read, D: Deframer> Messages<'_, R, D> {
-    /// The next payload, `None` at a clean end of stream, or the error that stopped reading.
+impl<R, D: Deframer, M: ReadMode<R>> Messages<'_, R, D, M> {
+    /// The next payload, `None` at a clean end of stream, or an error.
+    ///
+    /// After an error that stops the reader (a torn or oversized frame, an I/O error) the
+    /// next call returns `None`, so a loop that logs errors and goes on still ends; after a
+    /// [resumable](flatstream_core::Error::is_resumable) one (a checksum mismatch, a rejected
+    /// payload) the next call reads the next frame.
     #[allow(clippy::should_implement_trait)] // Lending: the item borrows the iterator.
+    #[inline]
     pub fn next(&mut self) -> Option<Result<&[u8]>> {
+        if self.reader.progress.is_failed() {
+            return None;
+        }
         self.reader.read_message().transpose()
     }
 }
@@ -226,30 +487,33 @@ impl<R: Read, D: Deframer> Messages<'_, R, D> {
 /// A lending iterator over typed views of a [`StreamReader`]'s payloads, from
 /// [`StreamReader::typed_messages`].
 #[derive(Debug)]
-pub struct TypedMessages<'r, R, D, T: ?Sized> {
-    reader: &'r mut StreamReader<R, D>,
+pub struct TypedMessages<'r, R, D, T: ?Sized, M = Copying> {
+    reader: &'r mut StreamReader<R, D, M>,
     marker: std::marker::PhantomData<fn() -> Box<T>>,
 }
 
-impl<R, D, T> TypedMessages<'_, R, D, T>
+impl<R, D, T, M> TypedMessages<'_, R, D, T, M>
 where
-    R: Read,
     D: Deframer,
     T: for<'a> StreamDeserialize<'a> + ?Sized,
+    M: ReadMode<R>,
 {
-    /// The next typed view, `None` at a clean end of stream, or the error that stopped
-    /// reading (a payload that `T` rejects is reported with its frame index and offset).
+    /// The next typed view, `None` at a clean end of stream, or an error. A payload that `T`
+    /// rejects is reported with its frame index and offset, and reading goes on; after an
+    /// error that stops the reader the next call returns `None`, as
+    /// [`Messages::next`] does.
     #[allow(clippy::should_implement_trait)] // Lending: the item borrows the iterator.
+    #[inline]
     pub fn next(&mut self) -> Option<Result<<T as StreamDeserialize<'_>>::Root>> {
-        let reader = &mut *self.reader;
-        match reader.read_message() {
-            Ok(Some(_)) => {}
-            Ok(None) => return None,
-            Err(error) => return Some(Err(error)),
+        if self.reader.progress.is_failed() {
+            return None;
         }
-        // Re-borrow the payload after the counters were updated, so a rejection can be
-        // located without holding two borrows of the reader.
-        let progress = reader.progress;
-        Some(T::from_payload(&reader.payload).map_err(|error| progress.locate_delivered(error)))
+        match self.reader.next_payload() {
+            (Ok(Some(payload)), progress) => {
+                Some(T::from_payload(payload).map_err(|error| progress.locate_delivered(error)))
+            }
+            (Ok(None), _) => None,
+            (Err(error), _) => Some(Err(error)),
+        }
     }
 }

@@ -133,6 +133,66 @@ fn reading_allocates_nothing_per_message_in_steady_state() {
     }
 }
 
+#[test]
+fn every_reading_path_allocates_nothing_per_message_in_steady_state() {
+    use std::io::{BufReader, Cursor};
+    for name in ALGORITHMS {
+        let checksum = checksum_by_name(name);
+        let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(&*checksum));
+        for i in 0..10_000 {
+            writer
+                .write_payload(&payload_of(SIZES[i % SIZES.len()], i as u8))
+                .unwrap();
+        }
+        let stream = writer.into_inner();
+        let deframer = || ChecksumDeframer::new(&*checksum);
+        // Copying: read_message, messages().
+        let mut copying = StreamReader::new(Cursor::new(&stream[..]), deframer());
+        // In place from a cursor (every frame in the buffer), and from a 1000-byte
+        // `BufReader` (frames straddle its end, and 4096-byte ones never fit).
+        let mut cursor = StreamReader::in_place(Cursor::new(&stream[..]), deframer());
+        let mut buffered =
+            StreamReader::in_place(BufReader::with_capacity(1000, &stream[..]), deframer());
+        // Warm up past the largest payload.
+        for _ in 0..SIZES.len() {
+            copying.read_message().unwrap().unwrap();
+            cursor.read_message().unwrap().unwrap();
+            buffered.read_message().unwrap().unwrap();
+        }
+        let mut bytes = 0usize;
+        let count = allocations_during(|| {
+            for _ in 0..1000 {
+                bytes += copying.read_message().unwrap().unwrap().len();
+                bytes += cursor.read_message().unwrap().unwrap().len();
+            }
+            let mut messages = copying.messages();
+            while let Some(payload) = messages.next() {
+                bytes += payload.unwrap().len();
+            }
+            let mut messages = cursor.messages();
+            while let Some(payload) = messages.next() {
+                bytes += payload.unwrap().len();
+            }
+            buffered
+                .process_all(|payload| {
+                    bytes += payload.len();
+                    Ok(())
+                })
+                .unwrap();
+        });
+        assert_eq!(
+            (
+                copying.frames_read(),
+                cursor.frames_read(),
+                buffered.frames_read()
+            ),
+            (10_000, 10_000, 10_000)
+        );
+        assert!(bytes > 0);
+        assert_eq!(count, 0, "{name}: allocations while reading");
+    }
+}
+
 thread_local! {
     static LIVE_BYTES: Cell<i64> = const { Cell::new(0) };
     static LARGEST: Cell<usize> = const { Cell::new(0) };

@@ -225,3 +225,112 @@ fn mmap_reader_matches_the_slice_reader() {
     drop(empty);
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A "log and continue" loop over `messages()`: every payload and every error, in order.
+/// Gives up (and fails the test) after `limit` items rather than spinning forever.
+fn log_and_continue<R: Read>(
+    reader: &mut StreamReader<R, ChecksumDeframer<Box<dyn flatstream_core::Checksum>>>,
+    limit: usize,
+) -> (Vec<Vec<u8>>, Vec<Error>) {
+    let mut payloads = Vec::new();
+    let mut errors = Vec::new();
+    let mut messages = reader.messages();
+    while let Some(item) = messages.next() {
+        match item {
+            Ok(payload) => payloads.push(payload.to_vec()),
+            Err(error) => errors.push(error),
+        }
+        assert!(
+            payloads.len() + errors.len() <= limit,
+            "messages() did not end: {errors:?}"
+        );
+    }
+    (payloads, errors)
+}
+
+#[test]
+fn messages_end_after_a_torn_tail() {
+    let stream = stream_of("crc32c", &[b"one", b"two", b"torn"]);
+    let cut = &stream[..stream.len() - 1];
+    let mut reader = StreamReader::new(cut, ChecksumDeframer::new(checksum_by_name("crc32c")));
+    let (payloads, errors) = log_and_continue(&mut reader, 10);
+    assert_eq!(payloads, [b"one".to_vec(), b"two".to_vec()]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].is_torn_tail());
+    assert!(!errors[0].is_resumable());
+    assert_eq!(errors[0].offset(), Some(22));
+    // The iterator stays ended; `read_message` still says why.
+    assert!(reader.messages().next().is_none());
+    let stopped = reader.read_message().unwrap_err();
+    assert!(matches!(stopped.kind(), ErrorKind::InvalidFrame { .. }));
+    assert!(!stopped.is_resumable());
+}
+
+#[test]
+fn messages_end_after_an_oversized_frame() {
+    let stream = stream_of("xxh3", &[b"small", &[7u8; 300], b"after"]);
+    let mut reader = StreamReader::new(
+        stream.as_slice(),
+        ChecksumDeframer::new(checksum_by_name("xxh3")).with_max_frame_len(100),
+    );
+    let (payloads, errors) = log_and_continue(&mut reader, 10);
+    assert_eq!(payloads, [b"small".to_vec()]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(matches!(
+        errors[0].kind(),
+        ErrorKind::FrameTooLarge { len: 300, max: 100 }
+    ));
+    assert!(!errors[0].is_resumable());
+}
+
+#[test]
+fn messages_go_on_after_a_checksum_mismatch() {
+    let mut stream = stream_of("crc32", &[b"first", b"second", b"third"]);
+    stream[13 + 8] ^= 0xff;
+    let mut reader = StreamReader::new(
+        stream.as_slice(),
+        ChecksumDeframer::new(checksum_by_name("crc32")),
+    );
+    let (payloads, errors) = log_and_continue(&mut reader, 10);
+    assert_eq!(payloads, [b"first".to_vec(), b"third".to_vec()]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(matches!(
+        errors[0].kind(),
+        ErrorKind::ChecksumMismatch { .. }
+    ));
+    assert!(errors[0].is_resumable());
+    assert_eq!(errors[0].frame_index(), Some(1));
+}
+
+#[test]
+fn typed_messages_end_after_a_torn_tail_and_go_on_after_a_rejection() {
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    writer.write("fine").unwrap();
+    writer.write_payload(&[0xff; 3]).unwrap();
+    writer.write("also fine").unwrap();
+    writer.write("torn").unwrap();
+    let stream = writer.into_inner();
+    let cut = &stream[..stream.len() - 3];
+    let mut reader = StreamReader::new(cut, DefaultDeframer::new());
+    let mut typed = reader.typed_messages::<str>();
+    let mut texts = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(item) = typed.next() {
+        match item {
+            Ok(text) => texts.push(text.to_owned()),
+            Err(error) => errors.push(error),
+        }
+        assert!(
+            texts.len() + errors.len() <= 10,
+            "typed_messages() did not end"
+        );
+    }
+    assert_eq!(texts, ["fine", "also fine"]);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(matches!(errors[0].kind(), ErrorKind::FlatBuffers(_)));
+    assert!(errors[0].is_resumable());
+    assert_eq!(errors[0].frame_index(), Some(1));
+    assert!(errors[1].is_torn_tail());
+    assert!(!errors[1].is_resumable());
+    assert_eq!(errors[1].frame_index(), Some(3));
+}

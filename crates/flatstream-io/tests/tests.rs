@@ -5,6 +5,7 @@ mod allocation;
 mod common;
 mod conformance;
 mod faults;
+mod in_place;
 mod properties;
 mod reading;
 mod recovery;

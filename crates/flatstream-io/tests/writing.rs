@@ -132,3 +132,55 @@ fn custom_builder_is_used_for_simple_writes() {
     writer.write("from a preallocated builder").unwrap();
     assert_eq!(writer.frames_written(), 1);
 }
+
+/// Accepts every write; every flush fails.
+struct FlushFails(Vec<u8>);
+
+impl Write for FlushFails {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::BrokenPipe, "flush failed"))
+    }
+}
+
+#[test]
+fn failed_flush_behind_a_buf_writer_stops_the_writer() {
+    let mut writer = StreamWriter::with_capacity(64, FlushFails(Vec::new()), DefaultFramer::new());
+    writer.write_payload(b"abc").unwrap();
+    let flush = writer.flush().unwrap_err();
+    match flush.kind() {
+        ErrorKind::Io(io_error) => assert_eq!(io_error.kind(), io::ErrorKind::BrokenPipe),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!((flush.frame_index(), flush.offset()), (Some(1), Some(7)));
+    // Every later write is refused, naming the failure that stopped the writer.
+    for _ in 0..2 {
+        let refused = writer.write_payload(b"defg").unwrap_err();
+        assert!(
+            matches!(refused.kind(), ErrorKind::InvalidFrame { .. }),
+            "{refused:?}"
+        );
+        assert!(refused.to_string().contains("flush failed"), "{refused}");
+        assert!(!refused.is_resumable());
+        assert_eq!(refused.offset(), Some(7));
+    }
+    let refused = writer.write("text").unwrap_err();
+    assert!(refused.to_string().contains("flush failed"), "{refused}");
+    assert_eq!((writer.frames_written(), writer.position()), (1, 7));
+}
+
+#[test]
+fn refusal_after_a_failed_write_names_that_failure() {
+    let sink = FailsAfter {
+        written: Vec::new(),
+        budget: 2,
+    };
+    let mut writer = StreamWriter::new(sink, DefaultFramer::new());
+    let error = writer.write_payload(b"abc").unwrap_err();
+    assert!(error.to_string().contains("disk full"), "{error}");
+    let refused = writer.write_payload(b"abc").unwrap_err();
+    assert!(refused.to_string().contains("disk full"), "{refused}");
+}

@@ -1,0 +1,394 @@
+//! The everyday path (`StreamReader` over a `Cursor`, `StreamWriter` into a reused `Vec`)
+//! beside minimal hand-written loops over the same bytes, measured one after the other for
+//! each checksum and size, over a cache-resident stream (about 1 MiB of payload) and over one
+//! larger than the last-level cache (64 MiB).
+//!
+//! Ids: `loop_read`, `loop_write` and `loop_write_payload` are the loops; `stream_*` are
+//! flatstream's operations; a `_64m` suffix marks the 64 MiB stream. `cargo xtask bench`
+//! divides each `stream_*` cell by its loop (see `xtask/src/bench.rs`).
+
+use std::hint::black_box;
+use std::io::{Cursor, Read, Write};
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use flatbuffers::FlatBufferBuilder;
+use flatstream::{
+    Checksum, ChecksumDeframer, ChecksumFramer, Crc32, Crc32c, NoChecksum, StreamReader,
+    StreamSerialize, StreamWriter, Xxh3,
+};
+
+use crate::{Blob, configure, throughput};
+
+const SIZES: [usize; 3] = [64, 1024, 64 * 1024];
+
+/// Payload bytes of the cache-resident and the large stream.
+const STREAMS: [(usize, &str); 2] = [(1 << 20, ""), (64 << 20, "_64m")];
+
+/// One operation of a cell: its group, what one call processes, and the call.
+struct Body<'a> {
+    group: &'static str,
+    messages: usize,
+    bytes: usize,
+    run: Box<dyn FnMut() -> usize + 'a>,
+}
+
+impl<'a> Body<'a> {
+    fn new(
+        group: &'static str,
+        messages: usize,
+        bytes: usize,
+        run: impl FnMut() -> usize + 'a,
+    ) -> Self {
+        Body {
+            group,
+            messages,
+            bytes,
+            run: Box::new(run),
+        }
+    }
+}
+
+/// How the cells are measured: by criterion one operation after the other, or paired.
+enum Runner<'c> {
+    Criterion(&'c mut Criterion),
+    /// Every operation of a cell in turn, round after round, keeping each one's fastest
+    /// call: a burst of load on a shared machine slows whatever runs during it, and only
+    /// for that round, so the best of many interleaved rounds compares like with like.
+    Paired(&'c mut Vec<String>),
+}
+
+impl Runner<'_> {
+    fn run(&mut self, suffix: &str, id: &str, bodies: &mut [Body<'_>]) {
+        match self {
+            Runner::Criterion(criterion) => {
+                for body in bodies {
+                    let mut group = configure(criterion, &format!("{}{suffix}", body.group));
+                    group.throughput(throughput(body.messages, body.bytes));
+                    group.bench_function(id, |b| b.iter(&mut body.run));
+                    group.finish();
+                }
+            }
+            #[allow(clippy::cast_precision_loss)] // A rate for the progress line.
+            Runner::Paired(records) => {
+                let best = paired(bodies);
+                for (body, seconds) in bodies.iter().zip(best) {
+                    records.push(format!(
+                        r#"{{"id":"{}{suffix}/{id}","messages":{},"bytes":{},"seconds":{seconds:e}}}"#,
+                        body.group, body.messages, body.bytes
+                    ));
+                    eprintln!(
+                        "{}{suffix}/{id}: {:.2} M msg/s",
+                        body.group,
+                        body.messages as f64 / seconds / 1e6
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The fastest seconds per call of each body, over interleaved rounds.
+#[allow(clippy::cast_sign_loss)] // A clamped positive count of calls.
+fn paired(bodies: &mut [Body<'_>]) -> Vec<f64> {
+    const SAMPLE: Duration = Duration::from_millis(4);
+    let quick = std::env::var_os("FLATSTREAM_BENCH_QUICK").is_some();
+    // Calls per sample from one warm-up call each, so that a sample lasts about `SAMPLE`.
+    let calls: Vec<u32> = bodies
+        .iter_mut()
+        .map(|body| {
+            let started = Instant::now();
+            black_box((body.run)());
+            let once = started.elapsed().max(Duration::from_nanos(1));
+            (SAMPLE.as_secs_f64() / once.as_secs_f64()).clamp(1.0, 10_000.0) as u32
+        })
+        .collect();
+    let rounds = match (quick, calls.iter().all(|calls| *calls == 1)) {
+        (true, true) => 5,
+        (true, false) | (false, true) => 11,
+        (false, false) => 25,
+    };
+    let mut best = vec![f64::INFINITY; bodies.len()];
+    for round in 0..rounds {
+        for turn in 0..bodies.len() {
+            let index = (turn + round) % bodies.len();
+            let body = &mut bodies[index];
+            let started = Instant::now();
+            for _ in 0..calls[index] {
+                black_box((body.run)());
+            }
+            let seconds = started.elapsed().as_secs_f64() / f64::from(calls[index]);
+            best[index] = best[index].min(seconds);
+        }
+    }
+    best
+}
+
+/// The minimal read loop: `read_exact` of the header into a fixed array, `read_exact` of the
+/// payload into one reused `Vec`, the checksum compared. No error location, no limit on the
+/// length, no memory policy: the floor the everyday reader is held to.
+fn loop_read<const HEADER: usize, C: Checksum>(
+    checksum: &C,
+    mut source: Cursor<&[u8]>,
+    payload: &mut Vec<u8>,
+) -> usize {
+    let mut total = 0usize;
+    let mut header = [0u8; HEADER];
+    loop {
+        if let Err(error) = source.read_exact(&mut header) {
+            assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
+            break;
+        }
+        let payload_len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        payload.resize(payload_len as usize, 0);
+        source.read_exact(payload).unwrap();
+        let mut stored = [0u8; 8];
+        stored[..HEADER - 4].copy_from_slice(&header[4..]);
+        assert!(
+            checksum.calculate(payload) == u64::from_le_bytes(stored),
+            "checksum mismatch"
+        );
+        total += black_box(&payload[..]).len();
+    }
+    total
+}
+
+/// The header of the minimal write loop.
+fn loop_header<const HEADER: usize, C: Checksum>(checksum: &C, payload: &[u8]) -> [u8; HEADER] {
+    let mut header = [0u8; HEADER];
+    header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    header[4..].copy_from_slice(&checksum.calculate(payload).to_le_bytes()[..HEADER - 4]);
+    header
+}
+
+/// Runs every cell for one checksum whose header is `HEADER` bytes wide.
+fn cells<const HEADER: usize, C: Checksum + Copy + 'static>(
+    runner: &mut Runner<'_>,
+    checksum: C,
+    suffix: &str,
+    size: usize,
+    source: &[u8],
+) {
+    assert_eq!(HEADER, 4 + checksum.size());
+    let id = format!("{}/{size}", checksum.name());
+    let payloads: Vec<&[u8]> = source.chunks_exact(size).collect();
+    let mut stream = Vec::with_capacity(payloads.len() * (HEADER + size));
+    for payload in &payloads {
+        stream.extend_from_slice(&loop_header::<HEADER, C>(&checksum, payload));
+        stream.extend_from_slice(payload);
+    }
+    runner.run(
+        suffix,
+        &id,
+        &mut read_bodies::<HEADER, C>(checksum, size, &stream),
+    );
+    drop(stream);
+    runner.run(
+        suffix,
+        &id,
+        &mut write_bodies::<HEADER, C>(checksum, size, &payloads),
+    );
+}
+
+/// The reading operations of one checksum and size, over `stream`.
+fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
+    checksum: C,
+    size: usize,
+    stream: &[u8],
+) -> Vec<Body<'_>> {
+    let count = stream.len() / (HEADER + size);
+    let bytes = stream.len();
+    let mut payload = Vec::with_capacity(size);
+    vec![
+        Body::new("loop_read", count, bytes, move || {
+            loop_read::<HEADER, C>(&checksum, Cursor::new(black_box(stream)), &mut payload)
+        }),
+        Body::new("stream_read_message", count, bytes, move || {
+            let cursor = Cursor::new(black_box(stream));
+            let mut reader = StreamReader::new(cursor, ChecksumDeframer::new(checksum));
+            let mut total = 0usize;
+            while let Some(payload) = reader.read_message().unwrap() {
+                total += black_box(payload).len();
+            }
+            total
+        }),
+        Body::new("stream_process_all", count, bytes, move || {
+            let cursor = Cursor::new(black_box(stream));
+            let mut reader = StreamReader::new(cursor, ChecksumDeframer::new(checksum));
+            let mut total = 0usize;
+            reader
+                .process_all(|payload| {
+                    total += black_box(payload).len();
+                    Ok(())
+                })
+                .unwrap();
+            total
+        }),
+        Body::new("stream_messages", count, bytes, move || {
+            let cursor = Cursor::new(black_box(stream));
+            let mut reader = StreamReader::new(cursor, ChecksumDeframer::new(checksum));
+            let mut messages = reader.messages();
+            let mut total = 0usize;
+            while let Some(payload) = messages.next() {
+                total += black_box(payload.unwrap()).len();
+            }
+            total
+        }),
+        // The `BufRead` fast path: frames parsed where they lie in the cursor's buffer.
+        Body::new("stream_in_place_read_message", count, bytes, move || {
+            let cursor = Cursor::new(black_box(stream));
+            let mut reader = StreamReader::in_place(cursor, ChecksumDeframer::new(checksum));
+            let mut total = 0usize;
+            while let Some(payload) = reader.read_message().unwrap() {
+                total += black_box(payload).len();
+            }
+            total
+        }),
+        Body::new("stream_in_place_process_all", count, bytes, move || {
+            let cursor = Cursor::new(black_box(stream));
+            let mut reader = StreamReader::in_place(cursor, ChecksumDeframer::new(checksum));
+            let mut total = 0usize;
+            reader
+                .process_all(|payload| {
+                    total += black_box(payload).len();
+                    Ok(())
+                })
+                .unwrap();
+            total
+        }),
+    ]
+}
+
+/// The writing operations of one checksum and size. Each has its own output and builder.
+fn write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
+    checksum: C,
+    size: usize,
+    payloads: &'a [&'a [u8]],
+) -> Vec<Body<'a>> {
+    let count = payloads.len();
+    // Serialized in a builder, as `StreamWriter::write` does.
+    let mut builder = FlatBufferBuilder::new();
+    Blob(payloads[0]).serialize(&mut builder).unwrap();
+    let written_len = count * (HEADER + builder.finished_data().len());
+    // Ready payloads: the loop without the builder, against `write_payload` and
+    // `write_finished` (one finished builder written `count` times: the framing cost does
+    // not depend on the bytes).
+    let payload_written_len = count * (HEADER + size);
+    let mut finished = FlatBufferBuilder::new();
+    Blob(&payloads[0][..size - 8])
+        .serialize(&mut finished)
+        .unwrap();
+    assert_eq!(finished.finished_data().len(), size);
+    let writer = || {
+        StreamWriter::new(
+            Vec::with_capacity(written_len),
+            ChecksumFramer::new(checksum),
+        )
+    };
+    let mut loop_out: Vec<u8> = Vec::with_capacity(written_len);
+    let mut loop_payload_out: Vec<u8> = Vec::with_capacity(written_len);
+    let (mut simple, mut expert, mut raw) = (writer(), writer(), writer());
+    vec![
+        Body::new("loop_write", count, written_len, move || {
+            loop_out.clear();
+            for payload in payloads {
+                builder.reset();
+                Blob(payload).serialize(&mut builder).unwrap();
+                let data = builder.finished_data();
+                loop_out
+                    .write_all(&loop_header::<HEADER, C>(&checksum, data))
+                    .unwrap();
+                loop_out.write_all(data).unwrap();
+            }
+            black_box(&loop_out).len()
+        }),
+        Body::new("stream_write", count, written_len, move || {
+            simple.get_mut().clear();
+            for payload in payloads {
+                simple.write(&Blob(payload)).unwrap();
+            }
+            black_box(simple.get_ref()).len()
+        }),
+        Body::new(
+            "loop_write_payload",
+            count,
+            payload_written_len,
+            move || {
+                loop_payload_out.clear();
+                for payload in payloads {
+                    loop_payload_out
+                        .write_all(&loop_header::<HEADER, C>(&checksum, payload))
+                        .unwrap();
+                    loop_payload_out.write_all(payload).unwrap();
+                }
+                black_box(&loop_payload_out).len()
+            },
+        ),
+        Body::new(
+            "stream_write_payload",
+            count,
+            payload_written_len,
+            move || {
+                raw.get_mut().clear();
+                for payload in payloads {
+                    raw.write_payload(payload).unwrap();
+                }
+                black_box(raw.get_ref()).len()
+            },
+        ),
+        Body::new(
+            "stream_write_finished",
+            count,
+            payload_written_len,
+            move || {
+                expert.get_mut().clear();
+                for _ in 0..count {
+                    expert.write_finished(&mut finished).unwrap();
+                }
+                black_box(expert.get_ref()).len()
+            },
+        ),
+    ]
+}
+
+/// Every cell, for both streams, each size and each checksum.
+fn all_cells(runner: &mut Runner<'_>) {
+    for (payload_bytes, suffix) in STREAMS {
+        // Distinct bytes for every payload of the stream, generated once per stream size.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let source: Vec<u8> = (0..payload_bytes)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        for size in SIZES {
+            cells::<4, _>(runner, NoChecksum, suffix, size, &source);
+            cells::<8, _>(runner, Crc32::new(), suffix, size, &source);
+            cells::<8, _>(runner, Crc32c::new(), suffix, size, &source);
+            cells::<12, _>(runner, Xxh3::new(), suffix, size, &source);
+        }
+    }
+}
+
+/// The criterion group: each operation of a cell right after the others.
+pub(crate) fn everyday(criterion: &mut Criterion) {
+    // Paired mode measures these cells itself (see `main`).
+    if std::env::var_os(PAIRED_ENV).is_none() {
+        all_cells(&mut Runner::Criterion(criterion));
+    }
+}
+
+/// Set to a file path, the bench binary measures the everyday cells paired (see
+/// [`Runner::Paired`]) instead of running criterion, and writes one JSON object per line:
+/// `id` (`group/checksum/size`), `messages`, `bytes` and the fastest `seconds` per call.
+pub(crate) const PAIRED_ENV: &str = "FLATSTREAM_BENCH_PAIRED";
+
+/// Paired mode: every everyday cell, written to the file `PAIRED_ENV` names.
+pub(crate) fn paired_to_file(path: &std::path::Path) {
+    let mut records = Vec::new();
+    all_cells(&mut Runner::Paired(&mut records));
+    std::fs::write(path, records.join("\n") + "\n").expect("cannot write the paired results");
+}
