@@ -73,7 +73,11 @@ fn check_recover(stream: &[u8], checksum: &dyn Checksum, limit: usize) {
         assert_eq!(report.end, StreamEnd::CleanEof);
         return;
     }
-    if let Some(at) = verifying_frame_in(stream, good_end, checksum, limit) {
+    // Without a checksum nothing verifies (any plausible length parses): the promise there
+    // is the tail's length, which the io crate's property test holds.
+    if checksum.size() > 0
+        && let Some(at) = verifying_frame_in(stream, good_end, checksum, limit)
+    {
         // The invariant: a tail that recover_file would cut with Truncate::Yes holds
         // nothing that verifies.
         assert!(
