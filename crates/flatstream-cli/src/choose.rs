@@ -6,7 +6,8 @@ use std::io::Read;
 use std::path::Path;
 
 use flatstream::{
-    Checksum, ChecksumDeframer, ChecksumKind, detect_checksum_with_limit, wire::MAX_HEADER_LEN,
+    Checksum, ChecksumDeframer, ChecksumKind, detect_checksum_of_whole, detect_checksum_with_limit,
+    wire::MAX_HEADER_LEN,
 };
 
 use crate::args::ChecksumName;
@@ -70,7 +71,8 @@ pub(crate) fn detect_from(
                 .read_to_end(prefix)
                 .map_err(|error| Failure::usage(file, error))?;
         }
-        match detect_in(file, prefix, max_frame_len) {
+        // A prefix shorter than asked for is the whole stream.
+        match detect(file, prefix, max_frame_len, prefix.len() < step) {
             Ok(chosen) => return Ok(chosen),
             Err(failure) => error = Some(failure),
         }
@@ -81,10 +83,8 @@ pub(crate) fn detect_from(
     Err(error.unwrap_or_else(|| Failure::usage(file, "cannot detect the checksum")))
 }
 
-/// Detects the checksum of the stream that `bytes` starts (or holds).
-///
-/// An empty stream carries no checksum: any reads it, and it is reported as crc32c, the
-/// writing default.
+/// Detects the checksum of the stream that `bytes` holds (or starts, when longer than
+/// detection reads).
 ///
 /// # Errors
 ///
@@ -94,14 +94,32 @@ pub(crate) fn detect_in(
     bytes: &[u8],
     max_frame_len: usize,
 ) -> Result<Chosen, Failure> {
-    if bytes.is_empty() {
+    let cap = prefix_steps(max_frame_len)[2];
+    detect(
+        file,
+        &bytes[..bytes.len().min(cap)],
+        max_frame_len,
+        bytes.len() <= cap,
+    )
+}
+
+/// Detects the checksum of `bytes`, the whole stream or its start.
+///
+/// A stream too short for a whole frame under any checksum (an empty one included) reads as
+/// torn or empty under any: it is reported as crc32c, the writing default.
+fn detect(file: &Path, bytes: &[u8], max_frame_len: usize, whole: bool) -> Result<Chosen, Failure> {
+    if bytes.len() <= MAX_HEADER_LEN {
         return Ok(Chosen {
             kind: ChecksumKind::Crc32c,
             detected: true,
         });
     }
-    let prefix = &bytes[..bytes.len().min(prefix_steps(max_frame_len)[2])];
-    detect_checksum_with_limit(prefix, max_frame_len)
+    let detected = if whole {
+        detect_checksum_of_whole(bytes, max_frame_len)
+    } else {
+        detect_checksum_with_limit(bytes, max_frame_len)
+    };
+    detected
         .map(|detected| Chosen {
             kind: detected.checksum,
             detected: true,
@@ -131,17 +149,31 @@ pub(crate) fn for_file(
     detect_from(path, &mut file, &mut Vec::new(), max_frame_len)
 }
 
-/// When a stream read with a given checksum fails at its first frame: the algorithm it
-/// does verify under, if it is another (read again from the start of a regular file).
+/// When a stream read with a given checksum fails at its first frame: the checksum it does
+/// verify under, if it is another (read again from the start of a regular file). "none" is
+/// never suggested: it reads anything, damage included.
 pub(crate) fn suggestion(
     path: &Path,
     chosen: Chosen,
     max_frame_len: usize,
 ) -> Option<ChecksumKind> {
-    if chosen.detected || !std::fs::metadata(path).ok()?.is_file() {
+    if chosen.detected {
+        return None;
+    }
+    contradiction(path, chosen.kind, max_frame_len)
+}
+
+/// The checksum the stream at `path` (a regular file) verifies under, when it is neither
+/// `given` nor "none": evidence that `-c` names the wrong algorithm.
+pub(crate) fn contradiction(
+    path: &Path,
+    given: ChecksumKind,
+    max_frame_len: usize,
+) -> Option<ChecksumKind> {
+    if !std::fs::metadata(path).ok()?.is_file() {
         return None;
     }
     let mut file = File::open(path).ok()?;
     let detected = detect_from(path, &mut file, &mut Vec::new(), max_frame_len).ok()?;
-    (detected.kind != chosen.kind).then_some(detected.kind)
+    (detected.kind != given && detected.kind != ChecksumKind::None).then_some(detected.kind)
 }

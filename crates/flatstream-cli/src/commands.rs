@@ -339,7 +339,21 @@ fn decode_hex(text: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
 }
 
 pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failure> {
+    require_regular_file(&args.file, "recover")?;
     let checksum = choose::for_file(options.checksum, &args.file, options.max_frame_len)?;
+    if args.truncate
+        && !checksum.detected
+        && let Some(kind) = choose::contradiction(&args.file, checksum.kind, options.max_frame_len)
+    {
+        return Err(Failure::usage(
+            &args.file,
+            format_args!(
+                "not cutting anything: the stream's frames verify under {kind}, not {} (-c); \
+                 run with -c {kind}, or -c auto",
+                checksum.name()
+            ),
+        ));
+    }
     let truncate = match (args.truncate, args.force) {
         (false, _) => Truncate::No,
         (true, false) => Truncate::Yes,
@@ -363,72 +377,7 @@ pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failu
             _ => failure,
         }
     })?;
-    let (end, torn_part) = match report.end {
-        StreamEnd::CleanEof => ("clean", None),
-        StreamEnd::TornTail { part } => ("torn_tail", Some(part.to_string())),
-        StreamEnd::ZeroFilledTail => ("zero_filled_tail", None),
-    };
-    let printed = print(|out| {
-        if args.json {
-            return writeln!(
-                out,
-                "{}",
-                json!({
-                    "checksum": checksum.name(),
-                    "checksum_detected": checksum.detected,
-                    "frames": report.frames,
-                    "last_good_offset": report.last_good_offset,
-                    "end": end,
-                    "torn_part": torn_part,
-                    "tail_len": report.tail_len,
-                    "unproven": report.unproven,
-                    "truncated": report.truncated,
-                })
-            );
-        }
-        let file = args.file.display();
-        let what = match (&report.end, &torn_part) {
-            (StreamEnd::CleanEof, _) => {
-                return writeln!(
-                    out,
-                    "{file}: clean: {} frames, ending at byte offset {} (checksum {})",
-                    report.frames,
-                    report.last_good_offset,
-                    checksum.name()
-                );
-            }
-            (_, Some(part)) => format!("a torn tail in the {part}"),
-            _ => "a zero-filled tail (space the file system allocated but never wrote)".to_owned(),
-        };
-        writeln!(
-            out,
-            "{file}: {what}: {} bytes after the {} intact frames ending at byte offset {} (checksum {})",
-            report.tail_len,
-            report.frames,
-            report.last_good_offset,
-            checksum.name()
-        )?;
-        match (&report.unproven, report.truncated) {
-            (_, true) => writeln!(
-                out,
-                "  cut off; the file now ends after frame {}",
-                report.frames
-            ),
-            (Some(reason), false) => writeln!(
-                out,
-                "  not proven free of intact frames: {reason}\n  {}",
-                if args.truncate {
-                    "not cut; --force cuts it anyway, or salvage copies what verifies"
-                } else {
-                    "run with --truncate --force to cut it anyway, or salvage"
-                }
-            ),
-            (None, false) => writeln!(
-                out,
-                "  nothing intact follows; run with --truncate to cut it off"
-            ),
-        }
-    });
+    let printed = print(|out| write_recovery(out, args, checksum, &report));
     let verdict = if report.tail_len > 0 && !report.truncated {
         Err(Failure::already_reported())
     } else {
@@ -437,7 +386,104 @@ pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failu
     after_printing(printed, verdict)
 }
 
+/// `recover`'s report, as JSON or text.
+fn write_recovery(
+    out: &mut impl Write,
+    args: &RecoverArgs,
+    checksum: Chosen,
+    report: &flatstream::RecoveryReport,
+) -> io::Result<()> {
+    let (end, torn_part) = match report.end {
+        StreamEnd::CleanEof => ("clean", None),
+        StreamEnd::TornTail { part } => ("torn_tail", Some(part.to_string())),
+        StreamEnd::ZeroFilledTail => ("zero_filled_tail", None),
+    };
+    if args.json {
+        return writeln!(
+            out,
+            "{}",
+            json!({
+                "checksum": checksum.name(),
+                "checksum_detected": checksum.detected,
+                "frames": report.frames,
+                "last_good_offset": report.last_good_offset,
+                "end": end,
+                "torn_part": torn_part,
+                "tail_len": report.tail_len,
+                "unproven": report.unproven,
+                "unchecked_candidates": report.unchecked_candidates,
+                "truncated": report.truncated,
+            })
+        );
+    }
+    let file = args.file.display();
+    let what = match (&report.end, &torn_part) {
+        (StreamEnd::CleanEof, _) => {
+            return writeln!(
+                out,
+                "{file}: clean: {} frames, ending at byte offset {} (checksum {})",
+                report.frames,
+                report.last_good_offset,
+                checksum.name()
+            );
+        }
+        (_, Some(part)) => format!("a torn tail in the {part}"),
+        _ => "a zero-filled tail (space the file system allocated but never wrote)".to_owned(),
+    };
+    writeln!(
+        out,
+        "{file}: {what}: {} bytes after the {} intact frames ending at byte offset {} (checksum {})",
+        report.tail_len,
+        report.frames,
+        report.last_good_offset,
+        checksum.name()
+    )?;
+    match (&report.unproven, report.truncated) {
+        (_, true) => writeln!(
+            out,
+            "  cut off; the file now ends after frame {}",
+            report.frames
+        ),
+        (Some(reason), false) => writeln!(
+            out,
+            "  not proven free of intact frames: {reason}\n  {}",
+            match (report.unchecked_candidates > 0, args.truncate) {
+                (true, _) => {
+                    "not cut, not even with --force (one of the frames not checked may be \
+                         intact); salvage copies every frame that verifies"
+                }
+                (false, true) => {
+                    "not cut; --force cuts it anyway, or salvage copies what verifies"
+                }
+                (false, false) => "run with --truncate --force to cut it anyway, or salvage",
+            }
+        ),
+        (None, false) => writeln!(
+            out,
+            "  nothing intact follows; run with --truncate to cut it off"
+        ),
+    }
+}
+
+/// `recover` and `salvage` work on a regular file: they read it more than once (detection,
+/// then the scan), `recover` may truncate it and `salvage` maps it.
+fn require_regular_file(path: &Path, command: &str) -> Result<(), Failure> {
+    let metadata = std::fs::metadata(path).map_err(|error| Failure::usage(path, error))?;
+    if metadata.is_file() {
+        Ok(())
+    } else {
+        Err(Failure::usage(
+            path,
+            format_args!(
+                "{command} needs a regular file (it reads the file more than once); copy a \
+                 pipe or device to a file first"
+            ),
+        ))
+    }
+}
+
 pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failure> {
+    require_regular_file(&args.input, "salvage")?;
     // Before the input is mapped: the output must not be the input, and only a new
     // temporary file is created, so nothing truncates the mapped input (that was SIGBUS).
     let output = AtomicFile::create(&args.output, Some(&args.input))?;
@@ -457,11 +503,36 @@ pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failu
         |position| progress.set_position(position),
     );
     progress.finish_and_clear();
-    let report = report.map_err(|error| Failure::from_error(&args.input, &error))?;
+    let report = report.map_err(|error| match error.kind() {
+        // The input is mapped: an I/O error is the output's.
+        flatstream::ErrorKind::Io(_) => Failure::from_error(&args.output, &error),
+        _ if checksum.kind == flatstream::ChecksumKind::None => {
+            Failure::from_error(&args.input, &error)
+                .context("if the stream has a checksum, name it with -c".to_owned())
+        }
+        _ => Failure::from_error(&args.input, &error),
+    })?;
     output
         .into_inner()
         .map_err(|error| Failure::usage(&args.output, error.error()))?
         .commit()?;
+    let torn = matches!(report.end, StreamEnd::TornTail { .. });
+    let printed = print(|out| write_salvage(out, args, checksum, &report));
+    let verdict = if report.skipped.is_empty() && !torn {
+        Ok(())
+    } else {
+        Err(Failure::already_reported())
+    };
+    after_printing(printed, verdict)
+}
+
+/// `salvage`'s report, as JSON or text.
+fn write_salvage(
+    out: &mut impl Write,
+    args: &SalvageArgs,
+    checksum: Chosen,
+    report: &flatstream::SalvageReport,
+) -> io::Result<()> {
     let torn = matches!(report.end, StreamEnd::TornTail { .. });
     let pairs = |ranges: &[std::ops::Range<u64>]| -> Vec<[u64; 2]> {
         ranges
@@ -469,71 +540,63 @@ pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failu
             .map(|range| [range.start, range.end])
             .collect()
     };
-    let printed = print(|out| {
-        if args.json {
-            return writeln!(
-                out,
-                "{}",
-                json!({
-                    "checksum": checksum.name(),
-                    "checksum_detected": checksum.detected,
-                    "frames": report.frames,
-                    "bytes_written": report.bytes_written,
-                    "skipped": pairs(&report.skipped),
-                    "zero_filled": pairs(&report.zero_filled),
-                    "unchecked_candidates": report.unchecked_candidates,
-                    "end": if torn { "torn_tail" } else { "clean" },
-                    "input_len": report.input_len,
-                })
-            );
-        }
+    if args.json {
+        return writeln!(
+            out,
+            "{}",
+            json!({
+                "checksum": checksum.name(),
+                "checksum_detected": checksum.detected,
+                "frames": report.frames,
+                "bytes_written": report.bytes_written,
+                "skipped": pairs(&report.skipped),
+                "zero_filled": pairs(&report.zero_filled),
+                "unchecked_candidates": report.unchecked_candidates,
+                "end": if torn { "torn_tail" } else { "clean" },
+                "input_len": report.input_len,
+            })
+        );
+    }
+    writeln!(
+        out,
+        "{}: kept {} frames ({} bytes) in {} (checksum {})",
+        args.input.display(),
+        report.frames,
+        report.bytes_written,
+        args.output.display(),
+        checksum.name()
+    )?;
+    for range in &report.skipped {
+        let zeros: u64 = report
+            .zero_filled
+            .iter()
+            .filter(|zeros| zeros.start >= range.start && zeros.end <= range.end)
+            .map(|zeros| zeros.end - zeros.start)
+            .sum();
         writeln!(
             out,
-            "{}: kept {} frames ({} bytes) in {} (checksum {})",
-            args.input.display(),
-            report.frames,
-            report.bytes_written,
-            args.output.display(),
-            checksum.name()
+            "  skipped damaged bytes {}..{} ({} bytes{})",
+            range.start,
+            range.end,
+            range.end - range.start,
+            if zeros > 0 {
+                format!(", {zeros} of them zero-filled")
+            } else {
+                String::new()
+            }
         )?;
-        for range in &report.skipped {
-            let zeros: u64 = report
-                .zero_filled
-                .iter()
-                .filter(|zeros| zeros.start >= range.start && zeros.end <= range.end)
-                .map(|zeros| zeros.end - zeros.start)
-                .sum();
-            writeln!(
-                out,
-                "  skipped damaged bytes {}..{} ({} bytes{})",
-                range.start,
-                range.end,
-                range.end - range.start,
-                if zeros > 0 {
-                    format!(", {zeros} of them zero-filled")
-                } else {
-                    String::new()
-                }
-            )?;
-        }
-        if report.unchecked_candidates > 0 {
-            writeln!(
-                out,
-                "  {} candidate frames after damage were too costly to check (input mostly not frames)",
-                report.unchecked_candidates
-            )?;
-        }
-        if torn {
-            writeln!(out, "  the input ends in a torn frame")?;
-        }
-        Ok(())
-    });
-    let verdict = if report.skipped.is_empty() && !torn {
-        Ok(())
-    } else {
-        Err(Failure::already_reported())
-    };
-    after_printing(printed, verdict)
+    }
+    if report.unchecked_candidates > 0 {
+        writeln!(
+            out,
+            "  {} candidate frames after damage were too costly to check; frames among them, if any, were not kept",
+            report.unchecked_candidates
+        )?;
+    }
+    if torn {
+        writeln!(out, "  the input ends in a torn frame")?;
+    }
+    Ok(())
 }
 
 pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failure> {

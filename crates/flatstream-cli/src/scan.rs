@@ -82,7 +82,8 @@ impl Scan {
                  but never wrote; the intact frames end at byte offset {start}"
             )),
             (None, Some(kind)) => failure.context(format!(
-                "the stream's first frames verify under {kind}: try -c {kind}, or -c auto"
+                "the stream's frames verify under {kind}: try -c {kind} (--from {kind} for \
+                 convert), or -c auto"
             )),
             (None, None) => failure,
         })
@@ -113,9 +114,13 @@ pub(crate) fn scan(
         ZeroFillCheck::new(checksum.deframer(options.max_frame_len)).with_validator(validator);
     let source = Cursor::new(prefix).chain(progress);
     let mut reader = StreamReader::new(BufReader::with_capacity(256 * 1024, source), deframer);
+    let mut largest_payload = 0;
     let mut error = loop {
         match reader.read_message() {
-            Ok(Some(payload)) => on_payload(payload)?,
+            Ok(Some(payload)) => {
+                largest_payload = largest_payload.max(payload.len());
+                on_payload(payload)?;
+            }
             Ok(None) => break None,
             Err(error) => break Some(error),
         }
@@ -163,9 +168,13 @@ pub(crate) fn scan(
         None => (reader.frames_read(), reader.position()),
     };
     let intact_after = match &error {
-        Some(error) if error.is_torn_tail() && metadata.is_file() => {
-            intact_after(path, last_good_offset, checksum, options.max_frame_len)
-        }
+        Some(error) if error.is_torn_tail() && metadata.is_file() => intact_after(
+            path,
+            last_good_offset,
+            checksum,
+            options.max_frame_len,
+            largest_payload,
+        ),
         _ => None,
     };
     let suggested = match &error {
@@ -202,12 +211,19 @@ fn zeros_to_end(path: &Path, offset: u64) -> Option<u64> {
 
 /// Whether a frame that verifies begins in what looks like the torn tail from `offset`: the
 /// tail is read again from the file (it is shorter than a header and the largest payload).
-fn intact_after(path: &Path, offset: u64, checksum: Chosen, max_frame_len: usize) -> Option<u64> {
+fn intact_after(
+    path: &Path,
+    offset: u64,
+    checksum: Chosen,
+    max_frame_len: usize,
+    largest_payload: usize,
+) -> Option<u64> {
     let mut file = File::open(path).ok()?;
     file.seek(SeekFrom::Start(offset)).ok()?;
     let mut tail = Vec::new();
     file.take(max_frame_len.saturating_add(MAX_HEADER_LEN) as u64)
         .read_to_end(&mut tail)
         .ok()?;
-    find_intact_frame(&tail, 1, &checksum.deframer(max_frame_len)).map(|at| offset + at as u64)
+    find_intact_frame(&tail, 1, &checksum.deframer(max_frame_len), largest_payload)
+        .map(|at| offset + at as u64)
 }

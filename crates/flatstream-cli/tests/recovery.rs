@@ -1,6 +1,7 @@
 //! Issue 11 through the binary: recovery never destroys data, streams identify their
 //! checksum, zero fill is damage, and nothing hangs on input that is not frames.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -269,4 +270,175 @@ fn readme_sample_output_is_what_verify_prints() {
     let file = generate(&dir, "events.fs", 1000, "crc32c");
     let output = flatstream(&["verify", path(&file), "--json"]);
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim_end(), sample);
+}
+
+/// Runs `recover` with `args` on a copy of `bytes` and returns the exit code and the file
+/// afterwards.
+fn recover_copy(dir: &Path, bytes: &[u8], args: &[&str]) -> (Option<i32>, Vec<u8>) {
+    let file = dir.join("copy.fs");
+    fs::write(&file, bytes).unwrap();
+    let mut all = vec!["recover", path(&file)];
+    all.extend_from_slice(args);
+    let output = flatstream(&all);
+    (output.status.code(), fs::read(&file).unwrap())
+}
+
+#[test]
+fn an_outsiders_reproducers_never_destroy_data() {
+    // Each case an outside attack on this command found; each deleted intact frames or
+    // passed damage as good before the fix.
+    let dir = dir("attack");
+
+    // A damaged first frame made `-c auto` guess "none"; the cut then deleted frame 1.
+    let two = fs::read(generate(&dir, "two.fs", 2, "crc32c")).unwrap();
+    let mut damaged = two.clone();
+    damaged[0] ^= 4;
+    assert_eq!(
+        recover_copy(&dir, &damaged, &["--truncate"]),
+        (Some(1), damaged.clone())
+    );
+    // ...and with --force: an intact frame follows, so nothing is cut.
+    let five = fs::read(generate(&dir, "five.fs", 5, "crc32c")).unwrap();
+    let mut damaged = five.clone();
+    damaged[20] ^= 1;
+    assert_eq!(
+        recover_copy(&dir, &damaged, &["--truncate", "--force"]),
+        (Some(1), damaged.clone())
+    );
+
+    // Payloads ending in zeros: a damaged first frame made the stream pass as "none".
+    let hex = dir.join("z.hex");
+    fs::write(
+        &hex,
+        "0102030405060708090a00000000\n1112131415161718191a1b00000000\n2122232425262728292a2b2c00000000\n",
+    )
+    .unwrap();
+    let z = dir.join("z.fs");
+    assert!(
+        flatstream(&["pack", "-o", path(&z), path(&hex), "-c", "crc32c"])
+            .status
+            .success()
+    );
+    let mut bytes = fs::read(&z).unwrap();
+    bytes[9] ^= 1;
+    fs::write(&z, &bytes).unwrap();
+    let (report, code, _) = json(&["verify", path(&z), "--json"]);
+    assert_eq!(
+        (report["checksum"].as_str(), code),
+        (Some("crc32c"), Some(1))
+    );
+    let rescued = dir.join("z-rescued.fs");
+    let (report, _, _) = json(&["salvage", path(&z), path(&rescued), "--json"]);
+    assert_eq!(report["frames"], 2);
+
+    // A wrong explicit -c never cuts: refused when the stream verifies under another.
+    let one = fs::read(generate(&dir, "one.fs", 1, "crc32c")).unwrap();
+    assert_eq!(
+        recover_copy(&dir, &one, &["--truncate", "-c", "none"]),
+        (Some(2), one.clone())
+    );
+    let mut crc32_zeros = fs::read(generate(&dir, "crc32.fs", 1, "crc32")).unwrap();
+    crc32_zeros.resize(crc32_zeros.len() + 100, 0);
+    assert_eq!(
+        recover_copy(
+            &dir,
+            &crc32_zeros,
+            &["--truncate", "-c", "crc32c", "--force"]
+        ),
+        (Some(2), crc32_zeros.clone())
+    );
+    // A one-frame crc16 file with zeros after it: detected as crc16, the zeros cut exactly.
+    let crc16 = fs::read(generate(&dir, "crc16.fs", 1, "crc16")).unwrap();
+    let mut zeros_after = crc16.clone();
+    zeros_after.resize(crc16.len() + 4096, 0);
+    assert_eq!(
+        recover_copy(&dir, &zeros_after, &["--truncate"]),
+        (Some(0), crc16)
+    );
+
+    // Without a checksum, a damaged first length made its own size the yardstick.
+    let mut plain = fs::read(generate(&dir, "none.fs", 3000, "none")).unwrap();
+    plain[2] ^= 2;
+    assert_eq!(
+        recover_copy(&dir, &plain, &["--truncate", "-c", "none"]),
+        (Some(1), plain.clone())
+    );
+
+    // Pipes and devices: recover and salvage need a regular file (a pipe read twice was
+    // "clean: 0 frames"; /dev/zero never ended).
+    for args in [
+        vec!["recover", "/dev/zero"],
+        vec!["recover", "/dev/zero", "--truncate"],
+        vec!["salvage", "/dev/zero", path(&dir.join("out.fs"))],
+    ] {
+        let output = flatstream(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&output).contains("needs a regular file"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    // A salvage that cannot write names the output, not the input.
+    let output = flatstream(&["salvage", path(&dir.join("five.fs")), "/dev/full"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).starts_with("flatstream: /dev/full"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn damaged_large_frames_of_random_bytes_keep_every_intact_frame() {
+    // Frames of random-looking bytes (compressed or encrypted payloads) used to exhaust the
+    // resync budget after one damaged frame: everything after the second was dropped.
+    let dir = dir("large");
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut hex = String::new();
+    for _ in 0..12 {
+        for _ in 0..256 * 1024 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            write!(hex, "{:02x}", state as u8).unwrap();
+        }
+        hex.push('\n');
+    }
+    let lines = dir.join("big.hex");
+    fs::write(&lines, hex).unwrap();
+    let file = dir.join("big.fs");
+    assert!(
+        flatstream(&["pack", "-o", path(&file), path(&lines), "-q"])
+            .status
+            .success()
+    );
+    let clean = fs::read(&file).unwrap();
+    let frame_len = 8 + 256 * 1024;
+    let mut damaged = clean.clone();
+    for frame in [3, 7] {
+        damaged[frame * frame_len + 100] ^= 1;
+    }
+    fs::write(&file, &damaged).unwrap();
+    let rescued = dir.join("rescued.fs");
+    let (report, _, _) = json(&["salvage", path(&file), path(&rescued), "--json"]);
+    assert_eq!(report["frames"], 10, "{report}");
+    assert_eq!(report["unchecked_candidates"], 0, "{report}");
+
+    // A length field flipped to run past the end: damage (the next frame is found), never
+    // a tail to cut, with or without --force.
+    let mut flipped = clean.clone();
+    flipped[5 * frame_len + 2] ^= 0x40;
+    fs::write(&file, &flipped).unwrap();
+    let (report, code, _) = json(&["verify", path(&file), "--json"]);
+    assert_eq!(
+        (report["end"].as_str(), code),
+        (Some("damaged"), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["intact_frame_after"], 6 * frame_len, "{report}");
+    assert_eq!(
+        recover_copy(&dir, &flipped, &["--truncate", "--force"]),
+        (Some(1), flipped.clone())
+    );
 }

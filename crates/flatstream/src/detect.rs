@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use flatstream_core::{Checksum, DEFAULT_MAX_FRAME_LEN, Error, NoChecksum, Result};
-use flatstream_io::{ChecksumDeframer, SliceReader};
+use flatstream_io::{ChecksumDeframer, SliceReader, salvage_slice};
 
 /// A checksum algorithm of the format, by name: the inverse of [`Checksum::name`].
 ///
@@ -120,15 +120,19 @@ pub struct Detected {
     pub frames_checked: u64,
 }
 
-/// Tells which checksum a stream carries, from its first frames (up to [`DETECT_FRAMES`]
-/// under each compiled-in algorithm).
+/// Tells which checksum a stream carries, from its start.
 ///
-/// `input` is the start of the stream: the whole of a small file or its first MiB or so.
-/// It may end inside a frame. An algorithm *fits* as far as frames verify under it, counting
-/// only payloads that are neither empty nor all zero bytes (zero fill verifies under every
-/// CRC); the one that fits furthest wins. Any frame verified under a checksum outweighs
-/// "none", which fits whatever parses, unless a 2-byte checksum matched a single frame (one
-/// chance in 65 536) where "none" reads further cleanly.
+/// `input` is the start of the stream (its first MiB or so): it may end inside a frame. Each
+/// checksum is scored by how many frames verify under it in `input`, counting only payloads
+/// that are neither empty nor all zero bytes (zero fill verifies under every CRC), and
+/// stepping over damage as [`salvage`](crate::salvage) does, so a damaged first frame does
+/// not hide the stream's checksum; the one with the most wins. Any frame verified under a
+/// checksum outweighs "none", which fits whatever parses; "none" is detected only when no
+/// checksum verifies a frame and the input reads without a checksum, frame after frame, to
+/// its end (up to [`DETECT_FRAMES`]), or when a 2-byte checksum matched a single frame (one
+/// chance in 65 536) where "none" reads further cleanly. For the whole of a stream, where a
+/// torn end under "none" is more likely a misread checksummed stream, use
+/// [`detect_checksum_of_whole`].
 ///
 /// ```
 /// use flatstream::{ChecksumFramer, ChecksumKind, StreamWriter, Xxh3, detect_checksum};
@@ -148,12 +152,28 @@ pub fn detect_checksum(input: &[u8]) -> Result<Detected> {
     detect_checksum_with_limit(input, DEFAULT_MAX_FRAME_LEN)
 }
 
+/// [`detect_checksum`] on `input` that is the whole stream, not its start: "none" then fits
+/// only if it reads every byte as whole frames (a stream that ends torn under "none" is
+/// more likely a checksummed stream with a damaged first frame than a torn unchecksummed
+/// one; name the algorithm to read the latter).
+///
+/// # Errors
+///
+/// As [`detect_checksum`].
+pub fn detect_checksum_of_whole(input: &[u8], max_frame_len: usize) -> Result<Detected> {
+    detect(input, max_frame_len, true)
+}
+
 /// [`detect_checksum`] with a payload limit other than the default 64 MiB.
 ///
 /// # Errors
 ///
 /// As [`detect_checksum`].
 pub fn detect_checksum_with_limit(input: &[u8], max_frame_len: usize) -> Result<Detected> {
+    detect(input, max_frame_len, false)
+}
+
+fn detect(input: &[u8], max_frame_len: usize, whole: bool) -> Result<Detected> {
     if input.is_empty() {
         return Err(Error::invalid_frame(
             "an empty stream carries no checksum to detect",
@@ -161,7 +181,7 @@ pub fn detect_checksum_with_limit(input: &[u8], max_frame_len: usize) -> Result<
     }
     let fits: Vec<Fit> = ChecksumKind::all()
         .iter()
-        .map(|kind| Fit::of(*kind, input, max_frame_len))
+        .map(|kind| Fit::of(*kind, input, max_frame_len, whole))
         .collect();
     let (plain, checksummed): (Vec<&Fit>, Vec<&Fit>) =
         fits.iter().partition(|fit| fit.kind.checksum().size() == 0);
@@ -177,7 +197,7 @@ pub fn detect_checksum_with_limit(input: &[u8], max_frame_len: usize) -> Result<
             if only.frames == 1
                 && only.kind.checksum().size() < 4
                 && plain.clean
-                && plain.frames > 1 =>
+                && plain.data_frames > 1 =>
         {
             plain
         }
@@ -210,6 +230,8 @@ struct Fit {
     /// Frames verified before the first error: for a checksum, only those whose payload
     /// is neither empty nor all zero.
     frames: u64,
+    /// Without a checksum: of `frames`, those whose payload is neither empty nor all zero.
+    data_frames: u64,
     /// Whether reading ended without an error, or at a torn frame (the input may be a
     /// prefix of the stream).
     clean: bool,
@@ -217,29 +239,44 @@ struct Fit {
 }
 
 impl Fit {
-    fn of(kind: ChecksumKind, input: &[u8], max_frame_len: usize) -> Fit {
+    fn of(kind: ChecksumKind, input: &[u8], max_frame_len: usize, whole: bool) -> Fit {
         let checksum = kind.checksum();
-        let has_checksum = checksum.size() > 0;
-        let mut reader = SliceReader::new(
-            input,
-            ChecksumDeframer::new(checksum).with_max_frame_len(max_frame_len),
-        );
+        let deframer = || ChecksumDeframer::new(&*checksum).with_max_frame_len(max_frame_len);
         let mut fit = Fit {
             kind,
             frames: 0,
+            data_frames: 0,
             clean: true,
             first_error: None,
         };
+        if checksum.size() > 0 {
+            fit.first_error = SliceReader::new(input, deframer())
+                .next()
+                .and_then(Result::err);
+            // Count what verifies anywhere in the input, past damage as salvage steps over
+            // it: a damaged first frame must not hide the stream's checksum.
+            let mut kept = Vec::new();
+            if salvage_slice(input, deframer(), &mut kept).is_ok() {
+                fit.frames = SliceReader::new(&kept, deframer())
+                    .take(DETECT_FRAMES as usize)
+                    .filter_map(Result::ok)
+                    .filter(|payload| payload.iter().any(|byte| *byte != 0))
+                    .count() as u64;
+            }
+            return fit;
+        }
+        let mut reader = SliceReader::new(input, deframer());
         for _ in 0..DETECT_FRAMES {
             match reader.read_message() {
                 Ok(Some(payload)) => {
-                    if !has_checksum || payload.iter().any(|byte| *byte != 0) {
-                        fit.frames += 1;
+                    fit.frames += 1;
+                    if payload.iter().any(|byte| *byte != 0) {
+                        fit.data_frames += 1;
                     }
                 }
                 Ok(None) => break,
                 Err(error) => {
-                    fit.clean = error.is_torn_tail();
+                    fit.clean = error.is_torn_tail() && !whole;
                     fit.first_error = Some(error);
                     break;
                 }
@@ -306,6 +343,44 @@ mod tests {
             let bytes = stream(*kind, &[b"a single frame of telemetry"]);
             assert_eq!(detect_checksum(&bytes).unwrap().checksum, *kind);
         }
+    }
+
+    #[test]
+    fn a_damaged_first_frame_does_not_hide_the_checksum() {
+        // Payloads ending in zeros (FlatBuffers padding) used to let "none" win once frame 0
+        // was damaged: it then read the rest as frames.
+        let payloads: Vec<Vec<u8>> = (1..30u8)
+            .map(|i| {
+                let mut payload = vec![i; 12 + usize::from(i % 5)];
+                payload.extend_from_slice(&[0; 8]);
+                payload
+            })
+            .collect();
+        let payloads: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        for kind in ChecksumKind::all().iter().skip(1) {
+            let clean = stream(*kind, &payloads);
+            for damage in [0, 2, 9, 20] {
+                let mut bytes = clean.clone();
+                bytes[damage] ^= 0x04;
+                let detected = detect_checksum_of_whole(&bytes, DEFAULT_MAX_FRAME_LEN).unwrap();
+                assert_eq!(detected.checksum, *kind, "byte {damage}");
+            }
+        }
+    }
+
+    #[test]
+    fn none_must_read_a_whole_stream_to_its_end() {
+        let bytes = stream(ChecksumKind::None, &[b"first", b"second"]);
+        assert_eq!(
+            detect_checksum_of_whole(&bytes, DEFAULT_MAX_FRAME_LEN)
+                .unwrap()
+                .checksum,
+            ChecksumKind::None
+        );
+        // Torn: as the start of a stream it fits, as a whole stream it does not.
+        let torn = &bytes[..bytes.len() - 2];
+        assert_eq!(detect_checksum(torn).unwrap().checksum, ChecksumKind::None);
+        assert!(detect_checksum_of_whole(torn, DEFAULT_MAX_FRAME_LEN).is_err());
     }
 
     #[test]

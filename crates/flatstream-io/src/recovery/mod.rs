@@ -76,6 +76,9 @@ pub struct RecoveryReport {
     /// Why the data cannot prove that the tail holds no intact frame, when it cannot; then
     /// [`recover_file`] cuts it only with [`Truncate::Force`].
     pub unproven: Option<String>,
+    /// Candidate frames in the tail that the search's work budget could not check: while
+    /// there are any, not even [`Truncate::Force`] cuts (one of them may be intact).
+    pub unchecked_candidates: u64,
     /// Whether [`recover_file`] cut the tail off.
     pub truncated: bool,
 }
@@ -104,6 +107,7 @@ pub fn recover<R: Read, D: Deframer>(reader: R, mut deframer: D) -> Result<Recov
     let mut frames = 0u64;
     let mut frames_with_data = 0u64;
     let mut largest_payload = 0usize;
+    let mut size_classes = [0u64; 33];
     // Where the current run of all-zero frames began, and its frame index.
     let mut zero_run: Option<(u64, u64)> = None;
     window.read_more(0)?;
@@ -123,6 +127,7 @@ pub fn recover<R: Read, D: Deframer>(reader: R, mut deframer: D) -> Result<Recov
                     frames_with_data += 1;
                 }
                 largest_payload = largest_payload.max(payload_len);
+                size_classes[(usize::BITS - payload_len.leading_zeros()) as usize] += 1;
                 frames += 1;
                 window.consume(frame_len);
             }
@@ -139,6 +144,7 @@ pub fn recover<R: Read, D: Deframer>(reader: R, mut deframer: D) -> Result<Recov
                     end: StreamEnd::CleanEof,
                     tail_len: 0,
                     unproven: None,
+                    unchecked_candidates: 0,
                     truncated: false,
                 });
             }
@@ -150,11 +156,13 @@ pub fn recover<R: Read, D: Deframer>(reader: R, mut deframer: D) -> Result<Recov
                 window.read_more(missing)?;
             }
             Err(error) => {
-                let scanned = Scanned {
+                let mut scanned = Scanned {
                     frames,
                     frames_with_data,
                     largest_payload,
+                    size_classes,
                     zero_run,
+                    unchecked: 0,
                 };
                 return scanned.judge_tail(&mut window, &mut deframer, error);
             }
@@ -179,6 +187,7 @@ fn zero_filled_tail(at_frame: u64, start: u64, end: u64) -> RecoveryReport {
         end: StreamEnd::ZeroFilledTail,
         tail_len: end - start,
         unproven: None,
+        unchecked_candidates: 0,
         truncated: false,
     }
 }
@@ -188,20 +197,43 @@ struct Scanned {
     frames: u64,
     frames_with_data: u64,
     largest_payload: usize,
+    /// How many payloads fell in each power-of-two size class (class `n` holds lengths
+    /// of `n` significant bits), for a typical payload size that one damaged length field
+    /// cannot skew.
+    size_classes: [u64; 33],
     zero_run: Option<(u64, u64)>,
+    /// Candidates the tail search could not check.
+    unchecked: u64,
+}
+
+impl Scanned {
+    /// The upper bound of the median payload's size class: what a payload of this stream
+    /// typically is, at most.
+    fn typical_payload(&self) -> usize {
+        let total: u64 = self.size_classes.iter().sum();
+        let mut seen = 0;
+        for (class, count) in self.size_classes.iter().enumerate() {
+            seen += count;
+            if seen * 2 >= total && total > 0 {
+                return (1usize << class) - 1;
+            }
+        }
+        0
+    }
 }
 
 impl Scanned {
     /// Decides what the rest of the stream is, from where reading stopped with `error`: a
     /// tail to report (torn or zero-filled), or damage inside the stream.
     fn judge_tail<R: Read, D: Deframer>(
-        &self,
+        &mut self,
         window: &mut Window<R>,
         deframer: &mut D,
         error: Error,
     ) -> Result<RecoveryReport> {
         let offset = window.offset();
-        let located = |error: Error| error.at_frame(self.frames, offset);
+        let frames = self.frames;
+        let located = |error: Error| error.at_frame(frames, offset);
         let (run_start, run_frame) = self.zero_run.unwrap_or((offset, self.frames));
         if let Some(frame_len) = error.frame_len() {
             // A frame read whole that failed: damage, unless zero fill runs from inside it
@@ -236,8 +268,12 @@ impl Scanned {
                             offset + found as u64,
                         )));
                     }
+                    if self.frames_with_data == 0 {
+                        unproven.get_or_insert_with(|| no_frame_verified().to_owned());
+                    }
                     let mut report = zero_filled_tail(self.frames, offset, end);
                     report.unproven = unproven;
+                    report.unchecked_candidates = self.unchecked;
                     return Ok(report);
                 }
             }
@@ -276,20 +312,22 @@ impl Scanned {
                     offset + found as u64,
                 )));
             }
-            if header_len == LENGTH_LEN && tail.len() > header_len + self.largest_payload {
+            let typical = self.typical_payload().saturating_mul(2);
+            if header_len == LENGTH_LEN && self.frames_with_data < NONE_MIN_FRAMES {
+                unproven.get_or_insert(format!(
+                    "without a checksum nothing in it can be verified, and fewer than \
+                     {NONE_MIN_FRAMES} frames before it show how long a frame of this stream \
+                     typically is"
+                ));
+            } else if header_len == LENGTH_LEN && tail.len() > header_len + typical {
                 unproven.get_or_insert(format!(
                     "without a checksum nothing in it can be verified, and it is longer than a \
-                     header and the largest payload before it ({} bytes)",
-                    self.largest_payload
+                     header and twice a typical payload before it ({typical} bytes)"
                 ));
             }
         }
         if self.frames_with_data == 0 && tail.len() > LENGTH_LEN {
-            unproven.get_or_insert(
-                "no frame before it verifies, so nothing shows that the checksum in use is the \
-                 stream's own (a stream read with the wrong checksum looks torn at frame 0)"
-                    .to_owned(),
-            );
+            unproven.get_or_insert_with(|| no_frame_verified().to_owned());
         }
         Ok(RecoveryReport {
             frames: self.frames,
@@ -297,6 +335,7 @@ impl Scanned {
             end: StreamEnd::TornTail { part },
             tail_len: tail.len() as u64,
             unproven,
+            unchecked_candidates: self.unchecked,
             truncated: false,
         })
     }
@@ -304,7 +343,7 @@ impl Scanned {
     /// Searches `bytes` (from its second byte: its first is where reading stopped) for a
     /// frame that verifies. Candidates the budget could not check make the tail unproven.
     fn search<D: Deframer>(
-        &self,
+        &mut self,
         bytes: &[u8],
         deframer: &mut D,
         unproven: Option<&mut Option<String>>,
@@ -316,6 +355,7 @@ impl Scanned {
         let mut resync = Resync::new(bytes.len(), header_len - LENGTH_LEN, bytes.len(), false);
         resync.saw_payload(self.largest_payload);
         let found = resync.find(bytes, 1, deframer, &mut |_| {});
+        self.unchecked += resync.unchecked;
         if resync.unchecked > 0 {
             let reason = format!(
                 "{} candidate frames in it were too costly to check",
@@ -355,6 +395,10 @@ fn checksum_width<D: Deframer>(bytes: &[u8], deframer: &mut D) -> usize {
     }
 }
 
+/// Without a checksum, how many frames with data must come before a torn tail for their
+/// typical size to judge it by.
+const NONE_MIN_FRAMES: u64 = 8;
+
 /// How much zero padding [`Scanned::judge_tail`] adds to a failed frame to search it.
 const SEARCH_PAD_LIMIT: u64 = 64 * 1024 * 1024 + 64;
 
@@ -377,6 +421,11 @@ fn reach_past(frame: &[u8], zeros: u64) -> u64 {
         .map_or(0, |frame_end| {
             frame_end.saturating_sub(frame.len() as u64).min(zeros)
         })
+}
+
+fn no_frame_verified() -> &'static str {
+    "no frame before it verifies, so nothing shows that the checksum in use is the stream's \
+     own (a stream read with the wrong checksum looks torn or damaged at frame 0)"
 }
 
 fn intact_frame_follows(what: &str, at: u64) -> Error {
@@ -497,18 +546,21 @@ impl<R: Read> Window<R> {
     }
 }
 
-/// The first position at or after `from` in `input` where a frame begins that verifies
-/// under `deframer`'s checksum and limit, with a payload that is neither empty nor all zero
-/// bytes: the evidence [`recover`] looks for before it calls a tail torn.
+/// A position at or after `from` in `input` where a frame begins that verifies under
+/// `deframer`'s checksum and limit, with a payload that is neither empty nor all zero bytes:
+/// the evidence [`recover`] looks for before it calls a tail torn.
 ///
 /// Use it on what a reader reported as a torn tail (from its second byte) to tell a torn
-/// tail from a damaged length field with intact frames after it. Its work is bounded as
-/// [`salvage`]'s is; a candidate past the budget is not checked (and not returned). Without
-/// a checksum nothing verifies, and it returns `None`.
+/// tail from a damaged length field with intact frames after it. `largest_payload` is the
+/// largest payload among the frames before `input` (0 if unknown): frames of up to about
+/// twice that size are looked for first. The work is bounded as [`salvage`]'s is; a
+/// candidate past the budget is not checked (and not returned). Without a checksum nothing
+/// verifies, and it returns `None`.
 pub fn find_intact_frame<C: Checksum>(
     input: &[u8],
     from: usize,
     deframer: &ChecksumDeframer<C>,
+    largest_payload: usize,
 ) -> Option<usize> {
     let max_frame_len = deframer.max_frame_len();
     let checksum_len = deframer.checksum().size();
@@ -516,12 +568,9 @@ pub fn find_intact_frame<C: Checksum>(
         return None;
     }
     let mut parser = ChecksumDeframer::new(deframer.checksum()).with_max_frame_len(max_frame_len);
-    Resync::new(input.len(), checksum_len, max_frame_len, false).find(
-        input,
-        from,
-        &mut parser,
-        &mut |_| {},
-    )
+    let mut resync = Resync::new(input.len(), checksum_len, max_frame_len, false);
+    resync.saw_payload(largest_payload);
+    resync.find(input, from, &mut parser, &mut |_| {})
 }
 
 /// Whether [`recover_file`] may cut a tail off the file.
@@ -530,9 +579,10 @@ pub enum Truncate {
     /// Cut the tail off when the data proves it holds no intact frame, and sync the file.
     Yes,
     /// Cut the tail off even when the data cannot prove that
-    /// ([`RecoveryReport::unproven`]): without a checksum, with no verified frame before it,
-    /// or past the search's work budget. Never when an intact frame follows: that is damage,
-    /// reported as an error whatever is asked.
+    /// ([`RecoveryReport::unproven`]): without a checksum, or with no verified frame before
+    /// it. Never when an intact frame follows (that is damage, reported as an error whatever
+    /// is asked), and never while candidates in the tail went unchecked for the search's
+    /// work budget ([`RecoveryReport::unchecked_candidates`]): one of them may be intact.
     Force,
     /// Only report.
     No,
@@ -579,7 +629,7 @@ pub fn recover_file_with_progress<D: Deframer>(
     let allowed = match truncate {
         Truncate::No => false,
         Truncate::Yes => report.unproven.is_none(),
-        Truncate::Force => true,
+        Truncate::Force => report.unchecked_candidates == 0,
     };
     if allowed && report.tail_len > 0 {
         // The file may have grown since it was read: cut only what was judged.

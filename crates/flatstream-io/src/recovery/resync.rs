@@ -6,12 +6,17 @@
 //! `max_frame_len` bytes per position: quadratic on input that is not frames at all (random
 //! bytes, a foreign file). The search here costs O(input) whatever the input:
 //!
+//! - a candidate over 64 KiB must first be followed by a plausible header (the end, a torn
+//!   tail or a length within the limit): one in 64 random lengths is, under the default
+//!   limit;
 //! - candidates no longer than `max(2 × the largest payload seen, 64 KiB)` (*small*) are
 //!   checked against a budget of `64 MiB + 16 × input` checksummed bytes, which real data
-//!   never comes near (a false small candidate costs at most 64 KiB, and one position in
-//!   65 536 of random bytes is one);
-//! - larger candidates must first be followed by a plausible header (the end, a torn tail or
-//!   a length within the limit), then share a budget of `64 MiB + 4 × input` bytes.
+//!   comes near only when many frames of megabytes of random-looking bytes are damaged;
+//! - larger candidates share a budget of `64 MiB + 4 × input` bytes.
+//!
+//! `recover` must never cut a frame that verifies, whatever follows it, so it takes the
+//! filters only for a cheap first pass; if that finds nothing, a second pass checks every
+//! candidate, as far as the budget goes.
 //!
 //! A candidate the budget cannot pay for is *unchecked*: counted, never trusted. `salvage`
 //! reports the count; `recover` refuses to call a tail torn while any candidate in it went
@@ -77,14 +82,32 @@ impl Resync {
     }
 
     /// The first position in `from..input.len()` where a trustworthy frame begins: one that
-    /// verifies, whose payload is neither empty nor all zero bytes, and, with a checksum
-    /// narrower than 4 bytes (a chance match in 65 536), that is followed by another
-    /// intact frame, a torn tail or the end (when salvaging). `on_progress` hears the position now and then.
+    /// verifies, whose payload is neither empty nor all zero bytes. When salvaging, a
+    /// candidate over 64 KiB must also be followed by a plausible header, and with a checksum
+    /// narrower than 4 bytes (a chance match in 65 536) a match must be followed by another
+    /// intact frame, a torn tail or the end. When proving (`recover`), a first pass with those
+    /// filters looks for the likely frames cheaply; if it finds none, a second checks every
+    /// candidate, as far as the budget goes. `on_progress` hears the position now and then.
     pub(crate) fn find<D: Deframer>(
         &mut self,
         input: &[u8],
         from: usize,
         deframer: &mut D,
+        on_progress: &mut dyn FnMut(u64),
+    ) -> Option<usize> {
+        let found = self.pass(input, from, deframer, true, on_progress);
+        if found.is_some() || self.salvaging {
+            return found;
+        }
+        self.pass(input, from, deframer, false, on_progress)
+    }
+
+    fn pass<D: Deframer>(
+        &mut self,
+        input: &[u8],
+        from: usize,
+        deframer: &mut D,
+        filtered: bool,
         on_progress: &mut dyn FnMut(u64),
     ) -> Option<usize> {
         let small_limit = self
@@ -98,7 +121,7 @@ impl Resync {
                 on_progress(candidate as u64);
                 next_report = candidate + (1 << 20);
             }
-            if self.is_trustworthy(input, candidate, small_limit, deframer) {
+            if self.is_trustworthy(input, candidate, small_limit, filtered, deframer) {
                 return Some(candidate);
             }
         }
@@ -110,6 +133,7 @@ impl Resync {
         input: &[u8],
         candidate: usize,
         small_limit: usize,
+        filtered: bool,
         deframer: &mut D,
     ) -> bool {
         // Most positions fail on the length alone: rule them out before the parser, which
@@ -125,8 +149,8 @@ impl Resync {
             return false;
         }
         let large = payload_len > small_limit;
-        if large
-            && self.salvaging
+        if payload_len > SMALL_FLOOR
+            && filtered
             && !self.plausible_header_at(input, candidate + self.header_len + payload_len)
         {
             return false;
@@ -147,7 +171,7 @@ impl Resync {
         if is_all_zero(frame.payload) {
             return false;
         }
-        if self.checksum_len >= 4 || !self.salvaging {
+        if self.checksum_len >= 4 || !filtered {
             return true;
         }
         match deframer.parse_frame(&input[candidate + frame.len..]) {
