@@ -313,13 +313,13 @@ impl Scanned {
                 )));
             }
             let typical = self.typical_payload().saturating_mul(2);
-            if header_len == LENGTH_LEN && self.frames_with_data < NONE_MIN_FRAMES {
+            if header_len == LENGTH_LEN && got > 0 && self.frames < NONE_MIN_FRAMES {
                 unproven.get_or_insert(format!(
                     "without a checksum nothing in it can be verified, and fewer than \
                      {NONE_MIN_FRAMES} frames before it show how long a frame of this stream \
                      typically is"
                 ));
-            } else if header_len == LENGTH_LEN && tail.len() > header_len + typical {
+            } else if header_len == LENGTH_LEN && got > 0 && tail.len() > header_len + typical {
                 unproven.get_or_insert(format!(
                     "without a checksum nothing in it can be verified, and it is longer than a \
                      header and twice a typical payload before it ({typical} bytes)"
@@ -395,8 +395,8 @@ fn checksum_width<D: Deframer>(bytes: &[u8], deframer: &mut D) -> usize {
     }
 }
 
-/// Without a checksum, how many frames with data must come before a torn tail for their
-/// typical size to judge it by.
+/// Without a checksum, how many frames must come before a torn tail (one with payload bytes:
+/// a bare header holds nothing) for their typical size to judge it by.
 const NONE_MIN_FRAMES: u64 = 8;
 
 /// How much zero padding [`Scanned::judge_tail`] adds to a failed frame to search it.
