@@ -135,12 +135,14 @@ pub struct Detected {
 /// [`detect_checksum_of_whole`].
 ///
 /// ```
-/// use flatstream::{ChecksumFramer, ChecksumKind, StreamWriter, Xxh3, detect_checksum};
+/// use flatstream::{ChecksumFramer, ChecksumKind, StreamWriter, detect_checksum};
 ///
-/// let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(Xxh3::new()));
+/// // Any compiled-in algorithm; the facade's default features include xxh3 and crc32c.
+/// let kind = *ChecksumKind::all().last().unwrap();
+/// let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(kind.checksum()));
 /// writer.write_payload(b"a telemetry event")?;
 /// let detected = detect_checksum(&writer.into_inner())?;
-/// assert_eq!(detected.checksum, ChecksumKind::Xxh3);
+/// assert_eq!(detected.checksum, kind);
 /// # Ok::<(), flatstream::Error>(())
 /// ```
 ///
