@@ -340,6 +340,12 @@ impl<W: Write, F: Framer, C: Codec> ChunkWriter<W, F, C> {
         Ok(self.outer.into_inner())
     }
 
+    /// Returns the underlying writer, unflushed, **without** writing the open chunk: call
+    /// [`flush`](Self::flush) first (or use [`finish`](Self::finish)).
+    pub fn into_inner(self) -> W {
+        self.outer.into_inner()
+    }
+
     /// How many messages were given to the writer (written, or in the open chunk).
     pub fn messages_written(&self) -> u64 {
         self.messages_written
@@ -361,23 +367,14 @@ impl<W: Write, F: Framer, C: Codec> ChunkWriter<W, F, C> {
     }
 }
 
-/// Reads a chunked stream (written by [`ChunkWriter`]) with deframer `D` (which checks the
-/// outer frames' checksums) and hands out the original messages, one by one.
+/// Decompresses one chunk's payload at a time and hands out its messages: the part of
+/// [`ChunkReader`] that any reader of outer frames can use (a command-line scan, an async
+/// reader).
 ///
-/// Each message borrows the decompressed chunk (zero-copy) until the next call; the chunk
-/// buffers are reused, so steady state allocates nothing. [`message_index`](Self::message_index)
-/// gives the original index of the message just returned, taken from the chunk header, so
-/// it stays right after a damaged chunk was skipped.
-///
-/// A chunk that declares more than the chunk limit (`max_chunk_len`, 64 MiB by default) is
-/// refused before anything is allocated for it. Errors name the outer frame (the chunk) and
-/// its byte offset; an error inside a chunk names the message too. After an error in a
-/// chunk that was read whole (a checksum mismatch, corrupt compressed bytes, a message
-/// count that does not match) the rest of that chunk is dropped and reading goes on with
-/// the next chunk.
-#[derive(Debug)]
-pub struct ChunkReader<R, D, C> {
-    outer: StreamReader<R, D>,
+/// Its buffers are reused, so steady state allocates nothing. Errors carry no location:
+/// the caller knows which outer frame it handed in, and adds it with `at_frame`.
+#[derive(Debug, Clone)]
+pub struct ChunkDecoder<C> {
     codec: C,
     /// Inner frames of the current chunk.
     chunk: Vec<u8>,
@@ -386,67 +383,110 @@ pub struct ChunkReader<R, D, C> {
     /// Messages of the current chunk not yet handed out.
     remaining: u32,
     header: Option<ChunkHeader>,
-    /// The outer frame index and offset of the current chunk.
-    chunk_frame: (u64, u64),
     next_message_index: u64,
     max_chunk_len: usize,
 }
 
-impl<R: Read, D: Deframer, C: Codec> ChunkReader<R, D, C> {
-    /// A reader of the chunks in `reader`, decompressed with `codec`.
-    pub fn new(reader: R, deframer: D, codec: C) -> Self {
-        ChunkReader {
-            outer: StreamReader::new(reader, deframer),
+impl<C: Codec> ChunkDecoder<C> {
+    /// A decoder of chunks compressed with `codec`, up to 64 MiB uncompressed each.
+    pub fn new(codec: C) -> Self {
+        ChunkDecoder {
             codec,
             chunk: Vec::new(),
             cursor: 0,
             remaining: 0,
             header: None,
-            chunk_frame: (0, 0),
             next_message_index: 0,
             max_chunk_len: DEFAULT_MAX_FRAME_LEN,
         }
     }
 
-    /// Sets the largest uncompressed chunk accepted (default 64 MiB). Reading only.
+    /// Sets the largest uncompressed chunk accepted (default 64 MiB).
     #[must_use]
     pub fn with_max_chunk_len(mut self, max_chunk_len: usize) -> Self {
         self.max_chunk_len = max_chunk_len;
         self
     }
 
-    /// The next message, or `None` at a clean end of the stream.
+    /// Reads the header of a chunk's `payload`, checks it, and decompresses the inner
+    /// frames, dropping whatever was left of the previous chunk.
     ///
     /// # Errors
     ///
-    /// The outer reader's errors (torn, oversized or damaged chunk frames), and for a chunk
-    /// read whole: a payload that is not a chunk, a codec other than the reader's, an
-    /// uncompressed length over the limit, corrupt compressed bytes, a wrong or missing
-    /// dictionary, a torn inner frame or a message count that does not match, each with
-    /// the chunk's frame index and offset.
-    pub fn read_message(&mut self) -> Result<Option<&[u8]>> {
+    /// [`InvalidFrame`](flatstream_core::ErrorKind::InvalidFrame) for a payload that is not
+    /// a chunk, a codec other than this decoder's, corrupt compressed bytes, a wrong or
+    /// missing dictionary, or compressed bytes that declare another length than the header;
+    /// [`FrameTooLarge`](flatstream_core::ErrorKind::FrameTooLarge) for an uncompressed
+    /// length over the limit, before anything is allocated.
+    pub fn start(&mut self, payload: &[u8]) -> Result<ChunkHeader> {
+        self.remaining = 0;
+        self.header = None;
+        self.cursor = 0;
+        self.chunk.clear();
+        let header = ChunkHeader::decode(payload)?;
+        if header.codec != self.codec.id() {
+            return Err(Error::invalid_frame(format!(
+                "chunk compressed with {}, the reader decompresses {}",
+                header.codec.name(),
+                self.codec.id().name()
+            )));
+        }
+        if header.uncompressed_len as usize > self.max_chunk_len {
+            return Err(Error::frame_too_large(
+                u64::from(header.uncompressed_len),
+                self.max_chunk_len,
+            ));
+        }
+        let compressed = &payload[CHUNK_HEADER_LEN..];
+        let declared = self.codec.declared_len(compressed)?;
+        if declared != u64::from(header.uncompressed_len) {
+            return Err(Error::invalid_frame(format!(
+                "chunk header says {} uncompressed bytes, its compressed bytes {declared}",
+                header.uncompressed_len
+            )));
+        }
+        self.codec.decompress(
+            compressed,
+            &mut self.chunk,
+            header.uncompressed_len as usize,
+        )?;
+        self.remaining = header.message_count;
+        self.next_message_index = header.first_message_index;
+        self.header = Some(header);
+        Ok(header)
+    }
+
+    /// The next message of the current chunk with its original index, or `None` when the
+    /// chunk is done.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidFrame`](flatstream_core::ErrorKind::InvalidFrame), naming the message, for a
+    /// torn inner frame, fewer inner frames than the header's message count, or more; the
+    /// rest of the chunk is dropped.
+    pub fn next_message(&mut self) -> Result<Option<(u64, &[u8])>> {
         let Some(range) = self.next_range()? else {
             return Ok(None);
         };
-        Ok(Some(&self.chunk[range]))
+        Ok(Some((self.next_message_index - 1, &self.chunk[range])))
     }
 
-    /// Where the next message lies in the chunk buffer, reading the next chunk if needed.
+    /// Where the next message lies in the chunk buffer.
     fn next_range(&mut self) -> Result<Option<Range<usize>>> {
-        while self.remaining == 0 {
-            if let Some(header) = self.header.take()
-                && self.cursor != self.chunk.len()
-            {
+        let Some(header) = self.header else {
+            return Ok(None);
+        };
+        if self.remaining == 0 {
+            self.header = None;
+            if self.cursor != self.chunk.len() {
                 return Err(self.chunk_error(format!(
                     "chunk holds more inner frames than its message count of {}",
                     header.message_count
                 )));
             }
-            if !self.next_chunk()? {
-                return Ok(None);
-            }
+            return Ok(None);
         }
-        let count = self.header.map_or(0, |header| header.message_count);
+        let count = header.message_count;
         let position_in_chunk = count - self.remaining;
         match split_frame(&self.chunk[self.cursor..], &NoChecksum, usize::MAX) {
             Ok(Some(frame)) => {
@@ -466,67 +506,70 @@ impl<R: Read, D: Deframer, C: Codec> ChunkReader<R, D, C> {
         }
     }
 
-    /// Reads and decompresses the next chunk; `false` at a clean end.
-    fn next_chunk(&mut self) -> Result<bool> {
-        self.chunk_frame = (self.outer.frames_read(), self.outer.position());
-        let Some(payload) = self.outer.read_message()? else {
-            return Ok(false);
-        };
-        let locate = |error: Error, (index, offset): (u64, u64)| error.at_frame(index, offset);
-        let header =
-            ChunkHeader::decode(payload).map_err(|error| locate(error, self.chunk_frame))?;
-        if header.codec != self.codec.id() {
-            return Err(locate(
-                Error::invalid_frame(format!(
-                    "chunk compressed with {}, the reader decompresses {}",
-                    header.codec.name(),
-                    self.codec.id().name()
-                )),
-                self.chunk_frame,
-            ));
-        }
-        if header.uncompressed_len as usize > self.max_chunk_len {
-            return Err(locate(
-                Error::frame_too_large(u64::from(header.uncompressed_len), self.max_chunk_len),
-                self.chunk_frame,
-            ));
-        }
-        let compressed = &payload[CHUNK_HEADER_LEN..];
-        let declared = self
-            .codec
-            .declared_len(compressed)
-            .map_err(|error| locate(error, self.chunk_frame))?;
-        if declared != u64::from(header.uncompressed_len) {
-            return Err(locate(
-                Error::invalid_frame(format!(
-                    "chunk header says {} uncompressed bytes, its compressed bytes {declared}",
-                    header.uncompressed_len
-                )),
-                self.chunk_frame,
-            ));
-        }
-        self.codec
-            .decompress(
-                compressed,
-                &mut self.chunk,
-                header.uncompressed_len as usize,
-            )
-            .map_err(|error| locate(error, self.chunk_frame))?;
-        self.cursor = 0;
-        self.remaining = header.message_count;
-        self.next_message_index = header.first_message_index;
-        self.header = Some(header);
-        Ok(true)
-    }
-
     /// An error about the current chunk, after which its remaining messages are dropped.
     #[cold]
     fn chunk_error(&mut self, reason: String) -> Error {
         self.remaining = 0;
         self.header = None;
         self.cursor = self.chunk.len();
-        let (index, offset) = self.chunk_frame;
-        Error::invalid_frame(reason).at_frame(index, offset)
+        Error::invalid_frame(reason)
+    }
+
+    /// The original index of the next message to be handed out.
+    pub fn next_message_index(&self) -> u64 {
+        self.next_message_index
+    }
+}
+
+/// Reads a chunked stream (written by [`ChunkWriter`]) with deframer `D` (which checks the
+/// outer frames' checksums) and hands out the original messages, one by one.
+///
+/// Each message borrows the decompressed chunk (zero-copy) until the next call; the chunk
+/// buffers are reused, so steady state allocates nothing.
+/// [`read_indexed_message`](Self::read_indexed_message) and
+/// [`message_index`](Self::message_index) give a message's original index, taken from the
+/// chunk header, so it stays right after a damaged chunk was skipped.
+///
+/// A chunk that declares more than the chunk limit (`max_chunk_len`, 64 MiB by default) is
+/// refused before anything is allocated for it. Errors name the outer frame (the chunk) and
+/// its byte offset; an error inside a chunk names the message too. After an error in a
+/// chunk that was read whole (a checksum mismatch, corrupt compressed bytes, a message
+/// count that does not match) the rest of that chunk is dropped and reading goes on with
+/// the next chunk.
+#[derive(Debug)]
+pub struct ChunkReader<R, D, C> {
+    outer: StreamReader<R, D>,
+    decoder: ChunkDecoder<C>,
+    /// The outer frame index and offset of the current chunk.
+    chunk_frame: (u64, u64),
+}
+
+impl<R: Read, D: Deframer, C: Codec> ChunkReader<R, D, C> {
+    /// A reader of the chunks in `reader`, decompressed with `codec`.
+    pub fn new(reader: R, deframer: D, codec: C) -> Self {
+        ChunkReader {
+            outer: StreamReader::new(reader, deframer),
+            decoder: ChunkDecoder::new(codec),
+            chunk_frame: (0, 0),
+        }
+    }
+
+    /// Sets the largest uncompressed chunk accepted (default 64 MiB). Reading only.
+    #[must_use]
+    pub fn with_max_chunk_len(mut self, max_chunk_len: usize) -> Self {
+        self.decoder = self.decoder.with_max_chunk_len(max_chunk_len);
+        self
+    }
+
+    /// The next message, or `None` at a clean end of the stream.
+    ///
+    /// # Errors
+    ///
+    /// The outer reader's errors (torn, oversized or damaged chunk frames), and
+    /// [`ChunkDecoder::start`]'s and [`ChunkDecoder::next_message`]'s, each with the chunk's
+    /// frame index and offset.
+    pub fn read_message(&mut self) -> Result<Option<&[u8]>> {
+        Ok(self.read_indexed_message()?.map(|(_, message)| message))
     }
 
     /// [`read_message`](Self::read_message), with the message's original index.
@@ -535,15 +578,31 @@ impl<R: Read, D: Deframer, C: Codec> ChunkReader<R, D, C> {
     ///
     /// As [`read_message`](Self::read_message).
     pub fn read_indexed_message(&mut self) -> Result<Option<(u64, &[u8])>> {
-        let Some(range) = self.next_range()? else {
-            return Ok(None);
-        };
-        Ok(Some((self.next_message_index - 1, &self.chunk[range])))
+        loop {
+            // Two steps so that the borrow of the decoder ends before the next chunk.
+            let (index, offset) = self.chunk_frame;
+            let more = match self.decoder.next_range() {
+                Ok(range) => range,
+                Err(error) => return Err(error.at_frame(index, offset)),
+            };
+            if let Some(range) = more {
+                let index = self.decoder.next_message_index - 1;
+                return Ok(Some((index, &self.decoder.chunk[range])));
+            }
+            self.chunk_frame = (self.outer.frames_read(), self.outer.position());
+            let Some(payload) = self.outer.read_message()? else {
+                return Ok(None);
+            };
+            let (index, offset) = self.chunk_frame;
+            self.decoder
+                .start(payload)
+                .map_err(|error| error.at_frame(index, offset))?;
+        }
     }
 
     /// The original index of the message last returned (0 for the stream's first message).
     pub fn message_index(&self) -> u64 {
-        self.next_message_index.saturating_sub(1)
+        self.decoder.next_message_index.saturating_sub(1)
     }
 
     /// Calls `process` with every message until the end of the stream.

@@ -7,7 +7,7 @@ pub mod chunk;
 mod codec;
 mod frame;
 
-pub use chunk::{ChunkHeader, ChunkReader, ChunkWriter, DEFAULT_CHUNK_LEN, is_chunk};
+pub use chunk::{ChunkDecoder, ChunkHeader, ChunkReader, ChunkWriter, DEFAULT_CHUNK_LEN, is_chunk};
 #[cfg(any(feature = "zstd", feature = "lz4"))]
 pub use codec::AnyCodec;
 #[cfg(feature = "lz4")]
