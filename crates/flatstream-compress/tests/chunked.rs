@@ -185,3 +185,11 @@ fn chunk_layout_matches_the_wire_format_example() {
         .expect("decompresses");
     assert_eq!(inner, b"\x03\x00\x00\x00abc\x02\x00\x00\x00de");
 }
+
+#[test]
+fn the_level_reaches_zstd() {
+    let payloads = telemetry_payloads(20_000);
+    let fast = write_chunked(Zstd::new(-5), 64 * 1024, &payloads).len();
+    let small = write_chunked(Zstd::new(19), 64 * 1024, &payloads).len();
+    assert!(small < fast, "level 19: {small} bytes, level -5: {fast}");
+}
