@@ -480,8 +480,10 @@ impl<C: Codec> ChunkDecoder<C> {
             self.header = None;
             if self.cursor != self.chunk.len() {
                 return Err(self.chunk_error(format!(
-                    "chunk holds more inner frames than its message count of {}",
-                    header.message_count
+                    "chunk holds more inner frames than its message count of {} (after \
+                     message {})",
+                    header.message_count,
+                    self.next_message_index.saturating_sub(1)
                 )));
             }
             return Ok(None);
@@ -497,7 +499,9 @@ impl<C: Codec> ChunkDecoder<C> {
                 Ok(Some(start..self.cursor))
             }
             Ok(None) => Err(self.chunk_error(format!(
-                "chunk ends after {position_in_chunk} messages, its header says {count}"
+                "message {} missing: chunk ends after {position_in_chunk} messages, its \
+                 header says {count}",
+                self.next_message_index
             ))),
             Err(error) => Err(self.chunk_error(format!(
                 "message {} (message {position_in_chunk} of the chunk): {error}",

@@ -222,7 +222,9 @@ fn message_count_mismatch_names_chunk_and_message() {
     assert_eq!(
         *errors[0],
         format!(
-            "invalid frame: chunk ends after {count} messages, its header says {} (frame 1 at byte offset {})",
+            "invalid frame: message {} missing: chunk ends after {count} messages, its header \
+             says {} (frame 1 at byte offset {})",
+            header.first_message_index + u64::from(count),
             count + 1,
             offsets[1]
         )
@@ -240,8 +242,10 @@ fn message_count_mismatch_names_chunk_and_message() {
     assert_eq!(
         *errors[0],
         format!(
-            "invalid frame: chunk holds more inner frames than its message count of {} (frame 1 at byte offset {})",
+            "invalid frame: chunk holds more inner frames than its message count of {} (after \
+             message {}) (frame 1 at byte offset {})",
             count - 1,
+            header.first_message_index + u64::from(count) - 2,
             offsets[1]
         )
     );
