@@ -254,3 +254,32 @@ fn dict_needs_zstd() {
         stderr(&refused)
     );
 }
+
+#[test]
+fn a_chunk_read_with_the_wrong_codec_is_bad_data_naming_the_frame() {
+    let path = scratch("wrong-codec.fs").display().to_string();
+    run_ok(&[
+        "gen",
+        "telemetry",
+        &path,
+        "--count",
+        "100",
+        "--compress",
+        "lz4",
+        "--chunk",
+        "65536",
+    ]);
+    let output = flatstream(&["cat", &path, "--compress", "zstd"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains(
+            "invalid frame: chunk compressed with lz4, the reader decompresses zstd (frame 0 at byte offset 0)"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    let report = flatstream(&["verify", &path, "--compress", "zstd", "--json"]);
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(report["end"], "invalid");
+    assert_eq!(report["frames"], 0);
+}
