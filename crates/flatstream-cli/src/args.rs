@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use flatstream::ChecksumKind;
 
+use crate::compression::{CompressName, CompressionArgs};
+
 /// Look at, check, convert and mend streams of framed FlatBuffers messages.
 ///
 /// A stream is frames back to back: [u32 LE length][checksum][payload]. Exit status: 0
@@ -37,6 +39,8 @@ pub(crate) struct Options {
     /// No progress bar.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+    #[command(flatten)]
+    pub(crate) compression: CompressionArgs,
 }
 
 /// A checksum algorithm by name.
@@ -118,6 +122,30 @@ pub(crate) enum Command {
     /// Write sample data.
     #[command(subcommand)]
     Gen(GenCommand),
+    /// zstd dictionaries for --compress zstd --dict.
+    #[command(subcommand)]
+    Dict(DictCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DictCommand {
+    /// Train a zstd dictionary on a stream's payloads (decompressed as --compress says).
+    #[command(
+        after_help = "Example:\n  flatstream dict train events.fs -o events.dict\n  flatstream gen telemetry small.fs --compress zstd --dict events.dict"
+    )]
+    Train(DictTrainArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DictTrainArgs {
+    /// The stream whose payloads are the samples.
+    pub(crate) input: PathBuf,
+    /// Where to write the dictionary.
+    #[arg(short, long)]
+    pub(crate) output: PathBuf,
+    /// The dictionary's largest size in bytes (16 KiB suits small messages).
+    #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
+    pub(crate) size: usize,
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +248,12 @@ pub(crate) struct ConvertArgs {
     /// The output's checksum.
     #[arg(long, value_enum)]
     pub(crate) to: ChecksumName,
+    /// How the input is compressed (--compress and its options say how the output is).
+    #[arg(long, value_enum, default_value_t = CompressName::None)]
+    pub(crate) from_compress: CompressName,
+    /// The input's zstd dictionary.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) from_dict: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

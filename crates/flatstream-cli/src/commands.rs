@@ -5,19 +5,20 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use flatstream::compress::Zstd;
 use flatstream::{
-    ChecksumFramer, DefaultDeframer, MmapReader, NoValidator, StreamEnd, StreamWriter,
-    StructuralValidator, Truncate, TypedValidator, Validator, recover_file_with_progress,
-    salvage_slice_with_progress,
+    DefaultDeframer, MmapReader, NoValidator, StreamEnd, StructuralValidator, Truncate,
+    TypedValidator, Validator, recover_file_with_progress, salvage_slice_with_progress,
 };
 use flatstream_telemetry_schema::{Event, TelemetryEvent};
 use serde_json::json;
 
 use crate::args::{
-    CatArgs, CatFormat, ConvertArgs, GenCommand, Options, PackArgs, RecoverArgs, SalvageArgs,
-    StatsArgs, ValidateName, VerifyArgs,
+    CatArgs, CatFormat, ConvertArgs, DictCommand, GenCommand, Options, PackArgs, RecoverArgs,
+    SalvageArgs, StatsArgs, ValidateName, VerifyArgs,
 };
 use crate::choose::{self, Chosen};
+use crate::compression::{CompressName, CompressionArgs, MessageWriter};
 use crate::failure::Failure;
 use crate::output::{AtomicFile, STDOUT, after_printing, print};
 use crate::progress::bar;
@@ -32,6 +33,7 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
         Ok(())
     })?;
     let summary = SizeSummary::of(&sizes);
+    let compression = Compression::of(options, &scan, &sizes, payload_bytes);
     if args.json {
         let printed = print(|out| {
             writeln!(
@@ -47,6 +49,9 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
                     "payload_size": summary.as_ref().map(|s| json!({
                         "min": s.min, "mean": s.mean, "p50": s.p50, "p99": s.p99, "max": s.max,
                     })),
+                    "messages": compression.as_ref().map(|c| c.messages),
+                    "uncompressed_bytes": compression.as_ref().map(|c| c.uncompressed_bytes),
+                    "compression_ratio": compression.as_ref().map(|c| c.ratio),
                     "end": scan.end(),
                     "last_good_offset": scan.last_good_offset,
                     "error": scan.error.as_ref().map(ToString::to_string),
@@ -66,6 +71,14 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
         writeln!(out, "frames:        {}", scan.frames)?;
         writeln!(out, "bytes:         {}", scan.bytes_read)?;
         writeln!(out, "payload bytes: {payload_bytes}")?;
+        if let Some(c) = &compression {
+            writeln!(out, "messages:      {}", c.messages)?;
+            writeln!(
+                out,
+                "compression:   {:.2}x ({} bytes uncompressed, as frames with this checksum)",
+                c.ratio, c.uncompressed_bytes
+            )?;
+        }
         if let Some(s) = &summary {
             writeln!(
                 out,
@@ -83,6 +96,38 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
         }
     });
     after_printing(printed, scan.into_result(&args.file))
+}
+
+/// How much smaller a compressed stream is than the same messages framed uncompressed.
+struct Compression {
+    messages: u64,
+    /// The bytes of the messages as an uncompressed stream with the same checksum.
+    uncompressed_bytes: u64,
+    ratio: f64,
+}
+
+impl Compression {
+    /// `None` when the stream was read without decompressing.
+    #[allow(clippy::cast_precision_loss)] // A ratio for display.
+    fn of(
+        options: &Options,
+        scan: &crate::scan::Scan,
+        sizes: &BTreeMap<usize, u64>,
+        payload_bytes: u64,
+    ) -> Option<Self> {
+        if options.compression.compress == CompressName::None {
+            return None;
+        }
+        let messages: u64 = sizes.values().sum();
+        let header_len =
+            (flatstream::wire::LENGTH_LEN + scan.checksum.kind.checksum().size()) as u64;
+        let uncompressed_bytes = messages * header_len + payload_bytes;
+        Some(Compression {
+            messages,
+            uncompressed_bytes,
+            ratio: uncompressed_bytes as f64 / scan.last_good_offset.max(1) as f64,
+        })
+    }
 }
 
 /// " (detected)" when the checksum was detected rather than given.
@@ -214,10 +259,14 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
         .input
         .clone()
         .unwrap_or_else(|| PathBuf::from("<stdin>"));
-    let framer = ChecksumFramer::new(options.checksum.for_writing().checksum());
+    let checksum = options.checksum.for_writing();
     let Some(output_name) = &args.output else {
         let input = open_lines(args.input.as_deref())?;
-        let mut writer = StreamWriter::with_capacity(256 * 1024, io::stdout().lock(), framer);
+        let mut writer = MessageWriter::new(
+            BufWriter::with_capacity(256 * 1024, io::stdout().lock()),
+            checksum.checksum(),
+            &options.compression,
+        )?;
         let stdout = Path::new(STDOUT);
         let outcome = pack_lines(
             input,
@@ -235,7 +284,11 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
     };
     let output = AtomicFile::create(output_name, args.input.as_deref())?;
     let input = open_lines(args.input.as_deref())?;
-    let mut writer = StreamWriter::with_capacity(256 * 1024, output, framer);
+    let mut writer = MessageWriter::new(
+        BufWriter::with_capacity(256 * 1024, output),
+        checksum.checksum(),
+        &options.compression,
+    )?;
     let not_written = || format!("{} not written", output_name.display());
     pack_lines(
         input,
@@ -265,11 +318,11 @@ fn open_lines(path: Option<&Path>) -> Result<Box<dyn BufRead>, Failure> {
     })
 }
 
-fn pack_lines<W: Write, F: flatstream::Framer>(
+fn pack_lines<W: Write>(
     mut input: Box<dyn BufRead>,
     input_name: &Path,
     max_frame_len: usize,
-    writer: &mut StreamWriter<W, F>,
+    writer: &mut MessageWriter<W>,
     output_name: &Path,
 ) -> Result<(), Failure> {
     // Two hex digits a byte, and a line ending of up to two bytes (CR LF): a longer line is
@@ -601,15 +654,20 @@ fn write_salvage(
 
 pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failure> {
     let output = AtomicFile::create(&args.output, Some(&args.input))?;
-    let mut writer = StreamWriter::with_capacity(
-        256 * 1024,
-        output,
-        ChecksumFramer::new(args.to.for_writing().checksum()),
-    );
+    let mut writer = MessageWriter::new(
+        BufWriter::with_capacity(256 * 1024, output),
+        args.to.for_writing().checksum(),
+        &options.compression,
+    )?;
     let reading = Options {
         checksum: args.from,
         max_frame_len: options.max_frame_len,
         quiet: options.quiet,
+        compression: CompressionArgs {
+            compress: args.from_compress,
+            dict: args.from_dict.clone(),
+            ..CompressionArgs::none()
+        },
     };
     let scan = scan(&args.input, &reading, Box::new(NoValidator), |payload| {
         writer
@@ -649,11 +707,11 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
 pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Failure> {
     let GenCommand::Telemetry(args) = command;
     let output = AtomicFile::create(&args.output, None)?;
-    let mut writer = StreamWriter::with_capacity(
-        1024 * 1024,
-        output,
-        ChecksumFramer::new(options.checksum.for_writing().checksum()),
-    );
+    let mut writer = MessageWriter::new(
+        BufWriter::with_capacity(1024 * 1024, output),
+        options.checksum.for_writing().checksum(),
+        &options.compression,
+    )?;
     // About 75 bytes an event: a bar from roughly 900 000 events.
     let progress = bar(args.count.saturating_mul(75), options.quiet);
     for id in 0..args.count {
@@ -680,6 +738,41 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
             "wrote {} telemetry events, {bytes} bytes, checksum {}, to {}",
             args.count,
             options.checksum.for_writing().name(),
+            args.output.display()
+        )
+    })
+}
+
+/// How many bytes of samples `dict train` keeps: zstd's trainer works on them in memory,
+/// and more than this does not make a better dictionary.
+const MAX_SAMPLE_BYTES: usize = 64 << 20;
+
+pub(crate) fn dict(options: &Options, command: &DictCommand) -> Result<(), Failure> {
+    let DictCommand::Train(args) = command;
+    let mut samples: Vec<Vec<u8>> = Vec::new();
+    let mut sample_bytes = 0usize;
+    let scan = scan(&args.input, options, Box::new(NoValidator), |payload| {
+        if sample_bytes < MAX_SAMPLE_BYTES {
+            sample_bytes += payload.len();
+            samples.push(payload.to_vec());
+        }
+        Ok(())
+    })?;
+    scan.into_result(&args.input)?;
+    let dictionary =
+        Zstd::train(&samples, args.size).map_err(|error| Failure::usage(&args.input, error))?;
+    let mut output = AtomicFile::create(&args.output, Some(&args.input))?;
+    output
+        .write_all(&dictionary)
+        .map_err(|error| Failure::usage(&args.output, error))?;
+    output.commit()?;
+    print(|out| {
+        writeln!(
+            out,
+            "trained a {} byte zstd dictionary on {} payloads of {}, to {}",
+            dictionary.len(),
+            samples.len(),
+            args.input.display(),
             args.output.display()
         )
     })

@@ -9,6 +9,7 @@
 mod args;
 mod choose;
 mod commands;
+mod compression;
 mod failure;
 mod output;
 mod progress;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Salvage(args) => commands::salvage(&cli.options, args),
         Command::Convert(args) => commands::convert(&cli.options, args),
         Command::Gen(args) => commands::generate(&cli.options, args),
+        Command::Dict(args) => commands::dict(&cli.options, args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,14 +4,14 @@ use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use flatstream::wire::MAX_HEADER_LEN;
+use flatstream::wire::{LENGTH_LEN, MAX_HEADER_LEN};
 use flatstream::{
-    ChecksumKind, DeframerExt, Error, ErrorKind, StreamReader, Validator, ZeroFillCheck,
-    find_intact_frame,
+    ChecksumKind, Error, ErrorKind, StreamReader, Validator, ZeroFillCheck, find_intact_frame,
 };
 
 use crate::args::Options;
 use crate::choose::{self, Chosen};
+use crate::compression::{deliver, reading};
 use crate::failure::Failure;
 use crate::progress::{ProgressRead, bar};
 
@@ -110,8 +110,13 @@ pub(crate) fn scan(
         Some(chosen) => chosen,
         None => choose::detect_from(path, &mut progress, &mut prefix, options.max_frame_len)?,
     };
-    let deframer =
-        ZeroFillCheck::new(checksum.deframer(options.max_frame_len)).with_validator(validator);
+    let checksum_len = checksum.kind.checksum().size();
+    let (deframer, mut unchunker) = reading(
+        &options.compression,
+        (path, checksum_len, options.max_frame_len),
+        ZeroFillCheck::new(checksum.deframer(options.max_frame_len)),
+        validator,
+    )?;
     let source = Cursor::new(prefix).chain(progress);
     let mut reader = StreamReader::new(BufReader::with_capacity(256 * 1024, source), deframer);
     let mut largest_payload = 0;
@@ -119,7 +124,11 @@ pub(crate) fn scan(
         match reader.read_message() {
             Ok(Some(payload)) => {
                 largest_payload = largest_payload.max(payload.len());
-                on_payload(payload)?;
+                let frame_len = (LENGTH_LEN + checksum_len + payload.len()) as u64;
+                if let Err(error) = deliver(unchunker.as_mut(), payload, &mut on_payload)? {
+                    let frame_index = reader.frames_read() - 1;
+                    break Some(error.at_frame(frame_index, reader.position() - frame_len));
+                }
             }
             Ok(None) => break None,
             Err(error) => break Some(error),

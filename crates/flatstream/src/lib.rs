@@ -30,6 +30,13 @@ pub use flatstream_io::MmapReader;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use flatstream_tokio::{AsyncStreamReader, AsyncStreamWriter, FlatstreamCodec};
 
+/// Compression: per-frame adapters (`framer.compressed(codec)`,
+/// `deframer.decompressed(codec)`) and compressed chunks; the codecs by feature (`zstd`,
+/// `lz4`). See [`flatstream-compress`](flatstream_compress).
+#[cfg(feature = "compress")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compress")))]
+pub use flatstream_compress as compress;
+
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use flatstream_validate::{

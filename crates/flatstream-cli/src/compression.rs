@@ -1,0 +1,304 @@
+//! `--compress`, `--level`, `--dict`, `--chunk`: the codec a command writes or reads with,
+//! the writer that applies it, and the reader's side (per-frame decompression in the
+//! deframer chain, or chunks unpacked after the outer frame was read).
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use flatstream::compress::{
+    AnyCodec, ChunkDecoder, ChunkWriter, CompressFramerExt, CompressingFramer,
+    DecompressDeframerExt, DecompressingDeframer, Lz4, Zstd, is_chunk,
+};
+use flatstream::wire::{Frame, LENGTH_LEN};
+use flatstream::{
+    Checksum, ChecksumFramer, Deframer, DeframerExt, Error, NoValidator, Result, StreamSerialize,
+    StreamWriter, ValidatingDeframer, Validator,
+};
+
+use crate::failure::Failure;
+
+/// A codec by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CompressName {
+    /// No compression.
+    None,
+    /// zstd (with --level, and --dict for small messages).
+    Zstd,
+    /// lz4: fast, no levels, no dictionary.
+    Lz4,
+}
+
+/// Compression options: every writing and reading command takes them.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CompressionArgs {
+    /// Compress the messages written, or decompress those read (recover and salvage need
+    /// none: a compressed stream's frames are ordinary frames).
+    #[arg(long, global = true, value_enum, default_value_t = CompressName::None)]
+    pub(crate) compress: CompressName,
+    /// The zstd compression level (1 fastest to 22 smallest).
+    #[arg(long, global = true, default_value_t = Zstd::DEFAULT_LEVEL, allow_negative_numbers = true)]
+    pub(crate) level: i32,
+    /// A zstd dictionary (from `flatstream dict train`): writing compresses with it, reading
+    /// needs the same one.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) dict: Option<PathBuf>,
+    /// Gather messages into compressed chunks of this many uncompressed bytes (0: compress
+    /// each frame alone, the default for writing). Reading detects chunks when omitted.
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub(crate) chunk: Option<usize>,
+}
+
+impl CompressionArgs {
+    /// No compression.
+    pub(crate) fn none() -> Self {
+        CompressionArgs {
+            compress: CompressName::None,
+            level: Zstd::DEFAULT_LEVEL,
+            dict: None,
+            chunk: None,
+        }
+    }
+
+    /// The codec named, with its level and dictionary; `None` for `--compress none`.
+    ///
+    /// # Errors
+    ///
+    /// Exit status 2 for a dictionary that cannot be read or is not one, or given for a
+    /// codec that takes none.
+    pub(crate) fn codec(&self) -> std::result::Result<Option<AnyCodec>, Failure> {
+        let dictionary = match &self.dict {
+            Some(path) => Some(std::fs::read(path).map_err(|error| Failure::usage(path, error))?),
+            None => None,
+        };
+        Ok(match (self.compress, dictionary) {
+            (CompressName::None, None) => None,
+            (CompressName::Zstd, None) => Some(Zstd::new(self.level).into()),
+            (CompressName::Zstd, Some(dictionary)) => Some(
+                Zstd::with_dictionary(self.level, dictionary)
+                    .map_err(|error| {
+                        Failure::usage(self.dict.as_deref().unwrap_or(Path::new("")), error)
+                    })?
+                    .into(),
+            ),
+            (CompressName::Lz4, None) => Some(Lz4::new().into()),
+            (name, Some(_)) => {
+                return Err(Failure::Usage(format!(
+                    "--dict needs --compress zstd (not {})",
+                    name.to_possible_value()
+                        .map_or_else(String::new, |value| value.get_name().to_owned())
+                )));
+            }
+        })
+    }
+
+    /// Whether to read `path` as chunks: `--chunk` says so (0 is per frame), or else the
+    /// first frame's payload begins with the chunk marker. Only with a codec.
+    pub(crate) fn reads_chunks(&self, path: &Path, checksum_len: usize) -> bool {
+        if self.compress == CompressName::None {
+            return false;
+        }
+        if let Some(chunk) = self.chunk {
+            return chunk > 0;
+        }
+        let mut start = Vec::new();
+        File::open(path)
+            .and_then(|file| {
+                file.take((LENGTH_LEN + checksum_len + 4) as u64)
+                    .read_to_end(&mut start)
+            })
+            .is_ok_and(|_| {
+                start.len() > LENGTH_LEN + checksum_len
+                    && is_chunk(&start[LENGTH_LEN + checksum_len..])
+            })
+    }
+}
+
+type BoxedFramer = ChecksumFramer<Box<dyn Checksum + Send + Sync>>;
+
+/// A stream writer that compresses as the options say.
+pub(crate) enum MessageWriter<W: Write> {
+    Plain(StreamWriter<W, BoxedFramer>),
+    PerFrame(StreamWriter<W, CompressingFramer<BoxedFramer, AnyCodec>>),
+    Chunked(ChunkWriter<W, BoxedFramer, AnyCodec>),
+}
+
+impl<W: Write> MessageWriter<W> {
+    /// A writer of frames checksummed by `checksum`, compressed as `compression` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`CompressionArgs::codec`].
+    pub(crate) fn new(
+        writer: W,
+        checksum: Box<dyn Checksum + Send + Sync>,
+        compression: &CompressionArgs,
+    ) -> std::result::Result<Self, Failure> {
+        let framer = ChecksumFramer::new(checksum);
+        Ok(
+            match (compression.codec()?, compression.chunk.unwrap_or(0)) {
+                (None, _) => MessageWriter::Plain(StreamWriter::new(writer, framer)),
+                (Some(codec), 0) => {
+                    MessageWriter::PerFrame(StreamWriter::new(writer, framer.compressed(codec)))
+                }
+                (Some(codec), chunk_len) => MessageWriter::Chunked(
+                    ChunkWriter::new(writer, framer, codec).with_chunk_len(chunk_len),
+                ),
+            },
+        )
+    }
+
+    pub(crate) fn write<T: StreamSerialize + ?Sized>(&mut self, message: &T) -> Result<()> {
+        match self {
+            MessageWriter::Plain(writer) => writer.write(message),
+            MessageWriter::PerFrame(writer) => writer.write(message),
+            MessageWriter::Chunked(writer) => writer.write(message),
+        }
+    }
+
+    pub(crate) fn write_payload(&mut self, payload: &[u8]) -> Result<()> {
+        match self {
+            MessageWriter::Plain(writer) => writer.write_payload(payload),
+            MessageWriter::PerFrame(writer) => writer.write_payload(payload),
+            MessageWriter::Chunked(writer) => writer.write_payload(payload),
+        }
+    }
+
+    /// Flushes, writing the open chunk first.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        match self {
+            MessageWriter::Plain(writer) => writer.flush(),
+            MessageWriter::PerFrame(writer) => writer.flush(),
+            MessageWriter::Chunked(writer) => writer.flush(),
+        }
+    }
+
+    /// Bytes of whole frames written.
+    pub(crate) fn position(&self) -> u64 {
+        match self {
+            MessageWriter::Plain(writer) => writer.position(),
+            MessageWriter::PerFrame(writer) => writer.position(),
+            MessageWriter::Chunked(writer) => writer.position(),
+        }
+    }
+
+    /// The underlying writer: [`flush`](Self::flush) first.
+    pub(crate) fn into_inner(self) -> W {
+        match self {
+            MessageWriter::Plain(writer) => writer.into_inner(),
+            MessageWriter::PerFrame(writer) => writer.into_inner(),
+            MessageWriter::Chunked(writer) => writer.into_inner(),
+        }
+    }
+}
+
+/// A deframer that decompresses each payload, or passes it through.
+#[derive(Debug)]
+pub(crate) enum MaybeDecompressing<D> {
+    Plain(D),
+    Decompressing(DecompressingDeframer<D, AnyCodec>),
+}
+
+impl<D: Deframer> MaybeDecompressing<D> {
+    /// Decompressing with `codec` (up to `max_frame_len`), or not.
+    pub(crate) fn new(inner: D, codec: Option<AnyCodec>, max_frame_len: usize) -> Self {
+        match codec {
+            None => MaybeDecompressing::Plain(inner),
+            Some(codec) => MaybeDecompressing::Decompressing(
+                inner.decompressed(codec).with_max_frame_len(max_frame_len),
+            ),
+        }
+    }
+}
+
+impl<D: Deframer> Deframer for MaybeDecompressing<D> {
+    fn read_frame<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        payload: &mut Vec<u8>,
+    ) -> Result<Option<usize>> {
+        match self {
+            MaybeDecompressing::Plain(inner) => inner.read_frame(reader, payload),
+            MaybeDecompressing::Decompressing(inner) => inner.read_frame(reader, payload),
+        }
+    }
+
+    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
+        match self {
+            MaybeDecompressing::Plain(inner) => inner.parse_frame(input),
+            MaybeDecompressing::Decompressing(inner) => inner.parse_frame(input),
+        }
+    }
+}
+
+/// The deframer of a scan: decompressing or not, then validating.
+pub(crate) type ScanDeframer<D> = ValidatingDeframer<MaybeDecompressing<D>, Box<dyn Validator>>;
+
+/// The deframer a scan reads with: decompressing per frame and validating messages, or for
+/// a chunked stream (said by `--chunk`, or by the first frame of the file at `path`) a
+/// plain one, with an unchunker that validates each message.
+///
+/// # Errors
+///
+/// As [`CompressionArgs::codec`].
+pub(crate) fn reading<D: Deframer>(
+    compression: &CompressionArgs,
+    (path, checksum_len, max_frame_len): (&Path, usize, usize),
+    inner: D,
+    validator: Box<dyn Validator>,
+) -> std::result::Result<(ScanDeframer<D>, Option<Unchunker>), Failure> {
+    let codec = compression.codec()?;
+    Ok(match codec {
+        Some(codec) if compression.reads_chunks(path, checksum_len) => (
+            MaybeDecompressing::new(inner, None, max_frame_len)
+                .with_validator(Box::new(NoValidator)),
+            Some(Unchunker {
+                decoder: ChunkDecoder::new(codec).with_max_chunk_len(max_frame_len),
+                validator,
+            }),
+        ),
+        codec => (
+            MaybeDecompressing::new(inner, codec, max_frame_len).with_validator(validator),
+            None,
+        ),
+    })
+}
+
+/// Hands `payload` to `on_payload`, or each of its messages when it is a chunk.
+///
+/// # Errors
+///
+/// `Ok(Err(..))`: the chunk's error or a message the validator rejects, without a
+/// location (the caller adds the frame's); `Err(..)`: `on_payload`'s failure.
+pub(crate) fn deliver(
+    unchunker: Option<&mut Unchunker>,
+    payload: &[u8],
+    mut on_payload: impl FnMut(&[u8]) -> std::result::Result<(), Failure>,
+) -> std::result::Result<std::result::Result<(), Error>, Failure> {
+    let Some(unchunker) = unchunker else {
+        on_payload(payload)?;
+        return Ok(Ok(()));
+    };
+    if let Err(error) = unchunker.decoder.start(payload) {
+        return Ok(Err(error));
+    }
+    loop {
+        match unchunker.decoder.next_message() {
+            Ok(Some((_, message))) => {
+                if let Err(error) = unchunker.validator.validate(message) {
+                    return Ok(Err(error));
+                }
+                on_payload(message)?;
+            }
+            Ok(None) => return Ok(Ok(())),
+            Err(error) => return Ok(Err(error)),
+        }
+    }
+}
+
+/// Unpacks each chunk's messages, for a scan of a chunked stream.
+pub(crate) struct Unchunker {
+    decoder: ChunkDecoder<AnyCodec>,
+    validator: Box<dyn Validator>,
+}

@@ -1,0 +1,7 @@
+//! The integration tests of flatstream-compress, one binary.
+
+mod allocation;
+mod chunked;
+mod common;
+mod hostile;
+mod per_frame;
