@@ -10,13 +10,15 @@ use std::process::{Command, Stdio};
 use crate::process::{Step, cargo_has};
 use crate::project_root;
 
-const TARGETS: [&str; 6] = [
+const TARGETS: [&str; 8] = [
     "deframe",
     "validators",
     "recover",
     "salvage",
     "recovery",
     "tokio_decoder",
+    "decompress_frame",
+    "decompress_chunk",
 ];
 
 /// The targets that read a selector byte and a stream: they share the stream seeds.
