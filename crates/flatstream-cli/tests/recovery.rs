@@ -21,6 +21,19 @@ fn dir(name: &str) -> PathBuf {
     dir
 }
 
+/// `len` bytes of xorshift output: random-looking, the same on every run.
+fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
 fn path(path: &Path) -> &str {
     path.to_str().unwrap()
 }
@@ -227,15 +240,7 @@ fn verify_dev_zero_ends() {
 fn salvage_of_bytes_that_are_not_frames_is_bounded_and_says_so() {
     // Finding 5 (the work bound itself is counted in flatstream-io's tests).
     let dir = dir("noise");
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let noise: Vec<u8> = (0..4_000_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
+    let noise = pseudo_random_bytes(4_000_000, 0x2545_f491_4f6c_dd1d);
     let input = dir.join("noise.bin");
     fs::write(&input, &noise).unwrap();
     let output = dir.join("out.fs");
@@ -394,14 +399,10 @@ fn damaged_large_frames_of_random_bytes_keep_every_intact_frame() {
     // Frames of random-looking bytes (compressed or encrypted payloads) used to exhaust the
     // resync budget after one damaged frame: everything after the second was dropped.
     let dir = dir("large");
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     let mut hex = String::new();
-    for _ in 0..12 {
-        for _ in 0..256 * 1024 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            write!(hex, "{:02x}", state as u8).unwrap();
+    for payload in pseudo_random_bytes(12 * 256 * 1024, 0x9e37_79b9_7f4a_7c15).chunks(256 * 1024) {
+        for byte in payload {
+            write!(hex, "{byte:02x}").unwrap();
         }
         hex.push('\n');
     }
