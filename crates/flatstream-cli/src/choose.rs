@@ -6,8 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 use flatstream::{
-    Checksum, ChecksumDeframer, ChecksumKind, detect_checksum_of_whole, detect_checksum_with_limit,
-    wire::MAX_HEADER_LEN,
+    Checksum, ChecksumDeframer, ChecksumKind, detect_checksum_with_limit, wire::MAX_HEADER_LEN,
 };
 
 use crate::args::ChecksumName;
@@ -71,8 +70,7 @@ pub(crate) fn detect_from(
                 .read_to_end(prefix)
                 .map_err(|error| Failure::usage(file, error))?;
         }
-        // A prefix shorter than asked for is the whole stream.
-        match detect(file, prefix, max_frame_len, prefix.len() < step) {
+        match detect(file, prefix, max_frame_len) {
             Ok(chosen) => return Ok(chosen),
             Err(failure) => error = Some(failure),
         }
@@ -95,31 +93,22 @@ pub(crate) fn detect_in(
     max_frame_len: usize,
 ) -> Result<Chosen, Failure> {
     let cap = prefix_steps(max_frame_len)[2];
-    detect(
-        file,
-        &bytes[..bytes.len().min(cap)],
-        max_frame_len,
-        bytes.len() <= cap,
-    )
+    detect(file, &bytes[..bytes.len().min(cap)], max_frame_len)
 }
 
-/// Detects the checksum of `bytes`, the whole stream or its start.
+/// Detects the checksum of `bytes`, the whole stream or its start (a start that does not
+/// settle it makes [`detect_from`] read more).
 ///
 /// A stream too short for a whole frame under any checksum (an empty one included) reads as
 /// torn or empty under any: it is reported as crc32c, the writing default.
-fn detect(file: &Path, bytes: &[u8], max_frame_len: usize, whole: bool) -> Result<Chosen, Failure> {
+fn detect(file: &Path, bytes: &[u8], max_frame_len: usize) -> Result<Chosen, Failure> {
     if bytes.len() <= MAX_HEADER_LEN {
         return Ok(Chosen {
             kind: ChecksumKind::Crc32c,
             detected: true,
         });
     }
-    let detected = if whole {
-        detect_checksum_of_whole(bytes, max_frame_len)
-    } else {
-        detect_checksum_with_limit(bytes, max_frame_len)
-    };
-    detected
+    detect_checksum_with_limit(bytes, max_frame_len)
         .map(|detected| Chosen {
             kind: detected.checksum,
             detected: true,

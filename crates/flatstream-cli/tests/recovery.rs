@@ -112,13 +112,25 @@ fn a_wrong_checksum_never_cuts_a_good_file_and_auto_reads_it() {
     assert!(text.contains("not cut"), "{text}");
     assert_eq!(fs::read(&file).unwrap(), original);
 
-    // The default detects the stream's own checksum and finds it clean.
-    let (report, code, _) = json(&["recover", path(&file), "--truncate", "--json"]);
+    // One frame read without a checksum proves nothing (a damaged checksummed frame reads
+    // like that too): detection asks for -c, and nothing is cut.
+    let output = flatstream(&["recover", path(&file), "--truncate"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("name it with -c"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fs::read(&file).unwrap(), original);
+    // Two frames are detected, and found clean.
+    let two = generate(&dir, "two.fs", 2, "none");
+    let two_bytes = fs::read(&two).unwrap();
+    let (report, code, _) = json(&["recover", path(&two), "--truncate", "--json"]);
     assert_eq!(code, Some(0));
     assert_eq!(report["checksum"], "none");
     assert_eq!(report["checksum_detected"], true);
     assert_eq!(report["end"], "clean");
-    assert_eq!(fs::read(&file).unwrap(), original);
+    assert_eq!(fs::read(&two).unwrap(), two_bytes);
 
     // A mismatch at frame 0 with an explicit -c names the checksum that fits.
     let multi = generate(&dir, "xxh3.fs", 50, "xxh3");

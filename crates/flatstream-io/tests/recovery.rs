@@ -763,3 +763,51 @@ fn fuzz_regressions_keep_every_verifying_frame() {
     }
     assert!(seen >= 2, "the regression inputs are there");
 }
+
+/// Frames of `payloads` under `checksum`, with their offsets.
+fn frames_of(checksum: &dyn Checksum, payloads: &[Vec<u8>]) -> (Vec<u8>, Vec<usize>) {
+    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum));
+    let mut offsets = Vec::new();
+    for payload in payloads {
+        offsets.push(writer.position() as usize);
+        writer.write_payload(payload).unwrap();
+    }
+    offsets.push(writer.position() as usize);
+    (writer.into_inner(), offsets)
+}
+
+#[test]
+fn frames_of_zero_payloads_with_their_own_checksum_are_intact() {
+    // Under CRC-32C a payload of zeros has a checksum that is not zero: a real frame, kept
+    // by salvage and never cut by recover.
+    let mut payloads = vec![b"first".to_vec()];
+    payloads.extend(std::iter::repeat_n(vec![0u8; 16], 3));
+    payloads.push(b"last".to_vec());
+    let (bytes, offsets) = frames_of(&Crc32c::new(), &payloads);
+    let mut damaged = bytes.clone();
+    damaged[offsets[0] + 9] ^= 1; // the first frame's payload
+    let mut output = Vec::new();
+    let report =
+        salvage_slice(&damaged, ChecksumDeframer::new(Crc32c::new()), &mut output).unwrap();
+    assert_eq!(report.frames, 4, "{report:?}");
+    // A length run past the end, then zero-payload frames: damage, not a tail to cut.
+    let mut flipped = bytes.clone();
+    flipped[offsets[0] + 1] ^= 0x10;
+    assert!(recover(flipped.as_slice(), ChecksumDeframer::new(Crc32c::new())).is_err());
+}
+
+#[test]
+fn without_a_checksum_a_zero_payload_is_not_zero_fill() {
+    // A second outside attack: under "none", a damaged length made frames of zero payloads
+    // read as a zero-filled tail, cut without --force.
+    let mut payloads = vec![vec![0xaa; 20]];
+    payloads.push([&[0xbb][..], &[0; 200][..]].concat());
+    payloads.push([&[0xcc][..], &[0; 202][..]].concat());
+    let (mut bytes, _) = frames_of(&NoChecksum, &payloads);
+    bytes[1] ^= 1;
+    let report = recover(bytes.as_slice(), ChecksumDeframer::new(NoChecksum)).unwrap();
+    assert!(
+        report.end != StreamEnd::ZeroFilledTail || report.unproven.is_some(),
+        "{report:?}"
+    );
+}

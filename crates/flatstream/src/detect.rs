@@ -128,11 +128,12 @@ pub struct Detected {
 /// stepping over damage as [`salvage`](crate::salvage) does, so a damaged first frame does
 /// not hide the stream's checksum; the one with the most wins. Any frame verified under a
 /// checksum outweighs "none", which fits whatever parses; "none" is detected only when no
-/// checksum verifies a frame and the input reads without a checksum, frame after frame, to
-/// its end (up to [`DETECT_FRAMES`]), or when a 2-byte checksum matched a single frame (one
-/// chance in 65 536) where "none" reads further cleanly. For the whole of a stream, where a
-/// torn end under "none" is more likely a misread checksummed stream, use
-/// [`detect_checksum_of_whole`].
+/// checksum verifies a frame and the input reads without a checksum as at least two frames,
+/// frame after frame, to its very end or for [`DETECT_FRAMES`] frames (a torn end under
+/// "none" is more likely a checksummed stream with a damaged first frame, and a single frame
+/// proves nothing), or when a 2-byte checksum matched a single frame (one chance in 65 536)
+/// where "none" reads further. So for a stream without a checksum whose frames are large,
+/// pass enough of it for [`DETECT_FRAMES`] frames, or all of it.
 ///
 /// ```
 /// use flatstream::{ChecksumFramer, ChecksumKind, StreamWriter, detect_checksum};
@@ -141,6 +142,7 @@ pub struct Detected {
 /// let kind = *ChecksumKind::all().last().unwrap();
 /// let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(kind.checksum()));
 /// writer.write_payload(b"a telemetry event")?;
+/// writer.write_payload(b"another one")?;
 /// let detected = detect_checksum(&writer.into_inner())?;
 /// assert_eq!(detected.checksum, kind);
 /// # Ok::<(), flatstream::Error>(())
@@ -154,28 +156,12 @@ pub fn detect_checksum(input: &[u8]) -> Result<Detected> {
     detect_checksum_with_limit(input, DEFAULT_MAX_FRAME_LEN)
 }
 
-/// [`detect_checksum`] on `input` that is the whole stream, not its start: "none" then fits
-/// only if it reads every byte as whole frames (a stream that ends torn under "none" is
-/// more likely a checksummed stream with a damaged first frame than a torn unchecksummed
-/// one; name the algorithm to read the latter).
-///
-/// # Errors
-///
-/// As [`detect_checksum`].
-pub fn detect_checksum_of_whole(input: &[u8], max_frame_len: usize) -> Result<Detected> {
-    detect(input, max_frame_len, true)
-}
-
 /// [`detect_checksum`] with a payload limit other than the default 64 MiB.
 ///
 /// # Errors
 ///
 /// As [`detect_checksum`].
 pub fn detect_checksum_with_limit(input: &[u8], max_frame_len: usize) -> Result<Detected> {
-    detect(input, max_frame_len, false)
-}
-
-fn detect(input: &[u8], max_frame_len: usize, whole: bool) -> Result<Detected> {
     if input.is_empty() {
         return Err(Error::invalid_frame(
             "an empty stream carries no checksum to detect",
@@ -183,7 +169,7 @@ fn detect(input: &[u8], max_frame_len: usize, whole: bool) -> Result<Detected> {
     }
     let fits: Vec<Fit> = ChecksumKind::all()
         .iter()
-        .map(|kind| Fit::of(*kind, input, max_frame_len, whole))
+        .map(|kind| Fit::of(*kind, input, max_frame_len))
         .collect();
     let (plain, checksummed): (Vec<&Fit>, Vec<&Fit>) =
         fits.iter().partition(|fit| fit.kind.checksum().size() == 0);
@@ -204,7 +190,7 @@ fn detect(input: &[u8], max_frame_len: usize, whole: bool) -> Result<Detected> {
             plain
         }
         ([only], _) => only,
-        ([], Some(plain)) if plain.frames > 0 && plain.clean => plain,
+        ([], Some(plain)) if plain.frames > 1 && plain.clean => plain,
         ([], _) => {
             let tried: Vec<String> = fits.iter().map(Fit::summary).collect();
             return Err(Error::invalid_frame(format!(
@@ -234,14 +220,13 @@ struct Fit {
     frames: u64,
     /// Without a checksum: of `frames`, those whose payload is neither empty nor all zero.
     data_frames: u64,
-    /// Whether reading ended without an error, or at a torn frame (the input may be a
-    /// prefix of the stream).
+    /// Whether reading (without a checksum) met no error: the end, or the frame limit.
     clean: bool,
     first_error: Option<Error>,
 }
 
 impl Fit {
-    fn of(kind: ChecksumKind, input: &[u8], max_frame_len: usize, whole: bool) -> Fit {
+    fn of(kind: ChecksumKind, input: &[u8], max_frame_len: usize) -> Fit {
         let checksum = kind.checksum();
         let deframer = || ChecksumDeframer::new(&*checksum).with_max_frame_len(max_frame_len);
         let mut fit = Fit {
@@ -278,7 +263,7 @@ impl Fit {
                 }
                 Ok(None) => break,
                 Err(error) => {
-                    fit.clean = error.is_torn_tail() && !whole;
+                    fit.clean = false;
                     fit.first_error = Some(error);
                     break;
                 }
@@ -333,15 +318,20 @@ mod tests {
             let detected = detect_checksum(&bytes).unwrap();
             assert_eq!(detected.checksum, *kind);
             assert_eq!(detected.frames_checked, 40);
-            // A torn prefix is detected too: the input may be the start of a file.
-            let detected = detect_checksum(&bytes[..bytes.len() / 2 + 3]).unwrap();
-            assert_eq!(detected.checksum, *kind);
+            // A torn prefix is detected too under a checksum: the input may be the start of
+            // a file (without one, only past DETECT_FRAMES frames).
+            let torn = detect_checksum(&bytes[..bytes.len() / 2 + 3]);
+            if *kind == ChecksumKind::None {
+                assert!(torn.is_err());
+            } else {
+                assert_eq!(torn.unwrap().checksum, *kind);
+            }
         }
     }
 
     #[test]
-    fn one_frame_is_enough() {
-        for kind in ChecksumKind::all() {
+    fn one_frame_is_enough_under_a_checksum() {
+        for kind in ChecksumKind::all().iter().skip(1) {
             let bytes = stream(*kind, &[b"a single frame of telemetry"]);
             assert_eq!(detect_checksum(&bytes).unwrap().checksum, *kind);
         }
@@ -364,25 +354,34 @@ mod tests {
             for damage in [0, 2, 9, 20] {
                 let mut bytes = clean.clone();
                 bytes[damage] ^= 0x04;
-                let detected = detect_checksum_of_whole(&bytes, DEFAULT_MAX_FRAME_LEN).unwrap();
+                let detected = detect_checksum(&bytes).unwrap();
                 assert_eq!(detected.checksum, *kind, "byte {damage}");
             }
         }
     }
 
     #[test]
-    fn none_must_read_a_whole_stream_to_its_end() {
+    fn none_must_read_two_frames_to_the_end() {
         let bytes = stream(ChecksumKind::None, &[b"first", b"second"]);
         assert_eq!(
-            detect_checksum_of_whole(&bytes, DEFAULT_MAX_FRAME_LEN)
-                .unwrap()
-                .checksum,
+            detect_checksum(&bytes).unwrap().checksum,
             ChecksumKind::None
         );
-        // Torn: as the start of a stream it fits, as a whole stream it does not.
-        let torn = &bytes[..bytes.len() - 2];
-        assert_eq!(detect_checksum(torn).unwrap().checksum, ChecksumKind::None);
-        assert!(detect_checksum_of_whole(torn, DEFAULT_MAX_FRAME_LEN).is_err());
+        // Torn, or a single frame: a damaged checksummed frame reads like that too.
+        assert!(detect_checksum(&bytes[..bytes.len() - 2]).is_err());
+        assert!(detect_checksum(&stream(ChecksumKind::None, &[b"only"])).is_err());
+        // A one-frame CRC-32C stream whose length grew by the checksum's width reads as one
+        // whole frame without a checksum: not "none" either.
+        let mut damaged = stream(*ChecksumKind::all().last().unwrap(), &[b"one frame only"]);
+        damaged[0] += 8;
+        assert!(detect_checksum(&damaged).is_err());
+        // Enough frames in a prefix are enough, torn end or not.
+        let many: Vec<&[u8]> = vec![b"frame"; 300];
+        let bytes = stream(ChecksumKind::None, &many);
+        assert_eq!(
+            detect_checksum(&bytes[..bytes.len() - 2]).unwrap().checksum,
+            ChecksumKind::None
+        );
     }
 
     #[test]

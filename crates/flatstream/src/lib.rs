@@ -19,7 +19,7 @@ pub use flatstream_io::{
 mod detect;
 pub use detect::{
     ChecksumKind, DETECT_FRAMES, Detected, UnknownChecksum, detect_checksum,
-    detect_checksum_of_whole, detect_checksum_with_limit,
+    detect_checksum_with_limit,
 };
 
 #[cfg(feature = "mmap")]

@@ -43,7 +43,7 @@ use flatstream_core::wire::LENGTH_LEN;
 use flatstream_core::{Checksum, Deframer, Error, ErrorKind, FramePart, Framer, Result};
 
 pub use self::resync::ZERO_FILL_MIN_LEN;
-use self::resync::{Resync, is_all_zero, is_zero_filled_frame, leading_zeros};
+use self::resync::{Resync, is_all_zero, leading_zeros};
 use crate::ChecksumDeframer;
 
 /// How a scanned stream ends.
@@ -102,7 +102,30 @@ pub struct RecoveryReport {
 /// # Errors
 ///
 /// As described; the error's offset is where the damaged frame begins.
-pub fn recover<R: Read, D: Deframer>(reader: R, mut deframer: D) -> Result<RecoveryReport> {
+pub fn recover<R: Read, D: Deframer>(reader: R, deframer: D) -> Result<RecoveryReport> {
+    let mut unchecksummed = false;
+    let mut report = scan_for_recovery(reader, deframer, &mut unchecksummed)?;
+    // Without a checksum, zeros at the end may be a payload that a misread length left
+    // unframed: like a torn tail, that takes frames enough to know the stream by.
+    if unchecksummed
+        && report.end == StreamEnd::ZeroFilledTail
+        && report.frames < NONE_MIN_FRAMES
+        && report.unproven.is_none()
+    {
+        report.unproven = Some(format!(
+            "without a checksum the zeros may be a payload's, and fewer than \
+             {NONE_MIN_FRAMES} frames before them show how this stream's frames look"
+        ));
+    }
+    Ok(report)
+}
+
+/// [`recover`]'s scan; says whether the frames carry no checksum (when any frame was read).
+fn scan_for_recovery<R: Read, D: Deframer>(
+    reader: R,
+    mut deframer: D,
+    unchecksummed: &mut bool,
+) -> Result<RecoveryReport> {
     let mut window = Window::new(reader);
     let mut frames = 0u64;
     let mut frames_with_data = 0u64;
@@ -118,7 +141,10 @@ pub fn recover<R: Read, D: Deframer>(reader: R, mut deframer: D) -> Result<Recov
             .map(|frame| frame.map(|frame| (frame.len, frame.payload.len())));
         match parsed {
             Ok(Some((frame_len, payload_len))) => {
-                if is_zero_filled_frame(&window.rest()[..frame_len]) {
+                *unchecksummed = frame_len == LENGTH_LEN + payload_len;
+                // Only frames whose every byte is zero make up zero fill here: a frame with a
+                // length and a zero payload may be data (without a checksum nothing tells).
+                if is_all_zero(&window.rest()[..frame_len]) {
                     zero_run.get_or_insert((offset, frames));
                 } else {
                     if let Some((start, at_frame)) = zero_run.take() {
@@ -313,7 +339,7 @@ impl Scanned {
                 )));
             }
             let typical = self.typical_payload().saturating_mul(2);
-            if header_len == LENGTH_LEN && got > 0 && self.frames < NONE_MIN_FRAMES {
+            if header_len == LENGTH_LEN && self.frames < NONE_MIN_FRAMES {
                 unproven.get_or_insert(format!(
                     "without a checksum nothing in it can be verified, and fewer than \
                      {NONE_MIN_FRAMES} frames before it show how long a frame of this stream \
@@ -395,8 +421,8 @@ fn checksum_width<D: Deframer>(bytes: &[u8], deframer: &mut D) -> usize {
     }
 }
 
-/// Without a checksum, how many frames must come before a torn tail (one with payload bytes:
-/// a bare header holds nothing) for their typical size to judge it by.
+/// Without a checksum, how many frames must come before a torn tail for their typical size
+/// to judge it by.
 const NONE_MIN_FRAMES: u64 = 8;
 
 /// How much zero padding [`Scanned::judge_tail`] adds to a failed frame to search it.

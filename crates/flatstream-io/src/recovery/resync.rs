@@ -6,9 +6,9 @@
 //! `max_frame_len` bytes per position: quadratic on input that is not frames at all (random
 //! bytes, a foreign file). The search here costs O(input) whatever the input:
 //!
-//! - a candidate over 64 KiB must first be followed by a plausible header (the end, a torn
-//!   tail or a length within the limit): one in 64 random lengths is, under the default
-//!   limit;
+//! - a candidate over 64 KiB must first be followed by two plausible headers (the end, a
+//!   torn tail or a length within the limit): one in 64 random lengths is, under the default
+//!   limit, so one random position in 4096 passes;
 //! - candidates no longer than `max(2 × the largest payload seen, 64 KiB)` (*small*) are
 //!   checked against a budget of `64 MiB + 16 × input` checksummed bytes, which real data
 //!   comes near only when many frames of megabytes of random-looking bytes are damaged;
@@ -82,7 +82,8 @@ impl Resync {
     }
 
     /// The first position in `from..input.len()` where a trustworthy frame begins: one that
-    /// verifies, whose payload is neither empty nor all zero bytes. When salvaging, a
+    /// verifies, whose payload is not empty and whose checksum and payload are not all zero
+    /// bytes. When salvaging, a
     /// candidate over 64 KiB must also be followed by a plausible header, and with a checksum
     /// narrower than 4 bytes (a chance match in 65 536) a match must be followed by another
     /// intact frame, a torn tail or the end. When proving (`recover`), a first pass with those
@@ -151,7 +152,7 @@ impl Resync {
         let large = payload_len > small_limit;
         if payload_len > SMALL_FLOOR
             && filtered
-            && !self.plausible_header_at(input, candidate + self.header_len + payload_len)
+            && !self.plausible_header_at(input, candidate + self.header_len + payload_len, 2)
         {
             return false;
         }
@@ -168,7 +169,10 @@ impl Resync {
         let Ok(Some(frame)) = deframer.parse_frame(rest) else {
             return false;
         };
-        if is_all_zero(frame.payload) {
+        // Zeros where a checksum and payload should be: what a zeroed block leaves of a
+        // frame, which verifies under a checksum that maps zeros to 0 (CRC-16/XMODEM). A
+        // payload of zeros with its own non-zero checksum is an intact frame.
+        if frame.payload.is_empty() || is_all_zero(&rest[LENGTH_LEN..frame.len]) {
             return false;
         }
         if self.checksum_len >= 4 || !filtered {
@@ -182,11 +186,22 @@ impl Resync {
 
     /// Whether a frame header could begin at `position`: the end of the input, a torn
     /// length field, or a length within the limit.
-    fn plausible_header_at(&self, input: &[u8], position: usize) -> bool {
-        match input.get(position..) {
-            None => false,
-            Some(rest) => read_length(rest).is_none_or(|len| len <= self.max_frame_len),
+    ///
+    /// With `hops` > 1 the frame that header describes, when it ends inside the input, must
+    /// be followed by a plausible header too: one random length in 64 is under the default
+    /// limit, so two in a row rule out all but one position in 4096 of random bytes.
+    fn plausible_header_at(&self, input: &[u8], position: usize, hops: u32) -> bool {
+        let Some(rest) = input.get(position..) else {
+            return false;
+        };
+        let Some(payload_len) = read_length(rest) else {
+            return true; // The end, or a torn length field.
+        };
+        if payload_len > self.max_frame_len {
+            return false;
         }
+        let next = position + self.header_len + payload_len;
+        hops <= 1 || next >= input.len() || self.plausible_header_at(input, next, hops - 1)
     }
 }
 
@@ -194,19 +209,6 @@ impl Resync {
 fn read_length(bytes: &[u8]) -> Option<usize> {
     let field: [u8; LENGTH_LEN] = bytes.get(..LENGTH_LEN)?.try_into().ok()?;
     Some(u32::from_le_bytes(field) as usize)
-}
-
-/// Whether a frame's bytes (a whole frame, as parsed) are zero fill: all zero, or all zero
-/// after the length field over at least [`ZERO_FILL_MIN_LEN`] bytes. The second is what a
-/// zeroed block leaves of a frame whose length field survived: under CRC-16/XMODEM (and
-/// without a checksum) the zeroed payload still verifies, since its checksum is 0.
-pub(crate) fn is_zero_filled_frame(frame: &[u8]) -> bool {
-    match frame.get(LENGTH_LEN..) {
-        Some(rest) if is_all_zero(rest) => {
-            rest.len() >= ZERO_FILL_MIN_LEN || is_all_zero(&frame[..LENGTH_LEN])
-        }
-        _ => is_all_zero(frame),
-    }
 }
 
 /// Whether every byte is zero (true for an empty slice).
