@@ -6,13 +6,15 @@
 //! `max_frame_len` bytes per position: quadratic on input that is not frames at all (random
 //! bytes, a foreign file). The search here costs O(input) whatever the input:
 //!
-//! - a candidate over 64 KiB must first be followed by two plausible headers (the end, a
-//!   torn tail or a length within the limit): one in 64 random lengths is, under the default
-//!   limit, so one random position in 4096 passes;
+//! - salvage first looks for the next trustworthy frame of at most 64 KiB (the *anchor*),
+//!   cheap to check; then for larger frames before it. A large candidate whose chain of
+//!   headers lands exactly on the anchor (or the end) is checked first, under its own budget
+//!   of `64 MiB + 16 × input` bytes: real frames do, random bytes almost never. Any other
+//!   candidate over 64 KiB must be followed by two plausible headers (the end, a torn tail or
+//!   a length within the limit; one random length in 64 is, under the default limit);
 //! - candidates no longer than `max(2 × the largest payload seen, 64 KiB)` (*small*) are
-//!   checked against a budget of `64 MiB + 16 × input` checksummed bytes, which real data
-//!   comes near only when many frames of megabytes of random-looking bytes are damaged;
-//! - larger candidates share a budget of `64 MiB + 4 × input` bytes.
+//!   checked against a budget of `64 MiB + 16 × input` checksummed bytes;
+//! - larger ones share a budget of `64 MiB + 4 × input` bytes.
 //!
 //! `recover` must never cut a frame that verifies, whatever follows it, so it takes the
 //! filters only for a cheap first pass; if that finds nothing, a second pass checks every
@@ -50,6 +52,9 @@ pub(crate) struct Resync {
     largest_payload_seen: usize,
     small_budget: u64,
     large_budget: u64,
+    /// For large candidates whose chain of headers lands exactly on the next small intact
+    /// frame (or the end): real frames do, random bytes almost never.
+    anchored_budget: u64,
     /// Candidates the budget could not pay for.
     pub(crate) unchecked: u64,
 }
@@ -72,6 +77,8 @@ impl Resync {
                 .saturating_add(input_len.saturating_mul(SMALL_PER_INPUT_BYTE)),
             large_budget: BASE_BUDGET
                 .saturating_add(input_len.saturating_mul(LARGE_PER_INPUT_BYTE)),
+            anchored_budget: BASE_BUDGET
+                .saturating_add(input_len.saturating_mul(SMALL_PER_INPUT_BYTE)),
             unchecked: 0,
         }
     }
@@ -96,11 +103,20 @@ impl Resync {
         deframer: &mut D,
         on_progress: &mut dyn FnMut(u64),
     ) -> Option<usize> {
-        let found = self.pass(input, from, deframer, true, on_progress);
-        if found.is_some() || self.salvaging {
+        if self.salvaging {
+            // The anchor: the first intact frame of at most 64 KiB (cheap to look for). Then
+            // the larger frames before it, those whose chain of headers lands exactly on the
+            // anchor (or on the end) first: a real frame's does.
+            let anchor = self.pass(input, from, deframer, Which::Small, on_progress);
+            let target = anchor.unwrap_or(input.len());
+            let large = self.pass(input, from, deframer, Which::Large { target }, on_progress);
+            return large.filter(|large| *large < target).or(anchor);
+        }
+        let found = self.pass(input, from, deframer, Which::Filtered, on_progress);
+        if found.is_some() {
             return found;
         }
-        self.pass(input, from, deframer, false, on_progress)
+        self.pass(input, from, deframer, Which::All, on_progress)
     }
 
     fn pass<D: Deframer>(
@@ -108,21 +124,25 @@ impl Resync {
         input: &[u8],
         from: usize,
         deframer: &mut D,
-        filtered: bool,
+        which: Which,
         on_progress: &mut dyn FnMut(u64),
     ) -> Option<usize> {
+        let end = match which {
+            Which::Large { target } => target.min(input.len()),
+            _ => input.len(),
+        };
         let small_limit = self
             .largest_payload_seen
             .saturating_mul(2)
             .max(SMALL_FLOOR)
             .min(self.max_frame_len);
         let mut next_report = from;
-        for candidate in from..input.len() {
+        for candidate in from..end {
             if candidate >= next_report {
                 on_progress(candidate as u64);
                 next_report = candidate + (1 << 20);
             }
-            if self.is_trustworthy(input, candidate, small_limit, filtered, deframer) {
+            if self.is_trustworthy(input, candidate, small_limit, which, deframer) {
                 return Some(candidate);
             }
         }
@@ -134,7 +154,7 @@ impl Resync {
         input: &[u8],
         candidate: usize,
         small_limit: usize,
-        filtered: bool,
+        which: Which,
         deframer: &mut D,
     ) -> bool {
         // Most positions fail on the length alone: rule them out before the parser, which
@@ -149,14 +169,21 @@ impl Resync {
         {
             return false;
         }
-        let large = payload_len > small_limit;
-        if payload_len > SMALL_FLOOR
-            && filtered
-            && !self.plausible_header_at(input, candidate + self.header_len + payload_len, 2)
-        {
+        let over_floor = payload_len > SMALL_FLOOR;
+        let frame_end = candidate + self.header_len + payload_len;
+        let anchored = match which {
+            Which::Small if over_floor => return false,
+            Which::Large { .. } if !over_floor => return false,
+            Which::Large { target } => self.lands_on(input, frame_end, target),
+            _ => false,
+        };
+        let filtered = which != Which::All;
+        if over_floor && filtered && !anchored && !self.plausible_header_at(input, frame_end, 2) {
             return false;
         }
-        let budget = if large {
+        let budget = if anchored {
+            &mut self.anchored_budget
+        } else if payload_len > small_limit {
             &mut self.large_budget
         } else {
             &mut self.small_budget
@@ -184,6 +211,26 @@ impl Resync {
         }
     }
 
+    /// Whether the chain of frame headers from `position` lands exactly on `target` (within
+    /// 64 frames), each length within the limit.
+    fn lands_on(&self, input: &[u8], mut position: usize, target: usize) -> bool {
+        for _ in 0..64 {
+            if position == target {
+                return true;
+            }
+            if position > target {
+                return false;
+            }
+            match read_length(&input[position..]) {
+                Some(payload_len) if payload_len <= self.max_frame_len => {
+                    position += self.header_len + payload_len;
+                }
+                _ => return false,
+            }
+        }
+        false
+    }
+
     /// Whether a frame header could begin at `position`: the end of the input, a torn
     /// length field, or a length within the limit.
     ///
@@ -203,6 +250,20 @@ impl Resync {
         let next = position + self.header_len + payload_len;
         hops <= 1 || next >= input.len() || self.plausible_header_at(input, next, hops - 1)
     }
+}
+
+/// Which candidates a pass of the search checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    /// Every candidate, unfiltered (`recover`'s thorough pass).
+    All,
+    /// Every candidate, with salvage's filters (`recover`'s cheap pass).
+    Filtered,
+    /// Candidates of at most 64 KiB, filtered: salvage's anchor.
+    Small,
+    /// Candidates over 64 KiB before `target` (the anchor, or the end), filtered unless
+    /// their chain of headers lands exactly on it.
+    Large { target: usize },
 }
 
 /// The little-endian length field at the start of `bytes`, if it is whole.
