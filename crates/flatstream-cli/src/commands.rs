@@ -485,7 +485,7 @@ fn write_recovery(
     };
     writeln!(
         out,
-        "{file}: {what}: {} bytes after the {} intact frames ending at byte offset {} (checksum {})",
+        "{file}: {what}: {} bytes after {} intact frames, which end at byte offset {} (checksum {})",
         report.tail_len,
         report.frames,
         report.last_good_offset,
@@ -494,8 +494,8 @@ fn write_recovery(
     match (&report.unproven, report.truncated) {
         (_, true) => writeln!(
             out,
-            "  cut off; the file now ends after frame {}",
-            report.frames
+            "  cut off; the file now holds the {} intact frames, {} bytes",
+            report.frames, report.last_good_offset
         ),
         (Some(reason), false) => writeln!(
             out,
@@ -573,6 +573,17 @@ pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failu
     let printed = print(|out| write_salvage(out, args, checksum, &report));
     let verdict = if report.skipped.is_empty() && !torn {
         Ok(())
+    } else if report.frames == 0
+        && let Some(kind) = choose::suggestion(&args.input, checksum, options.max_frame_len)
+    {
+        // Nothing verified under the checksum given: say which one the stream has.
+        Err(Failure::data(
+            &args.input,
+            format_args!(
+                "no frame verifies under {checksum}; the stream's frames verify under {kind}: try -c {kind}, or -c auto",
+                checksum = checksum.name()
+            ),
+        ))
     } else {
         Err(Failure::already_reported())
     };

@@ -396,6 +396,20 @@ fn an_outsiders_reproducers_never_destroy_data() {
             stderr(&output)
         );
     }
+    // A salvage that keeps nothing under the checksum given names the one that fits.
+    let output = flatstream(&[
+        "salvage",
+        path(&dir.join("five.fs")),
+        path(&dir.join("wrong.fs")),
+        "-c",
+        "crc32",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("try -c crc32c"),
+        "{}",
+        stderr(&output)
+    );
     // A salvage that cannot write names the output, not the input.
     let output = flatstream(&["salvage", path(&dir.join("five.fs")), "/dev/full"]);
     assert_eq!(output.status.code(), Some(2));
