@@ -227,7 +227,8 @@ pub(crate) struct RecoverArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct SalvageArgs {
-    /// The damaged stream.
+    /// The damaged stream: a regular file, which salvage maps into memory, so it must not
+    /// change (be truncated or written) while salvage runs.
     pub(crate) input: PathBuf,
     /// Where to write the intact frames (a new file; the input is never changed).
     pub(crate) output: PathBuf,

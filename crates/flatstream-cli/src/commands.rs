@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use flatstream::compress::Zstd;
 use flatstream::{
-    DefaultDeframer, MmapReader, NoValidator, StreamEnd, StructuralValidator, Truncate,
-    TypedValidator, Validator, recover_file_with_progress, salvage_slice_with_progress,
+    MappedBytes, NoValidator, StreamEnd, StructuralValidator, Truncate, TypedValidator, Validator,
+    recover_file_with_progress, salvage_slice_with_progress,
 };
 use flatstream_telemetry_schema::{Event, TelemetryEvent};
 use serde_json::json;
@@ -540,7 +540,14 @@ pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failu
     // Before the input is mapped: the output must not be the input, and only a new
     // temporary file is created, so nothing truncates the mapped input (that was SIGBUS).
     let output = AtomicFile::create(&args.output, Some(&args.input))?;
-    let map = MmapReader::open(&args.input, DefaultDeframer::new())
+    // SAFETY: mapping is sound only while the input is not truncated or modified. This
+    // command checked above that it is a regular file (not a device or pipe that changes
+    // under the map), creates only a new temporary file that is not the input (so nothing
+    // here writes it), and documents (README, `salvage --help`) that the input must not
+    // change while salvage runs; an input changed by someone else anyway can crash the
+    // command (SIGBUS), which the documentation says.
+    #[allow(unsafe_code)]
+    let map = unsafe { MappedBytes::map(&args.input) }
         .map_err(|error| Failure::from_error(&args.input, &error))?;
     let input = map.as_bytes();
     let checksum = match Chosen::given(options.checksum) {

@@ -25,7 +25,7 @@ pub use adapters::{
 pub use framing::{ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer};
 pub use memory::MemoryPolicy;
 #[cfg(feature = "mmap")]
-pub use mmap::MmapReader;
+pub use mmap::{MappedBytes, MmapReader};
 pub use reader::{Copying, InPlace, Messages, ReadMode, StreamReader, TypedMessages};
 pub use recovery::{
     RecoveryReport, SalvageReport, StreamEnd, Truncate, ZERO_FILL_MIN_LEN, find_intact_frame,

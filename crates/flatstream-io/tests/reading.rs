@@ -210,7 +210,9 @@ fn mmap_reader_matches_the_slice_reader() {
     let stream = stream_of("xxh3", &[b"one", b"", b"three"]);
     let path = std::env::temp_dir().join(format!("flatstream-mmap-{}", std::process::id()));
     std::fs::write(&path, &stream).unwrap();
-    let map = MmapReader::open(&path, ChecksumDeframer::new(Xxh3::new())).unwrap();
+    // SAFETY: this test owns the file and nothing truncates or writes it while mapped.
+    let map = unsafe { MmapReader::map(&path, ChecksumDeframer::new(Xxh3::new())) }.unwrap();
+    assert!(map.is_mapped());
     assert_eq!(map.as_bytes(), stream.as_slice());
     let mapped: Vec<&[u8]> = map.reader().collect::<Result<_, _>>().unwrap();
     let sliced: Vec<&[u8]> = SliceReader::new(&stream, ChecksumDeframer::new(Xxh3::new()))
@@ -220,10 +222,52 @@ fn mmap_reader_matches_the_slice_reader() {
     drop(map);
 
     std::fs::write(&path, b"").unwrap();
-    let empty = MmapReader::open(&path, DefaultDeframer::new()).unwrap();
+    // SAFETY: as above.
+    let empty = unsafe { MmapReader::map(&path, DefaultDeframer::new()) }.unwrap();
     assert_eq!(empty.reader().count(), 0);
     drop(empty);
     std::fs::remove_file(&path).unwrap();
+}
+
+#[cfg(feature = "mmap")]
+#[test]
+fn mmap_reader_read_gives_the_mapped_frames_without_a_map() {
+    use flatstream_checksum_xxh3::Xxh3;
+    use flatstream_io::MmapReader;
+    let stream = stream_of("xxh3", &[b"one", b"", b"three"]);
+    let path = std::env::temp_dir().join(format!("flatstream-mmap-read-{}", std::process::id()));
+    std::fs::write(&path, &stream).unwrap();
+    let read = MmapReader::read(&path, ChecksumDeframer::new(Xxh3::new())).unwrap();
+    assert!(!read.is_mapped());
+    // The bytes were copied: the file may change afterwards without reaching them.
+    std::fs::write(&path, b"").unwrap();
+    assert_eq!(read.as_bytes(), stream.as_slice());
+    let payloads: Vec<&[u8]> = read.reader().collect::<Result<_, _>>().unwrap();
+    assert_eq!(payloads, [&b"one"[..], b"", b"three"]);
+
+    let empty = MmapReader::read(&path, DefaultDeframer::new()).unwrap();
+    assert_eq!(empty.reader().count(), 0);
+    std::fs::remove_file(&path).unwrap();
+    let missing = MmapReader::read(&path, DefaultDeframer::new()).unwrap_err();
+    assert!(matches!(missing.kind(), ErrorKind::Io(_)));
+}
+
+#[cfg(feature = "mmap")]
+#[test]
+fn mapped_bytes_need_no_deframer() {
+    use flatstream_io::MappedBytes;
+    let stream = stream_of("none", &[b"bytes only"]);
+    let path = std::env::temp_dir().join(format!("flatstream-mapped-{}", std::process::id()));
+    std::fs::write(&path, &stream).unwrap();
+    // SAFETY: this test owns the file and nothing truncates or writes it while mapped.
+    let bytes = unsafe { MappedBytes::map(&path) }.unwrap();
+    assert_eq!(bytes.as_bytes(), stream.as_slice());
+    assert_eq!(bytes.as_ref(), stream.as_slice());
+    drop(bytes);
+    std::fs::remove_file(&path).unwrap();
+    // SAFETY: the file does not exist; nothing is mapped.
+    let missing = unsafe { MappedBytes::map(&path) }.unwrap_err();
+    assert!(matches!(missing.kind(), ErrorKind::Io(_)));
 }
 
 /// A "log and continue" loop over `messages()`: every payload and every error, in order.

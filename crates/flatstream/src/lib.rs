@@ -24,7 +24,7 @@ pub use detect::{
 
 #[cfg(feature = "mmap")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mmap")))]
-pub use flatstream_io::MmapReader;
+pub use flatstream_io::{MappedBytes, MmapReader};
 
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
