@@ -1,4 +1,4 @@
-//! Adapters that wrap any framer or deframer: validate, observe, bound. They compose by
+//! Adapters that wrap any framer or deframer: validate, observe, bound (both sides). They compose by
 //! method through [`FramerExt`] and [`DeframerExt`]:
 //!
 //! ```
@@ -10,7 +10,7 @@
 //!     .with_validator(SizeValidator::at_least(1))
 //!     .observe(|payload: &[u8]| println!("wrote {} bytes", payload.len()));
 //! let deframer = DefaultDeframer::new()
-//!     .with_max_frame_len(1 << 20)
+//!     .bounded(1 << 20)
 //!     .with_validator(SizeValidator::at_least(1));
 //! # let _ = (framer, deframer);
 //! ```
@@ -21,7 +21,7 @@
 use std::fmt;
 use std::io::{Read, Write};
 
-use flatstream_core::wire::Frame;
+use flatstream_core::wire::{Frame, LENGTH_LEN, parse_header};
 use flatstream_core::{Deframer, Error, Framer, Result, Validator};
 
 /// Checks every payload with a [`Validator`] before writing it; a rejected payload is not
@@ -274,6 +274,123 @@ impl<F: Framer> Framer for BoundedFramer<F> {
     }
 }
 
+/// Refuses to read a frame whose declared payload length is over a limit, the read side of
+/// [`BoundedFramer`]: a reader's bound on a stream written by a writer with the same bound.
+///
+/// The length field is checked as soon as it is read, before the wrapped deframer sizes its
+/// payload buffer, so a hostile length allocates nothing; the error is the one a deframer's
+/// own limit gives, [`FrameTooLarge`](flatstream_core::ErrorKind::FrameTooLarge). The
+/// tighter of this bound and the wrapped deframer's own `max_frame_len` applies.
+///
+/// ```
+/// use flatstream_core::ErrorKind;
+/// use flatstream_io::{DefaultDeframer, DefaultFramer, DeframerExt, SliceReader, StreamWriter};
+///
+/// let mut writer = StreamWriter::new(Vec::new(), DefaultFramer);
+/// writer.write_payload(b"12345678")?;
+/// let stream = writer.into_inner();
+///
+/// let mut reader = SliceReader::new(&stream, DefaultDeframer::new().bounded(4));
+/// let error = reader.next().unwrap().unwrap_err();
+/// assert!(matches!(error.kind(), ErrorKind::FrameTooLarge { len: 8, max: 4 }));
+/// # Ok::<(), flatstream_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct BoundedDeframer<D> {
+    inner: D,
+    max_frame_len: usize,
+}
+
+impl<D: Deframer> BoundedDeframer<D> {
+    /// Wraps `inner`, refusing frames that declare more than `max_frame_len` payload bytes.
+    pub fn new(inner: D, max_frame_len: usize) -> Self {
+        BoundedDeframer {
+            inner,
+            max_frame_len,
+        }
+    }
+
+    /// The limit.
+    pub fn max_frame_len(&self) -> usize {
+        self.max_frame_len
+    }
+
+    /// The wrapped deframer.
+    pub fn into_inner(self) -> D {
+        self.inner
+    }
+}
+
+/// Checks a frame's length field against `max_frame_len` with the wire format's one header
+/// parser.
+fn check_length(length_field: [u8; LENGTH_LEN], max_frame_len: usize) -> Result<()> {
+    parse_header(&length_field, 0, max_frame_len).map(drop)
+}
+
+impl<D: Deframer> Deframer for BoundedDeframer<D> {
+    #[inline]
+    fn read_frame<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        payload: &mut Vec<u8>,
+    ) -> Result<Option<usize>> {
+        let mut guarded = LengthGuard {
+            reader,
+            length_field: [0; LENGTH_LEN],
+            seen: 0,
+            refused: None,
+            max_frame_len: self.max_frame_len,
+        };
+        let read = self.inner.read_frame(&mut guarded, payload);
+        match guarded.refused.take() {
+            // The guard's I/O error only stopped the wrapped deframer; this is the real one.
+            Some(refusal) => Err(refusal),
+            None => read,
+        }
+    }
+
+    #[inline]
+    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
+        if let Some(length_field) = input.first_chunk::<LENGTH_LEN>() {
+            check_length(*length_field, self.max_frame_len)?;
+        }
+        self.inner.parse_frame(input)
+    }
+}
+
+/// Passes a frame's bytes through to the wrapped deframer, checking the length field (the
+/// frame's first [`LENGTH_LEN`] bytes) as soon as it has gone by; an over-long length ends
+/// the read with an I/O error before the deframer can size its buffer, and the refusal is
+/// kept for [`BoundedDeframer::read_frame`] to return instead.
+struct LengthGuard<'r, R: ?Sized> {
+    reader: &'r mut R,
+    length_field: [u8; LENGTH_LEN],
+    seen: usize,
+    refused: Option<Error>,
+    max_frame_len: usize,
+}
+
+impl<R: Read + ?Sized> Read for LengthGuard<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.refused.is_some() {
+            return Err(std::io::Error::other("frame refused by its length"));
+        }
+        let got = self.reader.read(buf)?;
+        if self.seen < LENGTH_LEN {
+            let take = got.min(LENGTH_LEN - self.seen);
+            self.length_field[self.seen..self.seen + take].copy_from_slice(&buf[..take]);
+            self.seen += take;
+            if self.seen == LENGTH_LEN
+                && let Err(refusal) = check_length(self.length_field, self.max_frame_len)
+            {
+                self.refused = Some(refusal);
+                return Err(std::io::Error::other("frame refused by its length"));
+            }
+        }
+        Ok(got)
+    }
+}
+
 /// Adapter methods for every [`Framer`].
 pub trait FramerExt: Framer + Sized {
     /// Checks each payload with `validator` before writing it.
@@ -304,6 +421,12 @@ pub trait DeframerExt: Deframer + Sized {
     /// Shows each payload to `observer` after it is read and checked.
     fn observe<O: FnMut(&[u8])>(self, observer: O) -> ObserverDeframer<Self, O> {
         ObserverDeframer::new(self, observer)
+    }
+
+    /// Refuses frames that declare more than `max_frame_len` payload bytes, before their
+    /// payload is read: the read side of [`FramerExt::bounded`].
+    fn bounded(self, max_frame_len: usize) -> BoundedDeframer<Self> {
+        BoundedDeframer::new(self, max_frame_len)
     }
 }
 

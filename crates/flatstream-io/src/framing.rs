@@ -49,15 +49,24 @@ impl<C: Checksum> Framer for ChecksumFramer<C> {
 }
 
 /// Writes frames with no checksum: `[u32 LE payload length][payload]`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DefaultFramer {
-    inner: ChecksumFramer<NoChecksum>,
-}
+///
+/// A unit struct, so the value is spelled `DefaultFramer` as well as `DefaultFramer::new()`:
+///
+/// ```
+/// use flatstream_io::{DefaultFramer, StreamWriter};
+///
+/// let mut writer = StreamWriter::new(Vec::new(), DefaultFramer);
+/// writer.write_payload(b"hi")?;
+/// assert_eq!(writer.into_inner(), b"\x02\0\0\0hi");
+/// # Ok::<(), flatstream_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DefaultFramer;
 
 impl DefaultFramer {
-    /// A framer that writes the length and the payload.
+    /// A framer that writes the length and the payload; the same value as `DefaultFramer`.
     pub fn new() -> Self {
-        Self::default()
+        DefaultFramer
     }
 }
 
@@ -68,7 +77,8 @@ impl Framer for DefaultFramer {
         writer: &mut W,
         payload: &[u8],
     ) -> Result<usize> {
-        self.inner.frame_and_write(writer, payload)
+        // `ChecksumFramer<NoChecksum>` is zero-sized: one place writes a frame header.
+        ChecksumFramer::new(NoChecksum).frame_and_write(writer, payload)
     }
 }
 

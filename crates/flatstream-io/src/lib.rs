@@ -19,8 +19,8 @@ mod writer;
 mod zero_fill;
 
 pub use adapters::{
-    BoundedFramer, DeframerExt, FramerExt, ObserverDeframer, ObserverFramer, ValidatingDeframer,
-    ValidatingFramer,
+    BoundedDeframer, BoundedFramer, DeframerExt, FramerExt, ObserverDeframer, ObserverFramer,
+    ValidatingDeframer, ValidatingFramer,
 };
 pub use framing::{ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer};
 pub use memory::MemoryPolicy;

@@ -8,12 +8,12 @@ pub use flatstream_core::{
     Result, StreamDeserialize, StreamSerialize, Validator, flatbuffers, verified_root, wire,
 };
 pub use flatstream_io::{
-    BoundedFramer, ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, DeframerExt,
-    FramerExt, MemoryPolicy, Messages, ObserverDeframer, ObserverFramer, RecoveryReport,
-    SalvageReport, SliceReader, StreamEnd, StreamReader, StreamWriter, Truncate, TypedMessages,
-    ValidatingDeframer, ValidatingFramer, ZERO_FILL_MIN_LEN, ZeroFillCheck, find_intact_frame,
-    recover, recover_file, recover_file_with_progress, salvage, salvage_slice,
-    salvage_slice_with_progress,
+    BoundedDeframer, BoundedFramer, ChecksumDeframer, ChecksumFramer, DefaultDeframer,
+    DefaultFramer, DeframerExt, FramerExt, MemoryPolicy, Messages, ObserverDeframer,
+    ObserverFramer, RecoveryReport, SalvageReport, SliceReader, StreamEnd, StreamReader,
+    StreamWriter, Truncate, TypedMessages, ValidatingDeframer, ValidatingFramer, ZERO_FILL_MIN_LEN,
+    ZeroFillCheck, find_intact_frame, recover, recover_file, recover_file_with_progress, salvage,
+    salvage_slice, salvage_slice_with_progress,
 };
 
 mod detect;
@@ -40,7 +40,8 @@ pub use flatstream_compress as compress;
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use flatstream_validate::{
-    CompositeValidator, NoValidator, SizeValidator, StructuralValidator, TypedValidator,
+    CompositeValidator, NoValidator, SizeValidator, StructuralValidator, TableRootValidator,
+    TypedValidator,
 };
 
 #[cfg(feature = "crc16")]
@@ -106,6 +107,26 @@ mod tests {
         assert!(writer.write_payload(b"not a flatbuffer").is_err());
         assert!(writer.write("a string root is a FlatBuffer").is_err());
         assert!(writer.get_ref().is_empty());
+    }
+
+    #[cfg(feature = "validate")]
+    #[test]
+    fn the_seed_spellings_work_through_the_facade() {
+        let framer = DefaultFramer.with_validator(TableRootValidator::new());
+        let mut writer = StreamWriter::new(Vec::new(), framer);
+        assert!(writer.write_payload(b"not a flatbuffer").is_err());
+        let mut writer = StreamWriter::new(Vec::new(), DefaultFramer);
+        writer.write_payload(b"12345").unwrap();
+        let stream = writer.into_inner();
+        let deframer: BoundedDeframer<DefaultDeframer> = DefaultDeframer::new().bounded(4);
+        let error = SliceReader::new(&stream, deframer)
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(
+            error.kind(),
+            ErrorKind::FrameTooLarge { len: 5, max: 4 }
+        ));
     }
 
     #[test]
