@@ -233,6 +233,14 @@ struct Scanned {
 }
 
 impl Scanned {
+    /// Zero fill that ran up to `offset`, where reading stopped, is damage in the middle.
+    fn check_open_zero_run(&self, offset: u64) -> Result<()> {
+        match self.zero_run {
+            Some((start, at_frame)) => check_zero_run(start, at_frame, offset),
+            None => Ok(()),
+        }
+    }
+
     /// The upper bound of the median payload's size class: what a payload of this stream
     /// typically is, at most.
     fn typical_payload(&self) -> usize {
@@ -303,16 +311,12 @@ impl Scanned {
                     return Ok(report);
                 }
             }
-            if let Some((start, at_frame)) = self.zero_run {
-                check_zero_run(start, at_frame, offset)?;
-            }
+            self.check_open_zero_run(offset)?;
             return Err(located(error));
         }
         let ErrorKind::UnexpectedEof { part, got, .. } = *error.kind() else {
             // Oversized frames and I/O errors: nothing to judge.
-            if let Some((start, at_frame)) = self.zero_run {
-                check_zero_run(start, at_frame, offset)?;
-            }
+            self.check_open_zero_run(offset)?;
             return Err(located(error));
         };
         let tail = window.rest();
@@ -320,9 +324,7 @@ impl Scanned {
         if is_all_zero(tail) && end - run_start >= ZERO_FILL_MIN_LEN as u64 {
             return Ok(zero_filled_tail(run_frame, run_start, end));
         }
-        if let Some((start, at_frame)) = self.zero_run {
-            check_zero_run(start, at_frame, offset)?;
-        }
+        self.check_open_zero_run(offset)?;
         // Only a torn payload leaves room for a whole frame in the tail, and it tells the
         // header's width: the tail is the header and the `got` payload bytes that arrived.
         let mut unproven = None;
@@ -507,22 +509,7 @@ impl<R: Read> Window<R> {
         }
         let target = self.bytes.len() + missing.max(CHUNK);
         while self.bytes.len() < target && !self.eof {
-            let filled = self.bytes.len();
-            self.bytes.resize(target, 0);
-            match self.reader.read(&mut self.bytes[filled..]) {
-                Ok(0) => {
-                    self.bytes.truncate(filled);
-                    self.eof = true;
-                }
-                Ok(n) => self.bytes.truncate(filled + n.min(target - filled)),
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {
-                    self.bytes.truncate(filled);
-                }
-                Err(error) => {
-                    self.bytes.truncate(filled);
-                    return Err(error);
-                }
-            }
+            self.append(target - self.bytes.len())?;
         }
         Ok(())
     }
@@ -543,23 +530,20 @@ impl<R: Read> Window<R> {
             }
             dropped += self.bytes.len().saturating_sub(keep) as u64;
             self.bytes.truncate(keep);
-            self.read_tail_chunk()?;
+            self.append(CHUNK)?;
         }
     }
 
-    /// Appends up to a chunk at the end, without moving the current frame.
-    fn read_tail_chunk(&mut self) -> io::Result<()> {
+    /// Appends what one read gives, up to `max` bytes, without moving the current frame;
+    /// marks the end of the stream. `Interrupted` is retried.
+    fn append(&mut self, max: usize) -> io::Result<()> {
         let filled = self.bytes.len();
-        self.bytes.resize(filled + CHUNK, 0);
+        self.bytes.resize(filled + max, 0);
         loop {
             match self.reader.read(&mut self.bytes[filled..]) {
-                Ok(0) => {
-                    self.bytes.truncate(filled);
-                    self.eof = true;
-                    return Ok(());
-                }
                 Ok(n) => {
-                    self.bytes.truncate(filled + n.min(CHUNK));
+                    self.bytes.truncate(filled + n.min(max));
+                    self.eof = n == 0;
                     return Ok(());
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
