@@ -205,6 +205,35 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         messages.iter().try_for_each(|message| self.write(message))
     }
 
+    /// Stops the writer as an I/O error of its own would: every later write is refused with
+    /// an error that names `error`.
+    ///
+    /// For engines that pass the bytes this writer frames on to a sink of their own (the
+    /// async writer frames into a `Vec` and writes it out) and met an error there: the stream
+    /// may now end in a partial frame, so nothing more may be appended to it.
+    pub fn stop(&mut self, error: &Error) {
+        self.failure = Some(Failure::of(error));
+    }
+
+    /// Whether an I/O error stopped the writer.
+    pub fn is_stopped(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    /// Checks that the writer can still write.
+    ///
+    /// # Errors
+    ///
+    /// Once an I/O error (or [`stop`](Self::stop)) stopped it, the error every write returns,
+    /// naming the first error.
+    #[inline]
+    pub fn check_usable(&self) -> Result<()> {
+        match &self.failure {
+            None => Ok(()),
+            Some(failure) => Err(failure.refusal(self.frames_written, self.position)),
+        }
+    }
+
     /// Flushes the underlying writer.
     ///
     /// # Errors
@@ -248,14 +277,6 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// Returns the underlying writer, unflushed.
     pub fn into_inner(self) -> W {
         self.writer
-    }
-
-    #[inline]
-    fn check_usable(&self) -> Result<()> {
-        match &self.failure {
-            None => Ok(()),
-            Some(failure) => Err(failure.refusal(self.frames_written, self.position)),
-        }
     }
 
     // A free function over the fields, so the builder's finished data can be borrowed while

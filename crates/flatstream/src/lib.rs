@@ -28,7 +28,10 @@ pub use flatstream_io::{MappedBytes, MmapReader};
 
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use flatstream_tokio::{AsyncStreamReader, AsyncStreamWriter, FlatstreamCodec};
+pub use flatstream_tokio::{
+    AsyncStreamReader, AsyncStreamWriter, ChecksumCodec, FlatstreamCodec, FrameDecoder,
+    FrameEncoder,
+};
 
 /// Compression: per-frame adapters (`framer.compressed(codec)`,
 /// `deframer.decompressed(codec)`) and compressed chunks; the codecs by feature (`zstd`,
