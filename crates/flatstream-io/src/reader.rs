@@ -66,12 +66,22 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     /// A reader of `reader`'s frames, parsed by `deframer`, each payload copied into the
     /// reader's buffer.
     pub fn new(reader: R, deframer: D) -> Self {
-        Self::with_capacity(reader, deframer, 0)
+        Self::with_payload_capacity(reader, deframer, 0)
     }
 
-    /// A reader whose payload buffer starts with `capacity` bytes.
+    /// A reader whose payload buffer starts with room for `payload_capacity` bytes, so the
+    /// first payloads up to that size allocate nothing.
+    pub fn with_payload_capacity(reader: R, deframer: D, payload_capacity: usize) -> Self {
+        StreamReader::with_mode(reader, deframer, payload_capacity, Copying)
+    }
+
+    /// The old name of [`with_payload_capacity`](Self::with_payload_capacity).
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `with_payload_capacity`: it sizes the payload buffer"
+    )]
     pub fn with_capacity(reader: R, deframer: D, capacity: usize) -> Self {
-        StreamReader::with_mode(reader, deframer, capacity, Copying)
+        Self::with_payload_capacity(reader, deframer, capacity)
     }
 }
 

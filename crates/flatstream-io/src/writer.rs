@@ -69,14 +69,23 @@ impl<W: Write, F: Framer> StreamWriter<W, F> {
 }
 
 impl<W: Write, F: Framer> StreamWriter<BufWriter<W>, F> {
-    /// A writer that buffers `writer` in a [`BufWriter`] of `capacity` bytes.
+    /// A writer that buffers `writer` in a [`BufWriter`] of `buffer_size` bytes.
     ///
     /// Frames are written into the buffer and reach `writer` when it fills, on
     /// [`flush`](Self::flush) and when the `BufWriter` is dropped (which ignores errors:
     /// flush before dropping to hear of them). A payload larger than the buffer goes
     /// straight to `writer` without being copied.
+    pub fn buffered(writer: W, framer: F, buffer_size: usize) -> Self {
+        Self::new(BufWriter::with_capacity(buffer_size, writer), framer)
+    }
+
+    /// The old name of [`buffered`](Self::buffered), with the buffer size first.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `buffered(writer, framer, buffer_size)`"
+    )]
     pub fn with_capacity(capacity: usize, writer: W, framer: F) -> Self {
-        Self::new(BufWriter::with_capacity(capacity, writer), framer)
+        Self::buffered(writer, framer, capacity)
     }
 }
 

@@ -40,6 +40,8 @@ enum DecodeState {
     Head,
     /// The frame spans this many bytes on the wire, header included.
     Data(usize),
+    /// An error stopped the decoder inside a frame.
+    Stopped,
 }
 
 /// Where a decoded frame's payload lies.
@@ -108,7 +110,7 @@ impl<D: Deframer> FrameDecoder<D> {
     /// once its length is known, else the longest header.
     pub(crate) fn needed(&self) -> usize {
         match self.state {
-            DecodeState::Head => MAX_HEADER_LEN,
+            DecodeState::Head | DecodeState::Stopped => MAX_HEADER_LEN,
             DecodeState::Data(frame_len) => frame_len,
         }
     }
@@ -121,74 +123,87 @@ impl<D: Deframer> FrameDecoder<D> {
     /// Decodes the frame at the start of `input` if it has arrived whole; `Ok(None)` when
     /// more bytes are needed. Consumes nothing: the caller drops `frame_len` (or, after an
     /// error, `consumed`) bytes from its buffer.
+    // Always: the per-frame work of every async read; measured against the codec it replaced
+    // (64 B frames, paired rounds).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub(crate) fn next_frame(
         &mut self,
         input: &[u8],
     ) -> std::result::Result<Option<Decoded>, Failed> {
-        if let Err(error) = self.progress.check_usable() {
-            return Err(Failed { error, consumed: 0 });
-        }
         let frame_len = match self.state {
-            DecodeState::Data(frame_len) => frame_len,
             DecodeState::Head => match self.deframer.peek_frame_len(input) {
+                Ok(Some(frame_len)) if frame_len <= input.len() => frame_len,
                 Ok(Some(frame_len)) => {
+                    // Kept, so the header is parsed once however many pieces the frame
+                    // comes in.
                     self.state = DecodeState::Data(frame_len);
-                    frame_len
+                    return Ok(None);
                 }
                 Ok(None) => return Ok(None),
                 Err(error) => return Err(self.fail(error)),
             },
+            DecodeState::Data(frame_len) if frame_len <= input.len() => {
+                self.state = DecodeState::Head;
+                frame_len
+            }
+            DecodeState::Data(_) => return Ok(None),
+            DecodeState::Stopped => return Err(self.refusal()),
         };
-        if input.len() < frame_len {
-            return Ok(None);
-        }
-        self.state = DecodeState::Head;
         let input_at = input.as_ptr().addr();
         match self
             .deframer
             .decode_frame(&input[..frame_len], &mut self.scratch)
         {
             Ok(Some(frame)) => {
-                let (at, len) = (frame.payload.as_ptr().addr(), frame.payload.len());
-                let frame_len = frame.len;
-                let scratch_at = self.scratch.as_ptr().addr();
-                let decoded = if len == 0 {
-                    Decoded {
-                        in_buffer: false,
-                        start: 0,
-                        len,
-                        frame_len,
-                    }
-                } else if (input_at..input_at + frame_len).contains(&at) {
-                    Decoded {
-                        in_buffer: true,
-                        start: at - input_at,
-                        len,
-                        frame_len,
-                    }
-                } else if (scratch_at..scratch_at + self.scratch.len()).contains(&at) {
-                    Decoded {
-                        in_buffer: false,
-                        start: at - scratch_at,
-                        len,
-                        frame_len,
-                    }
+                let (at, len, frame_len) = (
+                    frame.payload.as_ptr().addr(),
+                    frame.payload.len(),
+                    frame.len,
+                );
+                let in_buffer = at.wrapping_sub(input_at) < frame_len;
+                let start = if in_buffer {
+                    at - input_at
                 } else {
-                    return Err(self.fail(
-                        Error::invalid_frame(
-                            "the deframer's payload is neither in its input nor in the \
-                             scratch buffer it was given",
-                        )
-                        .with_frame_len(frame_len as u64),
-                    ));
+                    self.scratch_start(at, len, frame_len)?
                 };
                 self.progress.advance(frame_len);
-                Ok(Some(decoded))
+                Ok(Some(Decoded {
+                    in_buffer,
+                    start,
+                    len,
+                    frame_len,
+                }))
             }
             Ok(None) => Err(self.fail(Error::invalid_frame(
                 "the deframer found no frame where its length field announced one",
             ))),
             Err(error) => Err(self.fail(error)),
+        }
+    }
+
+    /// Where a payload that is not in the input lies in the scratch buffer.
+    #[cold]
+    fn scratch_start(
+        &mut self,
+        at: usize,
+        len: usize,
+        frame_len: usize,
+    ) -> std::result::Result<usize, Failed> {
+        let scratch_at = self.scratch.as_ptr().addr();
+        if len == 0 {
+            // Nothing to borrow: wherever it points, an empty payload is the same.
+            Ok(0)
+        } else if (scratch_at..scratch_at + self.scratch.len()).contains(&at) {
+            Ok(at - scratch_at)
+        } else {
+            Err(self.fail(
+                Error::invalid_frame(
+                    "the deframer's payload is neither in its input nor in the scratch buffer \
+                     it was given",
+                )
+                .with_frame_len(frame_len as u64),
+            ))
         }
     }
 
@@ -199,14 +214,19 @@ impl<D: Deframer> FrameDecoder<D> {
             Err(error) => error,
             Ok(_) => Error::invalid_frame("a whole frame was left undecoded at end of stream"),
         };
-        self.state = DecodeState::Head;
         // A torn frame stops the decoder where the last good frame ended.
-        self.progress.fail(error)
+        let error = self.progress.fail(error);
+        self.state = if self.progress.is_failed() {
+            DecodeState::Stopped
+        } else {
+            DecodeState::Head
+        };
+        error
     }
 
     /// Locates an I/O error of the source at the frame being read, and stops the decoder.
     pub(crate) fn io_error(&mut self, error: std::io::Error) -> Error {
-        self.progress.fail(Error::from(error))
+        self.fail(Error::from(error)).error
     }
 
     /// Locates an error from caller code at the frame it was handed.
@@ -214,8 +234,22 @@ impl<D: Deframer> FrameDecoder<D> {
         self.progress.locate_delivered(error)
     }
 
+    /// The error of a decoder that an earlier error stopped.
+    #[cold]
+    fn refusal(&self) -> Failed {
+        let error = match self.progress.check_usable() {
+            Err(error) => error,
+            Ok(()) => Error::invalid_frame("the decoder stopped at an earlier error"),
+        };
+        Failed { error, consumed: 0 }
+    }
+
+    #[cold]
     fn fail(&mut self, error: Error) -> Failed {
         let error = self.progress.fail(error);
+        if self.progress.is_failed() {
+            self.state = DecodeState::Stopped;
+        }
         let consumed = error.frame_len().map_or(0, |frame_len| frame_len as usize);
         Failed { error, consumed }
     }
@@ -225,6 +259,7 @@ impl<D: Deframer> Decoder for FrameDecoder<D> {
     type Item = Bytes;
     type Error = Error;
 
+    #[inline]
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>> {
         match self.next_frame(src) {
             Ok(Some(decoded)) if decoded.in_buffer => {

@@ -10,7 +10,7 @@ pub use flatstream_core::{
 pub use flatstream_io::{
     BoundedDeframer, BoundedFramer, ChecksumDeframer, ChecksumFramer, DefaultDeframer,
     DefaultFramer, DeframerExt, FramerExt, MemoryPolicy, Messages, ObserverDeframer,
-    ObserverFramer, RecoveryReport, SalvageReport, SliceReader, StreamEnd, StreamReader,
+    ObserverFramer, Progress, RecoveryReport, SalvageReport, SliceReader, StreamEnd, StreamReader,
     StreamWriter, Truncate, TypedMessages, ValidatingDeframer, ValidatingFramer, ZERO_FILL_MIN_LEN,
     ZeroFillCheck, find_intact_frame, recover, recover_file, recover_file_with_progress, salvage,
     salvage_slice, salvage_slice_with_progress,
