@@ -108,3 +108,104 @@ impl Progress {
         self.failed
     }
 }
+
+/// Where a writer stands in its stream: frames and bytes written whole, and the I/O error
+/// that stopped it, once one did.
+///
+/// Every writer engine keeps one (the blocking `StreamWriter`, through it the async writer,
+/// and the codec's encoder in `flatstream-tokio`), so that all of them count frames, locate
+/// errors and stop after an I/O error the same way:
+///
+/// ```
+/// use flatstream_core::Error;
+/// use flatstream_io::WriteProgress;
+///
+/// let mut progress = WriteProgress::default();
+/// progress.advance(10);
+/// let error = progress.fail(Error::from(std::io::Error::other("disk full")));
+/// assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(10)));
+/// // The stream may end in a partial frame: every later write is refused, naming why.
+/// let refusal = progress.check_usable().unwrap_err();
+/// assert!(refusal.to_string().contains("disk full"));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct WriteProgress {
+    frames_written: u64,
+    position: u64,
+    /// The I/O error that stopped the writer, kept to name it in every later refusal.
+    failure: Option<String>,
+}
+
+impl WriteProgress {
+    /// Frames written whole: the index of the next one.
+    #[inline]
+    pub fn frames_written(&self) -> u64 {
+        self.frames_written
+    }
+
+    /// Bytes of whole frames written: the offset where the next frame begins.
+    #[inline]
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Records a frame of `frame_len` bytes written whole.
+    #[inline]
+    pub fn advance(&mut self, frame_len: usize) {
+        self.frames_written += 1;
+        self.position += frame_len as u64;
+    }
+
+    /// Checks that the writer can still write.
+    ///
+    /// # Errors
+    ///
+    /// Once an I/O error stopped it, an
+    /// [`InvalidFrame`](flatstream_core::ErrorKind::InvalidFrame) that names that error and
+    /// says where the last whole frame ended.
+    #[inline]
+    pub fn check_usable(&self) -> Result<(), Error> {
+        match &self.failure {
+            None => Ok(()),
+            Some(failure) => Err(self.refusal(failure)),
+        }
+    }
+
+    /// Locates an error at the frame being written without stopping the writer (a message
+    /// that would not serialize, a payload a validator refused).
+    #[cold]
+    pub fn locate(&self, error: Error) -> Error {
+        error.at_frame(self.frames_written, self.position)
+    }
+
+    /// Locates a writing error at its frame; an I/O error also stops the writer.
+    #[cold]
+    pub fn fail(&mut self, error: Error) -> Error {
+        let error = self.locate(error);
+        if matches!(error.kind(), flatstream_core::ErrorKind::Io(_)) {
+            self.stop(&error);
+        }
+        error
+    }
+
+    /// Stops the writer after `error`, as an I/O error does.
+    #[cold]
+    pub fn stop(&mut self, error: &Error) {
+        self.failure = Some(error.to_string());
+    }
+
+    /// Whether an I/O error stopped the writer.
+    #[inline]
+    pub fn is_stopped(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    #[cold]
+    fn refusal(&self, failure: &str) -> Error {
+        Error::invalid_frame(format!(
+            "the writer stopped after an earlier i/o error ({failure}); the stream may end in \
+             a partial frame after this offset"
+        ))
+        .at_frame(self.frames_written, self.position)
+    }
+}

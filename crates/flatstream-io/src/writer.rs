@@ -3,9 +3,10 @@
 use std::io::{BufWriter, Write};
 
 use flatbuffers::{Allocator, DefaultAllocator, FlatBufferBuilder};
-use flatstream_core::{Error, ErrorKind, Framer, Result, StreamSerialize};
+use flatstream_core::{Error, Framer, Result, StreamSerialize};
 
 use crate::memory::{MemoryPolicy, ShrinkTracker};
+use crate::progress::WriteProgress;
 
 /// Replaces a builder with a smaller one; only for the default allocator, whose builders can
 /// be made anew.
@@ -29,10 +30,8 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
     writer: W,
     framer: F,
     builder: FlatBufferBuilder<'static, A>,
-    frames_written: u64,
-    position: u64,
-    /// The I/O error that stopped the writer, once one did.
-    failure: Option<Failure>,
+    /// Frames and bytes written, and the I/O error that stopped the writer, once one did.
+    progress: WriteProgress,
     memory: MemoryPolicy,
     shrink: ShrinkTracker,
     /// The largest message built since the builder was last made anew: its capacity.
@@ -48,9 +47,7 @@ impl<W: std::fmt::Debug, F: std::fmt::Debug, A: Allocator> std::fmt::Debug
         f.debug_struct("StreamWriter")
             .field("writer", &self.writer)
             .field("framer", &self.framer)
-            .field("frames_written", &self.frames_written)
-            .field("position", &self.position)
-            .field("failure", &self.failure)
+            .field("progress", &self.progress)
             .field("memory", &self.memory)
             .finish_non_exhaustive()
     }
@@ -98,9 +95,7 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             writer,
             framer,
             builder,
-            frames_written: 0,
-            position: 0,
-            failure: None,
+            progress: WriteProgress::default(),
             memory: MemoryPolicy::default(),
             shrink: ShrinkTracker::default(),
             largest_message: 0,
@@ -145,7 +140,7 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         }
         self.builder.reset();
         if let Err(error) = message.serialize(&mut self.builder) {
-            return Err(error.at_frame(self.frames_written, self.position));
+            return Err(self.progress.locate(error));
         }
         let payload = self.builder.finished_data();
         self.last_message = payload.len();
@@ -154,9 +149,7 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             &mut self.writer,
             &mut self.framer,
             payload,
-            &mut self.frames_written,
-            &mut self.position,
-            &mut self.failure,
+            &mut self.progress,
         )
     }
 
@@ -196,9 +189,7 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             &mut self.writer,
             &mut self.framer,
             payload,
-            &mut self.frames_written,
-            &mut self.position,
-            &mut self.failure,
+            &mut self.progress,
         )
     }
 
@@ -221,12 +212,12 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// async writer frames into a `Vec` and writes it out) and met an error there: the stream
     /// may now end in a partial frame, so nothing more may be appended to it.
     pub fn stop(&mut self, error: &Error) {
-        self.failure = Some(Failure::of(error));
+        self.progress.stop(error);
     }
 
     /// Whether an I/O error stopped the writer.
     pub fn is_stopped(&self) -> bool {
-        self.failure.is_some()
+        self.progress.is_stopped()
     }
 
     /// Checks that the writer can still write.
@@ -237,10 +228,7 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// naming the first error.
     #[inline]
     pub fn check_usable(&self) -> Result<()> {
-        match &self.failure {
-            None => Ok(()),
-            Some(failure) => Err(failure.refusal(self.frames_written, self.position)),
-        }
+        self.progress.check_usable()
     }
 
     /// Flushes the underlying writer.
@@ -251,8 +239,8 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     pub fn flush(&mut self) -> Result<()> {
         if let Err(error) = self.writer.flush() {
             // A buffering writer may have written part of its buffer: a partial frame.
-            let error = Error::from(error).at_frame(self.frames_written, self.position);
-            self.failure = Some(Failure::of(&error));
+            let error = self.progress.locate(Error::from(error));
+            self.progress.stop(&error);
             return Err(error);
         }
         Ok(())
@@ -260,12 +248,12 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
 
     /// How many frames were written in full.
     pub fn frames_written(&self) -> u64 {
-        self.frames_written
+        self.progress.frames_written()
     }
 
     /// How many bytes of whole frames were written: the offset where the next frame begins.
     pub fn position(&self) -> u64 {
-        self.position
+        self.progress.position()
     }
 
     /// The underlying writer.
@@ -298,63 +286,14 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         writer: &mut W,
         framer: &mut F,
         payload: &[u8],
-        frames_written: &mut u64,
-        position: &mut u64,
-        failure: &mut Option<Failure>,
+        progress: &mut WriteProgress,
     ) -> Result<()> {
         match framer.frame_and_write(writer, payload) {
             Ok(frame_len) => {
-                *frames_written += 1;
-                *position += frame_len as u64;
+                progress.advance(frame_len);
                 Ok(())
             }
-            Err(error) => Err(Self::locate_failure(
-                error,
-                *frames_written,
-                *position,
-                failure,
-            )),
+            Err(error) => Err(progress.fail(error)),
         }
-    }
-
-    /// Locates a framing error at its frame; an I/O error stops the writer.
-    #[cold]
-    fn locate_failure(
-        error: Error,
-        frames_written: u64,
-        position: u64,
-        failure: &mut Option<Failure>,
-    ) -> Error {
-        let error = error.at_frame(frames_written, position);
-        if matches!(error.kind(), ErrorKind::Io(_)) {
-            *failure = Some(Failure::of(&error));
-        }
-        error
-    }
-}
-
-/// The I/O error that stopped a writer, kept to name it in every later refusal.
-#[derive(Debug, Clone)]
-struct Failure {
-    /// The error's message, location included.
-    message: String,
-}
-
-impl Failure {
-    #[cold]
-    fn of(error: &Error) -> Self {
-        Failure {
-            message: error.to_string(),
-        }
-    }
-
-    #[cold]
-    fn refusal(&self, frames_written: u64, position: u64) -> Error {
-        Error::invalid_frame(format!(
-            "the writer stopped after an earlier i/o error ({}); the stream may end in a \
-             partial frame after this offset",
-            self.message
-        ))
-        .at_frame(frames_written, position)
     }
 }

@@ -3,6 +3,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use flatbuffers::{Allocator, FlatBufferBuilder};
 use flatstream_core::{DEFAULT_MAX_FRAME_LEN, Error, Framer, Result};
+use flatstream_io::WriteProgress;
 use tokio_util::codec::Encoder;
 
 /// Encodes payloads into frames with any [`Framer`] (checksums, validators, bounds,
@@ -17,8 +18,7 @@ use tokio_util::codec::Encoder;
 pub struct FrameEncoder<F> {
     framer: F,
     max_frame_len: usize,
-    frames_written: u64,
-    position: u64,
+    progress: WriteProgress,
 }
 
 impl<F: Framer> FrameEncoder<F> {
@@ -27,8 +27,7 @@ impl<F: Framer> FrameEncoder<F> {
         FrameEncoder {
             framer,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
-            frames_written: 0,
-            position: 0,
+            progress: WriteProgress::default(),
         }
     }
 
@@ -42,12 +41,12 @@ impl<F: Framer> FrameEncoder<F> {
 
     /// Frames encoded so far.
     pub fn frames_written(&self) -> u64 {
-        self.frames_written
+        self.progress.frames_written()
     }
 
     /// Bytes of frames encoded so far.
     pub fn position(&self) -> u64 {
-        self.position
+        self.progress.position()
     }
 
     /// The framer in use.
@@ -57,9 +56,9 @@ impl<F: Framer> FrameEncoder<F> {
 
     /// Encodes `payload` as one frame at the end of `dst`.
     fn encode_payload(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
-        let located = |error: Error| error.at_frame(self.frames_written, self.position);
+        self.progress.check_usable()?;
         if payload.len() > self.max_frame_len {
-            return Err(located(Error::frame_too_large(
+            return Err(self.progress.locate(Error::frame_too_large(
                 payload.len() as u64,
                 self.max_frame_len,
             )));
@@ -68,14 +67,13 @@ impl<F: Framer> FrameEncoder<F> {
         let mut writer = dst.writer();
         match self.framer.frame_and_write(&mut writer, payload) {
             Ok(frame_len) => {
-                self.frames_written += 1;
-                self.position += frame_len as u64;
+                self.progress.advance(frame_len);
                 Ok(())
             }
             Err(error) => {
                 // Nothing of a refused frame stays in the buffer.
                 writer.into_inner().truncate(before);
-                Err(located(error))
+                Err(self.progress.fail(error))
             }
         }
     }
