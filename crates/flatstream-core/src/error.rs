@@ -87,6 +87,22 @@ pub enum ErrorKind {
         /// How many zero bytes the run held when it was reported (it may go on).
         len: u64,
     },
+    /// The file a follower reads is shorter than the bytes it has read: it was truncated
+    /// underneath the reader, so what was read may no longer be what the file holds.
+    #[error("file truncated underneath the reader: it is {len} bytes long, {read} bytes were read")]
+    Truncated {
+        /// The file's length now.
+        len: u64,
+        /// How many bytes of it the follower had read.
+        read: u64,
+    },
+    /// The path a follower reads no longer names the file it opened (another device or
+    /// inode, or no file at all): the file was replaced, renamed or removed.
+    #[error("file replaced underneath the reader: {reason}")]
+    Replaced {
+        /// What the path names now.
+        reason: Cow<'static, str>,
+    },
     /// An error raised by caller code, such as a `process_all` closure.
     #[error("{0}")]
     Other(Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -175,6 +191,18 @@ impl Error {
     /// A run of `len` zero bytes that reads as empty frames.
     pub fn zero_filled(len: u64) -> Self {
         Self::new(ErrorKind::ZeroFilled { len })
+    }
+
+    /// A followed file `len` bytes long after `read` bytes of it were read.
+    pub fn truncated(len: u64, read: u64) -> Self {
+        Self::new(ErrorKind::Truncated { len, read })
+    }
+
+    /// A followed file whose path now names another file, or none, for the given reason.
+    pub fn replaced(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Replaced {
+            reason: reason.into(),
+        })
     }
 
     /// Wraps an error from caller code, for closures passed to `process_all` and friends.

@@ -1,0 +1,1 @@
+//! The follower against a writer in another thread.
