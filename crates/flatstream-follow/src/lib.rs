@@ -9,8 +9,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use flatstream_core::{Deframer, Error, ErrorKind, Result};
 use flatstream_core::wire::LENGTH_LEN;
+pub use flatstream_core::{Deframer, Error, ErrorKind, Result};
 use flatstream_io::Progress;
 
 mod wait;
