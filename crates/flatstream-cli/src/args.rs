@@ -176,6 +176,10 @@ pub(crate) struct VerifyArgs {
     /// Also check every payload.
     #[arg(long, value_enum)]
     pub(crate) validate: Option<ValidateName>,
+    /// Keep reading as another process appends to the file, until SIGINT or SIGTERM; then
+    /// print the summary and exit 0. A file truncated or replaced underneath is exit 2.
+    #[arg(long)]
+    pub(crate) follow: bool,
 }
 
 /// How `cat` prints a payload.
@@ -196,6 +200,11 @@ pub(crate) struct CatArgs {
     /// How to print each payload.
     #[arg(long, value_enum, default_value_t = CatFormat::Hex)]
     pub(crate) format: CatFormat,
+    /// Keep printing frames as another process appends them, until SIGINT or SIGTERM; then
+    /// print a summary to standard error and exit 0. A file truncated or replaced
+    /// underneath is exit 2.
+    #[arg(long)]
+    pub(crate) follow: bool,
 }
 
 #[derive(Debug, Args)]

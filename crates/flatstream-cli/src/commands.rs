@@ -182,6 +182,9 @@ impl SizeSummary {
 }
 
 pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure> {
+    if args.follow {
+        return crate::follow::verify(options, args);
+    }
     let validator: Box<dyn Validator> = match args.validate {
         None => Box::new(NoValidator),
         Some(ValidateName::Structural) => Box::new(StructuralValidator::new()),
@@ -230,6 +233,9 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
 }
 
 pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
+    if args.follow {
+        return crate::follow::cat(options, args);
+    }
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut hex = String::new();

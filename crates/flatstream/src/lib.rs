@@ -33,6 +33,10 @@ pub use flatstream_tokio::{
     FrameEncoder,
 };
 
+#[cfg(feature = "follow")]
+#[cfg_attr(docsrs, doc(cfg(feature = "follow")))]
+pub use flatstream_follow::{Follow, FollowConfig};
+
 /// Compression: per-frame adapters (`framer.compressed(codec)`,
 /// `deframer.decompressed(codec)`) and compressed chunks; the codecs by feature (`zstd`,
 /// `lz4`). See [`flatstream-compress`](flatstream_compress).

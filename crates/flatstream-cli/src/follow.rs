@@ -1,0 +1,319 @@
+//! `cat --follow` and `verify --follow`: read a file another process is still writing, with
+//! `flatstream::Follow`, until SIGINT or SIGTERM; then print the summary and exit 0.
+//!
+//! After the signal, every frame whole in the file is still handled (the file is read once
+//! more after the signal was seen, so nothing written before it is left out); a second
+//! signal stops at once.
+//!
+//! A frame still being written (a torn tail) is waited for, not reported. A bad frame stops
+//! the command as it does without `--follow` (exit 1, naming frame and offset); a file
+//! truncated or replaced underneath is exit 2.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use flatstream::{
+    ChecksumKind, Error, ErrorKind, FollowConfig, NoValidator, StructuralValidator, TypedValidator,
+    Validator, ZeroFillCheck, detect_checksum_with_limit, wire::MAX_HEADER_LEN,
+};
+use flatstream_telemetry_schema::Event;
+use serde_json::json;
+
+use crate::args::{CatArgs, CatFormat, Options, ValidateName, VerifyArgs};
+use crate::choose::Chosen;
+use crate::compression::{deliver, reading};
+use crate::failure::Failure;
+use crate::output::{STDOUT, after_printing, print};
+
+/// SIGINT and SIGTERM received: at the first, finish what is written and print the summary;
+/// at the second, stop at once.
+static SIGNALS: AtomicU32 = AtomicU32::new(0);
+
+/// The longest a follower waits before looking at the stop flag again.
+const WAKE_EVERY: Duration = Duration::from_millis(100);
+
+/// How much of the file's start `-c auto` detects the checksum from: once this much is there
+/// and no checksum fits, more bytes will not help.
+const DETECT_LEN: usize = 1 << 20;
+
+/// What following found, up to the signal or the first bad frame.
+struct Followed {
+    checksum: Chosen,
+    /// Whole frames read (the bad one excluded).
+    frames: u64,
+    /// Bytes of those frames.
+    position: u64,
+    /// Bytes read past them: a frame still being written.
+    pending: usize,
+    /// The first bad frame, if one stopped the command.
+    error: Option<Error>,
+}
+
+impl Followed {
+    /// What the command was doing when it ended, for `--json`.
+    fn end(&self) -> &'static str {
+        if self.error.is_some() {
+            "bad_frame"
+        } else {
+            "stopped"
+        }
+    }
+
+    /// The summary's note on a frame still being written.
+    fn pending_note(&self) -> String {
+        match self.pending {
+            0 => String::new(),
+            pending => format!(
+                "; {pending} bytes of a frame still being written after byte offset {}",
+                self.position
+            ),
+        }
+    }
+}
+
+pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
+    let mut out = BufWriter::with_capacity(256 * 1024, io::stdout().lock());
+    let mut hex = String::new();
+    let followed = follow(&args.file, options, Box::new(NoValidator), |payload| {
+        match payload {
+            Some(payload) => print_payload(&mut out, args.format, &mut hex, payload),
+            None => out.flush(),
+        }
+        .map_err(|error| Failure::output(Path::new(STDOUT), &error))
+    });
+    out.flush()
+        .map_err(|error| Failure::output(Path::new(STDOUT), &error))?;
+    let followed = followed?;
+    if let Some(error) = &followed.error {
+        return Err(Failure::from_error(&args.file, error));
+    }
+    // Standard output holds only payloads: the summary goes to standard error.
+    eprintln!(
+        "flatstream: {}: stopped following: {} frames, {} bytes, checksum {}{}",
+        args.file.display(),
+        followed.frames,
+        followed.position,
+        followed.checksum.name(),
+        followed.pending_note()
+    );
+    Ok(())
+}
+
+pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure> {
+    let followed = follow(&args.file, options, validator(args.validate), |_| Ok(()))?;
+    if args.json {
+        let printed = print(|out| {
+            writeln!(
+                out,
+                "{}",
+                json!({
+                    "checksum": followed.checksum.name(),
+                    "checksum_detected": followed.checksum.detected,
+                    "frames": followed.frames,
+                    "bytes": followed.position,
+                    "pending_bytes": followed.pending,
+                    "end": followed.end(),
+                    "last_good_offset": followed.position,
+                    "error": followed.error.as_ref().map(ToString::to_string),
+                })
+            )
+        });
+        let verdict = match followed.error {
+            Some(_) => Err(Failure::already_reported()),
+            None => Ok(()),
+        };
+        return after_printing(printed, verdict);
+    }
+    if let Some(error) = &followed.error {
+        return Err(Failure::from_error(&args.file, error));
+    }
+    print(|out| {
+        writeln!(
+            out,
+            "{}: ok: {} frames, {} bytes, checksum {}{}; stopped following{}",
+            args.file.display(),
+            followed.frames,
+            followed.position,
+            followed.checksum.name(),
+            if followed.checksum.detected {
+                " (detected)"
+            } else {
+                ""
+            },
+            followed.pending_note()
+        )
+    })
+}
+
+/// Follows `path`, handing each payload to `on_payload`, until a signal or a bad frame;
+/// `on_payload(None)` says the follower is about to wait (flush what was printed).
+fn follow(
+    path: &Path,
+    options: &Options,
+    validator: Box<dyn Validator>,
+    mut on_payload: impl FnMut(Option<&[u8]>) -> Result<(), Failure>,
+) -> Result<Followed, Failure> {
+    ctrlc::set_handler(|| {
+        SIGNALS.fetch_add(1, Ordering::SeqCst);
+    })
+    .map_err(|error| {
+        Failure::usage(
+            path,
+            format_args!("cannot catch SIGINT and SIGTERM: {error}"),
+        )
+    })?;
+    let Some(checksum) = checksum(path, options)? else {
+        return Ok(Followed {
+            checksum: Chosen {
+                kind: ChecksumKind::Crc32c,
+                detected: true,
+            },
+            frames: 0,
+            position: 0,
+            pending: 0,
+            error: None,
+        });
+    };
+    let checksum_len = checksum.kind.checksum().size();
+    let (deframer, mut unchunker) = reading(
+        &options.compression,
+        (path, checksum_len, options.max_frame_len),
+        ZeroFillCheck::new(checksum.deframer(options.max_frame_len)),
+        validator,
+    )?;
+    let mut follow = FollowConfig::new()
+        .open(path, deframer)
+        .map_err(|error| Failure::usage(path, error))?;
+    let mut timeout = Duration::ZERO;
+    let error = loop {
+        // Read before the call: a call made after a signal reads everything written before it.
+        let signals = SIGNALS.load(Ordering::SeqCst);
+        if signals > 1 {
+            break None;
+        }
+        let offset = follow.position();
+        match follow.next(if signals > 0 { Duration::ZERO } else { timeout }) {
+            Ok(Some(payload)) => {
+                timeout = Duration::ZERO;
+                let delivered = deliver(unchunker.as_mut(), payload, |message| {
+                    on_payload(Some(message))
+                })?;
+                if let Err(error) = delivered {
+                    break Some(error.at_frame(follow.frames_read() - 1, offset));
+                }
+            }
+            Ok(None) if signals > 0 => break None,
+            Ok(None) => {
+                if timeout.is_zero() {
+                    // Everything written so far is handled: show it before waiting.
+                    on_payload(None)?;
+                    timeout = WAKE_EVERY;
+                }
+            }
+            Err(error) => match error.kind() {
+                ErrorKind::Truncated { .. } | ErrorKind::Replaced { .. } | ErrorKind::Io(_) => {
+                    return Err(Failure::usage(path, error).context("stopped following"));
+                }
+                _ => break Some(error),
+            },
+        }
+    };
+    Ok(Followed {
+        checksum,
+        frames: error
+            .as_ref()
+            .and_then(Error::frame_index)
+            .unwrap_or(follow.frames_read()),
+        position: error
+            .as_ref()
+            .and_then(Error::offset)
+            .unwrap_or(follow.position()),
+        pending: if error.is_some() {
+            0
+        } else {
+            follow.pending_len()
+        },
+        error,
+    })
+}
+
+/// The checksum `-c` names, or the one the file's first frames verify under, waiting for
+/// them to be written; `None` when a signal came first.
+fn checksum(path: &Path, options: &Options) -> Result<Option<Chosen>, Failure> {
+    if let Some(chosen) = Chosen::given(options.checksum) {
+        return Ok(Some(chosen));
+    }
+    let mut said_so = false;
+    let mut start = Vec::new();
+    loop {
+        let signals = SIGNALS.load(Ordering::SeqCst);
+        start.clear();
+        File::open(path)
+            .and_then(|file| file.take(DETECT_LEN as u64).read_to_end(&mut start))
+            .map_err(|error| Failure::usage(path, error))?;
+        if start.len() > MAX_HEADER_LEN {
+            match detect_checksum_with_limit(&start, options.max_frame_len) {
+                Ok(detected) => {
+                    return Ok(Some(Chosen {
+                        kind: detected.checksum,
+                        detected: true,
+                    }));
+                }
+                Err(error) if start.len() >= DETECT_LEN => {
+                    return Err(Failure::usage(
+                        path,
+                        format_args!("cannot detect the checksum: {error}; name it with -c"),
+                    ));
+                }
+                Err(_) => {}
+            }
+        }
+        if signals > 0 {
+            return Ok(None);
+        }
+        if !said_so {
+            eprintln!(
+                "flatstream: {}: waiting for the first frames to detect the checksum (name it \
+                 with -c to start at once)",
+                path.display()
+            );
+            said_so = true;
+        }
+        std::thread::sleep(WAKE_EVERY);
+    }
+}
+
+/// Prints one payload as `cat --format` says (as `commands::cat` does).
+fn print_payload(
+    out: &mut impl Write,
+    format: CatFormat,
+    hex: &mut String,
+    payload: &[u8],
+) -> io::Result<()> {
+    match format {
+        CatFormat::Hex => {
+            hex.clear();
+            for byte in payload {
+                use std::fmt::Write as _;
+                let _ = write!(hex, "{byte:02x}");
+            }
+            writeln!(out, "{hex}")
+        }
+        CatFormat::Len => writeln!(out, "{}", payload.len()),
+        CatFormat::Raw => out.write_all(payload),
+    }
+}
+
+/// The validator `verify --validate` names (as `commands::verify` chooses it).
+fn validator(name: Option<ValidateName>) -> Box<dyn Validator> {
+    match name {
+        None => Box::new(NoValidator),
+        Some(ValidateName::Structural) => Box::new(StructuralValidator::new()),
+        Some(ValidateName::Telemetry) => {
+            Box::new(TypedValidator::for_type::<Event<'static>>().named("telemetry"))
+        }
+    }
+}
