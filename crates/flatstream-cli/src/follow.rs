@@ -156,6 +156,14 @@ fn follow(
     validator: Box<dyn Validator>,
     mut on_payload: impl FnMut(Option<&[u8]>) -> Result<(), Failure>,
 ) -> Result<Followed, Failure> {
+    // Checked before detection, which would wait forever on an empty device.
+    let metadata = std::fs::metadata(path).map_err(|error| Failure::usage(path, error))?;
+    if !metadata.is_file() {
+        return Err(Failure::usage(
+            path,
+            "is not a regular file: only a file can be followed as it grows",
+        ));
+    }
     ctrlc::set_handler(|| {
         SIGNALS.fetch_add(1, Ordering::SeqCst);
     })

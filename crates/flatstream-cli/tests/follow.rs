@@ -332,3 +332,23 @@ fn a_bad_frame_under_follow_is_exit_1_naming_frame_and_offset() {
         "{error}"
     );
 }
+
+#[test]
+fn what_cannot_be_followed_is_exit_2_at_once() {
+    let directory = std::env::temp_dir();
+    for file in [
+        "/nonexistent/flatstream",
+        "/dev/null",
+        directory.to_str().unwrap(),
+    ] {
+        for command in ["cat", "verify"] {
+            let output = crate::flatstream(&[command, "--follow", file]);
+            assert_eq!(output.status.code(), Some(2), "{command} {file}");
+            assert!(
+                crate::stderr(&output).starts_with(&format!("flatstream: {file}: ")),
+                "{command} {file}: {}",
+                crate::stderr(&output)
+            );
+        }
+    }
+}
