@@ -210,7 +210,8 @@ impl<D: Deframer> Follow<D> {
             match self.deframer.peek_frame_len(pending) {
                 Ok(Some(frame_len)) if frame_len <= pending.len() => break frame_len,
                 Ok(needed) => {
-                    let wanted = needed.unwrap_or(LENGTH_LEN) - pending.len();
+                    // An adapter may want more than the length field before it can tell.
+                    let wanted = needed.unwrap_or(LENGTH_LEN).saturating_sub(pending.len());
                     if self.fill(wanted)? == 0 {
                         // Everything written so far has been read: the file must still be
                         // the one opened, and at least as long, before waiting for more.
