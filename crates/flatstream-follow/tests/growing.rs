@@ -232,3 +232,33 @@ fn a_long_stream_already_written_is_read_to_its_end() {
     assert_eq!(follow.next(Duration::ZERO).unwrap(), None);
     assert_eq!(follow.position(), stream.len() as u64);
 }
+
+#[test]
+fn a_compressed_stream_is_followed_through_its_deframer() {
+    use flatstream_compress::{CompressFramerExt, DecompressDeframerExt, Lz4};
+    use flatstream_io::{ChecksumFramer, StreamWriter};
+
+    let path = fresh_file("compressed.fs");
+    let mut file = appender(&path);
+    let mut follow = Follow::new(&path, deframer().decompressed(Lz4::new())).unwrap();
+    for index in 0..50 {
+        let payload = payload(index).repeat(3);
+        let mut framed = StreamWriter::new(
+            Vec::new(),
+            ChecksumFramer::new(flatstream_checksum_crc32c::Crc32c::new()).compressed(Lz4::new()),
+        );
+        framed.write_payload(&payload).unwrap();
+        let frame = framed.into_inner();
+        let cut = index % frame.len();
+        append(&mut file, &frame[..cut]);
+        if cut > 0 {
+            assert_eq!(follow.next(Duration::ZERO).unwrap(), None, "frame {index}");
+        }
+        append(&mut file, &frame[cut..]);
+        assert_eq!(
+            follow.next(PATIENCE).unwrap(),
+            Some(&payload[..]),
+            "frame {index}"
+        );
+    }
+}
