@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use flatstream_test_support::pseudo_random_bytes;
 use serde_json::Value;
 
 use crate::{flatstream, stderr};
@@ -19,19 +20,6 @@ fn dir(name: &str) -> PathBuf {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// `len` bytes of xorshift output: random-looking, the same on every run.
-fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
 }
 
 fn path(path: &Path) -> &str {

@@ -370,9 +370,7 @@ fn pack_names_a_bad_line_and_keeps_what_came_before() {
 #[test]
 fn hostile_input_never_panics() {
     let garbage = scratch("garbage.bin");
-    let pseudo_random: Vec<u8> = (0..5000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
-        .collect();
+    let pseudo_random = flatstream_test_support::pseudo_random_bytes(5000, 0x2545_f491_4f6c_dd1d);
     std::fs::write(&garbage, &pseudo_random).unwrap();
     let empty = scratch("empty.bin");
     std::fs::write(&empty, b"").unwrap();
