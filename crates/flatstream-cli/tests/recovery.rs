@@ -259,24 +259,6 @@ fn salvage_of_bytes_that_are_not_frames_is_bounded_and_says_so() {
     assert_eq!(fs::metadata(&output).unwrap().len(), 0);
 }
 
-#[test]
-fn readme_sample_output_is_what_verify_prints() {
-    // The repository README quotes `verify --json` on `gen telemetry --count 1000`.
-    let readme =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
-    let sample = readme
-        .lines()
-        .skip_while(|line| !line.contains("-- verify events.fs --json"))
-        .nth(1)
-        .and_then(|line| line.strip_prefix("# "))
-        .expect("the README quotes verify --json")
-        .to_owned();
-    let dir = dir("readme");
-    let file = generate(&dir, "events.fs", 1000, "crc32c");
-    let output = flatstream(&["verify", path(&file), "--json"]);
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim_end(), sample);
-}
-
 /// Runs `recover` with `args` on a copy of `bytes` and returns the exit code and the file
 /// afterwards.
 fn recover_copy(dir: &Path, bytes: &[u8], args: &[&str]) -> (Option<i32>, Vec<u8>) {

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 mod compress;
 mod outputs;
+mod readme;
 mod recovery;
 
 const ALGORITHMS: [&str; 6] = ["none", "crc16", "crc32", "crc32c", "crc64", "xxh3"];
