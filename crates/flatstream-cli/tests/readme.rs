@@ -61,25 +61,26 @@ fn console_sessions(markdown: &str) -> Vec<Vec<Step>> {
 fn prepare_inputs(dir: &Path, args: &[String]) {
     let events = dir.join("events.fs");
     for (name, damage) in [
-        ("capture.fs", cut_tail as fn(&mut Vec<u8>)),
+        ("capture.fs", cut_tail as fn(Vec<u8>) -> Vec<u8>),
         ("damaged.fs", flip_bit),
     ] {
         let target = dir.join(name);
         if args.iter().any(|arg| arg == name) && !target.exists() {
-            let mut bytes = fs::read(&events)
+            let bytes = fs::read(&events)
                 .unwrap_or_else(|_| panic!("{name} is made from events.fs: gen it first"));
-            damage(&mut bytes);
-            fs::write(target, bytes).unwrap();
+            fs::write(target, damage(bytes)).unwrap();
         }
     }
 }
 
-fn cut_tail(bytes: &mut Vec<u8>) {
+fn cut_tail(mut bytes: Vec<u8>) -> Vec<u8> {
     bytes.truncate(bytes.len() - 30);
+    bytes
 }
 
-fn flip_bit(bytes: &mut Vec<u8>) {
+fn flip_bit(mut bytes: Vec<u8>) -> Vec<u8> {
     bytes[600] ^= 1;
+    bytes
 }
 
 fn session_dir(readme: &str, index: usize) -> PathBuf {
