@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use flatstream::ChecksumKind;
 
@@ -30,7 +31,7 @@ pub(crate) struct Cli {
 pub(crate) struct Options {
     /// The checksum the stream's frames carry. Reading commands detect it by default from the
     /// first frames (`auto`); writing commands (`gen`, `pack`) write crc32c unless told.
-    #[arg(short, long, global = true, value_enum, default_value_t = ChecksumName::Auto)]
+    #[arg(short, long, global = true, value_parser = checksum_names(), default_value = "auto")]
     pub(crate) checksum: ChecksumName,
     /// The largest payload accepted, in bytes: a frame that declares more is bad data, and so
     /// is a `pack` line of more than twice as many hex digits.
@@ -43,43 +44,29 @@ pub(crate) struct Options {
     pub(crate) compression: CompressionArgs,
 }
 
-/// A checksum algorithm by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ChecksumName {
-    /// Detect it from the stream's first frames (reading); crc32c (writing).
-    Auto,
-    /// No checksum field.
-    None,
-    /// CRC-16/XMODEM, 2 bytes.
-    Crc16,
-    /// CRC-32/ISO-HDLC, 4 bytes.
-    Crc32,
-    /// CRC-32C (Castagnoli), 4 bytes.
-    Crc32c,
-    /// CRC-64/XZ, 8 bytes.
-    Crc64,
-    /// XXH3-64 seed 0, 8 bytes.
-    Xxh3,
-}
+/// A checksum algorithm named on the command line: `auto`, or one of the names of
+/// [`ChecksumKind`], the facade's one table of checksums by name (none, crc16, crc32,
+/// crc32c, crc64, xxh3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChecksumName(Option<ChecksumKind>);
 
 impl ChecksumName {
     /// The algorithm named, or `None` for `auto`.
     pub(crate) fn given(self) -> Option<ChecksumKind> {
-        match self {
-            ChecksumName::Auto => None,
-            ChecksumName::None => Some(ChecksumKind::None),
-            ChecksumName::Crc16 => Some(ChecksumKind::Crc16),
-            ChecksumName::Crc32 => Some(ChecksumKind::Crc32),
-            ChecksumName::Crc32c => Some(ChecksumKind::Crc32c),
-            ChecksumName::Crc64 => Some(ChecksumKind::Crc64),
-            ChecksumName::Xxh3 => Some(ChecksumKind::Xxh3),
-        }
+        self.0
     }
 
     /// The algorithm to write with: crc32c for `auto`.
     pub(crate) fn for_writing(self) -> ChecksumKind {
         self.given().unwrap_or(ChecksumKind::Crc32c)
     }
+}
+
+/// The parser of a checksum name: `auto` or a [`ChecksumKind`] name, which clap lists in
+/// `--help` and in the error for any other word.
+fn checksum_names() -> impl TypedValueParser<Value = ChecksumName> {
+    let names = std::iter::once("auto").chain(ChecksumKind::all().iter().map(|kind| kind.name()));
+    clap::builder::PossibleValuesParser::new(names).map(|name| ChecksumName(name.parse().ok()))
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,10 +231,10 @@ pub(crate) struct ConvertArgs {
     /// The stream to write.
     pub(crate) output: PathBuf,
     /// The input's checksum (detected by default).
-    #[arg(long, value_enum, default_value_t = ChecksumName::Auto)]
+    #[arg(long, value_parser = checksum_names(), default_value = "auto")]
     pub(crate) from: ChecksumName,
     /// The output's checksum.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = checksum_names())]
     pub(crate) to: ChecksumName,
     /// How the input is compressed (--compress and its options say how the output is).
     #[arg(long, value_enum, default_value_t = CompressName::None)]
