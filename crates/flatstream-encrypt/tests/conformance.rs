@@ -1,0 +1,1 @@
+//! Vectors made by an independent implementation (Python `cryptography`).
