@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use flatstream::compress::is_chunk;
 use flatstream::wire::{LENGTH_LEN, MAX_HEADER_LEN};
 use flatstream::{
     ChecksumKind, Error, ErrorKind, StreamReader, Validator, ZeroFillCheck, find_intact_frame,
@@ -11,7 +12,8 @@ use flatstream::{
 
 use crate::args::Options;
 use crate::choose::{self, Chosen};
-use crate::compression::{deliver, reading};
+use crate::compression::{self, deliver, reading};
+use crate::encryption::{self, MaybeDecrypting};
 use crate::failure::Failure;
 use crate::progress::{ProgressRead, bar};
 
@@ -51,6 +53,9 @@ impl Scan {
             Some(ErrorKind::FrameTooLarge { .. }) => "frame_too_large",
             Some(ErrorKind::ValidationFailed { .. }) => "validation_failed",
             Some(ErrorKind::ZeroFilled { .. }) => "zero_filled",
+            Some(ErrorKind::AuthenticationFailed) => "authentication_failed",
+            Some(ErrorKind::FramesMissing { .. }) => "frames_missing",
+            Some(ErrorKind::OutOfSequence { .. }) => "out_of_sequence",
             Some(_) => "invalid",
         }
     }
@@ -111,10 +116,25 @@ pub(crate) fn scan(
         None => choose::detect_from(path, &mut progress, &mut prefix, options.max_frame_len)?,
     };
     let checksum_len = checksum.kind.checksum().size();
+    let first_payload_is_chunk = || {
+        if options.encryption.key_file.is_some() {
+            encryption::first_payload(
+                path,
+                checksum.deframer(options.max_frame_len),
+                &options.encryption,
+            )
+            .is_some_and(|payload| is_chunk(&payload))
+        } else {
+            compression::first_payload_is_chunk(path, checksum_len)
+        }
+    };
     let (deframer, mut unchunker) = reading(
         &options.compression,
-        (path, checksum_len, options.max_frame_len),
-        ZeroFillCheck::new(checksum.deframer(options.max_frame_len)),
+        (first_payload_is_chunk, options.max_frame_len),
+        MaybeDecrypting::new(
+            ZeroFillCheck::new(checksum.deframer(options.max_frame_len)),
+            &options.encryption,
+        )?,
         validator,
     )?;
     let source = Cursor::new(prefix).chain(progress);
