@@ -22,11 +22,14 @@ fn keygen(name: &str) -> String {
 }
 
 fn key_hex(path: &str) -> String {
+    use std::fmt::Write as _;
     std::fs::read(path)
         .unwrap()
         .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+        .fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
 }
 
 fn plain_hex(name: &str, count: &str) -> Vec<u8> {

@@ -53,10 +53,12 @@ pub(crate) fn sealed_frames(stream: &[u8]) -> Vec<Vec<u8>> {
 /// A stream of `frames` framed anew, checksums recomputed: what an attacker who can write to
 /// the file produces.
 pub(crate) fn reframe(frames: &[Vec<u8>]) -> Vec<u8> {
-    let mut framer = ChecksumFramer::new(Crc32c::new());
+    let mut checksum_framer = ChecksumFramer::new(Crc32c::new());
     let mut stream = Vec::new();
     for frame in frames {
-        framer.frame_and_write(&mut stream, frame).expect("frames");
+        checksum_framer
+            .frame_and_write(&mut stream, frame)
+            .expect("frames");
     }
     stream
 }

@@ -247,10 +247,10 @@ fn a_frame_after_the_final_frame_is_refused_and_writing_after_finish_too() {
     let seen = read_all(&reframe(&frames), deframer(&key(7), Cipher::default()));
     assert_eq!(seen[2], error("out of sequence", 2));
 
-    let framer = ChecksumFramer::new(Crc32c::new())
+    let encrypting = ChecksumFramer::new(Crc32c::new())
         .encrypted(&key(7))
         .expect("framer");
-    let mut writer = StreamWriter::new(Vec::new(), framer);
+    let mut writer = StreamWriter::new(Vec::new(), encrypting);
     writer.finish().expect("finishes");
     assert!(writer.write_payload(b"late").is_err());
 }
