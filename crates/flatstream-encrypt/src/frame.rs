@@ -290,10 +290,16 @@ impl<D: Deframer> DecryptingDeframer<D> {
     }
 
     /// Counts a frame the inner deframer consumed and rejected (a checksum mismatch) as one
-    /// that may hold a sequence number a later gap skips: it was reported already.
-    fn count_rejected(&mut self, error: &Error) {
-        if error.is_resumable() {
-            self.sequence.unauthenticated += 1;
+    /// that may hold a sequence number a later gap skips: it was reported already. After the
+    /// final frame, the error also accounts for the final frame's bytes.
+    fn rejected_by_inner(&mut self, error: Error) -> Error {
+        let Some(frame_len) = error.frame_len() else {
+            return error;
+        };
+        self.sequence.unauthenticated += 1;
+        match std::mem::take(&mut self.unreported_final_len) {
+            0 => error,
+            final_len => error.with_frame_len(frame_len + final_len as u64),
         }
     }
 
@@ -382,7 +388,7 @@ impl<D: Deframer> Deframer for DecryptingDeframer<D> {
     ) -> Result<Option<usize>> {
         loop {
             let read = self.inner.read_frame(reader, &mut self.wire);
-            let Some(frame_len) = read.inspect_err(|error| self.count_rejected(error))? else {
+            let Some(frame_len) = read.map_err(|error| self.rejected_by_inner(error))? else {
                 if self.require_final && !self.sequence.saw_final {
                     return Err(out_of_sequence(
                         "the stream ends without its final frame: it was cut short",

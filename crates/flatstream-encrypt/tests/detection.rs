@@ -247,6 +247,22 @@ fn a_frame_after_the_final_frame_is_refused_and_writing_after_finish_too() {
     let seen = read_all(&reframe(&frames), deframer(&key(7), Cipher::default()));
     assert_eq!(seen[2], error("out of sequence", 2));
 
+    // A damaged frame after the final one is located after the final frame's bytes.
+    let stream = encrypted_stream(&key(7), Cipher::default(), &payloads, true);
+    let mut damaged = stream.clone();
+    damaged.extend_from_slice(&[3, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3]);
+    let mut reader = StreamReader::new(&damaged[..], deframer(&key(7), Cipher::default()));
+    let error = loop {
+        match reader.read_message() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the damaged frame is not read as the end"),
+            Err(error) => break error,
+        }
+    };
+    assert!(matches!(error.kind(), ErrorKind::ChecksumMismatch { .. }));
+    assert_eq!(error.offset(), Some(stream.len() as u64 - 48));
+    assert_eq!(reader.position(), damaged.len() as u64);
+
     let encrypting = ChecksumFramer::new(Crc32c::new())
         .encrypted(&key(7))
         .expect("framer");
