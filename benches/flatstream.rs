@@ -285,7 +285,8 @@ macro_rules! stream_group {
 fn reading(criterion: &mut Criterion) {
     stream_group!(criterion, "read_message", |checksum, stream, size| {
         let deframer = ChecksumDeframer::new(checksum);
-        let mut reader = StreamReader::with_capacity(black_box(stream.as_slice()), deframer, size);
+        let mut reader =
+            StreamReader::with_payload_capacity(black_box(stream.as_slice()), deframer, size);
         let mut total = 0usize;
         while let Some(payload) = reader.read_message().unwrap() {
             total += black_box(payload).len();
@@ -294,7 +295,8 @@ fn reading(criterion: &mut Criterion) {
     });
     stream_group!(criterion, "process_all", |checksum, stream, size| {
         let deframer = ChecksumDeframer::new(checksum);
-        let mut reader = StreamReader::with_capacity(black_box(stream.as_slice()), deframer, size);
+        let mut reader =
+            StreamReader::with_payload_capacity(black_box(stream.as_slice()), deframer, size);
         let mut total = 0usize;
         reader
             .process_all(|payload| {
@@ -364,7 +366,7 @@ fn bench_with<V: Validator>(
     group.bench_function(format!("{name}/{size}"), |b| {
         b.iter(|| {
             let deframer = ChecksumDeframer::new(Crc32c::new()).with_validator(validator());
-            let mut reader = StreamReader::with_capacity(black_box(stream), deframer, 256);
+            let mut reader = StreamReader::with_payload_capacity(black_box(stream), deframer, 256);
             let mut total = 0usize;
             reader
                 .process_all(|payload| {

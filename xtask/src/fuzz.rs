@@ -37,7 +37,7 @@ const TIMEOUT_SECONDS: u64 = 60;
 
 /// The selector byte the targets read first, for a vector's checksum name.
 fn selector(checksum: &str) -> Option<u8> {
-    ["none", "crc16", "crc32", "crc32c", "crc64", "xxh3"]
+    crate::CHECKSUMS
         .iter()
         .position(|name| *name == checksum)
         .map(|index| index as u8)
@@ -399,5 +399,16 @@ mod tests {
         assert_eq!(selector("none"), Some(0));
         assert_eq!(selector("xxh3"), Some(5));
         assert_eq!(selector("default"), None);
+    }
+
+    #[test]
+    fn widths_are_the_facades() {
+        for kind in flatstream::ChecksumKind::all() {
+            assert_eq!(
+                checksum_width(kind.name()),
+                Some(kind.checksum().size()),
+                "{kind}"
+            );
+        }
     }
 }

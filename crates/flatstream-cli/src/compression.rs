@@ -241,6 +241,24 @@ impl<D: Deframer> Deframer for MaybeDecompressing<D> {
             MaybeDecompressing::Decompressing(inner) => inner.parse_frame(input),
         }
     }
+
+    fn decode_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<Frame<'a>>> {
+        match self {
+            MaybeDecompressing::Plain(inner) => inner.decode_frame(input, scratch),
+            MaybeDecompressing::Decompressing(inner) => inner.decode_frame(input, scratch),
+        }
+    }
+
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        match self {
+            MaybeDecompressing::Plain(inner) => inner.peek_frame_len(input),
+            MaybeDecompressing::Decompressing(inner) => inner.peek_frame_len(input),
+        }
+    }
 }
 
 /// The deframer of a scan: decompressing or not, then validating.

@@ -77,10 +77,12 @@ impl<F: Framer, C: Codec> Framer for CompressingFramer<F, C> {
 /// A frame whose payload does not decompress was read whole, so the error records its length
 /// and the reader can go on with the next frame.
 ///
-/// Only [`read_frame`](Deframer::read_frame) can decompress: a parsed frame's payload must
-/// borrow the input (`Frame<'a>`), and decompressed bytes are not in the input, so
-/// [`parse_frame`](Deframer::parse_frame) returns an error. Read bytes already in memory
-/// with a `StreamReader` over the slice (`&[u8]` is `Read`).
+/// Every reader can decompress: [`read_frame`](Deframer::read_frame) for readers of
+/// `Read` sources, [`decode_frame`](Deframer::decode_frame) (into the reader's reused
+/// buffer) for readers of bytes in memory (`StreamReader::in_place`, `SliceReader` and
+/// `MmapReader`'s `process_all`, the async reader). Only
+/// [`parse_frame`](Deframer::parse_frame), whose payload must borrow the input, returns an
+/// error: decompressed bytes are not in the input.
 #[derive(Debug, Clone)]
 pub struct DecompressingDeframer<D, C> {
     inner: D,
@@ -141,9 +143,31 @@ impl<D: Deframer, C: Codec> Deframer for DecompressingDeframer<D, C> {
 
     fn parse_frame<'a>(&mut self, _input: &'a [u8]) -> Result<Option<Frame<'a>>> {
         Err(Error::invalid_frame(
-            "a decompressing deframer cannot parse in place: read the bytes with a \
-             StreamReader over the slice",
+            "a decompressing deframer's payloads are not in its input: read them with \
+             process_all (SliceReader, MmapReader) or a StreamReader",
         ))
+    }
+
+    fn decode_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<Frame<'a>>> {
+        let Some(frame) = self.inner.decode_frame(input, &mut self.compressed)? else {
+            return Ok(None);
+        };
+        let frame_len = frame.len;
+        self.codec
+            .decompress(frame.payload, scratch, self.max_frame_len)
+            .map_err(|error| error.with_frame_len(frame_len as u64))?;
+        Ok(Some(Frame {
+            payload: scratch,
+            len: frame_len,
+        }))
+    }
+
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        self.inner.peek_frame_len(input)
     }
 }
 

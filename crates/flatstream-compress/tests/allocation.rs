@@ -97,6 +97,35 @@ fn per_frame_writing_and_reading_allocate_nothing_per_message() {
         let steady =
             allocations_during(|| while reader.read_message().expect("reads").is_some() {});
         assert_eq!(steady, 0, "reading {codec:?}");
+
+        // The readers of bytes in memory decode into one reused buffer too.
+        let deframer = ChecksumDeframer::new(Crc32c::new()).decompressed(codec.clone());
+        let mut reader = StreamReader::in_place(&stream[..], deframer);
+        for _ in 0..1000 {
+            reader.read_message().expect("reads").expect("a message");
+        }
+        let steady =
+            allocations_during(|| while reader.read_message().expect("reads").is_some() {});
+        assert_eq!(steady, 0, "reading {codec:?} in place");
+        let deframer = ChecksumDeframer::new(Crc32c::new()).decompressed(codec.clone());
+        let mut reader = flatstream_io::SliceReader::new(&stream, deframer);
+        let mut seen = 0;
+        let mut steady = 0;
+        reader
+            .process_all(|_| {
+                seen += 1;
+                if seen == 1000 {
+                    steady = ALLOCATIONS.with(Cell::get);
+                }
+                Ok(())
+            })
+            .expect("reads the slice");
+        assert_eq!(seen, 4000);
+        assert_eq!(
+            ALLOCATIONS.with(Cell::get) - steady,
+            0,
+            "SliceReader::process_all of {codec:?}"
+        );
     }
 }
 

@@ -7,7 +7,8 @@ use flatstream_compress::{
     AnyCodec, Codec, CompressFramerExt, DecompressDeframerExt, ErrorKind, Lz4, Zstd,
 };
 use flatstream_io::{
-    ChecksumDeframer, ChecksumFramer, DeframerExt, FramerExt, StreamReader, StreamWriter,
+    ChecksumDeframer, ChecksumFramer, DeframerExt, FramerExt, SliceReader, StreamReader,
+    StreamWriter,
 };
 use flatstream_validate::SizeValidator;
 
@@ -144,5 +145,72 @@ fn parse_in_place_is_refused_with_a_reason() {
     let stream = write_all(Lz4::new(), &telemetry_payloads(1));
     let mut deframer = ChecksumDeframer::new(Crc32c::new()).decompressed(Lz4::new());
     let error = deframer.parse_frame(&stream).expect_err("cannot borrow");
-    assert!(error.to_string().contains("StreamReader"), "{error}");
+    assert!(error.to_string().contains("process_all"), "{error}");
+}
+
+/// Every reader of bytes in memory decompresses through `decode_frame`: the in-place
+/// `StreamReader` (whatever the buffer size, so frames lie wholly in it, straddle it, or
+/// are bigger than it) and `SliceReader::process_all`, with payloads that compress and
+/// payloads that grow (lz4 of noise), each equal to what the copying reader returns.
+#[test]
+fn every_reader_of_bytes_in_memory_decompresses() {
+    let mut payloads = telemetry_payloads(300);
+    payloads.push(Vec::new());
+    payloads.push(
+        (0..5_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect(),
+    );
+    payloads.extend(telemetry_payloads(20));
+    for codec in codecs() {
+        let stream = write_all(codec.clone(), &payloads);
+        assert_eq!(read_all(codec.clone(), &stream), payloads, "{codec:?}");
+        for capacity in [16, 100, 4096, 1 << 20] {
+            let deframer = ChecksumDeframer::new(Crc32c::new()).decompressed(codec.clone());
+            let source = std::io::BufReader::with_capacity(capacity, &stream[..]);
+            let mut reader = StreamReader::in_place(source, deframer);
+            let mut read = Vec::new();
+            while let Some(payload) = reader.read_message().expect("reads in place") {
+                read.push(payload.to_vec());
+            }
+            assert_eq!(read, payloads, "{codec:?}, buffer of {capacity}");
+            assert_eq!(reader.position(), stream.len() as u64);
+        }
+        let deframer = ChecksumDeframer::new(Crc32c::new()).decompressed(codec.clone());
+        let mut reader = SliceReader::new(&stream, deframer);
+        let mut read = Vec::new();
+        reader
+            .process_all(|payload| {
+                read.push(payload.to_vec());
+                Ok(())
+            })
+            .expect("reads the slice");
+        assert_eq!(read, payloads, "{codec:?}");
+        assert_eq!(reader.frames_read(), payloads.len() as u64);
+    }
+}
+
+/// Corrupt compressed bytes under a valid checksum are an error at that frame in the
+/// in-memory readers too, and reading goes on with the next frame.
+#[test]
+fn a_frame_that_does_not_decompress_is_located_and_stepped_over_in_memory() {
+    let payloads = telemetry_payloads(3);
+    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(Crc32c::new()));
+    let good = write_all(Lz4::new(), &payloads[..1]);
+    writer.write_payload(b"\xff\xff\xff\xff not lz4").unwrap();
+    let mut stream = good.clone();
+    let bad_len = writer.into_inner();
+    stream.extend_from_slice(&bad_len);
+    stream.extend_from_slice(&good);
+    let deframer = ChecksumDeframer::new(Crc32c::new()).decompressed(Lz4::new());
+    let mut reader = StreamReader::in_place(&stream[..], deframer);
+    assert_eq!(reader.read_message().unwrap(), Some(&payloads[0][..]));
+    let error = reader.read_message().unwrap_err();
+    assert_eq!(
+        (error.frame_index(), error.offset()),
+        (Some(1), Some(good.len() as u64))
+    );
+    assert!(error.is_resumable(), "{error}");
+    assert_eq!(reader.read_message().unwrap(), Some(&payloads[0][..]));
+    assert_eq!(reader.read_message().unwrap(), None);
 }

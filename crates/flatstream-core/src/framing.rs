@@ -92,6 +92,43 @@ pub trait Deframer {
     ///
     /// As [`read_frame`](Self::read_frame), without I/O errors.
     fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>>;
+
+    /// Parses the frame at the start of `input` as [`parse_frame`](Self::parse_frame) does,
+    /// for a deframer of any kind: one that passes payloads through borrows `input`; one that
+    /// transforms them (decompression, decryption) writes the payload into `scratch`, which
+    /// the caller keeps between calls so that steady state allocates nothing.
+    ///
+    /// Every reader that holds bytes in memory (slices, memory maps, a `BufRead`'s buffer,
+    /// the async reader's buffer) reads through this method, so every adapter works with
+    /// every reader. The default passes the frame through `parse_frame`; a transforming
+    /// adapter overrides it.
+    ///
+    /// # Errors
+    ///
+    /// As [`parse_frame`](Self::parse_frame); a payload the adapter cannot transform (corrupt
+    /// compressed bytes, a failed authentication) consumes the frame whole and records its
+    /// length.
+    #[inline]
+    fn decode_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<Frame<'a>>> {
+        let _ = scratch;
+        self.parse_frame(input)
+    }
+
+    /// How many bytes the frame at the start of `input` spans on the wire, header included:
+    /// what a reader that gathers bytes (the async decoder, a buffered reader) must hold
+    /// before [`decode_frame`](Self::decode_frame) can parse the frame.
+    ///
+    /// Returns `None` while `input` is too short to tell (shorter than the length field).
+    ///
+    /// # Errors
+    ///
+    /// [`FrameTooLarge`](crate::ErrorKind::FrameTooLarge) as soon as the length is known,
+    /// before anything is sized from it: the same limit `read_frame` applies.
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>>;
 }
 
 impl<D: Deframer + ?Sized> Deframer for &mut D {
@@ -107,5 +144,19 @@ impl<D: Deframer + ?Sized> Deframer for &mut D {
     #[inline]
     fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
         (**self).parse_frame(input)
+    }
+
+    #[inline]
+    fn decode_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<Frame<'a>>> {
+        (**self).decode_frame(input, scratch)
+    }
+
+    #[inline]
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        (**self).peek_frame_len(input)
     }
 }

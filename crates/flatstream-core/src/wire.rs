@@ -111,25 +111,11 @@ impl FrameHeader {
             Ok(payload_len)
         }
     }
-}
 
-/// A frame header as read from a stream, its length already checked against the reader's
-/// limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParsedHeader {
-    /// Bytes of header: the length field and the checksum field.
-    pub header_len: usize,
-    /// Bytes of payload that follow the header.
-    pub payload_len: usize,
-    /// The checksum stored in the header.
-    pub checksum: u64,
-}
-
-impl ParsedHeader {
-    /// Bytes of the whole frame on the wire.
+    /// Bytes of the whole frame on the wire, with a checksum field `checksum_len` bytes wide.
     #[inline]
-    pub fn frame_len(&self) -> usize {
-        self.header_len + self.payload_len
+    pub fn frame_len(&self, checksum_len: usize) -> usize {
+        LENGTH_LEN + checksum_len + self.payload_len as usize
     }
 
     /// Checks `payload` against the stored checksum.
@@ -142,8 +128,47 @@ impl ParsedHeader {
     pub fn verify<C: Checksum + ?Sized>(&self, checksum: &C, payload: &[u8]) -> Result<()> {
         checksum
             .verify(self.checksum, payload)
-            .map_err(|error| error.with_frame_len(self.frame_len() as u64))
+            .map_err(|error| error.with_frame_len(self.frame_len(checksum.size()) as u64))
     }
+}
+
+/// The payload length declared by the frame that begins `input`, or `None` when `input`
+/// is shorter than the length field.
+///
+/// Unchecked: pass it through [`FrameHeader::checked_payload_len`] before sizing anything
+/// from it.
+#[inline]
+pub fn declared_len(input: &[u8]) -> Option<u32> {
+    input
+        .first_chunk::<LENGTH_LEN>()
+        .map(|field| u32::from_le_bytes(*field))
+}
+
+/// How many bytes the frame at the start of `input` spans on the wire, header included,
+/// with a checksum field `checksum_len` bytes wide: what a reader that gathers bytes must
+/// hold before it can parse the frame.
+///
+/// Returns `None` while `input` is shorter than the length field.
+///
+/// # Errors
+///
+/// [`FrameTooLarge`](crate::ErrorKind::FrameTooLarge) as soon as the length field is whole,
+/// before anything is sized from it.
+#[inline]
+pub fn peek_frame_len(
+    input: &[u8],
+    checksum_len: usize,
+    max_frame_len: usize,
+) -> Result<Option<usize>> {
+    let Some(payload_len) = declared_len(input) else {
+        return Ok(None);
+    };
+    let payload_len = FrameHeader {
+        payload_len,
+        checksum: 0,
+    }
+    .checked_payload_len(max_frame_len)?;
+    Ok(Some(LENGTH_LEN + checksum_len + payload_len))
 }
 
 /// Parses the header at the start of `bytes`, which holds what the stream had of it: the
@@ -166,25 +191,28 @@ pub fn parse_header(
     bytes: &[u8],
     checksum_len: usize,
     max_frame_len: usize,
-) -> Result<Option<ParsedHeader>> {
+) -> Result<Option<FrameHeader>> {
     assert!(
         checksum_len <= MAX_CHECKSUM_LEN,
         "checksum width {checksum_len} exceeds {MAX_CHECKSUM_LEN} bytes"
     );
     let header_len = LENGTH_LEN + checksum_len;
-    match bytes.len() {
-        0 => return Ok(None),
-        got if got < LENGTH_LEN => {
-            return Err(Error::unexpected_eof(FramePart::Length, LENGTH_LEN, got));
-        }
-        _ => {}
-    }
-    let payload_len = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-    let payload_len = FrameHeader {
+    let Some(payload_len) = declared_len(bytes) else {
+        return if bytes.is_empty() {
+            Ok(None)
+        } else {
+            Err(Error::unexpected_eof(
+                FramePart::Length,
+                LENGTH_LEN,
+                bytes.len(),
+            ))
+        };
+    };
+    let header = FrameHeader {
         payload_len,
         checksum: 0,
-    }
-    .checked_payload_len(max_frame_len)?;
+    };
+    header.checked_payload_len(max_frame_len)?;
     if bytes.len() < header_len {
         return Err(Error::unexpected_eof(
             FramePart::Checksum,
@@ -192,10 +220,9 @@ pub fn parse_header(
             bytes.len() - LENGTH_LEN,
         ));
     }
-    Ok(Some(ParsedHeader {
-        header_len,
-        payload_len,
+    Ok(Some(FrameHeader {
         checksum: decode_checksum(&bytes[LENGTH_LEN..header_len]),
+        ..header
     }))
 }
 
@@ -229,19 +256,20 @@ pub fn split_frame<'a, C: Checksum + ?Sized>(
     let Some(header) = parse_header(header_bytes, checksum.size(), max_frame_len)? else {
         return Ok(None);
     };
+    let payload_len = header.payload_len as usize;
     let available = input.len() - header_len;
-    if available < header.payload_len {
+    if available < payload_len {
         return Err(Error::unexpected_eof(
             FramePart::Payload,
-            header.payload_len,
+            payload_len,
             available,
         ));
     }
-    let payload = &input[header_len..header_len + header.payload_len];
+    let payload = &input[header_len..header_len + payload_len];
     header.verify(checksum, payload)?;
     Ok(Some(Frame {
         payload,
-        len: header.frame_len(),
+        len: header_len + payload_len,
     }))
 }
 
@@ -369,11 +397,40 @@ mod tests {
             ErrorKind::FrameTooLarge { len: 200, max: 100 }
         ));
         let header = parse_header(&[5, 0, 0, 0, 1, 2], 2, 100).unwrap().unwrap();
+        assert_eq!((header.payload_len, header.checksum), (5, 0x0201));
+        assert_eq!(header.frame_len(2), 11);
+    }
+
+    #[test]
+    fn peek_frame_len_needs_only_the_length_field_and_checks_the_limit_first() {
+        assert_eq!(peek_frame_len(&[], 8, 100).unwrap(), None);
+        assert_eq!(peek_frame_len(&[3, 0, 0], 8, 100).unwrap(), None);
+        assert_eq!(peek_frame_len(&[3, 0, 0, 0], 8, 100).unwrap(), Some(15));
         assert_eq!(
-            (header.header_len, header.payload_len, header.checksum),
-            (6, 5, 0x0201)
+            peek_frame_len(&[3, 0, 0, 0, 9, 9], 0, 100).unwrap(),
+            Some(7)
         );
-        assert_eq!(header.frame_len(), 11);
+        let error = peek_frame_len(&[0xff, 0xff, 0xff, 0xff], 4, 100).unwrap_err();
+        assert!(matches!(
+            error.kind(),
+            ErrorKind::FrameTooLarge {
+                len: 0xffff_ffff,
+                max: 100
+            }
+        ));
+        assert_eq!(declared_len(&[1, 2, 0, 0, 7]), Some(0x0201));
+        assert_eq!(declared_len(&[1, 2, 0]), None);
+    }
+
+    #[test]
+    fn verify_records_the_whole_frame_length() {
+        let header = FrameHeader {
+            payload_len: 3,
+            checksum: 1,
+        };
+        let error = header.verify(&Fixed(2, 4), b"abc").unwrap_err();
+        assert_eq!(error.frame_len(), Some(11));
+        header.verify(&Fixed(1, 4), b"abc").unwrap();
     }
 
     #[test]

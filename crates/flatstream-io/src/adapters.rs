@@ -106,9 +106,26 @@ impl<D: Deframer, V: Validator> Deframer for ValidatingDeframer<D, V> {
     #[inline]
     fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
         let validator = &self.validator;
-        parse_checked(&mut self.inner, input, |payload| {
+        checked(self.inner.parse_frame(input), |payload| {
             validator.validate(payload)
         })
+    }
+
+    #[inline]
+    fn decode_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<Frame<'a>>> {
+        let validator = &self.validator;
+        checked(self.inner.decode_frame(input, scratch), |payload| {
+            validator.validate(payload)
+        })
+    }
+
+    #[inline]
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        self.inner.peek_frame_len(input)
     }
 }
 
@@ -200,10 +217,28 @@ impl<D: Deframer, O: FnMut(&[u8])> Deframer for ObserverDeframer<D, O> {
     #[inline]
     fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
         let observer = &mut self.observer;
-        parse_checked(&mut self.inner, input, |payload| {
+        checked(self.inner.parse_frame(input), |payload| {
             observer(payload);
             Ok(())
         })
+    }
+
+    #[inline]
+    fn decode_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<Frame<'a>>> {
+        let observer = &mut self.observer;
+        checked(self.inner.decode_frame(input, scratch), |payload| {
+            observer(payload);
+            Ok(())
+        })
+    }
+
+    #[inline]
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        self.inner.peek_frame_len(input)
     }
 }
 
@@ -223,14 +258,13 @@ fn read_checked<D: Deframer, R: Read + ?Sized>(
     Ok(frame_len)
 }
 
-/// [`read_checked`] for frames parsed in place.
+/// [`read_checked`] for frames parsed in memory: hands the parsed payload to `check`.
 #[inline]
-fn parse_checked<'a, D: Deframer>(
-    inner: &mut D,
-    input: &'a [u8],
+fn checked(
+    frame: Result<Option<Frame<'_>>>,
     check: impl FnOnce(&[u8]) -> Result<()>,
-) -> Result<Option<Frame<'a>>> {
-    let frame = inner.parse_frame(input)?;
+) -> Result<Option<Frame<'_>>> {
+    let frame = frame?;
     if let Some(frame) = frame {
         check(frame.payload).map_err(|error| error.with_frame_len(frame.len as u64))?;
     }
@@ -363,10 +397,35 @@ impl<D: Deframer> Deframer for BoundedDeframer<D> {
 
     #[inline]
     fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
-        if let Some(length_field) = input.first_chunk::<LENGTH_LEN>() {
-            check_length(*length_field, self.max_frame_len)?;
-        }
+        self.check_declared(input)?;
         self.inner.parse_frame(input)
+    }
+
+    #[inline]
+    fn decode_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<Frame<'a>>> {
+        self.check_declared(input)?;
+        self.inner.decode_frame(input, scratch)
+    }
+
+    #[inline]
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        self.check_declared(input)?;
+        self.inner.peek_frame_len(input)
+    }
+}
+
+impl<D> BoundedDeframer<D> {
+    /// Checks the length field at the start of `input`, once it is whole.
+    #[inline]
+    fn check_declared(&self, input: &[u8]) -> Result<()> {
+        match input.first_chunk::<LENGTH_LEN>() {
+            Some(length_field) => check_length(*length_field, self.max_frame_len),
+            None => Ok(()),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::io::{self, IoSlice, Read, Write};
 
 use flatstream_core::wire::{
-    Frame, FrameHeader, LENGTH_LEN, MAX_HEADER_LEN, parse_header, split_frame,
+    Frame, FrameHeader, LENGTH_LEN, MAX_HEADER_LEN, parse_header, peek_frame_len, split_frame,
 };
 use flatstream_core::{
     Checksum, DEFAULT_MAX_FRAME_LEN, Deframer, Error, FramePart, Framer, NoChecksum, Result,
@@ -152,21 +152,23 @@ impl<C: Checksum> Deframer for ChecksumDeframer<C> {
         else {
             return Ok(None);
         };
-        let got = read_payload(reader, payload, header.payload_len)?;
-        if got < header.payload_len {
-            return Err(Error::unexpected_eof(
-                FramePart::Payload,
-                header.payload_len,
-                got,
-            ));
+        let payload_len = header.payload_len as usize;
+        let got = read_payload(reader, payload, payload_len)?;
+        if got < payload_len {
+            return Err(Error::unexpected_eof(FramePart::Payload, payload_len, got));
         }
         header.verify(&self.checksum, payload)?;
-        Ok(Some(header.frame_len()))
+        Ok(Some(header.frame_len(self.checksum.size())))
     }
 
     #[inline]
     fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
         split_frame(input, &self.checksum, self.max_frame_len)
+    }
+
+    #[inline]
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        peek_frame_len(input, self.checksum.size(), self.max_frame_len)
     }
 }
 
@@ -217,6 +219,11 @@ impl Deframer for DefaultDeframer {
     #[inline]
     fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
         self.inner.parse_frame(input)
+    }
+
+    #[inline]
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        self.inner.peek_frame_len(input)
     }
 }
 
@@ -275,14 +282,15 @@ fn read_payload<R: Read + ?Sized>(
     payload: &mut Vec<u8>,
     payload_len: usize,
 ) -> Result<usize> {
-    if payload_len <= payload.capacity() || payload_len <= PRESIZE_LIMIT {
+    // Frames of one size after another: the buffer is already the right length. Left as it
+    // is, since the store of an unchanged length made the caller's load of the payload slice
+    // stall on store forwarding (measured with `perf`).
+    if payload.len() == payload_len {
+        Ok(read_full(reader, payload)?)
+    } else if payload_len <= payload.capacity() || payload_len <= PRESIZE_LIMIT {
         // Truncate or extend: only newly exposed bytes are zeroed, so a reused buffer
-        // costs nothing per frame. Skipped when the length is already right: the store of
-        // an unchanged length made the caller's load of the payload slice stall on store
-        // forwarding (measured with `perf`).
-        if payload.len() != payload_len {
-            payload.resize(payload_len, 0);
-        }
+        // costs nothing per frame.
+        payload.resize(payload_len, 0);
         Ok(read_full(reader, payload)?)
     } else {
         read_growing(reader, payload, payload_len)

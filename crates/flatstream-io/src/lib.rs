@@ -26,6 +26,7 @@ pub use framing::{ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFram
 pub use memory::MemoryPolicy;
 #[cfg(feature = "mmap")]
 pub use mmap::{MappedBytes, MmapReader};
+pub use progress::{Progress, WriteProgress};
 pub use reader::{Copying, InPlace, Messages, ReadMode, StreamReader, TypedMessages};
 pub use recovery::{
     RecoveryReport, SalvageReport, StreamEnd, Truncate, ZERO_FILL_MIN_LEN, find_intact_frame,

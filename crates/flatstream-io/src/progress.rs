@@ -3,8 +3,26 @@
 
 use flatstream_core::Error;
 
+/// Where a reader stands in its stream: frames consumed, the offset of the next frame, and
+/// whether an error stopped it.
+///
+/// Every reader engine keeps one (the blocking, slice and memory-map readers here, the async
+/// reader and the codec in `flatstream-tokio`), so that all of them count frames, locate
+/// errors and stop after a torn frame the same way:
+///
+/// ```
+/// use flatstream_core::{Error, FramePart};
+/// use flatstream_io::Progress;
+///
+/// let mut progress = Progress::default();
+/// progress.advance(10); // a 10-byte frame delivered
+/// let error = progress.fail(Error::unexpected_eof(FramePart::Payload, 8, 3));
+/// assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(10)));
+/// assert!(progress.check_usable().is_err()); // a torn frame stops the reader
+/// assert_eq!(progress.position(), 10); // where the last good frame ended
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Progress {
+pub struct Progress {
     /// Frames consumed whole (delivered, or rejected after being read in full).
     pub(crate) frames_read: u64,
     /// Bytes of those frames: where the next frame begins.
@@ -16,9 +34,28 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    /// Refuses to go on after an error that left the stream inside a frame.
+    /// Frames consumed whole (delivered, or rejected after being read in full): the index
+    /// of the next frame.
     #[inline]
-    pub(crate) fn check_usable(&self) -> Result<(), Error> {
+    pub fn frames_read(&self) -> u64 {
+        self.frames_read
+    }
+
+    /// Bytes of whole frames consumed: the offset where the next frame begins, and after an
+    /// error that stopped the reader, where the last good frame ended.
+    #[inline]
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Refuses to go on after an error that left the stream inside a frame.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidFrame`](flatstream_core::ErrorKind::InvalidFrame) located where the reader
+    /// stopped, once [`fail`](Self::fail) has stopped it.
+    #[inline]
+    pub fn check_usable(&self) -> Result<(), Error> {
         if self.failed {
             Err(Error::invalid_frame(
                 "the reader stopped at an earlier error in this frame; frames after it cannot \
@@ -30,9 +67,9 @@ impl Progress {
         }
     }
 
-    /// Records a frame delivered whole.
+    /// Records a frame of `frame_len` bytes delivered whole.
     #[inline]
-    pub(crate) fn advance(&mut self, frame_len: usize) {
+    pub fn advance(&mut self, frame_len: usize) {
         self.last_frame_offset = self.position;
         self.frames_read += 1;
         self.position += frame_len as u64;
@@ -41,7 +78,7 @@ impl Progress {
     /// Locates a reading error at the current frame, and moves past the frame when it was
     /// consumed whole; otherwise stops the reader.
     #[cold]
-    pub(crate) fn fail(&mut self, error: Error) -> Error {
+    pub fn fail(&mut self, error: Error) -> Error {
         let error = error.at_frame(self.frames_read, self.position);
         if let Some(frame_len) = error.frame_len() {
             self.frames_read += 1;
@@ -56,7 +93,7 @@ impl Progress {
     /// handed, unless it has a place. That frame was consumed whole, so the error records its
     /// length and is [resumable](Error::is_resumable).
     #[cold]
-    pub(crate) fn locate_delivered(&self, error: Error) -> Error {
+    pub fn locate_delivered(&self, error: Error) -> Error {
         if error.frame_index().is_some() {
             error
         } else {
@@ -67,7 +104,108 @@ impl Progress {
     }
 
     /// Whether an error stopped the reader.
-    pub(crate) fn is_failed(&self) -> bool {
+    pub fn is_failed(&self) -> bool {
         self.failed
+    }
+}
+
+/// Where a writer stands in its stream: frames and bytes written whole, and the I/O error
+/// that stopped it, once one did.
+///
+/// Every writer engine keeps one (the blocking `StreamWriter`, through it the async writer,
+/// and the codec's encoder in `flatstream-tokio`), so that all of them count frames, locate
+/// errors and stop after an I/O error the same way:
+///
+/// ```
+/// use flatstream_core::Error;
+/// use flatstream_io::WriteProgress;
+///
+/// let mut progress = WriteProgress::default();
+/// progress.advance(10);
+/// let error = progress.fail(Error::from(std::io::Error::other("disk full")));
+/// assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(10)));
+/// // The stream may end in a partial frame: every later write is refused, naming why.
+/// let refusal = progress.check_usable().unwrap_err();
+/// assert!(refusal.to_string().contains("disk full"));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct WriteProgress {
+    frames_written: u64,
+    position: u64,
+    /// The I/O error that stopped the writer, kept to name it in every later refusal.
+    failure: Option<String>,
+}
+
+impl WriteProgress {
+    /// Frames written whole: the index of the next one.
+    #[inline]
+    pub fn frames_written(&self) -> u64 {
+        self.frames_written
+    }
+
+    /// Bytes of whole frames written: the offset where the next frame begins.
+    #[inline]
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Records a frame of `frame_len` bytes written whole.
+    #[inline]
+    pub fn advance(&mut self, frame_len: usize) {
+        self.frames_written += 1;
+        self.position += frame_len as u64;
+    }
+
+    /// Checks that the writer can still write.
+    ///
+    /// # Errors
+    ///
+    /// Once an I/O error stopped it, an
+    /// [`InvalidFrame`](flatstream_core::ErrorKind::InvalidFrame) that names that error and
+    /// says where the last whole frame ended.
+    #[inline]
+    pub fn check_usable(&self) -> Result<(), Error> {
+        match &self.failure {
+            None => Ok(()),
+            Some(failure) => Err(self.refusal(failure)),
+        }
+    }
+
+    /// Locates an error at the frame being written without stopping the writer (a message
+    /// that would not serialize, a payload a validator refused).
+    #[cold]
+    pub fn locate(&self, error: Error) -> Error {
+        error.at_frame(self.frames_written, self.position)
+    }
+
+    /// Locates a writing error at its frame; an I/O error also stops the writer.
+    #[cold]
+    pub fn fail(&mut self, error: Error) -> Error {
+        let error = self.locate(error);
+        if matches!(error.kind(), flatstream_core::ErrorKind::Io(_)) {
+            self.stop(&error);
+        }
+        error
+    }
+
+    /// Stops the writer after `error`, as an I/O error does.
+    #[cold]
+    pub fn stop(&mut self, error: &Error) {
+        self.failure = Some(error.to_string());
+    }
+
+    /// Whether an I/O error stopped the writer.
+    #[inline]
+    pub fn is_stopped(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    #[cold]
+    fn refusal(&self, failure: &str) -> Error {
+        Error::invalid_frame(format!(
+            "the writer stopped after an earlier i/o error ({failure}); the stream may end in \
+             a partial frame after this offset"
+        ))
+        .at_frame(self.frames_written, self.position)
     }
 }

@@ -4,7 +4,6 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use flatstream_core::wire::LENGTH_LEN;
 use flatstream_core::{Deframer, Error, Result, StreamDeserialize};
 
 use crate::memory::{MemoryPolicy, ShrinkTracker};
@@ -67,12 +66,22 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     /// A reader of `reader`'s frames, parsed by `deframer`, each payload copied into the
     /// reader's buffer.
     pub fn new(reader: R, deframer: D) -> Self {
-        Self::with_capacity(reader, deframer, 0)
+        Self::with_payload_capacity(reader, deframer, 0)
     }
 
-    /// A reader whose payload buffer starts with `capacity` bytes.
+    /// A reader whose payload buffer starts with room for `payload_capacity` bytes, so the
+    /// first payloads up to that size allocate nothing.
+    pub fn with_payload_capacity(reader: R, deframer: D, payload_capacity: usize) -> Self {
+        StreamReader::with_mode(reader, deframer, payload_capacity, Copying)
+    }
+
+    /// The old name of [`with_payload_capacity`](Self::with_payload_capacity).
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `with_payload_capacity`: it sizes the payload buffer"
+    )]
     pub fn with_capacity(reader: R, deframer: D, capacity: usize) -> Self {
-        StreamReader::with_mode(reader, deframer, capacity, Copying)
+        Self::with_payload_capacity(reader, deframer, capacity)
     }
 }
 
@@ -315,23 +324,21 @@ impl<R: Read> ReadMode<R> for Copying {
 /// The mode of [`StreamReader::in_place`]: frames are parsed where they lie in a
 /// [`BufRead`]'s buffer.
 ///
-/// A frame that lies wholly in the buffer (from `fill_buf`) is parsed there by the
-/// deframer's [`parse_frame`](Deframer::parse_frame), the same parser as `SliceReader`'s,
-/// and its payload borrows that buffer: nothing is copied. A frame that straddles the end
-/// of the buffer (or the first frame, before the header's width is known) is read through
-/// [`Read`] by [`read_frame`](Deframer::read_frame) into the reader's own buffer, as in
-/// [`Copying`] mode. Errors, positions, limits and adapters are the same in both modes.
+/// A frame that lies wholly in the buffer (from `fill_buf`; the deframer's
+/// [`peek_frame_len`](Deframer::peek_frame_len) tells) is parsed there by the deframer's
+/// [`decode_frame`](Deframer::decode_frame), the same parser as `SliceReader`'s: its payload
+/// borrows that buffer and nothing is copied, or, for a deframer that transforms payloads
+/// (decompression), lands in the reader's own buffer. A frame that straddles the end of the
+/// buffer is read through [`Read`] by [`read_frame`](Deframer::read_frame) into the reader's
+/// own buffer, as in [`Copying`] mode. Errors, positions, limits and adapters are the same in
+/// both modes.
 ///
-/// The payload borrows the source's buffer, so the frame is consumed from the source
-/// (`BufRead::consume`) when the next one is read, or by
-/// [`StreamReader::get_mut`]/[`StreamReader::into_inner`].
+/// A payload that borrows the source's buffer keeps its frame unconsumed until the next read
+/// (`BufRead::consume`), or until [`StreamReader::get_mut`]/[`StreamReader::into_inner`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InPlace {
     /// Bytes of the last frame delivered, still to be consumed from the source.
     unconsumed: usize,
-    /// The header width, learned from the first frame read: it tells whether a frame lies
-    /// wholly in the buffer before anything is parsed.
-    header_len: Option<usize>,
 }
 
 /// Where the next frame lies, from one look at the source's buffer.
@@ -345,6 +352,12 @@ enum Found {
         payload_len: usize,
         frame_len: usize,
     },
+    /// Parsed in place, the payload transformed into the reader's own buffer.
+    Decoded {
+        payload_start: usize,
+        payload_len: usize,
+        frame_len: usize,
+    },
     /// Rejected in place (a checksum mismatch, a validator): the frame is consumed whole.
     Rejected(Error, usize),
     /// Not wholly in the buffer, or not parsed there: read it through `Read`.
@@ -354,7 +367,11 @@ enum Found {
 impl InPlace {
     /// Looks at the source's buffer and parses the next frame there if it lies wholly in it.
     #[inline]
-    fn find<R: BufRead, D: Deframer>(&self, source: &mut R, deframer: &mut D) -> Result<Found> {
+    fn find<R: BufRead, D: Deframer>(
+        source: &mut R,
+        deframer: &mut D,
+        scratch: &mut Vec<u8>,
+    ) -> Result<Found> {
         let buffer = loop {
             match source.fill_buf() {
                 Ok(buffer) => break buffer,
@@ -365,25 +382,53 @@ impl InPlace {
         if buffer.is_empty() {
             return Ok(Found::End);
         }
-        let Some(header_len) = self.header_len else {
-            return Ok(Found::Straddles);
+        // An over-long length is reported by `read_frame`, the same error either way.
+        let frame_len = match deframer.peek_frame_len(buffer) {
+            Ok(Some(frame_len)) if frame_len <= buffer.len() => frame_len,
+            _ => return Ok(Found::Straddles),
         };
-        if buffer.len() < header_len.max(LENGTH_LEN) {
-            return Ok(Found::Straddles);
-        }
-        let payload_len = u32::from_le_bytes([buffer[0], buffer[1], buffer[2], buffer[3]]);
-        if payload_len as usize > buffer.len() - header_len {
-            return Ok(Found::Straddles);
-        }
-        Ok(match deframer.parse_frame(buffer) {
-            Ok(Some(frame)) => Found::Whole {
-                buffer_start: buffer.as_ptr().addr(),
-                payload_start: frame.payload.as_ptr().addr() - buffer.as_ptr().addr(),
-                payload_len: frame.payload.len(),
-                frame_len: frame.len,
-            },
+        let buffer_start = buffer.as_ptr().addr();
+        Ok(match deframer.decode_frame(&buffer[..frame_len], scratch) {
+            Ok(Some(frame)) => {
+                let (at, payload_len, frame_len) = (
+                    frame.payload.as_ptr().addr(),
+                    frame.payload.len(),
+                    frame.len,
+                );
+                let scratch_at = scratch.as_ptr().addr();
+                if payload_len == 0 {
+                    // Nothing to borrow: wherever it points, an empty payload is the same.
+                    Found::Decoded {
+                        payload_start: 0,
+                        payload_len,
+                        frame_len,
+                    }
+                } else if (buffer_start..buffer_start + frame_len).contains(&at) {
+                    Found::Whole {
+                        buffer_start,
+                        payload_start: at - buffer_start,
+                        payload_len,
+                        frame_len,
+                    }
+                } else if (scratch_at..scratch_at + scratch.len()).contains(&at) {
+                    Found::Decoded {
+                        payload_start: at - scratch_at,
+                        payload_len,
+                        frame_len,
+                    }
+                } else {
+                    Found::Rejected(
+                        Error::invalid_frame(
+                            "the deframer's payload is neither in its input nor in the scratch \
+                             buffer it was given",
+                        )
+                        .with_frame_len(frame_len as u64),
+                        frame_len,
+                    )
+                }
+            }
             Ok(None) => Found::End,
-            // A deframer whose header is not laid out as guessed: read it the other way.
+            // A deframer whose header is not laid out as its peek said: read it the other way.
             Err(error) if error.is_torn_tail() => Found::Straddles,
             Err(error) => match error.frame_len() {
                 Some(frame_len) => Found::Rejected(error, frame_len as usize),
@@ -402,7 +447,7 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         payload: &'a mut Vec<u8>,
     ) -> Result<Option<(&'a [u8], usize)>> {
         self.settle(source);
-        match self.find(source, deframer)? {
+        match Self::find(source, deframer, payload)? {
             Found::End => Ok(None),
             Found::Whole {
                 buffer_start,
@@ -424,6 +469,17 @@ impl<R: BufRead> ReadMode<R> for InPlace {
                     frame_len,
                 )))
             }
+            Found::Decoded {
+                payload_start,
+                payload_len,
+                frame_len,
+            } => {
+                source.consume(frame_len);
+                Ok(Some((
+                    &payload[payload_start..payload_start + payload_len],
+                    frame_len,
+                )))
+            }
             Found::Rejected(error, frame_len) => {
                 source.consume(frame_len);
                 Err(error)
@@ -432,9 +488,6 @@ impl<R: BufRead> ReadMode<R> for InPlace {
                 let Some(frame_len) = deframer.read_frame(source, payload)? else {
                     return Ok(None);
                 };
-                // A deframer whose payload is not the frame's tail (one that transforms it)
-                // gives no width: its frames are then always read through `Read`.
-                self.header_len = frame_len.checked_sub(payload.len());
                 Ok(Some((&payload[..], frame_len)))
             }
         }

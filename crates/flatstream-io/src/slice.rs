@@ -33,6 +33,8 @@ pub struct SliceReader<'a, D> {
     input: &'a [u8],
     deframer: D,
     progress: Progress,
+    /// Where a deframer that transforms payloads (decompression) puts them.
+    scratch: Vec<u8>,
 }
 
 impl<'a, D: Deframer> SliceReader<'a, D> {
@@ -42,10 +44,16 @@ impl<'a, D: Deframer> SliceReader<'a, D> {
             input,
             deframer,
             progress: Progress::default(),
+            scratch: Vec::new(),
         }
     }
 
     /// Parses the next frame and returns its payload, or `None` at the end of the input.
+    ///
+    /// The payload borrows the input, so a deframer that transforms payloads (decompression,
+    /// decryption) cannot be read this way (or as an iterator): its
+    /// [`parse_frame`](Deframer::parse_frame) reports an error; read it with
+    /// [`process_all`](Self::process_all).
     ///
     /// # Errors
     ///
@@ -66,20 +74,33 @@ impl<'a, D: Deframer> SliceReader<'a, D> {
 
     /// Calls `process` with every payload until the end of the input.
     ///
+    /// This is the one way to read with a deframer that transforms payloads (decompression,
+    /// decryption): their payloads are not in the input, so they go through one reused
+    /// buffer of the reader's and are lent to `process` for the call. Other deframers' payloads
+    /// borrow the input, as with [`read_message`](Self::read_message).
+    ///
     /// # Errors
     ///
     /// The first read error, or the first error `process` returns (located at its frame
     /// when it carries no location).
     pub fn process_all<F>(&mut self, mut process: F) -> Result<()>
     where
-        F: FnMut(&'a [u8]) -> Result<()>,
+        F: FnMut(&[u8]) -> Result<()>,
     {
-        while let Some(payload) = self.read_message()? {
-            if let Err(error) = process(payload) {
-                return Err(self.progress.locate_delivered(error));
+        self.progress.check_usable()?;
+        loop {
+            let rest = &self.input[self.progress.position as usize..];
+            match self.deframer.decode_frame(rest, &mut self.scratch) {
+                Ok(Some(frame)) => {
+                    self.progress.advance(frame.len);
+                    if let Err(error) = process(frame.payload) {
+                        return Err(self.progress.locate_delivered(error));
+                    }
+                }
+                Ok(None) => return Ok(()),
+                Err(error) => return Err(self.progress.fail(error)),
             }
         }
-        Ok(())
     }
 
     /// Calls `process` with the typed view of every payload, as
@@ -90,8 +111,8 @@ impl<'a, D: Deframer> SliceReader<'a, D> {
     /// The first read error, payload that `T` rejects, or error from `process`.
     pub fn process_typed<T, F>(&mut self, mut process: F) -> Result<()>
     where
-        T: StreamDeserialize<'a> + ?Sized,
-        F: FnMut(T::Root) -> Result<()>,
+        T: for<'b> StreamDeserialize<'b> + ?Sized,
+        F: for<'b> FnMut(<T as StreamDeserialize<'b>>::Root) -> Result<()>,
     {
         self.process_all(|payload| process(T::from_payload(payload)?))
     }

@@ -3,9 +3,10 @@
 use std::io::{BufWriter, Write};
 
 use flatbuffers::{Allocator, DefaultAllocator, FlatBufferBuilder};
-use flatstream_core::{Error, ErrorKind, Framer, Result, StreamSerialize};
+use flatstream_core::{Error, Framer, Result, StreamSerialize};
 
 use crate::memory::{MemoryPolicy, ShrinkTracker};
+use crate::progress::WriteProgress;
 
 /// Replaces a builder with a smaller one; only for the default allocator, whose builders can
 /// be made anew.
@@ -29,10 +30,8 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
     writer: W,
     framer: F,
     builder: FlatBufferBuilder<'static, A>,
-    frames_written: u64,
-    position: u64,
-    /// The I/O error that stopped the writer, once one did.
-    failure: Option<Failure>,
+    /// Frames and bytes written, and the I/O error that stopped the writer, once one did.
+    progress: WriteProgress,
     memory: MemoryPolicy,
     shrink: ShrinkTracker,
     /// The largest message built since the builder was last made anew: its capacity.
@@ -48,9 +47,7 @@ impl<W: std::fmt::Debug, F: std::fmt::Debug, A: Allocator> std::fmt::Debug
         f.debug_struct("StreamWriter")
             .field("writer", &self.writer)
             .field("framer", &self.framer)
-            .field("frames_written", &self.frames_written)
-            .field("position", &self.position)
-            .field("failure", &self.failure)
+            .field("progress", &self.progress)
             .field("memory", &self.memory)
             .finish_non_exhaustive()
     }
@@ -69,14 +66,23 @@ impl<W: Write, F: Framer> StreamWriter<W, F> {
 }
 
 impl<W: Write, F: Framer> StreamWriter<BufWriter<W>, F> {
-    /// A writer that buffers `writer` in a [`BufWriter`] of `capacity` bytes.
+    /// A writer that buffers `writer` in a [`BufWriter`] of `buffer_size` bytes.
     ///
     /// Frames are written into the buffer and reach `writer` when it fills, on
     /// [`flush`](Self::flush) and when the `BufWriter` is dropped (which ignores errors:
     /// flush before dropping to hear of them). A payload larger than the buffer goes
     /// straight to `writer` without being copied.
+    pub fn buffered(writer: W, framer: F, buffer_size: usize) -> Self {
+        Self::new(BufWriter::with_capacity(buffer_size, writer), framer)
+    }
+
+    /// The old name of [`buffered`](Self::buffered), with the buffer size first.
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `buffered(writer, framer, buffer_size)`"
+    )]
     pub fn with_capacity(capacity: usize, writer: W, framer: F) -> Self {
-        Self::new(BufWriter::with_capacity(capacity, writer), framer)
+        Self::buffered(writer, framer, capacity)
     }
 }
 
@@ -89,9 +95,7 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             writer,
             framer,
             builder,
-            frames_written: 0,
-            position: 0,
-            failure: None,
+            progress: WriteProgress::default(),
             memory: MemoryPolicy::default(),
             shrink: ShrinkTracker::default(),
             largest_message: 0,
@@ -136,7 +140,7 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         }
         self.builder.reset();
         if let Err(error) = message.serialize(&mut self.builder) {
-            return Err(error.at_frame(self.frames_written, self.position));
+            return Err(self.progress.locate(error));
         }
         let payload = self.builder.finished_data();
         self.last_message = payload.len();
@@ -145,9 +149,7 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             &mut self.writer,
             &mut self.framer,
             payload,
-            &mut self.frames_written,
-            &mut self.position,
-            &mut self.failure,
+            &mut self.progress,
         )
     }
 
@@ -187,9 +189,7 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             &mut self.writer,
             &mut self.framer,
             payload,
-            &mut self.frames_written,
-            &mut self.position,
-            &mut self.failure,
+            &mut self.progress,
         )
     }
 
@@ -205,6 +205,32 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         messages.iter().try_for_each(|message| self.write(message))
     }
 
+    /// Stops the writer as an I/O error of its own would: every later write is refused with
+    /// an error that names `error`.
+    ///
+    /// For engines that pass the bytes this writer frames on to a sink of their own (the
+    /// async writer frames into a `Vec` and writes it out) and met an error there: the stream
+    /// may now end in a partial frame, so nothing more may be appended to it.
+    pub fn stop(&mut self, error: &Error) {
+        self.progress.stop(error);
+    }
+
+    /// Whether an I/O error stopped the writer.
+    pub fn is_stopped(&self) -> bool {
+        self.progress.is_stopped()
+    }
+
+    /// Checks that the writer can still write.
+    ///
+    /// # Errors
+    ///
+    /// Once an I/O error (or [`stop`](Self::stop)) stopped it, the error every write returns,
+    /// naming the first error.
+    #[inline]
+    pub fn check_usable(&self) -> Result<()> {
+        self.progress.check_usable()
+    }
+
     /// Flushes the underlying writer.
     ///
     /// # Errors
@@ -213,8 +239,8 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     pub fn flush(&mut self) -> Result<()> {
         if let Err(error) = self.writer.flush() {
             // A buffering writer may have written part of its buffer: a partial frame.
-            let error = Error::from(error).at_frame(self.frames_written, self.position);
-            self.failure = Some(Failure::of(&error));
+            let error = self.progress.locate(Error::from(error));
+            self.progress.stop(&error);
             return Err(error);
         }
         Ok(())
@@ -250,12 +276,12 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
 
     /// How many frames were written in full.
     pub fn frames_written(&self) -> u64 {
-        self.frames_written
+        self.progress.frames_written()
     }
 
     /// How many bytes of whole frames were written: the offset where the next frame begins.
     pub fn position(&self) -> u64 {
-        self.position
+        self.progress.position()
     }
 
     /// The underlying writer.
@@ -278,14 +304,6 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         self.writer
     }
 
-    #[inline]
-    fn check_usable(&self) -> Result<()> {
-        match &self.failure {
-            None => Ok(()),
-            Some(failure) => Err(failure.refusal(self.frames_written, self.position)),
-        }
-    }
-
     // A free function over the fields, so the builder's finished data can be borrowed while
     // the writer and framer are borrowed mutably.
     // Always: left to `#[inline]`, LLVM kept this out of callers' per-message loops
@@ -296,63 +314,14 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         writer: &mut W,
         framer: &mut F,
         payload: &[u8],
-        frames_written: &mut u64,
-        position: &mut u64,
-        failure: &mut Option<Failure>,
+        progress: &mut WriteProgress,
     ) -> Result<()> {
         match framer.frame_and_write(writer, payload) {
             Ok(frame_len) => {
-                *frames_written += 1;
-                *position += frame_len as u64;
+                progress.advance(frame_len);
                 Ok(())
             }
-            Err(error) => Err(Self::locate_failure(
-                error,
-                *frames_written,
-                *position,
-                failure,
-            )),
+            Err(error) => Err(progress.fail(error)),
         }
-    }
-
-    /// Locates a framing error at its frame; an I/O error stops the writer.
-    #[cold]
-    fn locate_failure(
-        error: Error,
-        frames_written: u64,
-        position: u64,
-        failure: &mut Option<Failure>,
-    ) -> Error {
-        let error = error.at_frame(frames_written, position);
-        if matches!(error.kind(), ErrorKind::Io(_)) {
-            *failure = Some(Failure::of(&error));
-        }
-        error
-    }
-}
-
-/// The I/O error that stopped a writer, kept to name it in every later refusal.
-#[derive(Debug, Clone)]
-struct Failure {
-    /// The error's message, location included.
-    message: String,
-}
-
-impl Failure {
-    #[cold]
-    fn of(error: &Error) -> Self {
-        Failure {
-            message: error.to_string(),
-        }
-    }
-
-    #[cold]
-    fn refusal(&self, frames_written: u64, position: u64) -> Error {
-        Error::invalid_frame(format!(
-            "the writer stopped after an earlier i/o error ({}); the stream may end in a \
-             partial frame after this offset",
-            self.message
-        ))
-        .at_frame(frames_written, position)
     }
 }

@@ -105,6 +105,10 @@ impl<C: Checksum> Deframer for ZeroFillCheck<C> {
         }
         Ok(frame)
     }
+
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        self.inner.peek_frame_len(input)
+    }
 }
 
 #[cfg(test)]

@@ -148,7 +148,7 @@ impl Write for FlushFails {
 
 #[test]
 fn failed_flush_behind_a_buf_writer_stops_the_writer() {
-    let mut writer = StreamWriter::with_capacity(64, FlushFails(Vec::new()), DefaultFramer::new());
+    let mut writer = StreamWriter::buffered(FlushFails(Vec::new()), DefaultFramer::new(), 64);
     writer.write_payload(b"abc").unwrap();
     let flush = writer.flush().unwrap_err();
     match flush.kind() {

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use flatstream_checksum_crc32c::Crc32c;
+use flatstream_io::{ChecksumDeframer, ChecksumFramer};
 use flatstream_telemetry_schema::{EventRoot, TelemetryEvent};
 use flatstream_tokio::{AsyncStreamReader, AsyncStreamWriter};
 use tokio::net::{TcpListener, TcpStream};
@@ -162,7 +163,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Reads one connection's events to its end; returns how many.
 async fn serve(socket: TcpStream, peer: SocketAddr) -> Result<u64, flatstream_core::Error> {
-    let mut reader = AsyncStreamReader::new(socket, Crc32c::new());
+    let mut reader = AsyncStreamReader::new(socket, ChecksumDeframer::new(Crc32c::new()));
     let mut value_sum = 0.0;
     reader
         .process_typed::<EventRoot, _>(|event| {
@@ -183,7 +184,7 @@ async fn serve(socket: TcpStream, peer: SocketAddr) -> Result<u64, flatstream_co
 async fn send(address: SocketAddr, count: u64) -> Result<(u64, u64), Box<dyn std::error::Error>> {
     let socket = TcpStream::connect(address).await?;
     socket.set_nodelay(true)?;
-    let mut writer = AsyncStreamWriter::new(socket, Crc32c::new());
+    let mut writer = AsyncStreamWriter::new(socket, ChecksumFramer::new(Crc32c::new()));
     for id in 0..count {
         writer.write(&TelemetryEvent::nth(id)).await?;
     }

@@ -1,60 +1,69 @@
-//! [`AsyncStreamWriter`]: messages to an `AsyncWrite`, framed by the codec.
+//! [`AsyncStreamWriter`]: messages to an `AsyncWrite`, framed by the blocking writer's engine.
 
-use bytes::BytesMut;
 use flatbuffers::{Allocator, FlatBufferBuilder};
-use flatstream_core::{Checksum, Error, Result, StreamSerialize};
+use flatstream_core::{Error, Framer, Result, StreamSerialize};
+use flatstream_io::StreamWriter;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio_util::codec::Encoder;
-
-use crate::FlatstreamCodec;
 
 /// Default size at which buffered frames are written out: 64 KiB.
 const DEFAULT_BUFFER_LIMIT: usize = 64 * 1024;
 
-/// Writes messages as frames to an [`AsyncWrite`], the async twin of the blocking
-/// `StreamWriter`.
+/// Writes messages as frames to an [`AsyncWrite`]: the async twin of the blocking
+/// `StreamWriter`, with the same framers and adapters.
 ///
-/// Frames collect in a buffer that is written out once it holds
-/// [`buffer_limit`](Self::with_buffer_limit) bytes (and on [`flush`](Self::flush)), so
+/// ```
+/// use flatstream_checksum_crc32c::Crc32c;
+/// use flatstream_io::ChecksumFramer;
+/// use flatstream_tokio::AsyncStreamWriter;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> flatstream_core::Result<()> {
+/// // Any AsyncWrite: a socket, a file, a pipe; here a Vec.
+/// let mut writer = AsyncStreamWriter::new(Vec::new(), ChecksumFramer::new(Crc32c::new()));
+/// writer.write("hello").await?;
+/// writer.flush().await?;
+/// assert_eq!(writer.get_ref().len(), 4 + 4 + 16);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Frames are made by a blocking [`StreamWriter`] into an in-memory buffer (so framing,
+/// counting and error locations are the blocking writer's), which is written out once it
+/// holds [`buffer_limit`](Self::with_buffer_limit) bytes and on [`flush`](Self::flush):
 /// small messages cost one write call per batch. Writing awaits the underlying writer when
-/// the buffer is full: a slow reader slows the writer down instead of growing its memory,
+/// the buffer is full, so a slow reader slows the writer down instead of growing its memory,
 /// which stays at most the buffer limit plus one frame.
-pub struct AsyncStreamWriter<W, C> {
+///
+/// After an I/O error the writer stops, as the blocking one does: the stream may end in a
+/// partial frame, so every later write is refused with an error that says so.
+pub struct AsyncStreamWriter<W, F> {
     writer: W,
-    codec: FlatstreamCodec<C>,
-    buffer: BytesMut,
+    frames: StreamWriter<Vec<u8>, F>,
     buffer_limit: usize,
-    builder: FlatBufferBuilder<'static>,
     flushed_bytes: u64,
+    flushed_frames: u64,
 }
 
-impl<W: std::fmt::Debug, C: std::fmt::Debug> std::fmt::Debug for AsyncStreamWriter<W, C> {
+impl<W: std::fmt::Debug, F: std::fmt::Debug> std::fmt::Debug for AsyncStreamWriter<W, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsyncStreamWriter")
             .field("writer", &self.writer)
-            .field("codec", &self.codec)
-            .field("buffered", &self.buffer.len())
+            .field("frames", &self.frames)
             .field("buffer_limit", &self.buffer_limit)
             .field("flushed_bytes", &self.flushed_bytes)
             .finish_non_exhaustive()
     }
 }
 
-impl<W: AsyncWrite + Unpin, C: Checksum> AsyncStreamWriter<W, C> {
-    /// A writer to `writer` whose frames carry `checksum`.
-    pub fn new(writer: W, checksum: C) -> Self {
-        Self::with_codec(writer, FlatstreamCodec::new(checksum))
-    }
-
-    /// A writer that frames with `codec` (for a validator, for instance).
-    pub fn with_codec(writer: W, codec: FlatstreamCodec<C>) -> Self {
+impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
+    /// A writer to `writer` whose frames `framer` writes.
+    pub fn new(writer: W, framer: F) -> Self {
         AsyncStreamWriter {
             writer,
-            codec,
-            buffer: BytesMut::new(),
+            frames: StreamWriter::new(Vec::new(), framer),
             buffer_limit: DEFAULT_BUFFER_LIMIT,
-            builder: FlatBufferBuilder::new(),
             flushed_bytes: 0,
+            flushed_frames: 0,
         }
     }
 
@@ -69,15 +78,10 @@ impl<W: AsyncWrite + Unpin, C: Checksum> AsyncStreamWriter<W, C> {
     ///
     /// # Errors
     ///
-    /// The message's serialization error, the codec's (validation, payload too long) or an
-    /// I/O error, with frame index and offset.
+    /// The message's serialization error, the framer's (validation, payload too long) or an
+    /// I/O error, with frame index and offset; after an I/O error, every call.
     pub async fn write<T: StreamSerialize + ?Sized>(&mut self, message: &T) -> Result<()> {
-        self.builder.reset();
-        message.serialize(&mut self.builder).map_err(|error| {
-            error.at_frame(self.codec.frames_encoded(), self.codec.encoded_bytes())
-        })?;
-        self.codec
-            .encode(self.builder.finished_data(), &mut self.buffer)?;
+        self.frames.write(message)?;
         self.write_out_if_full().await
     }
 
@@ -97,9 +101,10 @@ impl<W: AsyncWrite + Unpin, C: Checksum> AsyncStreamWriter<W, C> {
     ///
     /// # Errors
     ///
-    /// The codec's error or an I/O error, with frame index and offset.
+    /// The framer's error or an I/O error, with frame index and offset; after an I/O error,
+    /// every call.
     pub async fn write_payload(&mut self, payload: &[u8]) -> Result<()> {
-        self.codec.encode(payload, &mut self.buffer)?;
+        self.frames.write_payload(payload)?;
         self.write_out_if_full().await
     }
 
@@ -107,31 +112,33 @@ impl<W: AsyncWrite + Unpin, C: Checksum> AsyncStreamWriter<W, C> {
     ///
     /// # Errors
     ///
-    /// The I/O error, with the offset written so far.
+    /// The I/O error, with the offset written so far; after an earlier I/O error, that one.
     pub async fn flush(&mut self) -> Result<()> {
         self.write_out().await?;
-        self.writer
-            .flush()
-            .await
-            .map_err(|error| self.io_error(error))
+        let flushed = self.writer.flush().await;
+        flushed.map_err(|error| self.io_error(error))
     }
 
-    /// Flushes, then shuts the underlying writer down (for a socket: sends FIN).
+    /// Writes out every buffered frame, then shuts the underlying writer down (for a socket:
+    /// sends FIN).
     ///
     /// # Errors
     ///
     /// As [`flush`](Self::flush).
     pub async fn shutdown(&mut self) -> Result<()> {
         self.write_out().await?;
-        self.writer
-            .shutdown()
-            .await
-            .map_err(|error| self.io_error(error))
+        let shut = self.writer.shutdown().await;
+        shut.map_err(|error| self.io_error(error))
     }
 
     /// Frames queued so far.
     pub fn frames_written(&self) -> u64 {
-        self.codec.frames_encoded()
+        self.frames.frames_written()
+    }
+
+    /// Bytes of frames queued so far: the offset of the next frame in the stream.
+    pub fn position(&self) -> u64 {
+        self.frames.position()
     }
 
     /// Bytes handed to the underlying writer so far.
@@ -141,12 +148,17 @@ impl<W: AsyncWrite + Unpin, C: Checksum> AsyncStreamWriter<W, C> {
 
     /// Bytes of frames waiting in the buffer.
     pub fn buffered_len(&self) -> usize {
-        self.buffer.len()
+        self.frames.get_ref().len()
     }
 
     /// The buffer's capacity: the memory the writer holds for frames.
     pub fn buffer_capacity(&self) -> usize {
-        self.buffer.capacity()
+        self.frames.get_ref().capacity()
+    }
+
+    /// The framer in use.
+    pub fn framer(&self) -> &F {
+        self.frames.framer()
     }
 
     /// The underlying writer.
@@ -160,7 +172,7 @@ impl<W: AsyncWrite + Unpin, C: Checksum> AsyncStreamWriter<W, C> {
     }
 
     async fn write_out_if_full(&mut self) -> Result<()> {
-        if self.buffer.len() >= self.buffer_limit {
+        if self.frames.get_ref().len() >= self.buffer_limit {
             self.write_out().await
         } else {
             Ok(())
@@ -168,19 +180,26 @@ impl<W: AsyncWrite + Unpin, C: Checksum> AsyncStreamWriter<W, C> {
     }
 
     async fn write_out(&mut self) -> Result<()> {
-        if self.buffer.is_empty() {
+        // An earlier I/O error: refused, as the next write would be.
+        self.frames.check_usable()?;
+        if self.frames.get_ref().is_empty() {
             return Ok(());
         }
-        self.writer
-            .write_all(&self.buffer)
-            .await
-            .map_err(|error| self.io_error(error))?;
-        self.flushed_bytes += self.buffer.len() as u64;
-        self.buffer.clear();
+        let written = self.writer.write_all(self.frames.get_ref()).await;
+        if let Err(error) = written {
+            return Err(self.io_error(error));
+        }
+        self.flushed_bytes += self.frames.get_ref().len() as u64;
+        self.flushed_frames = self.frames.frames_written();
+        self.frames.get_mut().clear();
         Ok(())
     }
 
-    fn io_error(&self, error: std::io::Error) -> Error {
-        Error::from(error).at_frame(self.codec.frames_encoded(), self.flushed_bytes)
+    /// Locates an I/O error at the first frame not known to be written out (its bytes, and
+    /// those of the frames after it, may be partly written), and stops the writer.
+    fn io_error(&mut self, error: std::io::Error) -> Error {
+        let error = Error::from(error).at_frame(self.flushed_frames, self.flushed_bytes);
+        self.frames.stop(&error);
+        error
     }
 }

@@ -1,6 +1,6 @@
 //! The codec against the blocking reader and writer.
 
-use std::path::Path;
+use std::cell::Cell;
 
 use bytes::BytesMut;
 use flatstream_checksum_crc16::Crc16;
@@ -8,10 +8,10 @@ use flatstream_checksum_crc32::Crc32;
 use flatstream_checksum_crc32c::Crc32c;
 use flatstream_checksum_crc64::Crc64;
 use flatstream_checksum_xxh3::Xxh3;
-use flatstream_core::{Checksum, ErrorKind, NoChecksum};
-use flatstream_io::{ChecksumDeframer, ChecksumFramer, StreamReader, StreamWriter};
-use flatstream_tokio::FlatstreamCodec;
-use serde_json::Value;
+use flatstream_core::{Checksum, Deframer, ErrorKind, NoChecksum, Result};
+use flatstream_io::{ChecksumDeframer, ChecksumFramer, DeframerExt, FramerExt, StreamWriter};
+use flatstream_tokio::{FlatstreamCodec, FrameDecoder};
+use flatstream_validate::SizeValidator;
 use tokio_util::codec::{Decoder, Encoder};
 
 fn checksum_by_name(name: &str) -> Box<dyn Checksum + Send + Sync> {
@@ -28,93 +28,6 @@ fn checksum_by_name(name: &str) -> Box<dyn Checksum + Send + Sync> {
 
 const ALGORITHMS: [&str; 6] = ["none", "crc16", "crc32", "crc32c", "crc64", "xxh3"];
 
-fn vectors() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/wire-vectors")
-}
-
-/// A deterministic stream of chunk sizes from 1 to 1000 bytes.
-fn chunk_sizes(seed: u64) -> impl Iterator<Item = usize> {
-    let mut state = seed | 1;
-    std::iter::from_fn(move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        Some((state % 1000) as usize + 1)
-    })
-}
-
-/// Feeds `bytes` to the decoder in the given chunks, then ends the stream.
-fn decode_chunked(
-    codec: &mut FlatstreamCodec<Box<dyn Checksum + Send + Sync>>,
-    bytes: &[u8],
-    seed: u64,
-) -> (Vec<Vec<u8>>, Option<flatstream_core::Error>) {
-    let mut buffer = BytesMut::new();
-    let mut payloads = Vec::new();
-    let mut rest = bytes;
-    let mut sizes = chunk_sizes(seed);
-    loop {
-        let take = sizes.next().unwrap().min(rest.len());
-        buffer.extend_from_slice(&rest[..take]);
-        rest = &rest[take..];
-        let at_end = rest.is_empty();
-        loop {
-            let decoded = if at_end {
-                codec.decode_eof(&mut buffer)
-            } else {
-                codec.decode(&mut buffer)
-            };
-            match decoded {
-                Ok(Some(payload)) => payloads.push(payload.to_vec()),
-                Ok(None) => break,
-                Err(error) => return (payloads, Some(error)),
-            }
-        }
-        if at_end {
-            return (payloads, None);
-        }
-    }
-}
-
-#[test]
-fn decoder_in_random_chunks_matches_the_blocking_reader_on_every_vector() {
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(vectors().join("manifest.json")).unwrap())
-            .unwrap();
-    for (case_index, case) in manifest["cases"].as_array().unwrap().iter().enumerate() {
-        let name = case["name"].as_str().unwrap();
-        let bytes = std::fs::read(vectors().join(case["file"].as_str().unwrap())).unwrap();
-        let limit = case["max_frame_len"]
-            .as_u64()
-            .map_or(64 << 20, |max| max as usize);
-        let checksum = case["checksum"].as_str().unwrap();
-
-        let mut reader = StreamReader::new(
-            bytes.as_slice(),
-            ChecksumDeframer::new(checksum_by_name(checksum)).with_max_frame_len(limit),
-        );
-        let mut expected = Vec::new();
-        let expected_error = loop {
-            match reader.read_message() {
-                Ok(Some(payload)) => expected.push(payload.to_vec()),
-                Ok(None) => break None,
-                Err(error) => break Some(error),
-            }
-        };
-        for seed in [1, 7, case_index as u64 + 100] {
-            let mut codec =
-                FlatstreamCodec::new(checksum_by_name(checksum)).with_max_frame_len(limit);
-            let (payloads, error) = decode_chunked(&mut codec, &bytes, seed);
-            assert_eq!(payloads, expected, "{name} seed {seed}");
-            assert_eq!(
-                error.as_ref().map(ToString::to_string),
-                expected_error.as_ref().map(ToString::to_string),
-                "{name} seed {seed}"
-            );
-        }
-    }
-}
-
 #[test]
 fn encode_decode_round_trips_every_algorithm_and_size() {
     let mut sizes = vec![0, 1];
@@ -122,7 +35,10 @@ fn encode_decode_round_trips_every_algorithm_and_size() {
         sizes.extend([(1 << k) - 1, 1 << k, (1 << k) + 1]);
     }
     for name in ALGORITHMS {
-        let mut codec = FlatstreamCodec::new(checksum_by_name(name));
+        let mut codec = FlatstreamCodec::from_parts(
+            ChecksumFramer::new(checksum_by_name(name)),
+            ChecksumDeframer::new(checksum_by_name(name)),
+        );
         let mut wire = BytesMut::new();
         let payloads: Vec<Vec<u8>> = sizes
             .iter()
@@ -189,21 +105,154 @@ fn builders_and_bytes_encode_like_slices() {
 }
 
 #[test]
-fn validator_rejects_without_stopping_the_decoder() {
-    let mut codec = FlatstreamCodec::new(Crc32c::new())
-        .with_validator(flatstream_validate::SizeValidator::at_most(4));
-    let mut wire = BytesMut::new();
-    assert!(
-        codec.encode(&b"too long"[..], &mut wire).is_err(),
-        "rejected payloads are not encoded"
+fn a_validator_an_observer_and_a_bound_compose_with_the_codec() {
+    let written = Cell::new(0);
+    let read = Cell::new(0);
+    let mut codec = FlatstreamCodec::from_parts(
+        ChecksumFramer::new(Crc32c::new())
+            .bounded(16)
+            .with_validator(SizeValidator::at_least(2))
+            .observe(|_: &[u8]| written.set(written.get() + 1)),
+        ChecksumDeframer::new(Crc32c::new())
+            .bounded(16)
+            .with_validator(SizeValidator::at_most(8))
+            .observe(|_: &[u8]| read.set(read.get() + 1)),
     );
-    assert!(wire.is_empty());
-    // Frames written by an unvalidated encoder are checked on decode.
-    let mut plain = FlatstreamCodec::new(Crc32c::new());
-    plain.encode(&b"long payload"[..], &mut wire).unwrap();
-    plain.encode(&b"ok"[..], &mut wire).unwrap();
+    let mut wire = BytesMut::new();
+    codec.encode(&b"short"[..], &mut wire).unwrap();
+    let error = codec.encode(&b"x"[..], &mut wire).unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::ValidationFailed { .. }),
+        "{error}"
+    );
+    let error = codec.encode(&[7u8; 17][..], &mut wire).unwrap_err();
+    assert!(matches!(
+        error.kind(),
+        ErrorKind::FrameTooLarge { len: 17, max: 16 }
+    ));
+    assert_eq!(
+        (error.frame_index(), error.offset()),
+        (Some(1), Some(13)),
+        "refusals name the frame they would have been"
+    );
+    codec.encode(&b"twelve bytes"[..], &mut wire).unwrap();
+    assert_eq!((written.get(), codec.frames_encoded()), (2, 2));
+    assert_eq!(
+        wire.len() as u64,
+        codec.encoded_bytes(),
+        "refused payloads left nothing"
+    );
+
+    assert_eq!(&codec.decode(&mut wire).unwrap().unwrap()[..], b"short");
+    // Over the reading validator's 8 bytes: rejected, consumed, and decoding goes on.
     let error = codec.decode(&mut wire).unwrap_err();
     assert!(matches!(error.kind(), ErrorKind::ValidationFailed { .. }));
-    assert_eq!(&codec.decode(&mut wire).unwrap().unwrap()[..], b"ok");
-    assert_eq!(codec.frames_decoded(), 2);
+    assert!(error.is_resumable());
+    assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(13)));
+    assert!(wire.is_empty());
+    assert_eq!((read.get(), codec.frames_decoded()), (1, 2));
+
+    // A frame over the reading bound, from a writer without one, is refused on its length.
+    let mut plain = FlatstreamCodec::new(Crc32c::new());
+    plain.encode(&[1u8; 40][..], &mut wire).unwrap();
+    let error = codec.decode(&mut wire).unwrap_err();
+    assert!(matches!(
+        error.kind(),
+        ErrorKind::FrameTooLarge { len: 40, max: 16 }
+    ));
+    assert_eq!(error.offset(), Some(codec.decoded_bytes()));
+}
+
+#[test]
+fn the_encoder_refuses_payloads_over_its_limit() {
+    let mut codec = FlatstreamCodec::new(Xxh3::new()).with_max_frame_len(8);
+    let mut wire = BytesMut::new();
+    codec.encode(&[1u8; 8][..], &mut wire).unwrap();
+    let before = wire.clone();
+    let error = codec.encode(&[1u8; 9][..], &mut wire).unwrap_err();
+    assert!(matches!(
+        error.kind(),
+        ErrorKind::FrameTooLarge { len: 9, max: 8 }
+    ));
+    assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(20)));
+    assert_eq!(wire, before);
+    // The default is the readers' default limit, 64 MiB.
+    let mut codec = FlatstreamCodec::new(NoChecksum);
+    let error = codec
+        .encode(&vec![0u8; (64 << 20) + 1][..], &mut wire)
+        .unwrap_err();
+    assert!(matches!(error.kind(), ErrorKind::FrameTooLarge { .. }));
+}
+
+/// Counts how often the decoder asks for a frame's length.
+struct CountingPeeks<'a, D> {
+    inner: D,
+    peeks: &'a Cell<usize>,
+}
+
+impl<D: Deframer> Deframer for CountingPeeks<'_, D> {
+    fn read_frame<R: std::io::Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        payload: &mut Vec<u8>,
+    ) -> Result<Option<usize>> {
+        self.inner.read_frame(reader, payload)
+    }
+
+    fn parse_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+    ) -> Result<Option<flatstream_core::wire::Frame<'a>>> {
+        self.inner.parse_frame(input)
+    }
+
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        self.peeks.set(self.peeks.get() + 1);
+        self.inner.peek_frame_len(input)
+    }
+}
+
+#[test]
+fn the_decoder_keeps_the_frame_length_between_calls() {
+    let mut wire = BytesMut::new();
+    let mut plain = FlatstreamCodec::new(Crc64::new());
+    plain.encode(&[9u8; 5000][..], &mut wire).unwrap();
+    let peeks = Cell::new(0);
+    let mut decoder = FrameDecoder::new(CountingPeeks {
+        inner: ChecksumDeframer::new(Crc64::new()),
+        peeks: &peeks,
+    });
+    let mut buffer = BytesMut::new();
+    let mut frame = None;
+    for byte in &wire[..] {
+        buffer.extend_from_slice(&[*byte]);
+        if let Some(payload) = decoder.decode(&mut buffer).unwrap() {
+            frame = Some(payload);
+        }
+    }
+    assert_eq!(frame.expect("the frame").len(), 5000);
+    // Asked at 1, 2, 3 and 4 bytes; never again over the other 5008 calls.
+    assert_eq!(peeks.get(), 4);
+}
+
+#[test]
+fn a_torn_frame_at_the_end_names_its_part_and_where_the_last_good_frame_ended() {
+    let mut codec = FlatstreamCodec::new(Crc32::new());
+    let mut wire = BytesMut::new();
+    codec.encode(&b"whole"[..], &mut wire).unwrap();
+    codec.encode(&b"torn!"[..], &mut wire).unwrap();
+    for (cut, part) in [(15, "length"), (19, "checksum"), (24, "payload")] {
+        let mut decoder = FrameDecoder::new(ChecksumDeframer::new(Crc32::new()));
+        let mut buffer = BytesMut::from(&wire[..cut]);
+        assert_eq!(
+            &decoder.decode_eof(&mut buffer).unwrap().unwrap()[..],
+            b"whole"
+        );
+        let error = decoder.decode_eof(&mut buffer).unwrap_err();
+        assert!(error.is_torn_tail(), "{error}");
+        assert!(error.to_string().contains(part), "{error}");
+        assert_eq!(decoder.position(), 13);
+        // Stopped: it says so rather than inventing frames.
+        assert!(decoder.decode(&mut BytesMut::from(&wire[..13])).is_err());
+    }
 }

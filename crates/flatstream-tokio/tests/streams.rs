@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use flatstream_checksum_crc32c::Crc32c;
 use flatstream_checksum_xxh3::Xxh3;
-use flatstream_core::{ErrorKind, StreamSerialize};
+use flatstream_core::{Error, ErrorKind, StreamSerialize};
+use flatstream_io::{ChecksumDeframer, ChecksumFramer};
 use flatstream_telemetry_schema::{EventRoot, TelemetryEvent};
 use flatstream_tokio::{AsyncStreamReader, AsyncStreamWriter, FlatstreamCodec};
 use tokio::io::AsyncWriteExt;
@@ -18,7 +19,7 @@ async fn one_million_messages_over_tcp_on_loopback() {
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
         let (socket, _) = listener.accept().await.unwrap();
-        let mut reader = AsyncStreamReader::new(socket, Crc32c::new());
+        let mut reader = AsyncStreamReader::new(socket, ChecksumDeframer::new(Crc32c::new()));
         let mut next_id = 0u64;
         reader
             .process_typed::<EventRoot, _>(|event| {
@@ -32,7 +33,7 @@ async fn one_million_messages_over_tcp_on_loopback() {
     });
     let client = tokio::spawn(async move {
         let socket = TcpStream::connect(address).await.unwrap();
-        let mut writer = AsyncStreamWriter::new(socket, Crc32c::new());
+        let mut writer = AsyncStreamWriter::new(socket, ChecksumFramer::new(Crc32c::new()));
         for id in 0..MESSAGES {
             writer.write(&TelemetryEvent::nth(id)).await.unwrap();
         }
@@ -57,7 +58,8 @@ async fn a_slow_reader_bounds_the_writers_memory() {
     // A pipe of 16 KiB: the writer can only get ahead by that much plus its own buffer.
     let (near, far) = tokio::io::duplex(16 * 1024);
     let writer_task = tokio::spawn(async move {
-        let mut writer = AsyncStreamWriter::new(near, Xxh3::new()).with_buffer_limit(32 * 1024);
+        let mut writer = AsyncStreamWriter::new(near, ChecksumFramer::new(Xxh3::new()))
+            .with_buffer_limit(32 * 1024);
         let mut largest_buffer = 0;
         let payload = vec![7u8; 1000];
         for _ in 0..20_000 {
@@ -67,7 +69,7 @@ async fn a_slow_reader_bounds_the_writers_memory() {
         writer.shutdown().await.unwrap();
         largest_buffer
     });
-    let mut reader = AsyncStreamReader::new(far, Xxh3::new());
+    let mut reader = AsyncStreamReader::new(far, ChecksumDeframer::new(Xxh3::new()));
     let mut count = 0u32;
     while let Some(payload) = reader.read_message().await.unwrap() {
         assert_eq!(payload.len(), 1000);
@@ -96,8 +98,8 @@ async fn a_torn_stream_is_an_error_not_a_silent_end() {
         .await
         .unwrap();
     drop(near);
-    let mut reader = AsyncStreamReader::new(far, Crc32c::new());
-    assert_eq!(&reader.read_message().await.unwrap().unwrap()[..], b"first");
+    let mut reader = AsyncStreamReader::new(far, ChecksumDeframer::new(Crc32c::new()));
+    assert_eq!(reader.read_message().await.unwrap().unwrap(), b"first");
     let error = reader.read_message().await.unwrap_err();
     assert!(
         matches!(error.kind(), ErrorKind::UnexpectedEof { .. }),
@@ -110,7 +112,7 @@ async fn a_torn_stream_is_an_error_not_a_silent_end() {
 async fn async_closures_and_finished_builders() {
     let (near, far) = tokio::io::duplex(64 * 1024);
     let writing = tokio::spawn(async move {
-        let mut writer = AsyncStreamWriter::new(near, Crc32c::new());
+        let mut writer = AsyncStreamWriter::new(near, ChecksumFramer::new(Crc32c::new()));
         let mut builder = flatbuffers::FlatBufferBuilder::new();
         for id in 0..100 {
             builder.reset();
@@ -119,17 +121,12 @@ async fn async_closures_and_finished_builders() {
         }
         writer.shutdown().await.unwrap();
     });
-    let mut reader = AsyncStreamReader::new(far, Crc32c::new());
+    let mut reader = AsyncStreamReader::new(far, ChecksumDeframer::new(Crc32c::new()));
     let (sender, mut receiver) = tokio::sync::mpsc::channel(1000);
     reader
         .process_all_async(|payload| {
             let sender = sender.clone();
-            async move {
-                sender
-                    .send(payload.len())
-                    .await
-                    .map_err(flatstream_core::Error::other)
-            }
+            async move { sender.send(payload.len()).await.map_err(Error::other) }
         })
         .await
         .unwrap();
@@ -140,4 +137,194 @@ async fn async_closures_and_finished_builders() {
         count += 1;
     }
     assert_eq!(count, 100);
+}
+
+/// An `AsyncWrite` that takes `room` bytes, then fails every write.
+struct FailsAfter {
+    room: usize,
+    taken: usize,
+    writes_after_failure: usize,
+}
+
+impl tokio::io::AsyncWrite for FailsAfter {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let take = buf.len().min(self.room - self.taken);
+        if take == 0 {
+            self.writes_after_failure += 1;
+            return std::task::Poll::Ready(Err(std::io::Error::other("disk full")));
+        }
+        self.taken += take;
+        std::task::Poll::Ready(Ok(take))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn the_writer_stops_after_an_io_error() {
+    let sink = FailsAfter {
+        room: 10_000,
+        taken: 0,
+        writes_after_failure: 0,
+    };
+    let mut writer =
+        AsyncStreamWriter::new(sink, ChecksumFramer::new(Crc32c::new())).with_buffer_limit(4096);
+    let payload = [5u8; 92]; // 100-byte frames
+    let mut first_error = None;
+    for _ in 0..200 {
+        if let Err(error) = writer.write_payload(&payload).await {
+            first_error = Some(error);
+            break;
+        }
+    }
+    let error = first_error.expect("the sink filled up");
+    assert!(matches!(error.kind(), ErrorKind::Io(_)), "{error}");
+    // Located at the first frame not known to be written: the start of the failed batch.
+    assert_eq!(error.offset(), Some(writer.flushed_bytes()));
+    assert_eq!(error.frame_index(), Some(writer.flushed_bytes() / 100));
+    let failures = writer.get_ref().writes_after_failure;
+    for attempt in [
+        writer.write_payload(&payload).await,
+        writer.write("text").await,
+        writer.flush().await,
+        writer.shutdown().await,
+    ] {
+        let refusal = attempt.expect_err("a stopped writer refuses");
+        assert!(refusal.to_string().contains("disk full"), "{refusal}");
+        assert!(refusal.to_string().contains("stopped"), "{refusal}");
+    }
+    assert_eq!(
+        writer.get_ref().writes_after_failure,
+        failures,
+        "nothing more was sent to the sink"
+    );
+}
+
+#[tokio::test]
+async fn errors_from_closures_name_the_frame_they_were_given() {
+    let mut stream = flatstream_io::StreamWriter::new(Vec::new(), ChecksumFramer::new(Xxh3::new()));
+    for id in 0..10 {
+        stream.write(&TelemetryEvent::nth(id)).unwrap();
+    }
+    let stream = stream.into_inner();
+    let starts: Vec<u64> = {
+        let mut starts = Vec::new();
+        let mut reader =
+            flatstream_io::StreamReader::new(&stream[..], ChecksumDeframer::new(Xxh3::new()));
+        loop {
+            let at = reader.position();
+            if reader.read_message().unwrap().is_none() {
+                break starts;
+            }
+            starts.push(at);
+        }
+    };
+
+    let mut reader = AsyncStreamReader::new(&stream[..], ChecksumDeframer::new(Xxh3::new()));
+    let mut seen = 0;
+    let error = reader
+        .process_all(|_| {
+            seen += 1;
+            if seen == 4 {
+                Err(Error::other("boom"))
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.frame_index(), error.offset()),
+        (Some(3), Some(starts[3]))
+    );
+    assert!(error.is_resumable());
+    // The reader goes on after it.
+    assert!(reader.read_message().await.unwrap().is_some());
+
+    let mut reader = AsyncStreamReader::new(&stream[..], ChecksumDeframer::new(Xxh3::new()));
+    let error = reader
+        .process_all_async(|payload| async move {
+            if !payload.is_empty()
+                && flatbuffers::root::<flatstream_telemetry_schema::Event<'_>>(&payload)
+                    .unwrap()
+                    .id()
+                    == 6
+            {
+                Err(Error::other("async boom"))
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.frame_index(), error.offset()),
+        (Some(6), Some(starts[6]))
+    );
+
+    let mut reader = AsyncStreamReader::new(&stream[..], ChecksumDeframer::new(Xxh3::new()));
+    let error = reader
+        .process_typed::<EventRoot, _>(|event| {
+            if event.id() == 8 {
+                Err(Error::other("typed boom"))
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.frame_index(), error.offset()),
+        (Some(8), Some(starts[8]))
+    );
+}
+
+#[tokio::test]
+async fn decompressed_payloads_are_lent_or_shared_async() {
+    use flatstream_compress::{CompressFramerExt, DecompressDeframerExt, Zstd};
+    let (near, far) = tokio::io::duplex(4096);
+    let writing = tokio::spawn(async move {
+        let mut writer = AsyncStreamWriter::new(
+            near,
+            ChecksumFramer::new(Crc32c::new()).compressed(Zstd::new(3)),
+        );
+        for id in 0..1000 {
+            writer.write(&TelemetryEvent::nth(id)).await.unwrap();
+        }
+        writer.shutdown().await.unwrap();
+    });
+    let mut reader = AsyncStreamReader::new(
+        far,
+        ChecksumDeframer::new(Crc32c::new()).decompressed(Zstd::new(3)),
+    );
+    let mut next_id = 0;
+    while next_id < 500 {
+        let payload = reader.read_message().await.unwrap().unwrap();
+        let event = flatbuffers::root::<flatstream_telemetry_schema::Event<'_>>(payload).unwrap();
+        assert_eq!(event.id(), next_id);
+        next_id += 1;
+    }
+    while let Some(payload) = reader.read_bytes().await.unwrap() {
+        let event = flatbuffers::root::<flatstream_telemetry_schema::Event<'_>>(&payload).unwrap();
+        assert_eq!(event.id(), next_id);
+        next_id += 1;
+    }
+    assert_eq!(next_id, 1000);
+    writing.await.unwrap();
 }

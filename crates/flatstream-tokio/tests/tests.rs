@@ -1,4 +1,5 @@
 //! Integration tests of flatstream-tokio, in one binary.
 
+mod both_worlds;
 mod codec;
 mod streams;

@@ -403,23 +403,12 @@ impl Scanned {
 /// The checksum width of the frame at the start of `bytes`, from what the deframer makes of
 /// it: the bytes between the length field and the payload.
 fn checksum_width<D: Deframer>(bytes: &[u8], deframer: &mut D) -> usize {
-    match deframer.parse_frame(bytes) {
-        Ok(Some(frame)) => frame.len - frame.payload.len() - LENGTH_LEN,
-        Ok(None) => 0,
-        Err(error) => match error.kind() {
-            ErrorKind::UnexpectedEof {
-                part: FramePart::Payload,
-                got,
-                ..
-            } => bytes.len() - *got as usize - LENGTH_LEN,
-            _ => error
-                .frame_len()
-                .and_then(|frame_len| {
-                    let payload_len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
-                    (frame_len as usize).checked_sub(payload_len as usize + LENGTH_LEN)
-                })
-                .unwrap_or(0),
-        },
+    let Some(payload_len) = flatstream_core::wire::declared_len(bytes) else {
+        return 0;
+    };
+    match deframer.peek_frame_len(bytes) {
+        Ok(Some(frame_len)) => frame_len.saturating_sub(LENGTH_LEN + payload_len as usize),
+        _ => 0,
     }
 }
 

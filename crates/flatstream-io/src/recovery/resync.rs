@@ -268,8 +268,7 @@ enum Which {
 
 /// The little-endian length field at the start of `bytes`, if it is whole.
 fn read_length(bytes: &[u8]) -> Option<usize> {
-    let field: [u8; LENGTH_LEN] = bytes.get(..LENGTH_LEN)?.try_into().ok()?;
-    Some(u32::from_le_bytes(field) as usize)
+    flatstream_core::wire::declared_len(bytes).map(|len| len as usize)
 }
 
 /// Whether every byte is zero (true for an empty slice).
