@@ -254,4 +254,22 @@ impl<D: Deframer> Deframer for MaybeDecrypting<D> {
             MaybeDecrypting::Decrypting(inner) => inner.parse_frame(input),
         }
     }
+
+    fn decode_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<Frame<'a>>> {
+        match self {
+            MaybeDecrypting::Plain(inner) => inner.decode_frame(input, scratch),
+            MaybeDecrypting::Decrypting(inner) => inner.decode_frame(input, scratch),
+        }
+    }
+
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        match self {
+            MaybeDecrypting::Plain(inner) => inner.peek_frame_len(input),
+            MaybeDecrypting::Decrypting(inner) => inner.peek_frame_len(input),
+        }
+    }
 }

@@ -183,15 +183,22 @@ enum Opened {
 /// with a `StreamReader` over the slice (`&[u8]` is `Read`).
 pub struct DecryptingDeframer<D> {
     inner: D,
+    opener: Opener,
+    /// The sealed payload as the inner deframer read it.
+    wire: Vec<u8>,
+    /// The final frame's length on the wire, until a frame after it is reported.
+    unreported_final_len: usize,
+    require_final: bool,
+}
+
+/// The key and the reader's place in the stream: everything [`Opener::open`] needs, apart
+/// from the buffers, so that it can be called while the sealed payload borrows one of them.
+struct Opener {
     key: Key,
     cipher: Cipher,
     /// The cipher keyed for the last stream id tried, with that id.
     keyed: Option<(StreamId, StreamCipher)>,
-    wire: Vec<u8>,
     sequence: SequenceCheck,
-    /// The final frame's length on the wire, until a frame after it is reported.
-    unreported_final_len: usize,
-    require_final: bool,
     accept_gaps: bool,
 }
 
@@ -199,12 +206,12 @@ impl<D: std::fmt::Debug> std::fmt::Debug for DecryptingDeframer<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DecryptingDeframer")
             .field("inner", &self.inner)
-            .field("cipher", &self.cipher)
-            .field("stream_id", &self.sequence.stream_id)
-            .field("next_sequence", &self.sequence.next)
-            .field("frames_missing", &self.sequence.frames_missing)
+            .field("cipher", &self.opener.cipher)
+            .field("stream_id", &self.opener.sequence.stream_id)
+            .field("next_sequence", &self.opener.sequence.next)
+            .field("frames_missing", &self.opener.sequence.frames_missing)
             .field("require_final", &self.require_final)
-            .field("accept_gaps", &self.accept_gaps)
+            .field("accept_gaps", &self.opener.accept_gaps)
             .finish_non_exhaustive()
     }
 }
@@ -227,14 +234,16 @@ impl<D: Deframer> DecryptingDeframer<D> {
     pub fn new(inner: D, key: &Key, cipher: Cipher) -> Self {
         DecryptingDeframer {
             inner,
-            key: key.clone(),
-            cipher,
-            keyed: None,
+            opener: Opener {
+                key: key.clone(),
+                cipher,
+                keyed: None,
+                sequence: SequenceCheck::default(),
+                accept_gaps: false,
+            },
             wire: Vec::new(),
-            sequence: SequenceCheck::default(),
             unreported_final_len: 0,
             require_final: false,
-            accept_gaps: false,
         }
     }
 
@@ -251,7 +260,7 @@ impl<D: Deframer> DecryptingDeframer<D> {
     /// (default: report). For a salvaged stream whose losses are known. Reading only.
     #[must_use]
     pub fn accept_gaps(mut self, accept_gaps: bool) -> Self {
-        self.accept_gaps = accept_gaps;
+        self.opener.accept_gaps = accept_gaps;
         self
     }
 
@@ -260,28 +269,28 @@ impl<D: Deframer> DecryptingDeframer<D> {
     /// stream wholly replaced by another under the same key is found. Reading only.
     #[must_use]
     pub fn expect_stream_id(mut self, stream_id: StreamId) -> Self {
-        self.sequence.stream_id = Some(stream_id);
+        self.opener.sequence.stream_id = Some(stream_id);
         self
     }
 
     /// The stream's id, once a frame authenticated (or as expected).
     pub fn stream_id(&self) -> Option<StreamId> {
-        self.sequence.stream_id
+        self.opener.sequence.stream_id
     }
 
     /// How many sequence numbers were skipped by gaps so far.
     pub fn frames_missing(&self) -> u64 {
-        self.sequence.frames_missing
+        self.opener.sequence.frames_missing
     }
 
     /// Whether the final frame was read.
     pub fn saw_final(&self) -> bool {
-        self.sequence.saw_final
+        self.opener.sequence.saw_final
     }
 
     /// The cipher in use.
     pub fn cipher(&self) -> Cipher {
-        self.cipher
+        self.opener.cipher
     }
 
     /// The wrapped deframer.
@@ -296,13 +305,15 @@ impl<D: Deframer> DecryptingDeframer<D> {
         let Some(frame_len) = error.frame_len() else {
             return error;
         };
-        self.sequence.unauthenticated += 1;
+        self.opener.sequence.unauthenticated += 1;
         match std::mem::take(&mut self.unreported_final_len) {
             0 => error,
             final_len => error.with_frame_len(frame_len + final_len as u64),
         }
     }
+}
 
+impl Opener {
     /// Opens one frame's payload as it was on the wire (`sealed`) into `plaintext`, and
     /// checks its place in the stream. The one decryption path of every reader.
     fn open(&mut self, sealed: &[u8], plaintext: &mut Vec<u8>) -> Result<Opened> {
@@ -389,7 +400,7 @@ impl<D: Deframer> Deframer for DecryptingDeframer<D> {
         loop {
             let read = self.inner.read_frame(reader, &mut self.wire);
             let Some(frame_len) = read.map_err(|error| self.rejected_by_inner(error))? else {
-                if self.require_final && !self.sequence.saw_final {
+                if self.require_final && !self.opener.sequence.saw_final {
                     return Err(out_of_sequence(
                         "the stream ends without its final frame: it was cut short",
                     ));
@@ -399,11 +410,7 @@ impl<D: Deframer> Deframer for DecryptingDeframer<D> {
             // The final frame is not handed on; a frame after it is reported with both
             // lengths, so the reader's offsets stay right.
             let consumed = frame_len + std::mem::take(&mut self.unreported_final_len);
-            // Taken out (no allocation) so that `open` may borrow the deframer.
-            let sealed = std::mem::take(&mut self.wire);
-            let opened = self.open(&sealed, payload);
-            self.wire = sealed;
-            match opened {
+            match self.opener.open(&self.wire, payload) {
                 Ok(Opened::Message) => return Ok(Some(consumed)),
                 Ok(Opened::Final) => self.unreported_final_len = frame_len,
                 Err(error) => return Err(error.with_frame_len(consumed as u64)),
@@ -416,6 +423,10 @@ impl<D: Deframer> Deframer for DecryptingDeframer<D> {
             "a decrypting deframer cannot parse in place: read the bytes with a StreamReader \
              over the slice",
         ))
+    }
+
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        self.inner.peek_frame_len(input)
     }
 }
 

@@ -258,18 +258,8 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         self.check_usable()?;
         match self.framer.finish(&mut self.writer) {
             Ok(0) => {}
-            Ok(frame_len) => {
-                self.frames_written += 1;
-                self.position += frame_len as u64;
-            }
-            Err(error) => {
-                return Err(Self::locate_failure(
-                    error,
-                    self.frames_written,
-                    self.position,
-                    &mut self.failure,
-                ));
-            }
+            Ok(frame_len) => self.progress.advance(frame_len),
+            Err(error) => return Err(self.progress.fail(error)),
         }
         self.flush()
     }
