@@ -175,6 +175,12 @@ pub(crate) fn scan(
                 _ => (frames, offset),
             }
         }
+        // A clean end consumed every byte read; an encrypted stream's final frame is not
+        // handed on as a message, so the reader's position stops before it.
+        None if options.encryption.key_file.is_some() => (
+            reader.frames_read(),
+            reader.get_ref().get_ref().get_ref().1.bytes_read(),
+        ),
         None => (reader.frames_read(), reader.position()),
     };
     let intact_after = match &error {

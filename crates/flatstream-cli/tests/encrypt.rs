@@ -87,6 +87,15 @@ fn encrypted_streams_read_back_as_the_plain_payloads() {
             let verified: Value =
                 serde_json::from_slice(&run_ok(&["verify", &path, "--json"])).unwrap();
             assert_eq!(verified["end"], "clean", "{cipher}");
+            let file_len = std::fs::metadata(&path).unwrap().len();
+            assert_eq!(verified["last_good_offset"], file_len, "{cipher}");
+            // With the key too, the final frame included.
+            let mut stats_args = vec!["stats", &path, "--json", "--key-file", &key];
+            stats_args.extend_from_slice(&["--cipher", cipher]);
+            stats_args.extend_from_slice(compression);
+            let stats: Value = serde_json::from_slice(&run_ok(&stats_args)).unwrap();
+            assert_eq!(stats["end"], "clean", "{cipher}");
+            assert_eq!(stats["last_good_offset"], file_len, "{cipher}");
             let raw = run_ok(&["cat", &path, "--format", "raw"]);
             assert!(!raw.windows(6).any(|window| window == b"engine"));
         }
