@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use flatstream::ChecksumKind;
 
 use crate::compression::{CompressName, CompressionArgs};
+use crate::encryption::{CipherName, EncryptionArgs};
 
 /// Look at, check, convert and mend streams of framed FlatBuffers messages.
 ///
@@ -42,6 +43,8 @@ pub(crate) struct Options {
     pub(crate) quiet: bool,
     #[command(flatten)]
     pub(crate) compression: CompressionArgs,
+    #[command(flatten)]
+    pub(crate) encryption: EncryptionArgs,
 }
 
 /// A checksum algorithm named on the command line: `auto`, or one of the names of
@@ -112,6 +115,19 @@ pub(crate) enum Command {
     /// zstd dictionaries for --compress zstd --dict.
     #[command(subcommand)]
     Dict(DictCommand),
+    /// Make a key for --key-file: 32 random bytes from the operating system, in a new file
+    /// of mode 0600.
+    #[command(
+        after_help = "Example:\n  flatstream keygen -o capture.key\n  flatstream gen telemetry events.fs --key-file capture.key\n  flatstream cat events.fs --key-file capture.key"
+    )]
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// Where to write the key (a new file: an existing one is never overwritten).
+    #[arg(short, long)]
+    pub(crate) output: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,6 +258,13 @@ pub(crate) struct ConvertArgs {
     /// The input's zstd dictionary.
     #[arg(long, value_name = "FILE")]
     pub(crate) from_dict: Option<PathBuf>,
+    /// The input's key file, when it is encrypted (--key-file and --cipher say how the
+    /// output is).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) from_key_file: Option<PathBuf>,
+    /// The input's cipher, with --from-key-file.
+    #[arg(long, value_enum, default_value_t = CipherName::Xchacha20poly1305)]
+    pub(crate) from_cipher: CipherName,
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,6 +46,13 @@ pub use flatstream_tokio::{
 #[cfg_attr(docsrs, doc(cfg(feature = "compress")))]
 pub use flatstream_compress as compress;
 
+/// Encryption: `framer.encrypted(&key)`, `deframer.decrypted(&key)`, XChaCha20-Poly1305 or
+/// AES-256-GCM per frame, bound to the stream and the frame's place in it. See
+/// [`flatstream-encrypt`](flatstream_encrypt).
+#[cfg(feature = "encrypt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypt")))]
+pub use flatstream_encrypt as encrypt;
+
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use flatstream_validate::{
