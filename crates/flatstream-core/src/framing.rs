@@ -103,6 +103,12 @@ pub trait Deframer {
     /// every reader. The default passes the frame through `parse_frame`; a transforming
     /// adapter overrides it.
     ///
+    /// Returns `None` for an empty `input`, the clean end (a deframer that requires the
+    /// stream to end in a certain way reports an error instead), and for a whole frame that
+    /// carries no message but marks the end of the stream (an encrypted stream's final
+    /// frame): the reader counts that frame's bytes ([`peek_frame_len`](Self::peek_frame_len))
+    /// in its position and reads on, so that anything after it is still found.
+    ///
     /// # Errors
     ///
     /// As [`parse_frame`](Self::parse_frame); a payload the adapter cannot transform (corrupt

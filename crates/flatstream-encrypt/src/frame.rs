@@ -177,10 +177,18 @@ enum Opened {
 /// The wire bytes are read into a buffer of the adapter's own and decrypted into the
 /// reader's payload buffer: both keep their capacity, so steady state allocates nothing.
 ///
-/// Only [`read_frame`](Deframer::read_frame) can decrypt: a parsed frame's payload must
-/// borrow the input, and decrypted bytes are not in the input, so
-/// [`parse_frame`](Deframer::parse_frame) returns an error. Read bytes already in memory
-/// with a `StreamReader` over the slice (`&[u8]` is `Read`).
+/// Every reader can decrypt: [`read_frame`](Deframer::read_frame) for readers of `Read`
+/// sources, [`decode_frame`](Deframer::decode_frame) (into the reader's reused buffer) for
+/// readers of bytes in memory (`StreamReader::in_place` and `from_path`, `SliceReader` and
+/// `MmapReader`'s `process_all`, the async reader). Only
+/// [`parse_frame`](Deframer::parse_frame), whose payload must borrow the input, returns an
+/// error. The final frame carries no message: the readers skip it. The in-memory readers
+/// count its bytes in their position; the copying reader's position stops before it at a
+/// clean end.
+///
+/// A clone reads the same stream afresh from its own place: it carries the place in the
+/// sequence reached so far, so clone a new deframer for each stream.
+#[derive(Clone)]
 pub struct DecryptingDeframer<D> {
     inner: D,
     opener: Opener,
@@ -193,6 +201,7 @@ pub struct DecryptingDeframer<D> {
 
 /// The key and the reader's place in the stream: everything [`Opener::open`] needs, apart
 /// from the buffers, so that it can be called while the sealed payload borrows one of them.
+#[derive(Clone)]
 struct Opener {
     key: Key,
     cipher: Cipher,
@@ -420,9 +429,40 @@ impl<D: Deframer> Deframer for DecryptingDeframer<D> {
 
     fn parse_frame<'a>(&mut self, _input: &'a [u8]) -> Result<Option<Frame<'a>>> {
         Err(Error::invalid_frame(
-            "a decrypting deframer cannot parse in place: read the bytes with a StreamReader \
-             over the slice",
+            "a decrypting deframer's payloads are not in its input: read them with \
+             process_all (SliceReader, MmapReader) or a StreamReader",
         ))
+    }
+
+    fn decode_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<Frame<'a>>> {
+        let decoded = self.inner.decode_frame(input, &mut self.wire);
+        let frame = match decoded {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                if self.require_final && !self.opener.sequence.saw_final {
+                    return Err(out_of_sequence(
+                        "the stream ends without its final frame: it was cut short",
+                    ));
+                }
+                return Ok(None);
+            }
+            Err(error) => return Err(self.rejected_by_inner(error)),
+        };
+        let len = frame.len;
+        match self.opener.open(frame.payload, scratch) {
+            Ok(Opened::Message) => Ok(Some(Frame {
+                payload: scratch,
+                len,
+            })),
+            // The final frame ends the stream without a message: the reader consumes it
+            // (`peek_frame_len` gives its length) and reads on, so bytes after it are found.
+            Ok(Opened::Final) => Ok(None),
+            Err(error) => Err(error.with_frame_len(len as u64)),
+        }
     }
 
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {

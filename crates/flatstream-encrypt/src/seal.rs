@@ -47,6 +47,7 @@ fn associated_data(
 
 /// A cipher keyed for one stream: XChaCha20-Poly1305 under the key itself (its nonce, the
 /// header, already derives a per-stream subkey), AES-256-GCM under an HKDF key per stream.
+#[derive(Clone)]
 pub(crate) enum StreamCipher {
     XChaCha(Box<XChaCha20Poly1305>),
     Aes(Box<Aes256Gcm>),

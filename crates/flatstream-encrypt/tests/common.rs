@@ -3,7 +3,8 @@
 use flatstream_checksum_crc32c::Crc32c;
 use flatstream_core::{ErrorKind, Framer};
 use flatstream_encrypt::{Cipher, DecryptDeframerExt, DecryptingDeframer, EncryptFramerExt, Key};
-use flatstream_io::{ChecksumDeframer, ChecksumFramer, StreamReader, StreamWriter};
+use flatstream_io::{ChecksumDeframer, ChecksumFramer, SliceReader, StreamReader, StreamWriter};
+use flatstream_tokio::AsyncStreamReader;
 
 pub(crate) const CIPHERS: [Cipher; 2] = [Cipher::XChaCha20Poly1305, Cipher::Aes256Gcm];
 
@@ -86,23 +87,97 @@ pub(crate) fn deframer(key: &Key, cipher: Cipher) -> DecryptingDeframer<Checksum
 }
 
 /// Reads `stream` to its end, going on after every resumable error.
+/// What every reader makes of `stream`, checked to be the same: the copying `StreamReader`
+/// (through `read_frame`), the in-place one with a buffer smaller than a frame and one
+/// holding the whole stream, `SliceReader::process_all` and the async reader (through
+/// `decode_frame`). Each reads on after an error that consumed its frame, and stops at one
+/// that did not.
 pub(crate) fn read_all(
     stream: &[u8],
     deframer: DecryptingDeframer<ChecksumDeframer<Crc32c>>,
 ) -> Vec<Seen> {
-    let mut reader = StreamReader::new(stream, deframer);
-    let mut seen = Vec::new();
-    let mut messages = reader.messages();
-    while let Some(outcome) = messages.next() {
-        seen.push(match outcome {
-            Ok(payload) => Seen::Payload(payload.to_vec()),
-            Err(error) => Seen::Error {
-                kind: kind_name(error.kind()),
-                frame: error.frame_index().expect("located"),
-            },
-        });
+    let seen = read_copying(stream, deframer.clone());
+    for capacity in [16, 1 << 20] {
+        let mut reader = StreamReader::in_place(
+            std::io::BufReader::with_capacity(capacity, stream),
+            deframer.clone(),
+        );
+        let in_place = collect(|| reader.read_message().map(|p| p.map(<[u8]>::to_vec)));
+        assert_eq!(in_place, seen, "in place, buffer of {capacity}");
     }
+    let mut reader = SliceReader::new(stream, deframer.clone());
+    let mut slice = Vec::new();
+    loop {
+        let result = reader.process_all(|payload| {
+            slice.push(Seen::Payload(payload.to_vec()));
+            Ok(())
+        });
+        match result {
+            Ok(()) => break,
+            Err(error) => {
+                let resumable = error.is_resumable();
+                slice.push(seen_error(&error));
+                if !resumable {
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(slice, seen, "SliceReader::process_all");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let read_async = runtime.block_on(async {
+        let mut reader = AsyncStreamReader::new(stream, deframer);
+        let mut outcomes = Vec::new();
+        loop {
+            match reader.read_message().await {
+                Ok(Some(payload)) => outcomes.push(Seen::Payload(payload.to_vec())),
+                Ok(None) => break,
+                Err(error) => {
+                    outcomes.push(seen_error(&error));
+                    if !error.is_resumable() {
+                        break;
+                    }
+                }
+            }
+        }
+        outcomes
+    });
+    assert_eq!(read_async, seen, "AsyncStreamReader");
     seen
+}
+
+fn read_copying(
+    stream: &[u8],
+    deframer: DecryptingDeframer<ChecksumDeframer<Crc32c>>,
+) -> Vec<Seen> {
+    let mut reader = StreamReader::new(stream, deframer);
+    collect(|| reader.read_message().map(|p| p.map(<[u8]>::to_vec)))
+}
+
+/// Outcomes until a clean end or an error that stops the reader.
+fn collect(mut next: impl FnMut() -> flatstream_core::Result<Option<Vec<u8>>>) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    loop {
+        match next() {
+            Ok(Some(payload)) => seen.push(Seen::Payload(payload)),
+            Ok(None) => return seen,
+            Err(error) => {
+                seen.push(seen_error(&error));
+                if !error.is_resumable() {
+                    return seen;
+                }
+            }
+        }
+    }
+}
+
+fn seen_error(error: &flatstream_core::Error) -> Seen {
+    Seen::Error {
+        kind: kind_name(error.kind()),
+        frame: error.frame_index().expect("located"),
+    }
 }
 
 pub(crate) fn delivered(payloads: &[Vec<u8>]) -> Vec<Seen> {

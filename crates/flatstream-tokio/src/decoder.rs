@@ -47,6 +47,9 @@ enum DecodeState {
 /// Where a decoded frame's payload lies.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Decoded {
+    /// Whether the frame holds a message; if not (an encrypted stream's final frame), it is
+    /// consumed and reading goes on.
+    pub(crate) message: bool,
     /// In the read buffer (the frame is not consumed yet), or in the decoder's scratch buffer
     /// (the frame can be consumed at once).
     pub(crate) in_buffer: bool,
@@ -169,15 +172,24 @@ impl<D: Deframer> FrameDecoder<D> {
                 };
                 self.progress.advance(frame_len);
                 Ok(Some(Decoded {
+                    message: true,
                     in_buffer,
                     start,
                     len,
                     frame_len,
                 }))
             }
-            Ok(None) => Err(self.fail(Error::invalid_frame(
-                "the deframer found no frame where its length field announced one",
-            ))),
+            // A frame that ends the stream without a message: counted, and reading goes on.
+            Ok(None) => {
+                self.progress.skip(frame_len);
+                Ok(Some(Decoded {
+                    message: false,
+                    in_buffer: false,
+                    start: 0,
+                    len: 0,
+                    frame_len,
+                }))
+            }
             Err(error) => Err(self.fail(error)),
         }
     }
@@ -224,6 +236,15 @@ impl<D: Deframer> FrameDecoder<D> {
         error
     }
 
+    /// At a clean end of the input (no bytes left): lets the deframer say whether the stream
+    /// may end here (a stream required to end with its final frame may not).
+    pub(crate) fn end_of_stream(&mut self) -> Result<()> {
+        match self.deframer.decode_frame(&[], &mut self.scratch) {
+            Ok(_) => Ok(()),
+            Err(error) => Err(self.fail(error).error),
+        }
+    }
+
     /// Locates an I/O error of the source at the frame being read, and stops the decoder.
     pub(crate) fn io_error(&mut self, error: std::io::Error) -> Error {
         self.fail(Error::from(error)).error
@@ -261,25 +282,32 @@ impl<D: Deframer> Decoder for FrameDecoder<D> {
 
     #[inline]
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>> {
-        match self.next_frame(src) {
-            Ok(Some(decoded)) if decoded.in_buffer => {
-                let frame = src.split_to(decoded.frame_len).freeze();
-                Ok(Some(
-                    frame.slice(decoded.start..decoded.start + decoded.len),
-                ))
-            }
-            Ok(Some(decoded)) => {
-                src.advance(decoded.frame_len);
-                Ok(Some(Bytes::copy_from_slice(self.scratch(decoded))))
-            }
-            Ok(None) => {
-                src.reserve(self.needed().saturating_sub(src.len()));
-                Ok(None)
-            }
-            Err(Failed { error, consumed }) => {
-                src.advance(consumed);
-                Err(error)
-            }
+        loop {
+            return match self.next_frame(src) {
+                Ok(Some(decoded)) if !decoded.message => {
+                    // A frame that ends the stream without a message: past it, read on.
+                    src.advance(decoded.frame_len);
+                    continue;
+                }
+                Ok(Some(decoded)) if decoded.in_buffer => {
+                    let frame = src.split_to(decoded.frame_len).freeze();
+                    Ok(Some(
+                        frame.slice(decoded.start..decoded.start + decoded.len),
+                    ))
+                }
+                Ok(Some(decoded)) => {
+                    src.advance(decoded.frame_len);
+                    Ok(Some(Bytes::copy_from_slice(self.scratch(decoded))))
+                }
+                Ok(None) => {
+                    src.reserve(self.needed().saturating_sub(src.len()));
+                    Ok(None)
+                }
+                Err(Failed { error, consumed }) => {
+                    src.advance(consumed);
+                    Err(error)
+                }
+            };
         }
     }
 
@@ -288,6 +316,7 @@ impl<D: Deframer> Decoder for FrameDecoder<D> {
             return Ok(Some(payload));
         }
         if src.is_empty() {
+            self.end_of_stream()?;
             return Ok(None);
         }
         let error = self.torn_tail(src);
