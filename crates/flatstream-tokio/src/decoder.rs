@@ -255,6 +255,33 @@ impl<D: Deframer> FrameDecoder<D> {
         self.progress.locate_delivered(error)
     }
 
+    /// A payload that is not in the read buffer (transformed into the scratch buffer), or a
+    /// frame without a message, which is skipped: decoding goes on after it.
+    fn decode_from_scratch(
+        &mut self,
+        src: &mut BytesMut,
+        mut decoded: Decoded,
+    ) -> Result<Option<Bytes>> {
+        loop {
+            src.advance(decoded.frame_len);
+            if decoded.message {
+                return Ok(Some(Bytes::copy_from_slice(self.scratch(decoded))));
+            }
+            decoded = match self.next_frame(src) {
+                Ok(Some(next)) if next.in_buffer => return Ok(Some(split_payload(src, next))),
+                Ok(Some(next)) => next,
+                Ok(None) => return Ok(self.wait(src)),
+                Err(failed) => return Err(consume_failed(src, failed)),
+            };
+        }
+    }
+
+    /// Reserves room for what the frame being gathered needs; nothing to hand out yet.
+    fn wait(&self, src: &mut BytesMut) -> Option<Bytes> {
+        src.reserve(self.needed().saturating_sub(src.len()));
+        None
+    }
+
     /// The error of a decoder that an earlier error stopped.
     #[cold]
     fn refusal(&self) -> Failed {
@@ -282,32 +309,11 @@ impl<D: Deframer> Decoder for FrameDecoder<D> {
 
     #[inline]
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>> {
-        loop {
-            return match self.next_frame(src) {
-                Ok(Some(decoded)) if !decoded.message => {
-                    // A frame that ends the stream without a message: past it, read on.
-                    src.advance(decoded.frame_len);
-                    continue;
-                }
-                Ok(Some(decoded)) if decoded.in_buffer => {
-                    let frame = src.split_to(decoded.frame_len).freeze();
-                    Ok(Some(
-                        frame.slice(decoded.start..decoded.start + decoded.len),
-                    ))
-                }
-                Ok(Some(decoded)) => {
-                    src.advance(decoded.frame_len);
-                    Ok(Some(Bytes::copy_from_slice(self.scratch(decoded))))
-                }
-                Ok(None) => {
-                    src.reserve(self.needed().saturating_sub(src.len()));
-                    Ok(None)
-                }
-                Err(Failed { error, consumed }) => {
-                    src.advance(consumed);
-                    Err(error)
-                }
-            };
+        match self.next_frame(src) {
+            Ok(Some(decoded)) if decoded.in_buffer => Ok(Some(split_payload(src, decoded))),
+            Ok(Some(decoded)) => self.decode_from_scratch(src, decoded),
+            Ok(None) => Ok(self.wait(src)),
+            Err(failed) => Err(consume_failed(src, failed)),
         }
     }
 
@@ -323,4 +329,17 @@ impl<D: Deframer> Decoder for FrameDecoder<D> {
         src.clear();
         Err(error)
     }
+}
+
+/// The payload of a frame that lies in the read buffer, split from it without a copy.
+#[inline]
+fn split_payload(src: &mut BytesMut, decoded: Decoded) -> Bytes {
+    let frame = src.split_to(decoded.frame_len).freeze();
+    frame.slice(decoded.start..decoded.start + decoded.len)
+}
+
+/// Drops what a failed frame consumed from the read buffer, and returns its error.
+fn consume_failed(src: &mut BytesMut, failed: Failed) -> Error {
+    src.advance(failed.consumed);
+    failed.error
 }
