@@ -17,6 +17,7 @@ use flatstream::{
     Checksum, ChecksumDeframer, ChecksumFramer, Crc32, Crc32c, NoChecksum, StreamReader,
     StreamSerialize, StreamWriter, Xxh3,
 };
+use flatstream_test_support::pseudo_random_bytes;
 
 use crate::{Blob, configure, throughput};
 
@@ -355,15 +356,7 @@ fn write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
 fn all_cells(runner: &mut Runner<'_>) {
     for (payload_bytes, suffix) in STREAMS {
         // Distinct bytes for every payload of the stream, generated once per stream size.
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let source: Vec<u8> = (0..payload_bytes)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
+        let source = pseudo_random_bytes(payload_bytes, 0x9e37_79b9_7f4a_7c15);
         for size in SIZES {
             cells::<4, _>(runner, NoChecksum, suffix, size, &source);
             cells::<8, _>(runner, Crc32::new(), suffix, size, &source);

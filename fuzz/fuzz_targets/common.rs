@@ -1,18 +1,13 @@
 //! Shared by the fuzz targets: the first input byte picks the deframer.
 
-use flatstream::{Checksum, Crc16, Crc32, Crc32c, Crc64, NoChecksum, Xxh3};
+use flatstream::{Checksum, ChecksumKind};
 
-/// Bits 0-2 of the selector pick the checksum; bit 3 a small limit (64 bytes) instead of
-/// the default 64 MiB.
+/// The selector modulo the number of algorithms picks the checksum, in `ChecksumKind::all()`'s
+/// order (none, crc16, crc32, crc32c, crc64, xxh3: `cargo xtask fuzz` writes seeds for it);
+/// bit 3 a small limit (64 bytes) instead of the default 64 MiB.
 pub fn deframer_from(selector: u8) -> (Box<dyn Checksum>, usize) {
-    let checksum: Box<dyn Checksum> = match selector % 6 {
-        0 => Box::new(NoChecksum),
-        1 => Box::new(Crc16::new()),
-        2 => Box::new(Crc32::new()),
-        3 => Box::new(Crc32c::new()),
-        4 => Box::new(Crc64::new()),
-        _ => Box::new(Xxh3::new()),
-    };
+    let kinds = ChecksumKind::all();
+    let checksum: Box<dyn Checksum> = kinds[usize::from(selector) % kinds.len()].checksum();
     let limit = if selector & 0x08 != 0 { 64 } else { flatstream::DEFAULT_MAX_FRAME_LEN };
     (checksum, limit)
 }

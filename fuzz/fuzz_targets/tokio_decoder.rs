@@ -1,5 +1,6 @@
 //! The tokio decoder fed arbitrary bytes in arbitrary chunks yields exactly the frames and
-//! the error of the blocking reader.
+//! the errors of the blocking reader, going on after the same (resumable) errors and
+//! stopping at the same one.
 #![no_main]
 
 mod common;
@@ -19,8 +20,9 @@ fuzz_target!(|data: &[u8]| {
     let mut expected = Vec::new();
     let expected_error = loop {
         match reader.read_message() {
-            Ok(Some(payload)) => expected.push(payload.to_vec()),
+            Ok(Some(payload)) => expected.push(Ok(payload.to_vec())),
             Ok(None) => break None,
+            Err(error) if error.is_resumable() => expected.push(Err(error.to_string())),
             Err(error) => break Some(error.to_string()),
         }
     };
@@ -36,8 +38,9 @@ fuzz_target!(|data: &[u8]| {
         loop {
             let result = if at_end { codec.decode_eof(&mut buffer) } else { codec.decode(&mut buffer) };
             match result {
-                Ok(Some(payload)) => decoded.push(payload.to_vec()),
+                Ok(Some(payload)) => decoded.push(Ok(payload.to_vec())),
                 Ok(None) => break,
+                Err(failure) if failure.is_resumable() => decoded.push(Err(failure.to_string())),
                 Err(failure) => {
                     error = Some(failure.to_string());
                     break 'feed;
@@ -47,4 +50,5 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(decoded, expected);
     assert_eq!(error, expected_error);
+    assert_eq!(codec.decoded_bytes(), reader.position());
 });

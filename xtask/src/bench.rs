@@ -1,13 +1,20 @@
-//! `cargo xtask bench [--quick] [--runs N] [--check] [FILTER]`: runs the criterion suite and
-//! writes `bench-report.md` and `bench-report.json` in the target directory, each result beside
-//! the baselines measured in the same run, the performance targets with what was measured, and
-//! the everyday path (`stream_*`) divided by its minimal hand-written loop (`loop_*`).
+//! `cargo xtask bench [--quick] [--runs N] [--check] [FILTER]`: runs the criterion suites
+//! (`benches/flatstream.rs` and `benches/compress.rs`) and writes `bench-report.md` and
+//! `bench-report.json` in the target directory, each result beside the baselines measured in
+//! the same run, the performance targets with what was measured, the compression modes beside
+//! the uncompressed stream, and the everyday path (`stream_*`) divided by its minimal
+//! hand-written loop (`loop_*`).
+//!
+//! A result the report needs that the run did not produce is an error naming it, unless a
+//! FILTER or `--paired` chose to run only part of the suite: then the sections it lacks are
+//! left out, and the report says so.
 //!
 //! `--runs N` runs the suite N times and reports the median of each everyday ratio; `--check`
 //! then exits non-zero when one falls under [`CHECK_FLOOR`]. Not run in CI, whose shared
 //! machines are too noisy for a timing gate: it is for contributors, on a quiet machine.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,6 +47,13 @@ struct Options {
     paired: bool,
     runs: usize,
     filter: Option<String>,
+}
+
+impl Options {
+    /// Whether this run measures everything the report quotes: no filter, not paired.
+    fn whole_suite(&self) -> bool {
+        self.filter.is_none() && !self.paired
+    }
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -83,6 +97,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "flatstream-benches",
         "--bench",
         "flatstream",
+        "--bench",
+        "compress",
         "--",
     ];
     if let Some(filter) = &options.filter {
@@ -121,8 +137,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let rows = runs.last().cloned().unwrap_or_default();
     let everyday = everyday_medians(&runs);
     let machine = machine_description();
-    let markdown = render_markdown(&rows, &everyday, &machine, &options);
-    let json = render_json(&rows, &everyday, &machine, &options);
+    let report = Report::new(&rows);
+    if options.whole_suite() && !report.missing.is_empty() {
+        return Err(format!(
+            "bench: the run produced no result for {} benchmark(s) the report needs: {}",
+            report.missing.len(),
+            report.missing.join(", ")
+        ));
+    }
+    let markdown = render_markdown(&rows, &report, &everyday, &machine, &options);
+    let json = render_json(&rows, &report, &everyday, &machine, &options);
     let markdown_path = target.join("bench-report.md");
     let json_path = target.join("bench-report.json");
     std::fs::write(&markdown_path, markdown)
@@ -465,160 +489,272 @@ fn ratios(row: &Row, index: &Index<'_>) -> BTreeMap<&'static str, f64> {
 }
 
 /// One performance target: what it asks, what was measured, whether it holds.
+#[derive(Debug)]
 struct Target {
     description: String,
     measured: String,
-    met: Option<bool>,
+    met: bool,
 }
 
-fn best_read<'a>(index: &Index<'a>, checksum: &str, size: u64) -> Option<(&'a str, &'a Row)> {
-    ["read_message", "process_all", "slice", "mmap"]
+/// Results by id that remembers every id it was asked for and did not have.
+struct Lookup<'a> {
+    index: Index<'a>,
+    missing: RefCell<BTreeSet<String>>,
+}
+
+impl<'a> Lookup<'a> {
+    fn new(rows: &'a [Row]) -> Self {
+        Lookup {
+            index: index(rows),
+            missing: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    fn get(&self, group: &str, function: &str, size: u64) -> Option<&'a Row> {
+        let row = self.index.get(&(group, function, size)).copied();
+        if row.is_none() {
+            self.missing
+                .borrow_mut()
+                .insert(format!("{group}/{function}/{size}"));
+        }
+        row
+    }
+
+    /// The one row of `group`/`function` whatever its size (the compression suite has one
+    /// stream size).
+    fn only(&self, group: &str, function: &str) -> Option<&'a Row> {
+        let mut rows = self
+            .index
+            .iter()
+            .filter(|((g, f, _), _)| *g == group && *f == function)
+            .map(|(_, row)| *row);
+        let row = rows.next();
+        if row.is_none() {
+            self.missing
+                .borrow_mut()
+                .insert(format!("{group}/{function}"));
+        }
+        row
+    }
+
+    fn into_missing(self) -> Vec<String> {
+        self.missing.into_inner().into_iter().collect()
+    }
+}
+
+/// The sections of the report computed from one run's rows, and what they lacked.
+struct Report {
+    targets: Vec<Target>,
+    compression: Vec<CompressionRow>,
+    /// Ids (`group/function/size`) a section needed that the run did not produce.
+    missing: Vec<String>,
+}
+
+impl Report {
+    fn new(rows: &[Row]) -> Self {
+        let lookup = Lookup::new(rows);
+        let targets = targets(&lookup);
+        let compression = compression(&lookup);
+        Report {
+            targets,
+            compression,
+            missing: lookup.into_missing(),
+        }
+    }
+}
+
+/// The fastest of the readers at `checksum` and `size`; needs all of them measured.
+fn best_read<'a>(
+    lookup: &Lookup<'a>,
+    checksum: &str,
+    size: u64,
+) -> Option<(&'static str, &'a Row)> {
+    let reads: Vec<(&'static str, Option<&Row>)> = ["read_message", "process_all", "slice", "mmap"]
         .into_iter()
-        .filter_map(|group| index.get(&(group, checksum, size)).map(|row| (group, *row)))
+        .map(|group| (group, lookup.get(group, checksum, size)))
+        .collect();
+    if reads.iter().any(|(_, row)| row.is_none()) {
+        return None;
+    }
+    reads
+        .into_iter()
+        .filter_map(|(group, row)| row.map(|row| (group, row)))
         .max_by(|a, b| a.1.bytes_per_second.total_cmp(&b.1.bytes_per_second))
 }
 
+/// The targets whose results were all measured; `lookup` records the ids of the others.
 #[allow(clippy::too_many_lines)] // One list of targets, read top to bottom.
-fn targets(index: &Index<'_>) -> Vec<Target> {
+fn targets(lookup: &Lookup<'_>) -> Vec<Target> {
     let mut targets = Vec::new();
     let gb = |row: &Row| row.bytes_per_second / 1e9;
-    for checksum in ["crc16", "crc32", "crc32c", "crc64", "xxh3"] {
+    // Every checksum but none.
+    for &checksum in &crate::CHECKSUMS[1..] {
         for size in [65_536, 1_048_576] {
-            let read = best_read(index, checksum, size);
-            let raw = index.get(&("checksum", checksum, size));
-            let (measured, met) = match (read, raw) {
-                (Some((group, read)), Some(raw)) => {
-                    let ratio = read.bytes_per_second / raw.bytes_per_second;
-                    (
-                        format!(
-                            "{ratio:.2}× ({group} {:.2} GB/s, raw {:.2} GB/s)",
-                            gb(read),
-                            gb(raw)
-                        ),
-                        Some(ratio >= 0.8),
-                    )
-                }
-                _ => ("not measured".to_owned(), None),
-            };
-            targets.push(Target {
-                description: format!(
-                    "{checksum} read of {} KiB frames ≥ 0.8× the raw checksum",
-                    size / 1024
-                ),
-                measured,
-                met,
-            });
+            let read = best_read(lookup, checksum, size);
+            let raw = lookup.get("checksum", checksum, size);
+            if let (Some((group, read)), Some(raw)) = (read, raw) {
+                let ratio = read.bytes_per_second / raw.bytes_per_second;
+                targets.push(Target {
+                    description: format!(
+                        "{checksum} read of {} KiB frames ≥ 0.8× the raw checksum",
+                        size / 1024
+                    ),
+                    measured: format!(
+                        "{ratio:.2}× ({group} {:.2} GB/s, raw {:.2} GB/s)",
+                        gb(read),
+                        gb(raw)
+                    ),
+                    met: ratio >= 0.8,
+                });
+            }
         }
     }
     for checksum in ["crc32c", "xxh3"] {
-        let (measured, met) = match best_read(index, checksum, 64) {
-            Some((group, row)) => (
-                format!("{:.1} M msg/s ({group})", row.messages_per_second / 1e6),
-                Some(row.messages_per_second >= 100e6),
-            ),
-            None => ("not measured".to_owned(), None),
-        };
+        if let Some((group, row)) = best_read(lookup, checksum, 64) {
+            targets.push(Target {
+                description: format!("{checksum} read of 64 B frames ≥ 100 M msg/s"),
+                measured: format!("{:.1} M msg/s ({group})", row.messages_per_second / 1e6),
+                met: row.messages_per_second >= 100e6,
+            });
+        }
+    }
+    if let Some((group, row)) = best_read(lookup, "crc16", 65_536) {
         targets.push(Target {
-            description: format!("{checksum} read of 64 B frames ≥ 100 M msg/s"),
-            measured,
-            met,
+            description: "crc16 read of 64 KiB frames ≥ 5 GB/s".to_owned(),
+            measured: format!("{:.2} GB/s ({group})", gb(row)),
+            met: gb(row) >= 5.0,
         });
     }
-    let (measured, met) = match best_read(index, "crc16", 65_536) {
-        Some((group, row)) => (
-            format!("{:.2} GB/s ({group})", gb(row)),
-            Some(gb(row) >= 5.0),
-        ),
-        None => ("not measured".to_owned(), None),
-    };
-    targets.push(Target {
-        description: "crc16 read of 64 KiB frames ≥ 5 GB/s".to_owned(),
-        measured,
-        met,
-    });
-    let (measured, met) = match (
-        index.get(&("slice", "none", 64)),
-        index.get(&("read_message", "none", 64)),
+    if let (Some(slice), Some(stream)) = (
+        lookup.get("slice", "none", 64),
+        lookup.get("read_message", "none", 64),
     ) {
-        (Some(slice), Some(stream)) => {
-            let ratio = slice.messages_per_second / stream.messages_per_second;
-            (format!("{ratio:.2}×"), Some(ratio >= 1.3))
-        }
-        _ => ("not measured".to_owned(), None),
-    };
-    targets.push(Target {
-        description: "slice reader, no checksum, 64 B ≥ 1.3× StreamReader".to_owned(),
-        measured,
-        met,
-    });
+        let ratio = slice.messages_per_second / stream.messages_per_second;
+        targets.push(Target {
+            description: "slice reader, no checksum, 64 B ≥ 1.3× StreamReader".to_owned(),
+            measured: format!("{ratio:.2}×"),
+            met: ratio >= 1.3,
+        });
+    }
     for checksum in ["none", "crc32c", "xxh3"] {
         for size in [64, 65_536] {
-            let (measured, met) = match (
-                index.get(&("mmap", checksum, size)),
-                index.get(&("slice", checksum, size)),
+            if let (Some(mapped), Some(slice)) = (
+                lookup.get("mmap", checksum, size),
+                lookup.get("slice", checksum, size),
             ) {
-                (Some(mapped), Some(slice)) => {
-                    let ratio = mapped.bytes_per_second / slice.bytes_per_second;
-                    (format!("{ratio:.2}×"), Some(ratio >= 0.9))
-                }
-                _ => ("not measured".to_owned(), None),
-            };
-            targets.push(Target {
-                description: format!(
-                    "mmap reader {checksum}, {} within 10% of the slice reader",
-                    size_label(size)
-                ),
-                measured,
-                met,
-            });
+                let ratio = mapped.bytes_per_second / slice.bytes_per_second;
+                targets.push(Target {
+                    description: format!(
+                        "mmap reader {checksum}, {} within 10% of the slice reader",
+                        size_label(size)
+                    ),
+                    measured: format!("{ratio:.2}×"),
+                    met: ratio >= 0.9,
+                });
+            }
         }
     }
     for checksum in ["none", "crc32c", "xxh3"] {
         for size in [64, 65_536] {
             let buffered = format!("from_path_{checksum}");
-            let (measured, met) = match (
-                index.get(&("mmap", checksum, size)),
-                index.get(&("mmap", buffered.as_str(), size)),
+            if let (Some(mapped), Some(buffered)) = (
+                lookup.get("mmap", checksum, size),
+                lookup.get("mmap", &buffered, size),
             ) {
-                (Some(mapped), Some(buffered)) => {
-                    let ratio = mapped.bytes_per_second / buffered.bytes_per_second;
-                    (format!("{ratio:.2}×"), Some(ratio > 1.0))
-                }
-                _ => ("not measured".to_owned(), None),
-            };
-            targets.push(Target {
-                description: format!(
-                    "mmap reader {checksum}, {} faster than StreamReader::from_path (the unsafe pays)",
-                    size_label(size)
-                ),
-                measured,
-                met,
-            });
+                let ratio = mapped.bytes_per_second / buffered.bytes_per_second;
+                targets.push(Target {
+                    description: format!(
+                        "mmap reader {checksum}, {} faster than StreamReader::from_path (the unsafe pays)",
+                        size_label(size)
+                    ),
+                    measured: format!("{ratio:.2}×"),
+                    met: ratio > 1.0,
+                });
+            }
         }
     }
     for size in [1024, 16_384, 65_536, 1_048_576] {
         for checksum in ["none", "crc32c", "xxh3"] {
-            let (measured, met) = match (
-                index.get(&("write_finished", checksum, size)),
-                index.get(&("baseline", "memcpy", size)),
+            if let (Some(write), Some(copy)) = (
+                lookup.get("write_finished", checksum, size),
+                lookup.get("baseline", "memcpy", size),
             ) {
-                (Some(write), Some(copy)) => {
-                    let ratio = write.bytes_per_second / copy.bytes_per_second;
-                    (format!("{ratio:.2}×"), Some(ratio >= 0.5))
-                }
-                _ => ("not measured".to_owned(), None),
-            };
-            targets.push(Target {
-                description: format!(
-                    "write_finished {checksum}, {} KiB ≥ 0.5× memcpy",
-                    size / 1024
-                ),
-                measured,
-                met,
-            });
+                let ratio = write.bytes_per_second / copy.bytes_per_second;
+                targets.push(Target {
+                    description: format!(
+                        "write_finished {checksum}, {} KiB ≥ 0.5× memcpy",
+                        size / 1024
+                    ),
+                    measured: format!("{ratio:.2}×"),
+                    met: ratio >= 0.5,
+                });
+            }
         }
     }
     targets
+}
+
+/// The modes of `benches/compress.rs`, by benchmark function, with their labels; the first
+/// is the uncompressed stream the others are compared with.
+const COMPRESSION_MODES: [(&str, &str); 6] = [
+    ("uncompressed", "uncompressed"),
+    (
+        "frame_zstd3_dict16k",
+        "per frame, zstd 3, 16 KiB dictionary",
+    ),
+    ("frame_lz4", "per frame, lz4"),
+    ("chunk64k_zstd1", "64 KiB chunks, zstd 1"),
+    ("chunk64k_zstd3", "64 KiB chunks, zstd 3"),
+    ("chunk64k_lz4", "64 KiB chunks, lz4"),
+];
+
+/// One compression mode: its stream's size against the uncompressed one, and its rates.
+#[derive(Debug)]
+struct CompressionRow {
+    label: &'static str,
+    /// Uncompressed stream bytes over this mode's (above 1: smaller).
+    ratio: f64,
+    write_messages_per_second: f64,
+    read_messages_per_second: f64,
+}
+
+/// The compression table. `benches/compress.rs` gives each mode the bytes of its own stream
+/// as throughput, so bytes over messages is that stream's size per message, and the ratio
+/// comes from the same run's results.
+fn compression(lookup: &Lookup<'_>) -> Vec<CompressionRow> {
+    let measured: Vec<Option<(&str, &Row, &Row)>> = COMPRESSION_MODES
+        .iter()
+        .map(|(function, label)| {
+            let write = lookup.only("compress_write", function);
+            let read = lookup.only("compress_read", function);
+            Some((*label, write?, read?))
+        })
+        .collect();
+    let Some(Some((_, plain, _))) = measured.first() else {
+        return Vec::new();
+    };
+    let bytes_per_message = |row: &Row| row.bytes_per_second / row.messages_per_second;
+    let plain_bytes = bytes_per_message(plain);
+    measured
+        .iter()
+        .flatten()
+        .map(|(label, write, read)| CompressionRow {
+            label,
+            ratio: plain_bytes / bytes_per_message(write),
+            write_messages_per_second: write.messages_per_second,
+            read_messages_per_second: read.messages_per_second,
+        })
+        .collect()
+}
+
+fn ratio_label(ratio: f64) -> String {
+    if ratio >= 1.005 {
+        format!("{ratio:.2}× smaller")
+    } else if ratio <= 0.995 {
+        format!("{:.2}× larger", 1.0 / ratio)
+    } else {
+        "1.00×".to_owned()
+    }
 }
 
 fn format_rate(value: f64) -> String {
@@ -644,6 +780,7 @@ fn size_label(size: u64) -> String {
 
 fn render_markdown(
     rows: &[Row],
+    report: &Report,
     everyday: &[EverydayCell],
     machine: &str,
     options: &Options,
@@ -658,22 +795,31 @@ fn render_markdown(
          × naive by messages/s).\n",
         if options.quick { "quick" } else { "full" }
     );
+    if !report.missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "This run measured part of the suite (a filter or `--paired`): what needs the \
+             {} results it did not produce is left out.\n",
+            report.missing.len()
+        );
+    }
     if !everyday.is_empty() {
         render_everyday(&mut out, everyday, options);
     }
-    let _ = writeln!(out, "## Targets\n");
-    let _ = writeln!(out, "| target | measured | met |\n|---|---|---|");
-    for target in targets(&index) {
-        let met = match target.met {
-            Some(true) => "yes",
-            Some(false) => "**no**",
-            None => "n/a",
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {met} |",
-            target.description, target.measured
-        );
+    if !report.compression.is_empty() {
+        render_compression(&mut out, &report.compression);
+    }
+    if !report.targets.is_empty() {
+        let _ = writeln!(out, "## Targets\n");
+        let _ = writeln!(out, "| target | measured | met |\n|---|---|---|");
+        for target in &report.targets {
+            let met = if target.met { "yes" } else { "**no**" };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {met} |",
+                target.description, target.measured
+            );
+        }
     }
     let _ = writeln!(out, "\n## Results\n");
     let _ = writeln!(
@@ -692,7 +838,12 @@ fn render_markdown(
             "| {} | {} | {} | {} | {:.3} | {} | {} | {} | {} | {} |",
             row.group,
             row.function,
-            size_label(row.size),
+            // The compression suite's last id part counts events, not bytes.
+            if row.group.starts_with("compress_") {
+                format!("{} events", row.size)
+            } else {
+                size_label(row.size)
+            },
             format_rate(row.messages_per_second),
             row.bytes_per_second / 1e9,
             ratio("memcpy"),
@@ -703,6 +854,32 @@ fn render_markdown(
         );
     }
     out
+}
+
+/// The compression table: each mode beside the uncompressed stream of the same run.
+fn render_compression(out: &mut String, compression: &[CompressionRow]) {
+    let _ = writeln!(out, "## Compression\n");
+    let _ = writeln!(
+        out,
+        "`benches/compress.rs`: telemetry events (`flatstream-telemetry-schema`), CRC-32C \
+         framed; size of each stream against the uncompressed one, and messages/s writing \
+         and reading it.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| mode | size vs uncompressed | write msg/s | read msg/s |\n|---|---|---|---|"
+    );
+    for row in compression {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            row.label,
+            ratio_label(row.ratio),
+            format_rate(row.write_messages_per_second),
+            format_rate(row.read_messages_per_second),
+        );
+    }
+    let _ = writeln!(out);
 }
 
 /// The everyday table: one row per operation, checksum and size, a column per stream.
@@ -785,13 +962,19 @@ fn operation_order(operation: &str) -> usize {
 }
 
 fn checksum_order(checksum: &str) -> usize {
-    ["none", "crc16", "crc32", "crc32c", "crc64", "xxh3"]
+    crate::CHECKSUMS
         .iter()
         .position(|known| *known == checksum)
         .unwrap_or(usize::MAX)
 }
 
-fn render_json(rows: &[Row], everyday: &[EverydayCell], machine: &str, options: &Options) -> Value {
+fn render_json(
+    rows: &[Row],
+    report: &Report,
+    everyday: &[EverydayCell],
+    machine: &str,
+    options: &Options,
+) -> Value {
     let index = index(rows);
     let results: Vec<Value> = rows
         .iter()
@@ -806,9 +989,22 @@ fn render_json(rows: &[Row], everyday: &[EverydayCell], machine: &str, options: 
             })
         })
         .collect();
-    let targets: Vec<Value> = targets(&index)
-        .into_iter()
+    let targets: Vec<Value> = report
+        .targets
+        .iter()
         .map(|target| json!({"target": target.description, "measured": target.measured, "met": target.met}))
+        .collect();
+    let compression: Vec<Value> = report
+        .compression
+        .iter()
+        .map(|row| {
+            json!({
+                "mode": row.label,
+                "ratio": row.ratio,
+                "write_messages_per_second": row.write_messages_per_second,
+                "read_messages_per_second": row.read_messages_per_second,
+            })
+        })
         .collect();
     let everyday: Vec<Value> = everyday
         .iter()
@@ -830,6 +1026,8 @@ fn render_json(rows: &[Row], everyday: &[EverydayCell], machine: &str, options: 
         "paired": options.paired,
         "runs": options.runs,
         "targets": targets,
+        "compression": compression,
+        "missing": report.missing,
         "results": results,
         "everyday": everyday,
     })
@@ -914,6 +1112,73 @@ mod tests {
         );
         assert!((row.messages_per_second - 500_000.0).abs() < 1e-6);
         assert!(paired_row(r#"{"id":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn compression_ratios_come_from_each_streams_bytes() {
+        let mut rows = Vec::new();
+        for (index, (function, _)) in COMPRESSION_MODES.iter().enumerate() {
+            // Messages at 1000/s; stream bytes per message 100, 50, 25, ...
+            let bytes_per_message = 100.0 / f64::from(1u32 << index);
+            rows.push(row(
+                "compress_write",
+                function,
+                50_000,
+                1000.0,
+                1000.0 * bytes_per_message,
+            ));
+            rows.push(row(
+                "compress_read",
+                function,
+                50_000,
+                2000.0,
+                2000.0 * bytes_per_message,
+            ));
+        }
+        let report = Report::new(&rows);
+        // Only the targets' results are missing here.
+        assert!(
+            !report.missing.iter().any(|id| id.starts_with("compress_")),
+            "{:?}",
+            report.missing
+        );
+        let table = &report.compression;
+        assert_eq!(table.len(), COMPRESSION_MODES.len());
+        assert_eq!(table[0].label, "uncompressed");
+        assert!((table[0].ratio - 1.0).abs() < 1e-9);
+        assert!((table[2].ratio - 4.0).abs() < 1e-9);
+        assert!((table[5].read_messages_per_second - 2000.0).abs() < 1e-9);
+        assert_eq!(ratio_label(table[2].ratio), "4.00× smaller");
+        assert_eq!(ratio_label(0.98), "1.02× larger");
+    }
+
+    #[test]
+    fn a_missing_group_is_named_not_reported_as_not_measured() {
+        let rows = vec![
+            row("slice", "none", 64, 200.0, 1.0),
+            row("compress_write", "uncompressed", 50_000, 1.0, 1.0),
+        ];
+        let report = Report::new(&rows);
+        // The slice target needs `read_message/none/64`; compression needs every mode read.
+        assert!(report.missing.contains(&"read_message/none/64".to_owned()));
+        assert!(
+            report
+                .missing
+                .contains(&"compress_read/uncompressed".to_owned())
+        );
+        assert!(
+            report
+                .missing
+                .contains(&"compress_write/chunk64k_lz4".to_owned())
+        );
+        assert!(report.targets.is_empty());
+        assert!(report.compression.is_empty());
+        let options = parse(&[]).unwrap();
+        assert!(
+            options.whole_suite(),
+            "without a filter the run must be whole"
+        );
+        assert!(!parse(&["slice/".to_owned()]).unwrap().whole_suite());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use crate::process::{Step, cargo_has};
 use crate::project_root;
 
-const TARGETS: [&str; 8] = [
+const TARGETS: [&str; 9] = [
     "deframe",
     "validators",
     "recover",
@@ -19,6 +19,7 @@ const TARGETS: [&str; 8] = [
     "tokio_decoder",
     "decompress_frame",
     "decompress_chunk",
+    "decrypt_frame",
 ];
 
 /// The targets that read a selector byte and a stream: they share the stream seeds.
@@ -36,7 +37,7 @@ const TIMEOUT_SECONDS: u64 = 60;
 
 /// The selector byte the targets read first, for a vector's checksum name.
 fn selector(checksum: &str) -> Option<u8> {
-    ["none", "crc16", "crc32", "crc32c", "crc64", "xxh3"]
+    crate::CHECKSUMS
         .iter()
         .position(|name| *name == checksum)
         .map(|index| index as u8)
@@ -76,6 +77,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     let root = project_root();
     seed_corpora(&root)?;
+    seed_encrypted(&root)?;
     let mut report = String::from(
         "# flatstream fuzzing report\n\n| target | seconds | executions | exec/s | coverage | features | corpus |\n|---|---|---|---|---|---|---|\n",
     );
@@ -182,6 +184,37 @@ fn seed_corpora(root: &Path) -> Result<(), String> {
                 offset += 4 + len;
                 index += 1;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Seeds `decrypt_frame` with the encryption vectors' streams (CRC-32C framed, under the
+/// key the target uses), one per cipher, each read with and without the final frame
+/// required.
+fn seed_encrypted(root: &Path) -> Result<(), String> {
+    let dir = root.join("crates/flatstream-encrypt/tests/data");
+    for (cipher, cipher_bit) in [("xchacha20poly1305", 0u8), ("aes256gcm", 1)] {
+        let path = dir.join(format!("{cipher}.json"));
+        let text = std::fs::read_to_string(&path)
+            .map_err(|error| format!("{}: {error}", path.display()))?;
+        let vector: serde_json::Value =
+            serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
+        let hex = vector["stream"]
+            .as_str()
+            .ok_or_else(|| format!("{}: no stream", path.display()))?;
+        let stream: Vec<u8> = (0..hex.len() / 2)
+            .filter_map(|at| u8::from_str_radix(hex.get(2 * at..2 * at + 2)?, 16).ok())
+            .collect();
+        for require_final in [0u8, 4] {
+            let mut seed = vec![cipher_bit | 2 | require_final];
+            seed.extend_from_slice(&stream);
+            write_seed(
+                root,
+                "decrypt_frame",
+                &format!("seed-{cipher}-{require_final}"),
+                &seed,
+            )?;
         }
     }
     Ok(())
@@ -366,5 +399,16 @@ mod tests {
         assert_eq!(selector("none"), Some(0));
         assert_eq!(selector("xxh3"), Some(5));
         assert_eq!(selector("default"), None);
+    }
+
+    #[test]
+    fn widths_are_the_facades() {
+        for kind in flatstream::ChecksumKind::all() {
+            assert_eq!(
+                checksum_width(kind.name()),
+                Some(kind.checksum().size()),
+                "{kind}"
+            );
+        }
     }
 }

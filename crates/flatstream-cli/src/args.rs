@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use flatstream::ChecksumKind;
 
 use crate::compression::{CompressName, CompressionArgs};
+use crate::encryption::{CipherName, EncryptionArgs};
 
 /// Look at, check, convert and mend streams of framed FlatBuffers messages.
 ///
@@ -30,7 +32,7 @@ pub(crate) struct Cli {
 pub(crate) struct Options {
     /// The checksum the stream's frames carry. Reading commands detect it by default from the
     /// first frames (`auto`); writing commands (`gen`, `pack`) write crc32c unless told.
-    #[arg(short, long, global = true, value_enum, default_value_t = ChecksumName::Auto)]
+    #[arg(short, long, global = true, value_parser = checksum_names(), default_value = "auto")]
     pub(crate) checksum: ChecksumName,
     /// The largest payload accepted, in bytes: a frame that declares more is bad data, and so
     /// is a `pack` line of more than twice as many hex digits.
@@ -41,45 +43,33 @@ pub(crate) struct Options {
     pub(crate) quiet: bool,
     #[command(flatten)]
     pub(crate) compression: CompressionArgs,
+    #[command(flatten)]
+    pub(crate) encryption: EncryptionArgs,
 }
 
-/// A checksum algorithm by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ChecksumName {
-    /// Detect it from the stream's first frames (reading); crc32c (writing).
-    Auto,
-    /// No checksum field.
-    None,
-    /// CRC-16/XMODEM, 2 bytes.
-    Crc16,
-    /// CRC-32/ISO-HDLC, 4 bytes.
-    Crc32,
-    /// CRC-32C (Castagnoli), 4 bytes.
-    Crc32c,
-    /// CRC-64/XZ, 8 bytes.
-    Crc64,
-    /// XXH3-64 seed 0, 8 bytes.
-    Xxh3,
-}
+/// A checksum algorithm named on the command line: `auto`, or one of the names of
+/// [`ChecksumKind`], the facade's one table of checksums by name (none, crc16, crc32,
+/// crc32c, crc64, xxh3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChecksumName(Option<ChecksumKind>);
 
 impl ChecksumName {
     /// The algorithm named, or `None` for `auto`.
     pub(crate) fn given(self) -> Option<ChecksumKind> {
-        match self {
-            ChecksumName::Auto => None,
-            ChecksumName::None => Some(ChecksumKind::None),
-            ChecksumName::Crc16 => Some(ChecksumKind::Crc16),
-            ChecksumName::Crc32 => Some(ChecksumKind::Crc32),
-            ChecksumName::Crc32c => Some(ChecksumKind::Crc32c),
-            ChecksumName::Crc64 => Some(ChecksumKind::Crc64),
-            ChecksumName::Xxh3 => Some(ChecksumKind::Xxh3),
-        }
+        self.0
     }
 
     /// The algorithm to write with: crc32c for `auto`.
     pub(crate) fn for_writing(self) -> ChecksumKind {
         self.given().unwrap_or(ChecksumKind::Crc32c)
     }
+}
+
+/// The parser of a checksum name: `auto` or a [`ChecksumKind`] name, which clap lists in
+/// `--help` and in the error for any other word.
+fn checksum_names() -> impl TypedValueParser<Value = ChecksumName> {
+    let names = std::iter::once("auto").chain(ChecksumKind::all().iter().map(|kind| kind.name()));
+    clap::builder::PossibleValuesParser::new(names).map(|name| ChecksumName(name.parse().ok()))
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +115,19 @@ pub(crate) enum Command {
     /// zstd dictionaries for --compress zstd --dict.
     #[command(subcommand)]
     Dict(DictCommand),
+    /// Make a key for --key-file: 32 random bytes from the operating system, in a new file
+    /// of mode 0600.
+    #[command(
+        after_help = "Example:\n  flatstream keygen -o capture.key\n  flatstream gen telemetry events.fs --key-file capture.key\n  flatstream cat events.fs --key-file capture.key"
+    )]
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// Where to write the key (a new file: an existing one is never overwritten).
+    #[arg(short, long)]
+    pub(crate) output: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,10 +256,10 @@ pub(crate) struct ConvertArgs {
     /// The stream to write.
     pub(crate) output: PathBuf,
     /// The input's checksum (detected by default).
-    #[arg(long, value_enum, default_value_t = ChecksumName::Auto)]
+    #[arg(long, value_parser = checksum_names(), default_value = "auto")]
     pub(crate) from: ChecksumName,
     /// The output's checksum.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = checksum_names())]
     pub(crate) to: ChecksumName,
     /// How the input is compressed (--compress and its options say how the output is).
     #[arg(long, value_enum, default_value_t = CompressName::None)]
@@ -264,6 +267,13 @@ pub(crate) struct ConvertArgs {
     /// The input's zstd dictionary.
     #[arg(long, value_name = "FILE")]
     pub(crate) from_dict: Option<PathBuf>,
+    /// The input's key file, when it is encrypted (--key-file and --cipher say how the
+    /// output is).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) from_key_file: Option<PathBuf>,
+    /// The input's cipher, with --from-key-file.
+    #[arg(long, value_enum, default_value_t = CipherName::Xchacha20poly1305)]
+    pub(crate) from_cipher: CipherName,
 }
 
 #[derive(Debug, Subcommand)]

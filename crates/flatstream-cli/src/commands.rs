@@ -19,6 +19,7 @@ use crate::args::{
 };
 use crate::choose::{self, Chosen};
 use crate::compression::{CompressName, CompressionArgs, MessageWriter};
+use crate::encryption::EncryptionArgs;
 use crate::failure::Failure;
 use crate::output::{AtomicFile, STDOUT, after_printing, print};
 use crate::progress::bar;
@@ -268,12 +269,14 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
     let checksum = options.checksum.for_writing();
     let Some(output_name) = &args.output else {
         let input = open_lines(args.input.as_deref())?;
+        let stdout = Path::new(STDOUT);
         let mut writer = MessageWriter::new(
             BufWriter::with_capacity(256 * 1024, io::stdout().lock()),
             checksum.checksum(),
             &options.compression,
+            &options.encryption,
+            stdout,
         )?;
-        let stdout = Path::new(STDOUT);
         let outcome = pack_lines(
             input,
             &input_name,
@@ -282,10 +285,17 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
             stdout,
         );
         // Standard output cannot be taken back: what was packed before a bad line is a valid
-        // stream, so flush it either way.
-        writer
-            .flush()
-            .map_err(|error| Failure::from_error(stdout, &error))?;
+        // stream, so flush it either way; only a whole input gets an encrypted stream's
+        // final frame.
+        if outcome.is_ok() {
+            writer
+                .finish()
+                .map_err(|error| Failure::from_error(stdout, &error))?;
+        } else {
+            writer
+                .flush()
+                .map_err(|error| Failure::from_error(stdout, &error))?;
+        }
         return outcome.map_err(|failure| failure.context("the lines before it were written"));
     };
     let output = AtomicFile::create(output_name, args.input.as_deref())?;
@@ -294,6 +304,8 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
         BufWriter::with_capacity(256 * 1024, output),
         checksum.checksum(),
         &options.compression,
+        &options.encryption,
+        output_name,
     )?;
     let not_written = || format!("{} not written", output_name.display());
     pack_lines(
@@ -305,10 +317,8 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
     )
     .map_err(|failure| failure.context(not_written()))?;
     writer
-        .flush()
-        .map_err(|error| Failure::from_error(output_name, &error))?;
-    writer
-        .into_inner()
+        .finish()
+        .map_err(|error| Failure::from_error(output_name, &error))?
         .into_inner()
         .map_err(|error| Failure::usage(output_name, error.error()))?
         .commit()
@@ -682,6 +692,8 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
         BufWriter::with_capacity(256 * 1024, output),
         args.to.for_writing().checksum(),
         &options.compression,
+        &options.encryption,
+        &args.output,
     )?;
     let reading = Options {
         checksum: args.from,
@@ -691,6 +703,11 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
             compress: args.from_compress,
             dict: args.from_dict.clone(),
             ..CompressionArgs::none()
+        },
+        encryption: EncryptionArgs {
+            key_file: args.from_key_file.clone(),
+            cipher: args.from_cipher,
+            ..EncryptionArgs::none()
         },
     };
     let scan = scan(&args.input, &reading, Box::new(NoValidator), |payload| {
@@ -708,10 +725,8 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
         });
     }
     writer
-        .flush()
-        .map_err(|error| Failure::from_error(&args.output, &error))?;
-    writer
-        .into_inner()
+        .finish()
+        .map_err(|error| Failure::from_error(&args.output, &error))?
         .into_inner()
         .map_err(|error| Failure::usage(&args.output, error.error()))?
         .commit()?;
@@ -735,6 +750,8 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
         BufWriter::with_capacity(1024 * 1024, output),
         options.checksum.for_writing().checksum(),
         &options.compression,
+        &options.encryption,
+        &args.output,
     )?;
     // About 75 bytes an event: a bar from roughly 900 000 events.
     let progress = bar(args.count.saturating_mul(75), options.quiet);
@@ -746,16 +763,19 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
             progress.set_position(writer.position());
         }
     }
-    writer
-        .flush()
-        .map_err(|error| Failure::from_error(&args.output, &error))?;
     progress.finish_and_clear();
-    let bytes = writer.position();
+    let bytes_before_end = writer.position();
     writer
-        .into_inner()
+        .finish()
+        .map_err(|error| Failure::from_error(&args.output, &error))?
         .into_inner()
         .map_err(|error| Failure::usage(&args.output, error.error()))?
         .commit()?;
+    // With the open chunk and an encrypted stream's final frame, which come at the end.
+    let bytes = std::fs::metadata(&args.output)
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map_or(bytes_before_end, |metadata| metadata.len());
     print(|out| {
         writeln!(
             out,

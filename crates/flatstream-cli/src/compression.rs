@@ -13,10 +13,11 @@ use flatstream::compress::{
 };
 use flatstream::wire::{Frame, LENGTH_LEN};
 use flatstream::{
-    Checksum, ChecksumFramer, Deframer, DeframerExt, Error, NoValidator, Result, StreamSerialize,
-    StreamWriter, ValidatingDeframer, Validator,
+    Checksum, Deframer, DeframerExt, Error, NoValidator, Result, StreamSerialize, StreamWriter,
+    ValidatingDeframer, Validator,
 };
 
+use crate::encryption::{CliFramer, EncryptionArgs};
 use crate::failure::Failure;
 
 /// A codec by name.
@@ -93,29 +94,35 @@ impl CompressionArgs {
         })
     }
 
-    /// Whether to read `path` as chunks: `--chunk` says so (0 is per frame), or else the
-    /// first frame's payload begins with the chunk marker. Only with a codec.
-    pub(crate) fn reads_chunks(&self, path: &Path, checksum_len: usize) -> bool {
+    /// Whether to read a stream as chunks: `--chunk` says so (0 is per frame), or else
+    /// `first_payload_is_chunk` (the first frame's payload, decrypted when it must be,
+    /// begins with the chunk marker). Only with a codec.
+    pub(crate) fn reads_chunks(&self, first_payload_is_chunk: impl FnOnce() -> bool) -> bool {
         if self.compress == CompressName::None {
             return false;
         }
         if let Some(chunk) = self.chunk {
             return chunk > 0;
         }
-        let mut start = Vec::new();
-        File::open(path)
-            .and_then(|file| {
-                file.take((LENGTH_LEN + checksum_len + 4) as u64)
-                    .read_to_end(&mut start)
-            })
-            .is_ok_and(|_| {
-                start.len() > LENGTH_LEN + checksum_len
-                    && is_chunk(&start[LENGTH_LEN + checksum_len..])
-            })
+        first_payload_is_chunk()
     }
 }
 
-type BoxedFramer = ChecksumFramer<Box<dyn Checksum + Send + Sync>>;
+/// Whether the first frame's payload in `path` begins with the chunk marker, read as it is
+/// on the wire.
+pub(crate) fn first_payload_is_chunk(path: &Path, checksum_len: usize) -> bool {
+    let mut start = Vec::new();
+    File::open(path)
+        .and_then(|file| {
+            file.take((LENGTH_LEN + checksum_len + 4) as u64)
+                .read_to_end(&mut start)
+        })
+        .is_ok_and(|_| {
+            start.len() > LENGTH_LEN + checksum_len && is_chunk(&start[LENGTH_LEN + checksum_len..])
+        })
+}
+
+type BoxedFramer = CliFramer;
 
 /// A stream writer that compresses as the options say.
 pub(crate) enum MessageWriter<W: Write> {
@@ -125,17 +132,20 @@ pub(crate) enum MessageWriter<W: Write> {
 }
 
 impl<W: Write> MessageWriter<W> {
-    /// A writer of frames checksummed by `checksum`, compressed as `compression` says.
+    /// A writer of frames checksummed by `checksum`, compressed as `compression` says,
+    /// then encrypted as `encryption` says.
     ///
     /// # Errors
     ///
-    /// As [`CompressionArgs::codec`].
+    /// As [`CompressionArgs::codec`] and [`EncryptionArgs::key`].
     pub(crate) fn new(
         writer: W,
         checksum: Box<dyn Checksum + Send + Sync>,
         compression: &CompressionArgs,
+        encryption: &EncryptionArgs,
+        output: &Path,
     ) -> std::result::Result<Self, Failure> {
-        let framer = ChecksumFramer::new(checksum);
+        let framer = CliFramer::new(checksum, encryption.key()?.as_ref(), output)?;
         Ok(
             match (compression.codec()?, compression.chunk.unwrap_or(0)) {
                 (None, _) => MessageWriter::Plain(StreamWriter::new(writer, framer)),
@@ -174,21 +184,22 @@ impl<W: Write> MessageWriter<W> {
         }
     }
 
+    /// Ends the stream (an encrypted stream's final frame, the open chunk), flushes, and
+    /// returns the underlying writer.
+    pub(crate) fn finish(self) -> Result<W> {
+        match self {
+            MessageWriter::Plain(mut writer) => writer.finish().map(|()| writer.into_inner()),
+            MessageWriter::PerFrame(mut writer) => writer.finish().map(|()| writer.into_inner()),
+            MessageWriter::Chunked(writer) => writer.finish(),
+        }
+    }
+
     /// Bytes of whole frames written.
     pub(crate) fn position(&self) -> u64 {
         match self {
             MessageWriter::Plain(writer) => writer.position(),
             MessageWriter::PerFrame(writer) => writer.position(),
             MessageWriter::Chunked(writer) => writer.position(),
-        }
-    }
-
-    /// The underlying writer: [`flush`](Self::flush) first.
-    pub(crate) fn into_inner(self) -> W {
-        match self {
-            MessageWriter::Plain(writer) => writer.into_inner(),
-            MessageWriter::PerFrame(writer) => writer.into_inner(),
-            MessageWriter::Chunked(writer) => writer.into_inner(),
         }
     }
 }
@@ -254,7 +265,7 @@ impl<D: Deframer> Deframer for MaybeDecompressing<D> {
 pub(crate) type ScanDeframer<D> = ValidatingDeframer<MaybeDecompressing<D>, Box<dyn Validator>>;
 
 /// The deframer a scan reads with: decompressing per frame and validating messages, or for
-/// a chunked stream (said by `--chunk`, or by the first frame of the file at `path`) a
+/// a chunked stream (said by `--chunk`, or by `first_payload_is_chunk`) a
 /// plain one, with an unchunker that validates each message.
 ///
 /// # Errors
@@ -262,13 +273,13 @@ pub(crate) type ScanDeframer<D> = ValidatingDeframer<MaybeDecompressing<D>, Box<
 /// As [`CompressionArgs::codec`].
 pub(crate) fn reading<D: Deframer>(
     compression: &CompressionArgs,
-    (path, checksum_len, max_frame_len): (&Path, usize, usize),
+    (first_payload_is_chunk, max_frame_len): (impl FnOnce() -> bool, usize),
     inner: D,
     validator: Box<dyn Validator>,
 ) -> std::result::Result<(ScanDeframer<D>, Option<Unchunker>), Failure> {
     let codec = compression.codec()?;
     Ok(match codec {
-        Some(codec) if compression.reads_chunks(path, checksum_len) => (
+        Some(codec) if compression.reads_chunks(first_payload_is_chunk) => (
             MaybeDecompressing::new(inner, None, max_frame_len)
                 .with_validator(Box::new(NoValidator)),
             Some(Unchunker {

@@ -17,14 +17,14 @@ use std::time::Duration;
 
 use flatstream::{
     ChecksumKind, Error, ErrorKind, FollowConfig, NoValidator, StructuralValidator, TypedValidator,
-    Validator, ZeroFillCheck, detect_checksum_with_limit, wire::MAX_HEADER_LEN,
+    Validator, detect_checksum_with_limit, wire::MAX_HEADER_LEN,
 };
 use flatstream_telemetry_schema::Event;
 use serde_json::json;
 
 use crate::args::{CatArgs, CatFormat, Options, ValidateName, VerifyArgs};
 use crate::choose::Chosen;
-use crate::compression::{deliver, reading};
+use crate::compression::deliver;
 use crate::failure::Failure;
 use crate::output::{STDOUT, after_printing, print};
 
@@ -185,13 +185,7 @@ fn follow(
             error: None,
         });
     };
-    let checksum_len = checksum.kind.checksum().size();
-    let (deframer, mut unchunker) = reading(
-        &options.compression,
-        (path, checksum_len, options.max_frame_len),
-        ZeroFillCheck::new(checksum.deframer(options.max_frame_len)),
-        validator,
-    )?;
+    let (deframer, mut unchunker) = crate::scan::deframer(path, options, checksum, validator)?;
     let mut follow = FollowConfig::new()
         .open(path, deframer)
         .map_err(|error| Failure::usage(path, error))?;

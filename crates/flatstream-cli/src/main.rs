@@ -12,6 +12,7 @@ mod args;
 mod choose;
 mod commands;
 mod compression;
+mod encryption;
 mod failure;
 mod follow;
 mod output;
@@ -36,6 +37,17 @@ fn main() -> ExitCode {
         Command::Convert(args) => commands::convert(&cli.options, args),
         Command::Gen(args) => commands::generate(&cli.options, args),
         Command::Dict(args) => commands::dict(&cli.options, args),
+        Command::Keygen(args) => encryption::keygen(&args.output).and_then(|()| {
+            crate::output::print(|out| {
+                use std::io::Write as _;
+                writeln!(
+                    out,
+                    "wrote a {}-byte key to {} (mode 0600)",
+                    flatstream::encrypt::KEY_LEN,
+                    args.output.display()
+                )
+            })
+        }),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,14 +4,17 @@ use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use flatstream::compress::is_chunk;
 use flatstream::wire::{LENGTH_LEN, MAX_HEADER_LEN};
 use flatstream::{
-    ChecksumKind, Error, ErrorKind, StreamReader, Validator, ZeroFillCheck, find_intact_frame,
+    Checksum, ChecksumKind, Error, ErrorKind, StreamReader, Validator, ZeroFillCheck,
+    find_intact_frame,
 };
 
 use crate::args::Options;
 use crate::choose::{self, Chosen};
-use crate::compression::{deliver, reading};
+use crate::compression::{self, ScanDeframer, Unchunker, deliver, reading};
+use crate::encryption::{self, MaybeDecrypting};
 use crate::failure::Failure;
 use crate::progress::{ProgressRead, bar};
 
@@ -51,6 +54,9 @@ impl Scan {
             Some(ErrorKind::FrameTooLarge { .. }) => "frame_too_large",
             Some(ErrorKind::ValidationFailed { .. }) => "validation_failed",
             Some(ErrorKind::ZeroFilled { .. }) => "zero_filled",
+            Some(ErrorKind::AuthenticationFailed) => "authentication_failed",
+            Some(ErrorKind::FramesMissing { .. }) => "frames_missing",
+            Some(ErrorKind::OutOfSequence { .. }) => "out_of_sequence",
             Some(_) => "invalid",
         }
     }
@@ -111,12 +117,7 @@ pub(crate) fn scan(
         None => choose::detect_from(path, &mut progress, &mut prefix, options.max_frame_len)?,
     };
     let checksum_len = checksum.kind.checksum().size();
-    let (deframer, mut unchunker) = reading(
-        &options.compression,
-        (path, checksum_len, options.max_frame_len),
-        ZeroFillCheck::new(checksum.deframer(options.max_frame_len)),
-        validator,
-    )?;
+    let (deframer, mut unchunker) = deframer(path, options, checksum, validator)?;
     let source = Cursor::new(prefix).chain(progress);
     let mut reader = StreamReader::new(BufReader::with_capacity(256 * 1024, source), deframer);
     let mut largest_payload = 0;
@@ -174,6 +175,12 @@ pub(crate) fn scan(
                 _ => (frames, offset),
             }
         }
+        // A clean end consumed every byte read; an encrypted stream's final frame is not
+        // handed on as a message, so the reader's position stops before it.
+        None if options.encryption.key_file.is_some() => (
+            reader.frames_read(),
+            reader.get_ref().get_ref().get_ref().1.bytes_read(),
+        ),
         None => (reader.frames_read(), reader.position()),
     };
     let intact_after = match &error {
@@ -202,6 +209,42 @@ pub(crate) fn scan(
         suggested,
         intact_after,
     })
+}
+
+/// Every deframer of a scan, innermost first: checksum and zero fill, decryption,
+/// decompression, validation.
+type FullDeframer = ScanDeframer<MaybeDecrypting<ZeroFillCheck<Box<dyn Checksum + Send + Sync>>>>;
+
+/// The deframer a scan reads with: checksum (and zero fill), then decryption, then
+/// decompression or unchunking, then validation, as the options say (`--follow` reads with
+/// it too).
+pub(crate) fn deframer(
+    path: &Path,
+    options: &Options,
+    checksum: Chosen,
+    validator: Box<dyn Validator>,
+) -> Result<(FullDeframer, Option<Unchunker>), Failure> {
+    let first_payload_is_chunk = || {
+        if options.encryption.key_file.is_some() {
+            encryption::first_payload(
+                path,
+                checksum.deframer(options.max_frame_len),
+                &options.encryption,
+            )
+            .is_some_and(|payload| is_chunk(&payload))
+        } else {
+            compression::first_payload_is_chunk(path, checksum.kind.checksum().size())
+        }
+    };
+    reading(
+        &options.compression,
+        (first_payload_is_chunk, options.max_frame_len),
+        MaybeDecrypting::new(
+            ZeroFillCheck::new(checksum.deframer(options.max_frame_len)),
+            &options.encryption,
+        )?,
+        validator,
+    )
 }
 
 /// How many bytes follow `offset` in the file, if they are few (shorter than a header) and

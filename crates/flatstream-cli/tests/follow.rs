@@ -78,12 +78,19 @@ impl Running {
         }
     }
 
-    /// The first line of standard error, which must come within [`PATIENCE`].
+    /// The next line of standard error (read a byte at a time, so nothing after it is
+    /// taken from [`finish`](Self::finish)).
     fn stderr_line(&mut self) -> String {
-        let mut stderr = BufReader::new(self.child.stderr.as_mut().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        line
+        let stderr = self.child.stderr.as_mut().unwrap();
+        let mut line = Vec::new();
+        let mut byte = [0];
+        while stderr.read(&mut byte).unwrap() == 1 {
+            line.push(byte[0]);
+            if byte[0] == b'\n' {
+                break;
+            }
+        }
+        String::from_utf8(line).unwrap()
     }
 
     fn signal(&self, signal: Signal) {
@@ -351,4 +358,55 @@ fn what_cannot_be_followed_is_exit_2_at_once() {
             );
         }
     }
+}
+
+#[test]
+fn verify_follow_reads_an_encrypted_stream_past_its_final_frame() {
+    let key = scratch("follow-encrypted.key");
+    let _ = std::fs::remove_file(&key);
+    let key = key.to_str().unwrap();
+    let made = crate::flatstream(&["keygen", "-o", key]);
+    assert!(made.status.success(), "{}", crate::stderr(&made));
+    let events = scratch("follow-encrypted-events.fs");
+    let events = events.to_str().unwrap();
+    let generated = crate::flatstream(&[
+        "gen",
+        "telemetry",
+        events,
+        "--count",
+        "50",
+        "--key-file",
+        key,
+    ]);
+    assert!(generated.status.success(), "{}", crate::stderr(&generated));
+    let stream = std::fs::read(events).unwrap();
+
+    let path = fresh("follow-encrypted.fs");
+    let mut running = Running::start(&[
+        "verify",
+        "--follow",
+        path.to_str().unwrap(),
+        "--key-file",
+        key,
+    ]);
+    assert!(
+        running
+            .stderr_line()
+            .contains("waiting for the first frames")
+    );
+    for piece in stream.chunks(100) {
+        append(&path, piece);
+    }
+    running.signal(Signal::SIGTERM);
+    let finished = running.finish();
+    assert_eq!(finished.status.code(), Some(0), "{}", finished.stderr);
+    assert!(
+        finished.stdout.join("\n").contains(&format!(
+            "ok: 50 frames, {} bytes, checksum crc32c (detected); stopped following",
+            stream.len()
+        )),
+        "{:?} {}",
+        finished.stdout,
+        finished.stderr
+    );
 }

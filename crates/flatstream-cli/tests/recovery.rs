@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use flatstream_test_support::pseudo_random_bytes;
 use serde_json::Value;
 
 use crate::{flatstream, stderr};
@@ -19,19 +20,6 @@ fn dir(name: &str) -> PathBuf {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// `len` bytes of xorshift output: random-looking, the same on every run.
-fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
 }
 
 fn path(path: &Path) -> &str {
@@ -148,7 +136,7 @@ fn a_wrong_checksum_never_cuts_a_good_file_and_auto_reads_it() {
 #[test]
 fn every_algorithm_is_detected_and_said_in_json() {
     let dir = dir("detect");
-    for checksum in crate::ALGORITHMS {
+    for checksum in crate::algorithms() {
         let file = generate(&dir, &format!("{checksum}.fs"), 300, checksum);
         for command in ["verify", "stats"] {
             let (report, code, _) = json(&[command, path(&file), "--json"]);
@@ -167,7 +155,7 @@ fn every_algorithm_is_detected_and_said_in_json() {
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
     assert!(message.contains("cannot detect the checksum"), "{message}");
-    for checksum in crate::ALGORITHMS {
+    for checksum in crate::algorithms() {
         assert!(message.contains(&format!("{checksum}: ")), "{message}");
     }
 }
@@ -269,24 +257,6 @@ fn salvage_of_bytes_that_are_not_frames_is_bounded_and_says_so() {
     assert_eq!(report["skipped"], serde_json::json!([[0, 4_000_000]]));
     assert!(report["unchecked_candidates"].is_u64());
     assert_eq!(fs::metadata(&output).unwrap().len(), 0);
-}
-
-#[test]
-fn readme_sample_output_is_what_verify_prints() {
-    // The repository README quotes `verify --json` on `gen telemetry --count 1000`.
-    let readme =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
-    let sample = readme
-        .lines()
-        .skip_while(|line| !line.contains("-- verify events.fs --json"))
-        .nth(1)
-        .and_then(|line| line.strip_prefix("# "))
-        .expect("the README quotes verify --json")
-        .to_owned();
-    let dir = dir("readme");
-    let file = generate(&dir, "events.fs", 1000, "crc32c");
-    let output = flatstream(&["verify", path(&file), "--json"]);
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim_end(), sample);
 }
 
 /// Runs `recover` with `args` on a copy of `bytes` and returns the exit code and the file

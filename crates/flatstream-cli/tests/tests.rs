@@ -7,11 +7,18 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 mod compress;
+mod encrypt;
 mod follow;
 mod outputs;
+mod readme;
 mod recovery;
 
-const ALGORITHMS: [&str; 6] = ["none", "crc16", "crc32", "crc32c", "crc64", "xxh3"];
+/// Every checksum name the command takes, from the facade's one table.
+fn algorithms() -> impl Iterator<Item = &'static str> {
+    flatstream::ChecksumKind::all()
+        .iter()
+        .map(|kind| kind.name())
+}
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/wire-vectors")
@@ -107,7 +114,7 @@ fn verify_json_reports_every_vector_as_its_manifest_says() {
 
 #[test]
 fn cat_then_pack_reproduces_every_good_stream() {
-    for checksum in ALGORITHMS {
+    for checksum in algorithms() {
         for kind in ["mixed", "empty-stream"] {
             let file = vector(&format!("{checksum}-{kind}.bin"));
             let hex = flatstream(&["cat", &file, "-c", checksum]);
@@ -129,8 +136,8 @@ fn cat_then_pack_reproduces_every_good_stream() {
 
 #[test]
 fn convert_round_trips_across_every_pair_of_algorithms() {
-    for from in ALGORITHMS {
-        for to in ALGORITHMS {
+    for from in algorithms() {
+        for to in algorithms() {
             let out = scratch(&format!("convert-{from}-{to}.bin"));
             let output = flatstream(&[
                 "convert",
@@ -371,9 +378,7 @@ fn pack_names_a_bad_line_and_keeps_what_came_before() {
 #[test]
 fn hostile_input_never_panics() {
     let garbage = scratch("garbage.bin");
-    let pseudo_random: Vec<u8> = (0..5000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
-        .collect();
+    let pseudo_random = flatstream_test_support::pseudo_random_bytes(5000, 0x2545_f491_4f6c_dd1d);
     std::fs::write(&garbage, &pseudo_random).unwrap();
     let empty = scratch("empty.bin");
     std::fs::write(&empty, b"").unwrap();

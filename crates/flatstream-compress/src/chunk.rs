@@ -330,13 +330,16 @@ impl<W: Write, F: Framer, C: Codec> ChunkWriter<W, F, C> {
         self.outer.flush()
     }
 
-    /// Writes the open chunk, flushes, and returns the underlying writer.
+    /// Writes the open chunk, ends the stream as the framer closes it (an encrypting
+    /// framer's final frame, see `StreamWriter::finish`), flushes, and returns the
+    /// underlying writer.
     ///
     /// # Errors
     ///
-    /// As [`flush`](Self::flush).
+    /// As [`flush`](Self::flush), and the framer's error closing the stream.
     pub fn finish(mut self) -> Result<W> {
-        self.flush()?;
+        self.write_chunk()?;
+        self.outer.finish()?;
         Ok(self.outer.into_inner())
     }
 

@@ -62,6 +62,10 @@ impl<F: Framer, C: Codec> Framer for CompressingFramer<F, C> {
         self.codec.compress(payload, &mut self.compressed)?;
         self.inner.frame_and_write(writer, &self.compressed)
     }
+
+    fn finish<W: Write + ?Sized>(&mut self, writer: &mut W) -> Result<usize> {
+        self.inner.finish(writer)
+    }
 }
 
 /// Decompresses every payload the inner deframer reads, refusing one that declares more

@@ -103,6 +103,29 @@ pub enum ErrorKind {
         /// What the path names now.
         reason: Cow<'static, str>,
     },
+    /// An encrypted frame failed authentication: a wrong key or cipher, or a changed byte.
+    #[error("authentication failed: wrong key or cipher, or the frame was changed")]
+    AuthenticationFailed,
+    /// An authentic encrypted frame whose sequence number jumped forward: the frames between
+    /// are missing (as after a salvage), though none was found changed.
+    #[error(
+        "{count} frames missing before this one (sequence number {found}, expected {expected})"
+    )]
+    FramesMissing {
+        /// How many sequence numbers were skipped.
+        count: u64,
+        /// The sequence number expected.
+        expected: u64,
+        /// The frame's sequence number.
+        found: u64,
+    },
+    /// An authentic encrypted frame out of its place: repeated, reordered, from another
+    /// stream, after the final frame, or a stream that ends without the final frame required.
+    #[error("frame out of sequence: {reason}")]
+    OutOfSequence {
+        /// What is out of place.
+        reason: Cow<'static, str>,
+    },
     /// An error raised by caller code, such as a `process_all` closure.
     #[error("{0}")]
     Other(Box<dyn std::error::Error + Send + Sync + 'static>),

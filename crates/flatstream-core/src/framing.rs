@@ -23,6 +23,18 @@ pub trait Framer {
         writer: &mut W,
         payload: &[u8],
     ) -> Result<usize>;
+
+    /// Writes whatever closes the stream, and returns how many bytes that was: nothing for
+    /// most framers (the default), an encrypting framer's authenticated final frame. After
+    /// it the framer may refuse to write more. Adapters forward it to the framer they wrap.
+    ///
+    /// # Errors
+    ///
+    /// The writer's I/O errors, and the framer's own.
+    fn finish<W: Write + ?Sized>(&mut self, writer: &mut W) -> Result<usize> {
+        let _ = writer;
+        Ok(0)
+    }
 }
 
 impl<F: Framer + ?Sized> Framer for &mut F {
@@ -33,6 +45,11 @@ impl<F: Framer + ?Sized> Framer for &mut F {
         payload: &[u8],
     ) -> Result<usize> {
         (**self).frame_and_write(writer, payload)
+    }
+
+    #[inline]
+    fn finish<W: Write + ?Sized>(&mut self, writer: &mut W) -> Result<usize> {
+        (**self).finish(writer)
     }
 }
 
@@ -85,6 +102,12 @@ pub trait Deframer {
     /// the async reader's buffer) reads through this method, so every adapter works with
     /// every reader. The default passes the frame through `parse_frame`; a transforming
     /// adapter overrides it.
+    ///
+    /// Returns `None` for an empty `input`, the clean end (a deframer that requires the
+    /// stream to end in a certain way reports an error instead), and for a whole frame that
+    /// carries no message but marks the end of the stream (an encrypted stream's final
+    /// frame): the reader counts that frame's bytes ([`peek_frame_len`](Self::peek_frame_len))
+    /// in its position and reads on, so that anything after it is still found.
     ///
     /// # Errors
     ///

@@ -205,10 +205,28 @@ impl<D: Deframer> Follow<D> {
         self.progress.check_usable()?;
         // A timeout too long to add is no deadline at all.
         let deadline = Instant::now().checked_add(timeout);
-        let frame_len = loop {
+        let payload = loop {
+            let Some(frame_len) = self.whole_frame(deadline)? else {
+                return Ok(None);
+            };
+            if let Some(payload) = self.decode(frame_len)? {
+                break payload;
+            }
+            // A frame that holds no message (an encrypted stream's final frame): read on.
+        };
+        Ok(Some(match payload {
+            Lent::Buffer { start, len } => &self.buffer[start..start + len],
+            Lent::Scratch { start, len } => &self.scratch[start..start + len],
+        }))
+    }
+
+    /// The length of the frame at `start` once it is whole in the buffer, reading and
+    /// waiting until then; `None` when `deadline` passes first.
+    fn whole_frame(&mut self, deadline: Option<Instant>) -> Result<Option<usize>> {
+        loop {
             let pending = &self.buffer[self.start..];
             match self.deframer.peek_frame_len(pending) {
-                Ok(Some(frame_len)) if frame_len <= pending.len() => break frame_len,
+                Ok(Some(frame_len)) if frame_len <= pending.len() => return Ok(Some(frame_len)),
                 Ok(needed) => {
                     // An adapter may want more than the length field before it can tell.
                     let wanted = needed.unwrap_or(LENGTH_LEN).saturating_sub(pending.len());
@@ -223,26 +241,61 @@ impl<D: Deframer> Follow<D> {
                 }
                 Err(error) => return Err(self.progress.fail(error)),
             }
-        };
-        let frame = &self.buffer[self.start..self.start + frame_len];
-        match self.deframer.decode_frame(frame, &mut self.scratch) {
+        }
+    }
+
+    /// Decodes the whole frame of `frame_len` bytes at `start` and consumes it; says where
+    /// its payload lies (`None` for a frame that holds no message).
+    fn decode(&mut self, frame_len: usize) -> Result<Option<Lent>> {
+        let input = &self.buffer[self.start..self.start + frame_len];
+        let input_at = input.as_ptr().addr();
+        let lent = match self.deframer.decode_frame(input, &mut self.scratch) {
             Ok(Some(frame)) => {
-                self.start += frame_len;
-                self.progress.advance(frame_len);
-                Ok(Some(frame.payload))
+                let (at, len) = (frame.payload.as_ptr().addr(), frame.payload.len());
+                let in_input = at.wrapping_sub(input_at);
+                let in_scratch = at.wrapping_sub(self.scratch.as_ptr().addr());
+                if len == 0 {
+                    // Nothing to borrow: wherever it points, an empty payload is the same.
+                    Lent::Buffer { start: 0, len: 0 }
+                } else if in_input < frame_len && len <= frame_len - in_input {
+                    Lent::Buffer {
+                        start: self.start + in_input,
+                        len,
+                    }
+                } else if in_scratch < self.scratch.len() && len <= self.scratch.len() - in_scratch
+                {
+                    Lent::Scratch {
+                        start: in_scratch,
+                        len,
+                    }
+                } else {
+                    self.start += frame_len;
+                    return Err(self.progress.fail(
+                        Error::invalid_frame(
+                            "the deframer's payload is neither in its input nor in the scratch \
+                             buffer it was given",
+                        )
+                        .with_frame_len(frame_len as u64),
+                    ));
+                }
             }
-            Ok(None) => Err(self.progress.fail(Error::invalid_frame(
-                "the deframer found no frame where its length field announced one",
-            ))),
+            Ok(None) => {
+                self.start += frame_len;
+                self.progress.skip(frame_len);
+                return Ok(None);
+            }
             Err(error) => {
                 let error = self.progress.fail(error);
                 if error.is_resumable() {
                     // Consumed whole: the next call begins at the next frame.
                     self.start += frame_len;
                 }
-                Err(error)
+                return Err(error);
             }
-        }
+        };
+        self.start += frame_len;
+        self.progress.advance(frame_len);
+        Ok(Some(lent))
     }
 
     /// Reads what the file holds past the bytes read, at least `wanted` bytes' worth if
@@ -341,6 +394,14 @@ impl<D> Follow<D> {
     pub fn into_deframer(self) -> D {
         self.deframer
     }
+}
+
+/// Where a delivered payload lies, without borrowing it: the borrow is taken once the
+/// follower has stopped changing its state.
+#[derive(Debug, Clone, Copy)]
+enum Lent {
+    Buffer { start: usize, len: usize },
+    Scratch { start: usize, len: usize },
 }
 
 /// What tells two files apart: device and inode on unix; elsewhere nothing (only removal is

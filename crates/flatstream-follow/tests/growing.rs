@@ -262,3 +262,49 @@ fn a_compressed_stream_is_followed_through_its_deframer() {
         );
     }
 }
+
+#[test]
+fn an_encrypted_stream_is_followed_past_its_final_frame() {
+    use flatstream_encrypt::{DecryptDeframerExt, EncryptFramerExt, Key};
+    use flatstream_io::{ChecksumFramer, StreamWriter};
+
+    let key = Key::from_bytes([7; 32]);
+    let mut writer = StreamWriter::new(
+        Vec::new(),
+        ChecksumFramer::new(flatstream_checksum_crc32c::Crc32c::new())
+            .encrypted(&key)
+            .unwrap(),
+    );
+    let mut ends = Vec::new();
+    for index in 0..20 {
+        writer.write_payload(&payload(index)).unwrap();
+        ends.push(writer.get_ref().len());
+    }
+    // The final frame: no message, but bytes the follower must account for.
+    writer.finish().unwrap();
+    let stream = writer.into_inner();
+    ends.push(stream.len());
+
+    let path = fresh_file("encrypted.fs");
+    let mut file = appender(&path);
+    let mut follow = Follow::new(&path, deframer().decrypted(&key)).unwrap();
+    let mut start = 0;
+    for (index, end) in ends.iter().copied().enumerate() {
+        // Each frame torn first, in a different place.
+        let cut = start + (index * 13) % (end - start);
+        append(&mut file, &stream[start..cut]);
+        append(&mut file, &stream[cut..end]);
+        start = end;
+        if index < 20 {
+            assert_eq!(expect_frame(&mut follow), payload(index), "frame {index}");
+        }
+    }
+    assert_eq!(follow.next(Duration::ZERO).unwrap(), None);
+    assert_eq!(follow.frames_read(), 20, "the final frame holds no message");
+    assert_eq!(
+        follow.position(),
+        stream.len() as u64,
+        "but its bytes are read"
+    );
+    assert_eq!(follow.pending_len(), 0);
+}

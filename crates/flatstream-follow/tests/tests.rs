@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use flatstream_checksum_crc32c::Crc32c;
-use flatstream_follow::{Follow, FollowConfig};
+use flatstream_follow::{Deframer, Follow, FollowConfig};
 use flatstream_io::{ChecksumDeframer, ChecksumFramer, StreamWriter};
 
 mod allocation;
@@ -70,7 +70,7 @@ fn append(file: &mut File, bytes: &[u8]) {
 }
 
 /// The next payload, which must arrive within [`PATIENCE`].
-fn expect_frame(follow: &mut Follow<ChecksumDeframer<Crc32c>>) -> Vec<u8> {
+fn expect_frame<D: Deframer>(follow: &mut Follow<D>) -> Vec<u8> {
     match follow.next(PATIENCE) {
         Ok(Some(payload)) => payload.to_vec(),
         Ok(None) => panic!(

@@ -59,6 +59,10 @@ impl<F: Framer, V: Validator> Framer for ValidatingFramer<F, V> {
         self.validator.validate(payload)?;
         self.inner.frame_and_write(writer, payload)
     }
+
+    fn finish<W: Write + ?Sized>(&mut self, writer: &mut W) -> Result<usize> {
+        self.inner.finish(writer)
+    }
 }
 
 /// Checks every payload with a [`Validator`] after reading it. A rejected frame was read
@@ -162,6 +166,10 @@ impl<F: Framer, O: FnMut(&[u8])> Framer for ObserverFramer<F, O> {
         let written = self.inner.frame_and_write(writer, payload)?;
         (self.observer)(payload);
         Ok(written)
+    }
+
+    fn finish<W: Write + ?Sized>(&mut self, writer: &mut W) -> Result<usize> {
+        self.inner.finish(writer)
     }
 }
 
@@ -305,6 +313,10 @@ impl<F: Framer> Framer for BoundedFramer<F> {
             ));
         }
         self.inner.frame_and_write(writer, payload)
+    }
+
+    fn finish<W: Write + ?Sized>(&mut self, writer: &mut W) -> Result<usize> {
+        self.inner.finish(writer)
     }
 }
 

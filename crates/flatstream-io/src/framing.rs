@@ -282,14 +282,15 @@ fn read_payload<R: Read + ?Sized>(
     payload: &mut Vec<u8>,
     payload_len: usize,
 ) -> Result<usize> {
-    if payload_len <= payload.capacity() || payload_len <= PRESIZE_LIMIT {
+    // Frames of one size after another: the buffer is already the right length. Left as it
+    // is, since the store of an unchanged length made the caller's load of the payload slice
+    // stall on store forwarding (measured with `perf`).
+    if payload.len() == payload_len {
+        Ok(read_full(reader, payload)?)
+    } else if payload_len <= payload.capacity() || payload_len <= PRESIZE_LIMIT {
         // Truncate or extend: only newly exposed bytes are zeroed, so a reused buffer
-        // costs nothing per frame. Skipped when the length is already right: the store of
-        // an unchanged length made the caller's load of the payload slice stall on store
-        // forwarding (measured with `perf`).
-        if payload.len() != payload_len {
-            payload.resize(payload_len, 0);
-        }
+        // costs nothing per frame.
+        payload.resize(payload_len, 0);
         Ok(read_full(reader, payload)?)
     } else {
         read_growing(reader, payload, payload_len)

@@ -75,6 +75,13 @@ impl Progress {
         self.position += frame_len as u64;
     }
 
+    /// Records `len` bytes consumed that held no message (an encrypted stream's final frame):
+    /// the position moves on, the frame count and the last message's offset do not.
+    #[inline]
+    pub fn skip(&mut self, len: usize) {
+        self.position += len as u64;
+    }
+
     /// Locates a reading error at the current frame, and moves past the frame when it was
     /// consumed whole; otherwise stops the reader.
     #[cold]

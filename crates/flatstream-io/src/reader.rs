@@ -167,18 +167,19 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
             self.payload.clear();
             self.payload.shrink_to(self.memory.retained());
         }
-        let outcome =
-            match self
-                .mode
-                .read_frame(&mut self.reader, &mut self.deframer, &mut self.payload)
-            {
-                Ok(Some((payload, frame_len))) => {
-                    self.progress.advance(frame_len);
-                    Ok(Some(payload))
-                }
-                Ok(None) => Ok(None),
-                Err(error) => Err(self.progress.fail(error)),
-            };
+        let outcome = match self.mode.read_frame(
+            &mut self.reader,
+            &mut self.deframer,
+            &mut self.payload,
+            &mut self.progress,
+        ) {
+            Ok(Some((payload, frame_len))) => {
+                self.progress.advance(frame_len);
+                Ok(Some(payload))
+            }
+            Ok(None) => Ok(None),
+            Err(error) => Err(self.progress.fail(error)),
+        };
         (outcome, &self.progress)
     }
 
@@ -282,13 +283,16 @@ mod sealed {
 /// How a [`StreamReader`] takes frames from its source: [`Copying`] or [`InPlace`]. Sealed;
 /// the methods are the reader's internals.
 pub trait ReadMode<R>: sealed::Sealed {
-    /// Reads the next frame: its payload and its length on the wire.
+    /// Reads the next frame: its payload and its length on the wire. Frames that hold no
+    /// message (an encrypted stream's final frame) are skipped, their bytes counted in
+    /// `progress`.
     #[doc(hidden)]
     fn read_frame<'a, D: Deframer>(
         &mut self,
         source: &'a mut R,
         deframer: &mut D,
         payload: &'a mut Vec<u8>,
+        progress: &mut Progress,
     ) -> Result<Option<(&'a [u8], usize)>>;
 
     /// Leaves `source` positioned after the last frame delivered.
@@ -311,6 +315,7 @@ impl<R: Read> ReadMode<R> for Copying {
         source: &'a mut R,
         deframer: &mut D,
         payload: &'a mut Vec<u8>,
+        _progress: &mut Progress,
     ) -> Result<Option<(&'a [u8], usize)>> {
         Ok(deframer
             .read_frame(source, payload)?
@@ -358,6 +363,8 @@ enum Found {
         payload_len: usize,
         frame_len: usize,
     },
+    /// A frame of this length that holds no message (an encrypted stream's final frame).
+    Marker(usize),
     /// Rejected in place (a checksum mismatch, a validator): the frame is consumed whole.
     Rejected(Error, usize),
     /// Not wholly in the buffer, or not parsed there: read it through `Read`.
@@ -380,7 +387,8 @@ impl InPlace {
             }
         };
         if buffer.is_empty() {
-            return Ok(Found::End);
+            // The deframer may require the stream to end otherwise (with a final frame).
+            return deframer.decode_frame(&[], scratch).map(|_| Found::End);
         }
         // An over-long length is reported by `read_frame`, the same error either way.
         let frame_len = match deframer.peek_frame_len(buffer) {
@@ -427,7 +435,8 @@ impl InPlace {
                     )
                 }
             }
-            Ok(None) => Found::End,
+            // A frame that ends the stream without a message: skipped, and reading goes on.
+            Ok(None) => Found::Marker(frame_len),
             // A deframer whose header is not laid out as its peek said: read it the other way.
             Err(error) if error.is_torn_tail() => Found::Straddles,
             Err(error) => match error.frame_len() {
@@ -445,10 +454,20 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         source: &'a mut R,
         deframer: &mut D,
         payload: &'a mut Vec<u8>,
+        progress: &mut Progress,
     ) -> Result<Option<(&'a [u8], usize)>> {
         self.settle(source);
-        match Self::find(source, deframer, payload)? {
-            Found::End => Ok(None),
+        let found = loop {
+            match Self::find(source, deframer, payload)? {
+                Found::Marker(len) => {
+                    source.consume(len);
+                    progress.skip(len);
+                }
+                found => break found,
+            }
+        };
+        match found {
+            Found::End | Found::Marker(_) => Ok(None),
             Found::Whole {
                 buffer_start,
                 payload_start,

@@ -97,7 +97,13 @@ impl<'a, D: Deframer> SliceReader<'a, D> {
                         return Err(self.progress.locate_delivered(error));
                     }
                 }
-                Ok(None) => return Ok(()),
+                Ok(None) => match self.deframer.peek_frame_len(rest) {
+                    // A frame that ends the stream without a message: past it, read on.
+                    Ok(Some(marker)) if marker > 0 && marker <= rest.len() => {
+                        self.progress.skip(marker);
+                    }
+                    _ => return Ok(()),
+                },
                 Err(error) => return Err(self.progress.fail(error)),
             }
         }

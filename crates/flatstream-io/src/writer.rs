@@ -246,6 +246,24 @@ impl<W: Write, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         Ok(())
     }
 
+    /// Ends the stream: writes what the framer closes it with (an encrypting framer's
+    /// authenticated final frame; most framers write nothing), then flushes. The writer
+    /// stays usable for [`into_inner`](Self::into_inner); a framer that wrote a final frame
+    /// refuses further frames.
+    ///
+    /// # Errors
+    ///
+    /// The framer's error or an I/O error, with the frame index and byte offset.
+    pub fn finish(&mut self) -> Result<()> {
+        self.check_usable()?;
+        match self.framer.finish(&mut self.writer) {
+            Ok(0) => {}
+            Ok(frame_len) => self.progress.advance(frame_len),
+            Err(error) => return Err(self.progress.fail(error)),
+        }
+        self.flush()
+    }
+
     /// How many frames were written in full.
     pub fn frames_written(&self) -> u64 {
         self.progress.frames_written()

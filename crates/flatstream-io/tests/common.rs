@@ -2,27 +2,25 @@
 
 use std::io::{self, Read};
 
-use flatstream_checksum_crc16::Crc16;
-use flatstream_checksum_crc32::Crc32;
-use flatstream_checksum_crc32c::Crc32c;
-use flatstream_checksum_crc64::Crc64;
-use flatstream_checksum_xxh3::Xxh3;
-use flatstream_core::{Checksum, Error, NoChecksum, Result};
+use flatstream::ChecksumKind;
+use flatstream_core::{Checksum, Error, Result};
 
-/// Every algorithm by its name in the wire vectors' manifest.
+/// Every algorithm by its name in the wire vectors' manifest: the facade's one table of
+/// names (a dev-dependency on the facade, which depends on this crate: fine for tests).
 pub(crate) fn checksum_by_name(name: &str) -> Box<dyn Checksum> {
-    match name {
-        "none" => Box::new(NoChecksum),
-        "crc16" => Box::new(Crc16::new()),
-        "crc32" => Box::new(Crc32::new()),
-        "crc32c" => Box::new(Crc32c::new()),
-        "crc64" => Box::new(Crc64::new()),
-        "xxh3" => Box::new(Xxh3::new()),
-        other => panic!("unknown checksum {other}"),
-    }
+    let kind: ChecksumKind = name.parse().unwrap_or_else(|error| panic!("{error}"));
+    kind.checksum()
 }
 
+/// The algorithms the wire vectors cover, in the facade's order (a test holds them equal to
+/// `ChecksumKind::all()`; a constant, because the property tests index it).
 pub(crate) const ALGORITHMS: [&str; 6] = ["none", "crc16", "crc32", "crc32c", "crc64", "xxh3"];
+
+#[test]
+fn algorithms_are_every_checksum_kind() {
+    let kinds: Vec<&str> = ChecksumKind::all().iter().map(|kind| kind.name()).collect();
+    assert_eq!(kinds, ALGORITHMS);
+}
 
 /// The repository's `tests/data`.
 pub(crate) fn data_dir() -> std::path::PathBuf {

@@ -278,7 +278,7 @@ fn reference_corpus_reads_and_writes_byte_for_byte() {
         let checksum = corpus_checksum(prefix);
         let text = std::fs::read_to_string(&path).unwrap();
         let hex: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        let bytes = flatstream_core::dev::decode_hex(&hex).unwrap();
+        let bytes = flatstream_test_support::decode_hex(&hex).unwrap();
 
         let (payloads, error, _) = read_stream(&bytes, checksum, None);
         assert!(error.is_none(), "{stem}: {error:?}");

@@ -12,6 +12,7 @@ use flatstream_io::{
     ChecksumDeframer, ChecksumFramer, DefaultDeframer, SliceReader, StreamEnd, StreamWriter,
     Truncate, recover, recover_file, salvage, salvage_slice,
 };
+use flatstream_test_support::pseudo_random_bytes;
 use proptest::prelude::*;
 
 use crate::common::{ALGORITHMS, checksum_by_name, data_dir, payload_of};
@@ -595,15 +596,7 @@ fn salvage_work_is_linear_in_the_input_whatever_the_input() {
     // Finding 5: on bytes that are not frames, resync used to checksum up to max_frame_len
     // bytes per position. Count the work instead of timing it: what is checksummed stays
     // within the budgets (64 MiB three times, plus 36 bytes per input byte).
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let random: Vec<u8> = (0..8_000_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
+    let random = pseudo_random_bytes(8_000_000, 0x9e37_79b9_7f4a_7c15);
     let ones = vec![0xff; 1_000_000];
     let zeros = vec![0u8; 1_000_000];
     for input in [&random, &ones, &zeros] {
@@ -776,25 +769,16 @@ fn frames_of(checksum: &dyn Checksum, payloads: &[Vec<u8>]) -> (Vec<u8>, Vec<usi
     (writer.into_inner(), offsets)
 }
 
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 #[test]
 fn salvage_keeps_a_large_frame_after_a_damaged_large_frame() {
     // A second outside attack: a damaged 1 MiB frame of random bytes exhausted the budget
     // before the intact 8 MiB frame after it was checked. Its chain of headers lands on the
     // next small frame, so it is checked first now; so is one landing on the end.
     for tail in [&b"tail frame payload"[..], &[]] {
-        let mut payloads = vec![noise(1 << 20, 1), noise(8 << 20, 2)];
+        let mut payloads = vec![
+            pseudo_random_bytes(1 << 20, 1),
+            pseudo_random_bytes(8 << 20, 2),
+        ];
         if !tail.is_empty() {
             payloads.push(tail.to_vec());
         }

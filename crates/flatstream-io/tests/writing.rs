@@ -184,3 +184,54 @@ fn refusal_after_a_failed_write_names_that_failure() {
     let refused = writer.write_payload(b"abc").unwrap_err();
     assert!(refused.to_string().contains("disk full"), "{refused}");
 }
+
+/// Closes its streams with a 3-byte trailer frame (`[3, 0, 0, 0, b'e', b'n', b'd']`).
+struct Trailing(DefaultFramer);
+
+impl flatstream_core::Framer for Trailing {
+    fn frame_and_write<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        payload: &[u8],
+    ) -> Result<usize> {
+        self.0.frame_and_write(writer, payload)
+    }
+
+    fn finish<W: Write + ?Sized>(&mut self, writer: &mut W) -> Result<usize> {
+        self.0.frame_and_write(writer, b"end")
+    }
+}
+
+#[test]
+fn finish_writes_what_the_framer_closes_with_and_counts_it() {
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    writer.write_payload(b"ab").unwrap();
+    writer.finish().unwrap();
+    assert_eq!(
+        writer.frames_written(),
+        1,
+        "a plain framer closes with nothing"
+    );
+    assert_eq!(writer.into_inner(), [2, 0, 0, 0, b'a', b'b']);
+
+    let mut writer = StreamWriter::new(Vec::new(), Trailing(DefaultFramer::new()));
+    writer.write_payload(b"ab").unwrap();
+    writer.finish().unwrap();
+    assert_eq!((writer.frames_written(), writer.position()), (2, 13));
+    assert_eq!(
+        writer.into_inner(),
+        [2, 0, 0, 0, b'a', b'b', 3, 0, 0, 0, b'e', b'n', b'd']
+    );
+
+    // Through an adapter, and a flush that fails is reported with the offset.
+    let mut writer = StreamWriter::new(
+        FailsAfter {
+            written: Vec::new(),
+            budget: 100,
+        },
+        flatstream_io::FramerExt::bounded(Trailing(DefaultFramer::new()), 10),
+    );
+    let error = writer.finish().unwrap_err();
+    assert!(matches!(error.kind(), ErrorKind::Io(_)), "{error}");
+    assert_eq!(writer.get_ref().written, [3, 0, 0, 0, b'e', b'n', b'd']);
+}

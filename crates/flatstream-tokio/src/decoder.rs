@@ -47,6 +47,9 @@ enum DecodeState {
 /// Where a decoded frame's payload lies.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Decoded {
+    /// Whether the frame holds a message; if not (an encrypted stream's final frame), it is
+    /// consumed and reading goes on.
+    pub(crate) message: bool,
     /// In the read buffer (the frame is not consumed yet), or in the decoder's scratch buffer
     /// (the frame can be consumed at once).
     pub(crate) in_buffer: bool,
@@ -169,15 +172,24 @@ impl<D: Deframer> FrameDecoder<D> {
                 };
                 self.progress.advance(frame_len);
                 Ok(Some(Decoded {
+                    message: true,
                     in_buffer,
                     start,
                     len,
                     frame_len,
                 }))
             }
-            Ok(None) => Err(self.fail(Error::invalid_frame(
-                "the deframer found no frame where its length field announced one",
-            ))),
+            // A frame that ends the stream without a message: counted, and reading goes on.
+            Ok(None) => {
+                self.progress.skip(frame_len);
+                Ok(Some(Decoded {
+                    message: false,
+                    in_buffer: false,
+                    start: 0,
+                    len: 0,
+                    frame_len,
+                }))
+            }
             Err(error) => Err(self.fail(error)),
         }
     }
@@ -224,6 +236,15 @@ impl<D: Deframer> FrameDecoder<D> {
         error
     }
 
+    /// At a clean end of the input (no bytes left): lets the deframer say whether the stream
+    /// may end here (a stream required to end with its final frame may not).
+    pub(crate) fn end_of_stream(&mut self) -> Result<()> {
+        match self.deframer.decode_frame(&[], &mut self.scratch) {
+            Ok(_) => Ok(()),
+            Err(error) => Err(self.fail(error).error),
+        }
+    }
+
     /// Locates an I/O error of the source at the frame being read, and stops the decoder.
     pub(crate) fn io_error(&mut self, error: std::io::Error) -> Error {
         self.fail(Error::from(error)).error
@@ -232,6 +253,33 @@ impl<D: Deframer> FrameDecoder<D> {
     /// Locates an error from caller code at the frame it was handed.
     pub(crate) fn locate_delivered(&self, error: Error) -> Error {
         self.progress.locate_delivered(error)
+    }
+
+    /// A payload that is not in the read buffer (transformed into the scratch buffer), or a
+    /// frame without a message, which is skipped: decoding goes on after it.
+    fn decode_from_scratch(
+        &mut self,
+        src: &mut BytesMut,
+        mut decoded: Decoded,
+    ) -> Result<Option<Bytes>> {
+        loop {
+            src.advance(decoded.frame_len);
+            if decoded.message {
+                return Ok(Some(Bytes::copy_from_slice(self.scratch(decoded))));
+            }
+            decoded = match self.next_frame(src) {
+                Ok(Some(next)) if next.in_buffer => return Ok(Some(split_payload(src, next))),
+                Ok(Some(next)) => next,
+                Ok(None) => return Ok(self.wait(src)),
+                Err(failed) => return Err(consume_failed(src, failed)),
+            };
+        }
+    }
+
+    /// Reserves room for what the frame being gathered needs; nothing to hand out yet.
+    fn wait(&self, src: &mut BytesMut) -> Option<Bytes> {
+        src.reserve(self.needed().saturating_sub(src.len()));
+        None
     }
 
     /// The error of a decoder that an earlier error stopped.
@@ -262,24 +310,10 @@ impl<D: Deframer> Decoder for FrameDecoder<D> {
     #[inline]
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>> {
         match self.next_frame(src) {
-            Ok(Some(decoded)) if decoded.in_buffer => {
-                let frame = src.split_to(decoded.frame_len).freeze();
-                Ok(Some(
-                    frame.slice(decoded.start..decoded.start + decoded.len),
-                ))
-            }
-            Ok(Some(decoded)) => {
-                src.advance(decoded.frame_len);
-                Ok(Some(Bytes::copy_from_slice(self.scratch(decoded))))
-            }
-            Ok(None) => {
-                src.reserve(self.needed().saturating_sub(src.len()));
-                Ok(None)
-            }
-            Err(Failed { error, consumed }) => {
-                src.advance(consumed);
-                Err(error)
-            }
+            Ok(Some(decoded)) if decoded.in_buffer => Ok(Some(split_payload(src, decoded))),
+            Ok(Some(decoded)) => self.decode_from_scratch(src, decoded),
+            Ok(None) => Ok(self.wait(src)),
+            Err(failed) => Err(consume_failed(src, failed)),
         }
     }
 
@@ -288,10 +322,24 @@ impl<D: Deframer> Decoder for FrameDecoder<D> {
             return Ok(Some(payload));
         }
         if src.is_empty() {
+            self.end_of_stream()?;
             return Ok(None);
         }
         let error = self.torn_tail(src);
         src.clear();
         Err(error)
     }
+}
+
+/// The payload of a frame that lies in the read buffer, split from it without a copy.
+#[inline]
+fn split_payload(src: &mut BytesMut, decoded: Decoded) -> Bytes {
+    let frame = src.split_to(decoded.frame_len).freeze();
+    frame.slice(decoded.start..decoded.start + decoded.len)
+}
+
+/// Drops what a failed frame consumed from the read buffer, and returns its error.
+fn consume_failed(src: &mut BytesMut, failed: Failed) -> Error {
+    src.advance(failed.consumed);
+    failed.error
 }

@@ -192,10 +192,12 @@ impl<R: AsyncRead + Unpin, D: Deframer> AsyncStreamReader<R, D> {
         }
         loop {
             match self.decoder.next_frame(&self.buffer) {
-                Ok(Some(decoded)) => return Ok(Some(decoded)),
+                Ok(Some(decoded)) if decoded.message => return Ok(Some(decoded)),
+                // A frame that ends the stream without a message: past it, read on.
+                Ok(Some(marker)) => self.buffer.advance(marker.frame_len),
                 Ok(None) if self.ended => {
                     return if self.buffer.is_empty() {
-                        Ok(None)
+                        self.decoder.end_of_stream().map(|()| None)
                     } else {
                         Err(self.decoder.torn_tail(&self.buffer))
                     };

@@ -10,13 +10,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
-use flatstream_checksum_crc16::Crc16;
-use flatstream_checksum_crc32::Crc32;
 use flatstream_checksum_crc32c::Crc32c;
-use flatstream_checksum_crc64::Crc64;
-use flatstream_checksum_xxh3::Xxh3;
 use flatstream_compress::{CompressFramerExt, DecompressDeframerExt, Lz4};
-use flatstream_core::{Checksum, Deframer, NoChecksum};
+use flatstream_core::Deframer;
 use flatstream_io::{ChecksumDeframer, ChecksumFramer, DeframerExt, StreamReader, StreamWriter};
 use flatstream_tokio::{AsyncStreamReader, FrameDecoder};
 use flatstream_validate::SizeValidator;
@@ -24,21 +20,9 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::codec::Decoder;
 
-type AnyChecksum = Box<dyn Checksum + Send + Sync>;
+use flatstream_test_support::pseudo_random_bytes;
 
-fn checksum_by_name(name: &str) -> AnyChecksum {
-    match name {
-        "none" => Box::new(NoChecksum),
-        "crc16" => Box::new(Crc16::new()),
-        "crc32" => Box::new(Crc32::new()),
-        "crc32c" => Box::new(Crc32c::new()),
-        "crc64" => Box::new(Crc64::new()),
-        "xxh3" => Box::new(Xxh3::new()),
-        other => panic!("unknown checksum {other}"),
-    }
-}
-
-const ALGORITHMS: [&str; 6] = ["none", "crc16", "crc32", "crc32c", "crc64", "xxh3"];
+use crate::common::{algorithms, checksum_by_name};
 
 /// What one read gave: a payload, or an error's text and whether reading went on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,22 +97,24 @@ fn blocking_in_place<D: Deframer>(bytes: &[u8], deframer: D, capacity: usize) ->
 /// way a socket does.
 struct Pieces<'a> {
     rest: &'a [u8],
-    state: u64,
+    /// Two random bytes per piece.
+    sizes: Vec<u8>,
+    next: usize,
 }
 
 impl<'a> Pieces<'a> {
     fn new(bytes: &'a [u8], seed: u64) -> Self {
         Pieces {
             rest: bytes,
-            state: seed | 1,
+            sizes: pseudo_random_bytes(2 * bytes.len() + 2, seed | 1),
+            next: 0,
         }
     }
 
     fn next_len(&mut self) -> usize {
-        self.state ^= self.state << 13;
-        self.state ^= self.state >> 7;
-        self.state ^= self.state << 17;
-        (self.state % 1000) as usize + 1
+        let at = self.next % (self.sizes.len() - 1);
+        self.next += 2;
+        usize::from(u16::from_le_bytes([self.sizes[at], self.sizes[at + 1]])) % 1000 + 1
     }
 }
 
@@ -307,7 +293,7 @@ fn frame_starts(bytes: &[u8], checksum_width: usize) -> Vec<usize> {
 
 #[test]
 fn damaged_streams_read_the_same_in_both_worlds() {
-    for name in ALGORITHMS {
+    for name in algorithms() {
         let good = stream(name, 12);
         let width = checksum_by_name(name).size();
         let make = || ChecksumDeframer::new(checksum_by_name(name)).with_max_frame_len(1 << 20);

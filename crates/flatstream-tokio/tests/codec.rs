@@ -3,30 +3,17 @@
 use std::cell::Cell;
 
 use bytes::BytesMut;
-use flatstream_checksum_crc16::Crc16;
 use flatstream_checksum_crc32::Crc32;
 use flatstream_checksum_crc32c::Crc32c;
 use flatstream_checksum_crc64::Crc64;
 use flatstream_checksum_xxh3::Xxh3;
-use flatstream_core::{Checksum, Deframer, ErrorKind, NoChecksum, Result};
+use flatstream_core::{Deframer, ErrorKind, NoChecksum, Result};
 use flatstream_io::{ChecksumDeframer, ChecksumFramer, DeframerExt, FramerExt, StreamWriter};
 use flatstream_tokio::{FlatstreamCodec, FrameDecoder};
 use flatstream_validate::SizeValidator;
 use tokio_util::codec::{Decoder, Encoder};
 
-fn checksum_by_name(name: &str) -> Box<dyn Checksum + Send + Sync> {
-    match name {
-        "none" => Box::new(NoChecksum),
-        "crc16" => Box::new(Crc16::new()),
-        "crc32" => Box::new(Crc32::new()),
-        "crc32c" => Box::new(Crc32c::new()),
-        "crc64" => Box::new(Crc64::new()),
-        "xxh3" => Box::new(Xxh3::new()),
-        other => panic!("unknown checksum {other}"),
-    }
-}
-
-const ALGORITHMS: [&str; 6] = ["none", "crc16", "crc32", "crc32c", "crc64", "xxh3"];
+use crate::common::{algorithms, checksum_by_name};
 
 #[test]
 fn encode_decode_round_trips_every_algorithm_and_size() {
@@ -34,7 +21,7 @@ fn encode_decode_round_trips_every_algorithm_and_size() {
     for k in 1..=20 {
         sizes.extend([(1 << k) - 1, 1 << k, (1 << k) + 1]);
     }
-    for name in ALGORITHMS {
+    for name in algorithms() {
         let mut codec = FlatstreamCodec::from_parts(
             ChecksumFramer::new(checksum_by_name(name)),
             ChecksumDeframer::new(checksum_by_name(name)),

@@ -2,4 +2,5 @@
 
 mod both_worlds;
 mod codec;
+mod common;
 mod streams;

@@ -1,4 +1,10 @@
-#![doc = include_str!("../README.md")]
+// The README's quick start uses CRC-32C. It is the crate doc always, and a doctest only with
+// feature `crc32c`: a README shows no rustdoc-hidden `#[cfg]` lines.
+#![cfg_attr(any(not(doctest), feature = "crc32c"), doc = include_str!("../README.md"))]
+#![cfg_attr(
+    all(doctest, not(feature = "crc32c")),
+    doc = "Streams of FlatBuffers messages (the README's quick start needs feature `crc32c`)."
+)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -43,6 +49,13 @@ pub use flatstream_follow::{Follow, FollowConfig};
 #[cfg(feature = "compress")]
 #[cfg_attr(docsrs, doc(cfg(feature = "compress")))]
 pub use flatstream_compress as compress;
+
+/// Encryption: `framer.encrypted(&key)`, `deframer.decrypted(&key)`, XChaCha20-Poly1305 or
+/// AES-256-GCM per frame, bound to the stream and the frame's place in it. See
+/// [`flatstream-encrypt`](flatstream_encrypt).
+#[cfg(feature = "encrypt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypt")))]
+pub use flatstream_encrypt as encrypt;
 
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]

@@ -1,0 +1,327 @@
+//! `keygen`, `--key-file`, `--cipher`, `--allow-unfinished` and `convert --from-key-file`:
+//! encrypted streams read back as exactly the plain payloads, and every refusal is clear.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::{flatstream, scratch, stderr};
+
+fn run_ok(args: &[&str]) -> Vec<u8> {
+    let output = flatstream(args);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    output.stdout
+}
+
+fn keygen(name: &str) -> String {
+    let path = scratch(name);
+    let _ = std::fs::remove_file(&path);
+    let path = path.display().to_string();
+    run_ok(&["keygen", "-o", &path]);
+    path
+}
+
+fn key_hex(path: &str) -> String {
+    use std::fmt::Write as _;
+    std::fs::read(path)
+        .unwrap()
+        .iter()
+        .fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
+}
+
+fn plain_hex(name: &str, count: &str) -> Vec<u8> {
+    let path = scratch(&format!("{name}-plain.fs")).display().to_string();
+    run_ok(&["gen", "telemetry", &path, "--count", count]);
+    run_ok(&["cat", &path])
+}
+
+#[test]
+fn keygen_writes_32_bytes_readable_by_the_owner_only_and_never_overwrites() {
+    let key = keygen("keygen.key");
+    let metadata = std::fs::metadata(&key).unwrap();
+    assert_eq!(metadata.len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
+    }
+    let before = std::fs::read(&key).unwrap();
+    let again = flatstream(&["keygen", "-o", &key]);
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(std::fs::read(&key).unwrap(), before, "not overwritten");
+    assert_ne!(std::fs::read(keygen("keygen-2.key")).unwrap(), before);
+}
+
+#[test]
+fn encrypted_streams_read_back_as_the_plain_payloads() {
+    let plain = plain_hex("encrypted", "3000");
+    let key = keygen("encrypted.key");
+    for cipher in ["xchacha20poly1305", "aes256gcm"] {
+        for compression in [&[][..], &["--compress", "zstd", "--chunk", "65536"][..]] {
+            let path = scratch(&format!("encrypted-{cipher}-{}.fs", compression.len()))
+                .display()
+                .to_string();
+            let mut gen_args = vec![
+                "gen",
+                "telemetry",
+                &path,
+                "--count",
+                "3000",
+                "--key-file",
+                &key,
+                "--cipher",
+                cipher,
+            ];
+            gen_args.extend_from_slice(compression);
+            run_ok(&gen_args);
+            let mut cat_args = vec!["cat", &path, "--key-file", &key, "--cipher", cipher];
+            cat_args.extend_from_slice(compression);
+            // --chunk omitted: the first frame, decrypted, says the stream is chunked.
+            cat_args.retain(|arg| *arg != "--chunk" && *arg != "65536");
+            assert_eq!(run_ok(&cat_args), plain, "{cipher} {compression:?}");
+            // Without the key the frames are ordinary frames: they verify, and hold no
+            // plaintext.
+            let verified: Value =
+                serde_json::from_slice(&run_ok(&["verify", &path, "--json"])).unwrap();
+            assert_eq!(verified["end"], "clean", "{cipher}");
+            let file_len = std::fs::metadata(&path).unwrap().len();
+            assert_eq!(verified["last_good_offset"], file_len, "{cipher}");
+            // With the key too, the final frame included.
+            let mut stats_args = vec!["stats", &path, "--json", "--key-file", &key];
+            stats_args.extend_from_slice(&["--cipher", cipher]);
+            stats_args.extend_from_slice(compression);
+            let stats: Value = serde_json::from_slice(&run_ok(&stats_args)).unwrap();
+            assert_eq!(stats["end"], "clean", "{cipher}");
+            assert_eq!(stats["last_good_offset"], file_len, "{cipher}");
+            let raw = run_ok(&["cat", &path, "--format", "raw"]);
+            assert!(!raw.windows(6).any(|window| window == b"engine"));
+        }
+    }
+}
+
+#[test]
+fn the_key_file_can_come_from_the_environment() {
+    let plain = plain_hex("environment", "100");
+    let key = keygen("environment.key");
+    let path = scratch("environment.fs").display().to_string();
+    let with_env = |args: &[&str]| -> Output {
+        Command::new(env!("CARGO_BIN_EXE_flatstream"))
+            .args(args)
+            .env("FLATSTREAM_KEY_FILE", &key)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        with_env(&["gen", "telemetry", &path, "--count", "100"])
+            .status
+            .success()
+    );
+    let read = with_env(&["cat", &path]);
+    assert!(read.status.success(), "{}", stderr(&read));
+    assert_eq!(read.stdout, plain);
+    // Without it the payloads are ciphertext.
+    assert_ne!(run_ok(&["cat", &path]), plain);
+}
+
+#[test]
+fn a_wrong_key_fails_at_frame_0_and_never_prints_a_key() {
+    let key = keygen("wrong-1.key");
+    let other = keygen("wrong-2.key");
+    let path = scratch("wrong.fs").display().to_string();
+    run_ok(&[
+        "gen",
+        "telemetry",
+        &path,
+        "--count",
+        "10",
+        "--key-file",
+        &key,
+    ]);
+    for args in [
+        vec!["cat", &path, "--key-file", &other],
+        vec!["cat", &path, "--key-file", &key, "--cipher", "aes256gcm"],
+    ] {
+        let output = flatstream(&args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let message = stderr(&output);
+        assert!(
+            message.contains("authentication failed")
+                && message.contains("frame 0 at byte offset 0"),
+            "{message}"
+        );
+        for key in [&key, &other] {
+            assert!(!message.contains(&key_hex(key)[..16]), "{message}");
+        }
+    }
+}
+
+#[test]
+fn a_key_file_of_the_wrong_size_or_too_open_a_mode_is_refused() {
+    let path = scratch("refused.fs").display().to_string();
+    let short = scratch("short.key");
+    std::fs::write(&short, [7; 31]).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&short, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let output = flatstream(&[
+        "gen",
+        "telemetry",
+        &path,
+        "--key-file",
+        short.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("a key file holds exactly 32 bytes, this one 31"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!std::path::Path::new(&path).exists(), "nothing written");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open = keygen("open.key");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let output = flatstream(&["gen", "telemetry", &path, "--key-file", &open]);
+        assert_eq!(output.status.code(), Some(2));
+        let message = stderr(&output);
+        assert!(
+            message.contains("key file mode 0640 lets other users read it")
+                && message.contains("chmod 600"),
+            "{message}"
+        );
+        assert!(!message.contains(&key_hex(&open)[..16]), "{message}");
+    }
+}
+
+#[test]
+fn a_stream_cut_at_a_frame_boundary_is_bad_unless_unfinished_is_allowed() {
+    let key = keygen("cut.key");
+    let path = scratch("cut-whole.fs").display().to_string();
+    run_ok(&[
+        "gen",
+        "telemetry",
+        &path,
+        "--count",
+        "50",
+        "--key-file",
+        &key,
+    ]);
+    let whole = std::fs::read(&path).unwrap();
+    // The first 20 frames, found by walking the length fields (CRC-32C: 8-byte headers).
+    let mut offset = 0;
+    for _ in 0..20 {
+        offset += 8 + u32::from_le_bytes(whole[offset..offset + 4].try_into().unwrap()) as usize;
+    }
+    let cut = scratch("cut.fs").display().to_string();
+    std::fs::write(&cut, &whole[..offset]).unwrap();
+    let output = flatstream(&["verify", &cut, "--key-file", &key, "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["end"], "out_of_sequence");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("without its final frame"),
+        "{report}"
+    );
+    assert_eq!(report["frames"], 20);
+    run_ok(&["verify", &cut, "--key-file", &key, "--allow-unfinished"]);
+    // Without the key nothing can tell: the frames are whole.
+    run_ok(&["verify", &cut]);
+}
+
+#[test]
+fn frames_lost_to_salvage_read_as_missing_not_as_tampering() {
+    let key = keygen("salvaged.key");
+    let path = scratch("salvaged-in.fs").display().to_string();
+    run_ok(&[
+        "gen",
+        "telemetry",
+        &path,
+        "--count",
+        "100",
+        "--key-file",
+        &key,
+    ]);
+    let mut damaged = std::fs::read(&path).unwrap();
+    for byte in &mut damaged[2000..2300] {
+        *byte = 0xa5;
+    }
+    std::fs::write(&path, &damaged).unwrap();
+    let salvaged = scratch("salvaged-out.fs").display().to_string();
+    let output = flatstream(&["salvage", &path, &salvaged]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let output = flatstream(&["cat", &salvaged, "--key-file", &key]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("frames missing before this one") && !message.contains("authentication"),
+        "{message}"
+    );
+}
+
+#[test]
+fn convert_decrypts_encrypts_and_rekeys() {
+    let plain = plain_hex("convert-encrypted", "200");
+    let plain_path = scratch("convert-encrypted-plain.fs").display().to_string();
+    let first = keygen("convert-1.key");
+    let second = keygen("convert-2.key");
+    let encrypted = scratch("convert-encrypted.fs").display().to_string();
+    let rekeyed = scratch("convert-rekeyed.fs").display().to_string();
+    let decrypted = scratch("convert-decrypted.fs").display().to_string();
+    run_ok(&[
+        "convert",
+        &plain_path,
+        &encrypted,
+        "--to",
+        "xxh3",
+        "--key-file",
+        &first,
+    ]);
+    run_ok(&[
+        "convert",
+        &encrypted,
+        &rekeyed,
+        "--to",
+        "crc32c",
+        "--from-key-file",
+        &first,
+        "--key-file",
+        &second,
+        "--cipher",
+        "aes256gcm",
+    ]);
+    assert_eq!(
+        run_ok(&[
+            "cat",
+            &rekeyed,
+            "--key-file",
+            &second,
+            "--cipher",
+            "aes256gcm"
+        ]),
+        plain
+    );
+    run_ok(&[
+        "convert",
+        &rekeyed,
+        &decrypted,
+        "--to",
+        "crc32c",
+        "--from-key-file",
+        &second,
+        "--from-cipher",
+        "aes256gcm",
+    ]);
+    assert_eq!(
+        std::fs::read(&decrypted).unwrap(),
+        std::fs::read(&plain_path).unwrap()
+    );
+}

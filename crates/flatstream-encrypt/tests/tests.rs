@@ -1,0 +1,6 @@
+//! The integration tests of flatstream-encrypt, one binary.
+
+mod allocation;
+mod common;
+mod conformance;
+mod detection;

@@ -1,0 +1,91 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+/// Checks that two implementations of one checksum agree at every length from 0 to 1100
+/// bytes, around the powers of two up to 64 KiB, and at four alignments: the test behind
+/// every size-adaptive checksum's cut-over.
+///
+/// # Panics
+///
+/// On the first input where they differ, naming its length and offset.
+pub fn check_paths_agree(small_inputs: fn(&[u8]) -> u64, large_inputs: fn(&[u8]) -> u64) {
+    let data = pseudo_random_bytes(70_000, 0x2545_f491_4f6c_dd1d);
+    let mut lengths: Vec<usize> = (0..=1100).collect();
+    lengths.extend([4095, 4096, 4097, 16_383, 16_384, 65_535, 65_536, 69_000]);
+    for len in lengths {
+        for start in [0, 1, 3, 7] {
+            let Some(input) = data.get(start..start + len) else {
+                continue;
+            };
+            assert_eq!(
+                small_inputs(input),
+                large_inputs(input),
+                "paths disagree on {len} bytes at offset {start}"
+            );
+        }
+    }
+}
+
+/// Decodes lowercase or uppercase hex with no separators; `None` for an odd length or a
+/// character that is not a hex digit.
+pub fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// `len` bytes of xorshift64 output from `seed`: random-looking (incompressible, no short
+/// period), and the same on every run and machine.
+///
+/// # Panics
+///
+/// When `seed` is zero, which xorshift maps to zeros forever.
+pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    assert_ne!(seed, 0, "xorshift needs a non-zero seed");
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_hex_of_either_case_and_refuses_the_rest() {
+        assert_eq!(decode_hex("00fFa1").unwrap(), [0, 0xff, 0xa1]);
+        assert_eq!(decode_hex("").unwrap(), b"");
+        assert!(decode_hex("abc").is_none());
+        assert!(decode_hex("zz").is_none());
+    }
+
+    #[test]
+    fn pseudo_random_bytes_repeat_for_a_seed_and_differ_between_seeds() {
+        let first = pseudo_random_bytes(1000, 1);
+        assert_eq!(first, pseudo_random_bytes(1000, 1));
+        assert_ne!(first, pseudo_random_bytes(1000, 2));
+        // Every byte value shows up: no short period, no stuck bits.
+        let mut seen = [false; 256];
+        for byte in pseudo_random_bytes(10_000, 7) {
+            seen[usize::from(byte)] = true;
+        }
+        assert!(seen.iter().all(|seen| *seen));
+    }
+
+    #[test]
+    #[should_panic(expected = "paths disagree on 1 bytes at offset 0")]
+    fn disagreeing_paths_name_the_length() {
+        check_paths_agree(|_| 0, |input| input.len() as u64 % 2);
+    }
+}
