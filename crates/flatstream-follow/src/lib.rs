@@ -185,7 +185,8 @@ impl<D: Deframer> Follow<D> {
     /// The payload is lent from a buffer the follower reuses (or, for a deframer that
     /// transforms payloads, its scratch buffer), so steady state allocates nothing. Call
     /// again after `Ok(None)` or a resumable error: the follower goes on from
-    /// [`position`](Self::position).
+    /// [`position`](Self::position). A frame that holds no message (an encrypted stream's
+    /// final frame) is consumed, its bytes counted in the position, and not delivered.
     ///
     /// # Errors
     ///
