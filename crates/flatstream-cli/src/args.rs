@@ -96,7 +96,7 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// Print each frame's payload: one hex line (or length) per frame, or raw bytes.
     #[command(
-        after_help = "Example:\n  flatstream cat capture.fs | head\n  flatstream cat capture.fs --format len"
+        after_help = "Example:\n  flatstream cat capture.fs | head\n  flatstream cat capture.fs --format len\n  flatstream cat events.fs --schema telemetry --format json | head"
     )]
     Cat(CatArgs),
     /// Make a stream from hex lines, one payload per line (the reverse of `cat`).
@@ -187,6 +187,8 @@ pub(crate) enum CatFormat {
     Len,
     /// The payloads' bytes, back to back.
     Raw,
+    /// One JSON object per payload (JSON Lines), fields by name: needs --schema.
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +198,8 @@ pub(crate) struct CatArgs {
     /// How to print each payload.
     #[arg(long, value_enum, default_value_t = CatFormat::Hex)]
     pub(crate) format: CatFormat,
+    #[command(flatten)]
+    pub(crate) schema: crate::inspect::SchemaArgs,
 }
 
 #[derive(Debug, Args)]

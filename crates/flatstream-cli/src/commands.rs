@@ -230,6 +230,9 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
 }
 
 pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
+    if args.format == CatFormat::Json {
+        return crate::inspect::cat_json(options, args);
+    }
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut hex = String::new();
@@ -245,6 +248,7 @@ pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
             }
             CatFormat::Len => writeln!(out, "{}", payload.len()),
             CatFormat::Raw => out.write_all(payload),
+            CatFormat::Json => unreachable!("printed by inspect::cat_json"),
         };
         written.map_err(|error| Failure::output(Path::new(STDOUT), &error))
     })?;

@@ -13,6 +13,7 @@ mod choose;
 mod commands;
 mod compression;
 mod failure;
+mod inspect;
 mod output;
 mod progress;
 mod scan;

@@ -40,6 +40,12 @@ pub use flatstream_tokio::{
 #[cfg_attr(docsrs, doc(cfg(feature = "compress")))]
 pub use flatstream_compress as compress;
 
+/// Schema-aware reading: binary schemas (`.bfbs`), the reflection verifier as a
+/// [`Validator`], JSON output. See [`flatstream-inspect`](flatstream_inspect).
+#[cfg(feature = "inspect")]
+#[cfg_attr(docsrs, doc(cfg(feature = "inspect")))]
+pub use flatstream_inspect as inspect;
+
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use flatstream_validate::{
