@@ -119,6 +119,11 @@ pub(crate) enum Command {
     /// Re-frame a stream with another checksum, verifying the source as it goes.
     #[command(after_help = "Example:\n  flatstream convert old.fs new.fs --from crc32 --to xxh3")]
     Convert(ConvertArgs),
+    /// Write the payloads as Parquet or Arrow IPC, read with a binary schema.
+    #[command(
+        after_help = "Example:\n  flatstream export events.fs --schema telemetry --to parquet -o events.parquet"
+    )]
+    Export(crate::export::ExportArgs),
     /// Write sample data.
     #[command(subcommand)]
     Gen(GenCommand),

@@ -12,6 +12,7 @@ mod args;
 mod choose;
 mod commands;
 mod compression;
+mod export;
 mod failure;
 mod inspect;
 mod output;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Command::Recover(args) => commands::recover(&cli.options, args),
         Command::Salvage(args) => commands::salvage(&cli.options, args),
         Command::Convert(args) => commands::convert(&cli.options, args),
+        Command::Export(args) => export::export(&cli.options, args),
         Command::Gen(args) => commands::generate(&cli.options, args),
         Command::Dict(args) => commands::dict(&cli.options, args),
     };

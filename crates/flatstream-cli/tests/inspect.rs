@@ -186,3 +186,158 @@ fn readme_json_sample_is_what_cat_prints() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert_eq!(text.lines().take(2).collect::<Vec<_>>(), sample);
 }
+
+/// Every row of the exported batches equals `TelemetryEvent::nth(row)`.
+fn assert_exported_telemetry(
+    batches: &[flatstream::arrow::arrow::record_batch::RecordBatch],
+    count: u64,
+) {
+    use flatstream::arrow::arrow::array::{Array, Float64Array, LargeStringArray, UInt64Array};
+    let mut id = 0;
+    for batch in batches {
+        let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+        let names = column("name");
+        let names = names.as_any().downcast_ref::<LargeStringArray>().unwrap();
+        let ids = column("id");
+        let ids = ids.as_any().downcast_ref::<UInt64Array>().unwrap();
+        let timestamps = column("timestamp_ns");
+        let timestamps = timestamps.as_any().downcast_ref::<UInt64Array>().unwrap();
+        let values = column("value");
+        let values = values.as_any().downcast_ref::<Float64Array>().unwrap();
+        for row in 0..batch.num_rows() {
+            let event = TelemetryEvent::nth(id);
+            assert!(names.is_valid(row) && ids.is_valid(row), "row {id}");
+            assert_eq!(names.value(row), event.name, "row {id}");
+            assert_eq!(ids.value(row), event.id, "row {id}");
+            assert_eq!(timestamps.value(row), event.timestamp_ns, "row {id}");
+            assert_eq!(
+                values.value(row).to_bits(),
+                event.value.to_bits(),
+                "row {id}"
+            );
+            id += 1;
+        }
+    }
+    assert_eq!(id, count);
+}
+
+#[test]
+fn export_to_parquet_reads_back_with_every_value_of_the_source() {
+    use flatstream::arrow::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let count = 100_000;
+    let file = telemetry("export.fs", count);
+    let parquet = scratch("export.parquet").display().to_string();
+    let output = flatstream(&[
+        "export",
+        &file,
+        "--schema",
+        "telemetry",
+        "--to",
+        "parquet",
+        "-o",
+        &parquet,
+        "--batch-rows",
+        "30000",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("exported 100000 rows of telemetry.Event"),
+        "{}",
+        stderr(&output)
+    );
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&parquet).unwrap()).unwrap();
+    let batches: Vec<_> = reader.build().unwrap().map(Result::unwrap).collect();
+    assert_exported_telemetry(&batches, count);
+}
+
+#[test]
+fn export_to_arrow_ipc_reads_back_with_every_value_of_the_source() {
+    let count = 3_000;
+    let file = telemetry("export-ipc.fs", count);
+    let ipc = scratch("export.arrow").display().to_string();
+    let output = flatstream(&[
+        "export",
+        &file,
+        "--schema",
+        "telemetry",
+        "--to",
+        "arrow",
+        "-o",
+        &ipc,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let reader = flatstream::arrow::arrow::ipc::reader::FileReader::try_new(
+        std::fs::File::open(&ipc).unwrap(),
+        None,
+    )
+    .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    assert_exported_telemetry(&batches, count);
+}
+
+#[test]
+fn export_of_a_stream_with_an_invalid_payload_writes_nothing() {
+    let file = stream_with_an_invalid_payload("export-invalid.fs");
+    let parquet = scratch("export-invalid.parquet");
+    let _ = std::fs::remove_file(&parquet);
+    let target = parquet.display().to_string();
+    let output = flatstream(&[
+        "export",
+        &file,
+        "--schema",
+        "telemetry",
+        "--to",
+        "parquet",
+        "-o",
+        &target,
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("(frame 2 at byte offset 128)"),
+        "{message}"
+    );
+    assert!(message.contains("not written"), "{message}");
+    assert!(!parquet.exists());
+    // With --skip-invalid the three good events are exported and the bad one counted.
+    let output = flatstream(&[
+        "export",
+        &file,
+        "--schema",
+        "telemetry",
+        "--to",
+        "parquet",
+        "-o",
+        &target,
+        "--skip-invalid",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("exported 3 rows of telemetry.Event"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("1 invalid skipped"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(parquet.exists());
+}
+
+#[test]
+fn export_refuses_a_schema_with_a_union_naming_the_field() {
+    let file = telemetry("export-union.fs", 1);
+    let schema = inspect_data("every_type.bfbs").display().to_string();
+    let target = scratch("export-union.parquet").display().to_string();
+    let output = flatstream(&[
+        "export", &file, "--schema", &schema, "--to", "parquet", "-o", &target,
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("payload_type: unions are not exported"),
+        "{}",
+        stderr(&output)
+    );
+}

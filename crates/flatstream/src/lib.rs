@@ -46,6 +46,12 @@ pub use flatstream_compress as compress;
 #[cfg_attr(docsrs, doc(cfg(feature = "inspect")))]
 pub use flatstream_inspect as inspect;
 
+/// Arrow export: a stream and a binary schema as record batches (an iterator), written as
+/// Parquet or Arrow IPC. See [`flatstream-arrow`](flatstream_arrow).
+#[cfg(feature = "arrow")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arrow")))]
+pub use flatstream_arrow as arrow;
+
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use flatstream_validate::{
