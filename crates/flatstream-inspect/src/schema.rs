@@ -336,6 +336,10 @@ fn check_indices(schema: &reflection::Schema<'_>) -> Result<(), SchemaError> {
     };
     for object in objects {
         let bytesize = usize::try_from(object.bytesize()).unwrap_or(0);
+        // The reflection verifier steps through vectors of structs by their size.
+        if object.is_struct() && bytesize == 0 {
+            return Err(bad(format!("struct {} has no size", object.name())));
+        }
         for field in object.fields() {
             let owner = format!("{}.{}", object.name(), field.name());
             check_type(&owner, field.type_())?;
@@ -359,6 +363,16 @@ fn check_indices(schema: &reflection::Schema<'_>) -> Result<(), SchemaError> {
         }
     }
     for union in enums {
+        // The reflection verifier finds a union's member by position, taking the type byte
+        // for an index: flatc numbers them 0, 1, 2, ...
+        let numbered = (0..union.values().len())
+            .all(|at| usize::try_from(union.values().get(at).value()).is_ok_and(|v| v == at));
+        if union.is_union() && !numbered {
+            return Err(bad(format!(
+                "union {} is not numbered 0, 1, 2, ...",
+                union.name()
+            )));
+        }
         for value in union.values() {
             if let Some(ty) = value.union_type() {
                 check_type(&format!("{}.{}", union.name(), value.name()), ty)?;

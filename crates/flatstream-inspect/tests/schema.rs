@@ -1,6 +1,6 @@
 //! Loading binary schemas.
 
-use flatstream_inspect::Schema;
+use flatstream_inspect::{JsonWriter, Schema, Verifier};
 
 use crate::data;
 
@@ -39,13 +39,20 @@ fn bytes_that_are_not_a_schema_are_refused() {
 }
 
 #[test]
-fn damaged_schemas_are_refused_or_load_but_never_panic() {
+fn damaged_schemas_are_refused_or_load_and_read_payloads_but_never_panic() {
     let bfbs = data("every_type.bfbs");
+    let payload = data("every_type.bin");
+    let mut loaded = 0;
     for at in 0..bfbs.len() {
-        for byte in [0x00, 0x7f, 0xff] {
+        for byte in [0x00, 0x01, 0x7f, 0xff] {
             let mut copy = bfbs.clone();
             copy[at] = byte;
-            let _ = Schema::from_bfbs(copy);
+            if let Ok(schema) = Schema::from_bfbs(copy) {
+                loaded += 1;
+                let _ = Verifier::new(&schema).verify(&payload);
+                let _ = JsonWriter::new(schema.layout()).write(&payload, &mut Vec::new());
+            }
         }
     }
+    assert!(loaded > 0);
 }
