@@ -86,7 +86,7 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// Print each frame's payload: one hex line (or length) per frame, or raw bytes.
     #[command(
-        after_help = "Example:\n  flatstream cat capture.fs | head\n  flatstream cat capture.fs --format len"
+        after_help = "Example:\n  flatstream cat capture.fs | head\n  flatstream cat capture.fs --format len\n  flatstream cat events.fs --schema telemetry --format json | head"
     )]
     Cat(CatArgs),
     /// Make a stream from hex lines, one payload per line (the reverse of `cat`).
@@ -109,6 +109,11 @@ pub(crate) enum Command {
     /// Re-frame a stream with another checksum, verifying the source as it goes.
     #[command(after_help = "Example:\n  flatstream convert old.fs new.fs --from crc32 --to xxh3")]
     Convert(ConvertArgs),
+    /// Write the payloads as Parquet or Arrow IPC, read with a binary schema.
+    #[command(
+        after_help = "Example:\n  flatstream export events.fs --schema telemetry --to parquet -o events.parquet"
+    )]
+    Export(crate::export::ExportArgs),
     /// Write sample data.
     #[command(subcommand)]
     Gen(GenCommand),
@@ -194,6 +199,8 @@ pub(crate) enum CatFormat {
     Len,
     /// The payloads' bytes, back to back.
     Raw,
+    /// One JSON object per payload (JSON Lines), fields by name: needs --schema.
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +215,8 @@ pub(crate) struct CatArgs {
     /// underneath is exit 2.
     #[arg(long)]
     pub(crate) follow: bool,
+    #[command(flatten)]
+    pub(crate) schema: crate::inspect::SchemaArgs,
 }
 
 #[derive(Debug, Args)]

@@ -237,6 +237,9 @@ pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
     if args.follow {
         return crate::follow::cat(options, args);
     }
+    if args.format == CatFormat::Json {
+        return crate::inspect::cat_json(options, args);
+    }
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut hex = String::new();
@@ -252,6 +255,7 @@ pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
             }
             CatFormat::Len => writeln!(out, "{}", payload.len()),
             CatFormat::Raw => out.write_all(payload),
+            CatFormat::Json => unreachable!("printed by inspect::cat_json"),
         };
         written.map_err(|error| Failure::output(Path::new(STDOUT), &error))
     })?;

@@ -27,6 +27,7 @@ use crate::choose::Chosen;
 use crate::compression::deliver;
 use crate::failure::Failure;
 use crate::output::{STDOUT, after_printing, print};
+use flatstream::inspect::{JsonWriter, Verifier};
 
 /// SIGINT and SIGTERM received: at the first, finish what is written and print the summary;
 /// at the second, stop at once.
@@ -77,12 +78,31 @@ impl Followed {
 pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
     let mut out = BufWriter::with_capacity(256 * 1024, io::stdout().lock());
     let mut hex = String::new();
-    let followed = follow(&args.file, options, Box::new(NoValidator), |payload| {
-        match payload {
-            Some(payload) => print_payload(&mut out, args.format, &mut hex, payload),
-            None => out.flush(),
-        }
-        .map_err(|error| Failure::output(Path::new(STDOUT), &error))
+    // `--format json`: each payload verified against the schema, then printed through it.
+    let schema = match args.format {
+        CatFormat::Json => Some(args.schema.load("--format json")?),
+        _ => None,
+    };
+    let json = schema.map(|schema| JsonWriter::new(schema.layout()));
+    let validator: Box<dyn Validator> = match schema {
+        Some(schema) => Box::new(Verifier::new(schema)),
+        None => Box::new(NoValidator),
+    };
+    let mut line = Vec::new();
+    let file = &args.file;
+    let followed = follow(file, options, validator, |payload| {
+        let printed = match (payload, &json) {
+            (Some(payload), Some(json)) => {
+                line.clear();
+                json.write(payload, &mut line)
+                    .map_err(|error| Failure::data(file, error.to_string()))?;
+                line.push(b'\n');
+                out.write_all(&line)
+            }
+            (Some(payload), None) => print_payload(&mut out, args.format, &mut hex, payload),
+            (None, _) => out.flush(),
+        };
+        printed.map_err(|error| Failure::output(Path::new(STDOUT), &error))
     });
     out.flush()
         .map_err(|error| Failure::output(Path::new(STDOUT), &error))?;
@@ -306,6 +326,8 @@ fn print_payload(
         }
         CatFormat::Len => writeln!(out, "{}", payload.len()),
         CatFormat::Raw => out.write_all(payload),
+        // Printed through the schema by `cat`, never here.
+        CatFormat::Json => Err(io::Error::other("JSON needs the schema's writer")),
     }
 }
 

@@ -13,8 +13,10 @@ mod choose;
 mod commands;
 mod compression;
 mod encryption;
+mod export;
 mod failure;
 mod follow;
+mod inspect;
 mod output;
 mod progress;
 mod scan;
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Recover(args) => commands::recover(&cli.options, args),
         Command::Salvage(args) => commands::salvage(&cli.options, args),
         Command::Convert(args) => commands::convert(&cli.options, args),
+        Command::Export(args) => export::export(&cli.options, args),
         Command::Gen(args) => commands::generate(&cli.options, args),
         Command::Dict(args) => commands::dict(&cli.options, args),
         Command::Keygen(args) => encryption::keygen(&args.output).and_then(|()| {

@@ -9,6 +9,7 @@ use serde_json::Value;
 mod compress;
 mod encrypt;
 mod follow;
+mod inspect;
 mod outputs;
 mod readme;
 mod recovery;

@@ -56,6 +56,17 @@ pub use flatstream_compress as compress;
 #[cfg(feature = "encrypt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encrypt")))]
 pub use flatstream_encrypt as encrypt;
+/// Schema-aware reading: binary schemas (`.bfbs`), the reflection verifier as a
+/// [`Validator`], JSON output. See [`flatstream-inspect`](flatstream_inspect).
+#[cfg(feature = "inspect")]
+#[cfg_attr(docsrs, doc(cfg(feature = "inspect")))]
+pub use flatstream_inspect as inspect;
+
+/// Arrow export: a stream and a binary schema as record batches (an iterator), written as
+/// Parquet or Arrow IPC. See [`flatstream-arrow`](flatstream_arrow).
+#[cfg(feature = "arrow")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arrow")))]
+pub use flatstream_arrow as arrow;
 
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
