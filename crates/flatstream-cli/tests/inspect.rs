@@ -166,27 +166,6 @@ fn json_needs_a_schema_and_a_known_root_type() {
     );
 }
 
-#[test]
-fn readme_json_sample_is_what_cat_prints() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
-            .unwrap();
-    let sample: Vec<&str> = readme
-        .lines()
-        .skip_while(|line| !line.contains("-- cat events.fs --schema telemetry --format json"))
-        .skip(1)
-        .take(2)
-        .map(|line| {
-            line.strip_prefix("# ")
-                .expect("the README quotes cat --format json")
-        })
-        .collect();
-    let file = telemetry("json-readme.fs", 1000);
-    let output = flatstream(&["cat", &file, "--schema", "telemetry", "--format", "json"]);
-    let text = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(text.lines().take(2).collect::<Vec<_>>(), sample);
-}
-
 /// Every row of the exported batches equals `TelemetryEvent::nth(row)`.
 fn assert_exported_telemetry(
     batches: &[flatstream::arrow::arrow::record_batch::RecordBatch],
