@@ -259,6 +259,14 @@ impl<D: Deframer> Deframer for MaybeDecompressing<D> {
             MaybeDecompressing::Decompressing(inner) => inner.peek_frame_len(input),
         }
     }
+
+    #[inline]
+    fn take_skipped(&mut self) -> usize {
+        match self {
+            MaybeDecompressing::Plain(inner) => inner.take_skipped(),
+            MaybeDecompressing::Decompressing(inner) => inner.take_skipped(),
+        }
+    }
 }
 
 /// The deframer of a scan: decompressing or not, then validating.

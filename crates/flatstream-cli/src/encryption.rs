@@ -272,4 +272,12 @@ impl<D: Deframer> Deframer for MaybeDecrypting<D> {
             MaybeDecrypting::Decrypting(inner) => inner.peek_frame_len(input),
         }
     }
+
+    #[inline]
+    fn take_skipped(&mut self) -> usize {
+        match self {
+            MaybeDecrypting::Plain(inner) => inner.take_skipped(),
+            MaybeDecrypting::Decrypting(inner) => inner.take_skipped(),
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use flatstream::compress::is_chunk;
-use flatstream::wire::{LENGTH_LEN, MAX_HEADER_LEN};
+use flatstream::wire::MAX_HEADER_LEN;
 use flatstream::{
     Checksum, ChecksumKind, Error, ErrorKind, StreamReader, Validator, ZeroFillCheck,
     find_intact_frame,
@@ -116,7 +116,6 @@ pub(crate) fn scan(
         Some(chosen) => chosen,
         None => choose::detect_from(path, &mut progress, &mut prefix, options.max_frame_len)?,
     };
-    let checksum_len = checksum.kind.checksum().size();
     let (deframer, mut unchunker) = deframer(path, options, checksum, validator)?;
     let source = Cursor::new(prefix).chain(progress);
     let mut reader = StreamReader::new(BufReader::with_capacity(256 * 1024, source), deframer);
@@ -125,10 +124,11 @@ pub(crate) fn scan(
         match reader.read_message() {
             Ok(Some(payload)) => {
                 largest_payload = largest_payload.max(payload.len());
-                let frame_len = (LENGTH_LEN + checksum_len + payload.len()) as u64;
                 if let Err(error) = deliver(unchunker.as_mut(), payload, &mut on_payload)? {
+                    // Located at the frame's place on the wire (its payload may have been
+                    // decrypted or decompressed: its length says nothing of the frame's).
                     let frame_index = reader.frames_read() - 1;
-                    break Some(error.at_frame(frame_index, reader.position() - frame_len));
+                    break Some(error.at_frame(frame_index, reader.last_frame_offset()));
                 }
             }
             Ok(None) => break None,
@@ -175,12 +175,8 @@ pub(crate) fn scan(
                 _ => (frames, offset),
             }
         }
-        // A clean end consumed every byte read; an encrypted stream's final frame is not
-        // handed on as a message, so the reader's position stops before it.
-        None if options.encryption.key_file.is_some() => (
-            reader.frames_read(),
-            reader.get_ref().get_ref().get_ref().1.bytes_read(),
-        ),
+        // A clean end: the position counts every frame, an encrypted stream's final frame
+        // included.
         None => (reader.frames_read(), reader.position()),
     };
     let intact_after = match &error {

@@ -169,6 +169,11 @@ impl<D: Deframer, C: Codec> Deframer for DecompressingDeframer<D, C> {
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
         self.inner.peek_frame_len(input)
     }
+
+    #[inline]
+    fn take_skipped(&mut self) -> usize {
+        self.inner.take_skipped()
+    }
 }
 
 /// [`compressed`](Self::compressed) for every [`Framer`].

@@ -135,6 +135,18 @@ pub trait Deframer {
     /// [`FrameTooLarge`](crate::ErrorKind::FrameTooLarge) as soon as the length is known,
     /// before anything is sized from it: the same limit `read_frame` applies.
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>>;
+
+    /// Bytes of frames without a message (an encrypted stream's final frame) that
+    /// [`read_frame`](Self::read_frame) consumed since the last call, and forgets them.
+    ///
+    /// A reader of `Read` sources adds them to its position after each `read_frame`, before
+    /// it counts the frame read or locates an error, so that its offsets match the
+    /// in-memory readers' (which skip such frames themselves, see
+    /// [`decode_frame`](Self::decode_frame)). The default is 0; adapters forward it.
+    #[inline]
+    fn take_skipped(&mut self) -> usize {
+        0
+    }
 }
 
 impl<D: Deframer + ?Sized> Deframer for &mut D {
@@ -164,5 +176,10 @@ impl<D: Deframer + ?Sized> Deframer for &mut D {
     #[inline]
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
         (**self).peek_frame_len(input)
+    }
+
+    #[inline]
+    fn take_skipped(&mut self) -> usize {
+        (**self).take_skipped()
     }
 }

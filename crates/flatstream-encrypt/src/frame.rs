@@ -26,8 +26,11 @@ use crate::seal::{FINAL_FLAG, HEADER_LEN, MAX_SEQUENCE, OVERHEAD, StreamCipher, 
 ///
 /// Each frame's nonce is the stream id and the frame's sequence number, so no two frames
 /// under one key share a nonce while stream ids do not repeat (128 random bits). The
-/// sequence number advances even when the inner framer fails, so a frame that may have
-/// reached the wire in part is never sealed again under the same nonce.
+/// sequence number advances even when the inner framer fails (an I/O error may have left
+/// part of the frame on the wire, and it is never sealed again under the same nonce), except
+/// for a payload the inner framer refused before writing anything (a size bound, a
+/// validator: `FrameTooLarge`, `ValidationFailed`), whose number is given back so that
+/// readers see no gap.
 ///
 /// The sealed bytes go to one buffer that is reused, so steady state allocates nothing.
 pub struct EncryptingFramer<F> {
@@ -119,7 +122,19 @@ impl<F: Framer> EncryptingFramer<F> {
             payload,
             &mut self.sealed,
         )?;
-        self.inner.frame_and_write(writer, &self.sealed)
+        self.inner
+            .frame_and_write(writer, &self.sealed)
+            .inspect_err(|error| {
+                // A payload the inner framer refused before writing (a size bound, a
+                // validator) gives its number back, so readers see no gap. Any other error
+                // may have left part of the frame on the wire: its nonce stays used.
+                if matches!(
+                    error.kind(),
+                    ErrorKind::FrameTooLarge { .. } | ErrorKind::ValidationFailed { .. }
+                ) {
+                    self.next_sequence = sequence;
+                }
+            })
     }
 }
 
@@ -194,7 +209,8 @@ pub struct DecryptingDeframer<D> {
     opener: Opener,
     /// The sealed payload as the inner deframer read it.
     wire: Vec<u8>,
-    /// The final frame's length on the wire, until a frame after it is reported.
+    /// Bytes of final frames `read_frame` consumed, until the reader takes them
+    /// (`take_skipped`).
     unreported_final_len: usize,
     require_final: bool,
 }
@@ -308,17 +324,12 @@ impl<D: Deframer> DecryptingDeframer<D> {
     }
 
     /// Counts a frame the inner deframer consumed and rejected (a checksum mismatch) as one
-    /// that may hold a sequence number a later gap skips: it was reported already. After the
-    /// final frame, the error also accounts for the final frame's bytes.
+    /// that may hold a sequence number a later gap skips: it was reported already.
     fn rejected_by_inner(&mut self, error: Error) -> Error {
-        let Some(frame_len) = error.frame_len() else {
-            return error;
-        };
-        self.opener.sequence.unauthenticated += 1;
-        match std::mem::take(&mut self.unreported_final_len) {
-            0 => error,
-            final_len => error.with_frame_len(frame_len + final_len as u64),
+        if error.frame_len().is_some() {
+            self.opener.sequence.unauthenticated += 1;
         }
+        error
     }
 }
 
@@ -416,13 +427,12 @@ impl<D: Deframer> Deframer for DecryptingDeframer<D> {
                 }
                 return Ok(None);
             };
-            // The final frame is not handed on; a frame after it is reported with both
-            // lengths, so the reader's offsets stay right.
-            let consumed = frame_len + std::mem::take(&mut self.unreported_final_len);
+            // The final frame is not handed on: its bytes wait for the reader's
+            // `take_skipped`, which counts them before the frame after it (or the end).
             match self.opener.open(&self.wire, payload) {
-                Ok(Opened::Message) => return Ok(Some(consumed)),
-                Ok(Opened::Final) => self.unreported_final_len = frame_len,
-                Err(error) => return Err(error.with_frame_len(consumed as u64)),
+                Ok(Opened::Message) => return Ok(Some(frame_len)),
+                Ok(Opened::Final) => self.unreported_final_len += frame_len,
+                Err(error) => return Err(error.with_frame_len(frame_len as u64)),
             }
         }
     }
@@ -467,6 +477,11 @@ impl<D: Deframer> Deframer for DecryptingDeframer<D> {
 
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
         self.inner.peek_frame_len(input)
+    }
+
+    #[inline]
+    fn take_skipped(&mut self) -> usize {
+        std::mem::take(&mut self.unreported_final_len)
     }
 }
 

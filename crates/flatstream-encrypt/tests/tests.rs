@@ -1,6 +1,7 @@
 //! The integration tests of flatstream-encrypt, one binary.
 
 mod allocation;
+mod attacks;
 mod common;
 mod conformance;
 mod detection;

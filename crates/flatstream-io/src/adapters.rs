@@ -127,6 +127,11 @@ impl<D: Deframer, V: Validator> Deframer for ValidatingDeframer<D, V> {
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
         self.inner.peek_frame_len(input)
     }
+
+    #[inline]
+    fn take_skipped(&mut self) -> usize {
+        self.inner.take_skipped()
+    }
 }
 
 /// Calls a function with every payload written, after its frame was written whole.
@@ -239,6 +244,11 @@ impl<D: Deframer, O: FnMut(&[u8])> Deframer for ObserverDeframer<D, O> {
     #[inline]
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
         self.inner.peek_frame_len(input)
+    }
+
+    #[inline]
+    fn take_skipped(&mut self) -> usize {
+        self.inner.take_skipped()
     }
 }
 
@@ -415,6 +425,11 @@ impl<D: Deframer> Deframer for BoundedDeframer<D> {
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
         self.check_declared(input)?;
         self.inner.peek_frame_len(input)
+    }
+
+    #[inline]
+    fn take_skipped(&mut self) -> usize {
+        self.inner.take_skipped()
     }
 }
 

@@ -167,12 +167,19 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
             self.payload.clear();
             self.payload.shrink_to(self.memory.retained());
         }
-        let outcome = match self.mode.read_frame(
+        let read = self.mode.read_frame(
             &mut self.reader,
             &mut self.deframer,
             &mut self.payload,
             &mut self.progress,
-        ) {
+        );
+        // Frames without a message that `read_frame` consumed (an encrypted stream's final
+        // frame) come before the frame read, or the end.
+        let skipped = self.deframer.take_skipped();
+        if skipped != 0 {
+            self.progress.skip(skipped);
+        }
+        let outcome = match read {
             Ok(Some((payload, frame_len))) => {
                 self.progress.advance(frame_len);
                 Ok(Some(payload))
@@ -245,6 +252,11 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
     /// After a torn tail this is where the last good frame ended.
     pub fn position(&self) -> u64 {
         self.progress.position
+    }
+
+    /// Where the last payload delivered began: the offset of its frame.
+    pub fn last_frame_offset(&self) -> u64 {
+        self.progress.last_frame_offset
     }
 
     /// The deframer in use.
@@ -476,17 +488,18 @@ impl<R: BufRead> ReadMode<R> for InPlace {
             } => {
                 // Borrow the payload again: the same buffer, since nothing was consumed.
                 let buffer = source.fill_buf()?;
-                if buffer.as_ptr().addr() != buffer_start {
-                    return Err(Error::from(io::Error::new(
+                // The same bytes, or at least as many of them: a source that hands out another
+                // or a shorter view without a consume is refused, never indexed past.
+                match buffer.get(payload_start..payload_start + payload_len) {
+                    Some(payload) if buffer.as_ptr().addr() == buffer_start => {
+                        self.unconsumed = frame_len;
+                        Ok(Some((payload, frame_len)))
+                    }
+                    _ => Err(Error::from(io::Error::new(
                         io::ErrorKind::InvalidData,
                         "BufRead::fill_buf returned a different buffer without a consume",
-                    )));
+                    ))),
                 }
-                self.unconsumed = frame_len;
-                Ok(Some((
-                    &buffer[payload_start..payload_start + payload_len],
-                    frame_len,
-                )))
             }
             Found::Decoded {
                 payload_start,

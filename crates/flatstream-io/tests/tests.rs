@@ -2,6 +2,7 @@
 
 mod adapters;
 mod allocation;
+mod attacks;
 mod common;
 mod conformance;
 mod faults;

@@ -33,6 +33,9 @@ pub struct FrameDecoder<D> {
     scratch: Vec<u8>,
 }
 
+/// The most the decoder reserves in the read buffer at a time for a frame still arriving.
+const RESERVE_STEP: usize = 64 * 1024;
+
 /// What the decoder knows of the frame it is gathering, kept between calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DecodeState {
@@ -276,9 +279,11 @@ impl<D: Deframer> FrameDecoder<D> {
         }
     }
 
-    /// Reserves room for what the frame being gathered needs; nothing to hand out yet.
+    /// Reserves room for what the frame being gathered needs, 64 KiB at most at a time (a
+    /// header that declares a large frame costs memory only as its bytes arrive); nothing to
+    /// hand out yet.
     fn wait(&self, src: &mut BytesMut) -> Option<Bytes> {
-        src.reserve(self.needed().saturating_sub(src.len()));
+        src.reserve(self.needed().saturating_sub(src.len()).min(RESERVE_STEP));
         None
     }
 

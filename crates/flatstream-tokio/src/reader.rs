@@ -197,6 +197,9 @@ impl<R: AsyncRead + Unpin, D: Deframer> AsyncStreamReader<R, D> {
                 Ok(Some(marker)) => self.buffer.advance(marker.frame_len),
                 Ok(None) if self.ended => {
                     return if self.buffer.is_empty() {
+                        // A later call reads again, as the blocking reader does: a source
+                        // may have more after an end (a file still being written).
+                        self.ended = false;
                         self.decoder.end_of_stream().map(|()| None)
                     } else {
                         Err(self.decoder.torn_tail(&self.buffer))
@@ -211,17 +214,20 @@ impl<R: AsyncRead + Unpin, D: Deframer> AsyncStreamReader<R, D> {
         }
     }
 
-    /// Reads more bytes from the source: at least what the frame being gathered needs.
+    /// Reads more bytes from the source, growing the buffer by at most [`READ_SIZE`] at a
+    /// time: a header that declares a large frame costs memory only as its bytes arrive.
     async fn fill(&mut self) -> Result<()> {
-        let needed = self.decoder.needed().saturating_sub(self.buffer.len());
-        self.buffer.reserve(needed.max(READ_SIZE));
-        match self.reader.read_buf(&mut self.buffer).await {
-            Ok(0) => {
-                self.ended = true;
-                Ok(())
-            }
-            Ok(_) => Ok(()),
-            Err(error) => Err(self.decoder.io_error(error)),
+        self.buffer.reserve(READ_SIZE);
+        loop {
+            return match self.reader.read_buf(&mut self.buffer).await {
+                Ok(0) => {
+                    self.ended = true;
+                    Ok(())
+                }
+                Ok(_) => Ok(()),
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => Err(self.decoder.io_error(error)),
+            };
         }
     }
 }

@@ -42,6 +42,9 @@ pub struct AsyncStreamWriter<W, F> {
     buffer_limit: usize,
     flushed_bytes: u64,
     flushed_frames: u64,
+    /// Bytes at the start of the buffer already handed to the writer: a write cancelled
+    /// midway (its future dropped) goes on from here, never sending them twice.
+    sent: usize,
 }
 
 impl<W: std::fmt::Debug, F: std::fmt::Debug> std::fmt::Debug for AsyncStreamWriter<W, F> {
@@ -64,6 +67,7 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
             buffer_limit: DEFAULT_BUFFER_LIMIT,
             flushed_bytes: 0,
             flushed_frames: 0,
+            sent: 0,
         }
     }
 
@@ -119,8 +123,21 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
         flushed.map_err(|error| self.io_error(error))
     }
 
+    /// Ends the stream: writes what the framer closes it with (an encrypting framer's
+    /// authenticated final frame; most framers write nothing), writes out every buffered
+    /// frame and flushes. A framer that wrote a final frame refuses further frames.
+    ///
+    /// # Errors
+    ///
+    /// The framer's error or an I/O error, with frame index and offset.
+    pub async fn finish(&mut self) -> Result<()> {
+        self.frames.finish()?;
+        self.flush().await
+    }
+
     /// Writes out every buffered frame, then shuts the underlying writer down (for a socket:
-    /// sends FIN).
+    /// sends FIN). It does not [`finish`](Self::finish) the stream: call that first when the
+    /// framer closes streams (encryption).
     ///
     /// # Errors
     ///
@@ -179,19 +196,27 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
         }
     }
 
+    /// Hands every buffered byte to the writer. Cancel-safe: each `write` that completes is
+    /// recorded before the next, so a cancelled call followed by another sends each byte once.
     async fn write_out(&mut self) -> Result<()> {
         // An earlier I/O error: refused, as the next write would be.
         self.frames.check_usable()?;
-        if self.frames.get_ref().is_empty() {
-            return Ok(());
-        }
-        let written = self.writer.write_all(self.frames.get_ref()).await;
-        if let Err(error) = written {
-            return Err(self.io_error(error));
+        while self.sent < self.frames.get_ref().len() {
+            let written = self.writer.write(&self.frames.get_ref()[self.sent..]).await;
+            match written {
+                Ok(0) => {
+                    let error = std::io::Error::from(std::io::ErrorKind::WriteZero);
+                    return Err(self.io_error(error));
+                }
+                Ok(n) => self.sent += n,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(self.io_error(error)),
+            }
         }
         self.flushed_bytes += self.frames.get_ref().len() as u64;
         self.flushed_frames = self.frames.frames_written();
         self.frames.get_mut().clear();
+        self.sent = 0;
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! Integration tests of flatstream-tokio, in one binary.
 
+mod attacks;
 mod both_worlds;
 mod codec;
 mod common;
