@@ -29,6 +29,10 @@ use crate::failure::Failure;
 use crate::output::{STDOUT, after_printing, print};
 use flatstream::inspect::{JsonWriter, Verifier};
 
+/// The exit status after a second SIGINT or SIGTERM, which stops at once: 130, as shells
+/// report a command ended by SIGINT.
+const SECOND_SIGNAL_STATUS: i32 = 130;
+
 /// SIGINT and SIGTERM received: at the first, finish what is written and print the summary;
 /// at the second, stop at once.
 static SIGNALS: AtomicU32 = AtomicU32::new(0);
@@ -185,7 +189,11 @@ fn follow(
         ));
     }
     ctrlc::set_handler(|| {
-        SIGNALS.fetch_add(1, Ordering::SeqCst);
+        // The second signal ends the process here, in the handler's thread: the main thread
+        // may be blocked writing to a pipe nobody reads, where no flag would reach it.
+        if SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
+            std::process::exit(SECOND_SIGNAL_STATUS);
+        }
     })
     .map_err(|error| {
         Failure::usage(
