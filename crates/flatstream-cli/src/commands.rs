@@ -711,7 +711,8 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
         encryption: EncryptionArgs {
             key_file: args.from_key_file.clone(),
             cipher: args.from_cipher,
-            ..EncryptionArgs::none()
+            allow_unfinished: options.encryption.allow_unfinished,
+            accept_gaps: options.encryption.accept_gaps,
         },
     };
     let scan = scan(&args.input, &reading, Box::new(NoValidator), |payload| {

@@ -48,18 +48,13 @@ pub(crate) struct EncryptionArgs {
     /// short) without calling it bad data.
     #[arg(long, global = true)]
     pub(crate) allow_unfinished: bool,
+    /// Read on past frames missing from an encrypted stream's sequence (as a salvage of a
+    /// damaged stream leaves it), counting them, instead of stopping at the first gap.
+    #[arg(long, global = true)]
+    pub(crate) accept_gaps: bool,
 }
 
 impl EncryptionArgs {
-    /// No encryption.
-    pub(crate) fn none() -> Self {
-        EncryptionArgs {
-            key_file: None,
-            cipher: CipherName::Xchacha20poly1305,
-            allow_unfinished: false,
-        }
-    }
-
     /// The key and cipher, or `None` without --key-file.
     ///
     /// # Errors
@@ -230,7 +225,8 @@ impl<D: Deframer> MaybeDecrypting<D> {
             Some((key, cipher)) => MaybeDecrypting::Decrypting(
                 inner
                     .decrypted_with(&key, cipher)
-                    .require_final(!encryption.allow_unfinished),
+                    .require_final(!encryption.allow_unfinished)
+                    .accept_gaps(encryption.accept_gaps),
             ),
         })
     }

@@ -265,6 +265,53 @@ fn frames_lost_to_salvage_read_as_missing_not_as_tampering() {
         message.contains("frames missing before this one") && !message.contains("authentication"),
         "{message}"
     );
+    // Told that frames are known lost, it reads every frame salvage kept.
+    let output = flatstream(&[
+        "cat",
+        &salvaged,
+        "--key-file",
+        &key,
+        "--accept-gaps",
+        "--format",
+        "len",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let kept = String::from_utf8(output.stdout).unwrap().lines().count();
+    assert!((90..100).contains(&kept), "{kept} of 100 frames read");
+}
+
+#[test]
+fn the_key_file_variable_keys_both_sides_of_convert() {
+    let key = keygen("convert-env.key");
+    let encrypted = scratch("convert-env-in.fs").display().to_string();
+    let output_path = scratch("convert-env-out.fs").display().to_string();
+    run_ok(&[
+        "gen",
+        "telemetry",
+        &encrypted,
+        "--count",
+        "20",
+        "--key-file",
+        &key,
+    ]);
+    // With FLATSTREAM_KEY_FILE set, the input is decrypted and the output encrypted anew:
+    // never encrypted twice (each message would then be another message's ciphertext).
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flatstream"))
+        .args(["convert", &encrypted, &output_path, "--to", "crc32c"])
+        .env("FLATSTREAM_KEY_FILE", &key)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = flatstream(&["cat", &output_path, "--key-file", &key, "--format", "len"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let lengths = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(lengths.lines().count(), 20);
+    assert!(
+        lengths
+            .lines()
+            .all(|len| len.parse::<usize>().unwrap() < 80),
+        "{lengths}"
+    );
 }
 
 #[test]
