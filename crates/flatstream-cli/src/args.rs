@@ -277,7 +277,7 @@ pub(crate) struct ConvertArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) from_dict: Option<PathBuf>,
     /// The input's key file, when it is encrypted (--key-file and --cipher say how the
-    /// output is). FLATSTREAM_KEY_FILE names it too, as it does --key-file: with the variable
+    /// output is). `FLATSTREAM_KEY_FILE` names it too, as it does --key-file: with the variable
     /// set, both sides use the key (a plain input is then bad data, not silently encrypted
     /// twice).
     #[arg(long, env = "FLATSTREAM_KEY_FILE", value_name = "FILE")]
