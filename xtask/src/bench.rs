@@ -99,6 +99,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "flatstream",
         "--bench",
         "compress",
+        "--bench",
+        "encrypt",
+        "--bench",
+        "inspect",
         "--",
     ];
     if let Some(filter) = &options.filter {
@@ -137,7 +141,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let rows = runs.last().cloned().unwrap_or_default();
     let everyday = everyday_medians(&runs);
     let machine = machine_description();
-    let report = Report::new(&rows);
+    let mut report = Report::new(&rows);
+    let mut follow_lines = Vec::new();
+    if options.whole_suite() {
+        let (lines, target) = follow_latency()?;
+        follow_lines = lines;
+        report.targets.push(target);
+    }
     if options.whole_suite() && !report.missing.is_empty() {
         return Err(format!(
             "bench: the run produced no result for {} benchmark(s) the report needs: {}",
@@ -145,7 +155,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             report.missing.join(", ")
         ));
     }
-    let markdown = render_markdown(&rows, &report, &everyday, &machine, &options);
+    let mut markdown = render_markdown(&rows, &report, &everyday, &machine, &options);
+    if !follow_lines.is_empty() {
+        markdown.push_str(
+            "\n## Follow latency\n\n`cargo run --release -p flatstream-follow --example latency`: \
+             a writer thread appends 1 000 frames, one every 2 ms; the delay from each write to \
+             its delivery by a follower.\n\n```text\n",
+        );
+        for line in &follow_lines {
+            markdown.push_str(line);
+            markdown.push('\n');
+        }
+        markdown.push_str("```\n");
+    }
     let json = render_json(&rows, &report, &everyday, &machine, &options);
     let markdown_path = target.join("bench-report.md");
     let json_path = target.join("bench-report.json");
@@ -165,6 +187,65 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         check(&everyday)?;
     }
     Ok(())
+}
+
+/// Issue 16's follow target: the latency example's lines, and the median delay with change
+/// notification held to 100 ms.
+fn follow_latency() -> Result<(Vec<String>, Target), String> {
+    println!("==> follow latency (flatstream-follow's latency example)");
+    let output =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "--package",
+                "flatstream-follow",
+                "--example",
+                "latency",
+                "--",
+                "1000",
+                "2000",
+            ])
+            .output()
+            .map_err(|error| format!("cannot run the follow latency example: {error}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "the follow latency example failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
+    let median = lines
+        .iter()
+        .find(|line| line.trim_start().starts_with("notify"))
+        .and_then(|line| line.split("median").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(parse_duration)
+        .ok_or_else(|| format!("no notify median in the latency example's output: {stdout}"))?;
+    let target = Target {
+        description: "--follow delivers a frame within 100 ms of its write (median of 1 000)"
+            .to_owned(),
+        measured: format!("{:.3} ms median", median * 1e3),
+        met: median <= 0.1,
+    };
+    Ok((lines, target))
+}
+
+/// A `Debug`-printed `Duration` (`41.2µs`, `3.1ms`, `1.2s`) in seconds.
+fn parse_duration(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let scale = match unit {
+        "ns" => 1e-9,
+        "µs" | "us" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        _ => return None,
+    };
+    number.parse::<f64>().ok().map(|value| value * scale)
 }
 
 /// One run of the bench binary in paired mode; its results as rows.
@@ -691,7 +772,70 @@ fn targets(lookup: &Lookup<'_>) -> Vec<Target> {
             }
         }
     }
+    encryption_targets(lookup, &mut targets);
+    inspect_targets(lookup, &mut targets);
     targets
+}
+
+/// Issue 15's targets, from `benches/encrypt.rs`: each cipher's write and read of 64 KiB
+/// and 64 B payloads, beside the unencrypted path of the same run.
+fn encryption_targets(lookup: &Lookup<'_>, targets: &mut Vec<Target>) {
+    for (cipher, bulk_gb) in [("aes256gcm", 1.0), ("xchacha20poly1305", 0.8)] {
+        for direction in ["write", "read"] {
+            let group = format!("encrypt_{direction}");
+            if let (Some(bulk), Some(plain)) = (
+                lookup.get(&group, cipher, 65_536),
+                lookup.get(&group, "plain", 65_536),
+            ) {
+                let gb = bulk.bytes_per_second / 1e9;
+                targets.push(Target {
+                    description: format!(
+                        "{cipher} {direction} of 64 KiB payloads ≥ {bulk_gb} GB/s"
+                    ),
+                    measured: format!(
+                        "{gb:.2} GB/s (unencrypted {:.1} GB/s)",
+                        plain.bytes_per_second / 1e9
+                    ),
+                    met: gb >= bulk_gb,
+                });
+            }
+            if let (Some(small), Some(plain)) = (
+                lookup.get(&group, cipher, 64),
+                lookup.get(&group, "plain", 64),
+            ) {
+                let millions = small.messages_per_second / 1e6;
+                targets.push(Target {
+                    description: format!("{cipher} {direction} of 64 B payloads ≥ 2 M msg/s"),
+                    measured: format!(
+                        "{millions:.2} M msg/s (unencrypted {:.1} M)",
+                        plain.messages_per_second / 1e6
+                    ),
+                    met: millions >= 2.0,
+                });
+            }
+        }
+    }
+}
+
+/// Issue 16's targets, from `benches/inspect.rs`: JSON lines and Parquet export of
+/// telemetry events, each payload verified against the schema.
+fn inspect_targets(lookup: &Lookup<'_>, targets: &mut Vec<Target>) {
+    for (function, description, floor) in [
+        (
+            "json",
+            "cat --format json (verify + JSON) ≥ 500 k events/s",
+            0.5e6,
+        ),
+        ("parquet", "export to Parquet ≥ 1 M events/s", 1e6),
+    ] {
+        if let Some(row) = lookup.only("inspect", function) {
+            targets.push(Target {
+                description: description.to_owned(),
+                measured: format!("{:.2} M events/s", row.messages_per_second / 1e6),
+                met: row.messages_per_second >= floor,
+            });
+        }
+    }
 }
 
 /// The modes of `benches/compress.rs`, by benchmark function, with their labels; the first
@@ -1098,6 +1242,14 @@ mod tests {
         assert!(check(&cells).is_err());
         assert!(check(&cells[..0]).is_err());
         assert!(check(std::slice::from_ref(read)).is_ok());
+    }
+
+    #[test]
+    fn durations_print_by_debug_parse_back() {
+        assert_eq!(parse_duration("41.5µs"), Some(41.5e-6));
+        assert_eq!(parse_duration("3ms"), Some(3e-3));
+        assert_eq!(parse_duration("1.25s"), Some(1.25));
+        assert_eq!(parse_duration("fast"), None);
     }
 
     #[test]
