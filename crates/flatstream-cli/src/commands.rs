@@ -244,25 +244,36 @@ pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut hex = String::new();
     let scan = scan(&args.file, options, Box::new(NoValidator), |payload| {
-        let written = match args.format {
-            CatFormat::Hex => {
-                hex.clear();
-                for byte in payload {
-                    use std::fmt::Write as _;
-                    let _ = write!(hex, "{byte:02x}");
-                }
-                writeln!(out, "{hex}")
-            }
-            CatFormat::Len => writeln!(out, "{}", payload.len()),
-            CatFormat::Raw => out.write_all(payload),
-            CatFormat::Json => unreachable!("printed by inspect::cat_json"),
-        };
-        written.map_err(|error| Failure::output(Path::new(STDOUT), &error))
+        print_payload(&mut out, args.format, &mut hex, payload)
+            .map_err(|error| Failure::output(Path::new(STDOUT), &error))
     })?;
     // Every good frame is printed before the error is reported.
     out.flush()
         .map_err(|error| Failure::output(Path::new(STDOUT), &error))?;
     scan.into_result(&args.file)
+}
+
+/// Prints one payload as `cat --format` says; `hex` is a reused line buffer. JSON is
+/// printed through the schema (`inspect::cat_json`, and `follow::cat`), never here.
+pub(crate) fn print_payload(
+    out: &mut impl Write,
+    format: CatFormat,
+    hex: &mut String,
+    payload: &[u8],
+) -> io::Result<()> {
+    match format {
+        CatFormat::Hex => {
+            hex.clear();
+            for byte in payload {
+                use std::fmt::Write as _;
+                let _ = write!(hex, "{byte:02x}");
+            }
+            writeln!(out, "{hex}")
+        }
+        CatFormat::Len => writeln!(out, "{}", payload.len()),
+        CatFormat::Raw => out.write_all(payload),
+        CatFormat::Json => Err(io::Error::other("JSON needs the schema's writer")),
+    }
 }
 
 pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {

@@ -103,7 +103,9 @@ pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
                 line.push(b'\n');
                 out.write_all(&line)
             }
-            (Some(payload), None) => print_payload(&mut out, args.format, &mut hex, payload),
+            (Some(payload), None) => {
+                crate::commands::print_payload(&mut out, args.format, &mut hex, payload)
+            }
             (None, _) => out.flush(),
         };
         printed.map_err(|error| Failure::output(Path::new(STDOUT), &error))
@@ -313,29 +315,6 @@ fn checksum(path: &Path, options: &Options) -> Result<Option<Chosen>, Failure> {
             said_so = true;
         }
         std::thread::sleep(WAKE_EVERY);
-    }
-}
-
-/// Prints one payload as `cat --format` says (as `commands::cat` does).
-fn print_payload(
-    out: &mut impl Write,
-    format: CatFormat,
-    hex: &mut String,
-    payload: &[u8],
-) -> io::Result<()> {
-    match format {
-        CatFormat::Hex => {
-            hex.clear();
-            for byte in payload {
-                use std::fmt::Write as _;
-                let _ = write!(hex, "{byte:02x}");
-            }
-            writeln!(out, "{hex}")
-        }
-        CatFormat::Len => writeln!(out, "{}", payload.len()),
-        CatFormat::Raw => out.write_all(payload),
-        // Printed through the schema by `cat`, never here.
-        CatFormat::Json => Err(io::Error::other("JSON needs the schema's writer")),
     }
 }
 
