@@ -43,7 +43,7 @@ impl Chosen {
 
 /// How much of a stream detection reads: a MiB holds the first frames of any stream of
 /// small messages; more only when the first frame is larger, up to one whole frame.
-fn prefix_steps(max_frame_len: usize) -> [usize; 3] {
+pub(crate) fn prefix_steps(max_frame_len: usize) -> [usize; 3] {
     let whole_frame = max_frame_len.saturating_add(MAX_HEADER_LEN);
     [1 << 20, (16 << 20).min(whole_frame), whole_frame]
 }

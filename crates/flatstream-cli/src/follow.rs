@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use flatstream::{
-    ChecksumKind, Error, ErrorKind, FollowConfig, NoValidator, StructuralValidator, TypedValidator,
-    Validator, detect_checksum_with_limit, wire::MAX_HEADER_LEN,
+    Error, ErrorKind, FollowConfig, NoValidator, StructuralValidator, TypedValidator, Validator,
+    detect_checksum_with_limit, wire::MAX_HEADER_LEN,
 };
 use flatstream_telemetry_schema::Event;
 use serde_json::json;
@@ -40,13 +40,10 @@ static SIGNALS: AtomicU32 = AtomicU32::new(0);
 /// The longest a follower waits before looking at the stop flag again.
 const WAKE_EVERY: Duration = Duration::from_millis(100);
 
-/// How much of the file's start `-c auto` detects the checksum from: once this much is there
-/// and no checksum fits, more bytes will not help.
-const DETECT_LEN: usize = 1 << 20;
-
 /// What following found, up to the signal or the first bad frame.
 struct Followed {
-    checksum: Chosen,
+    /// The stream's checksum; `None` when a signal came before it could be detected.
+    checksum: Option<Chosen>,
     /// Whole frames read (the bad one excluded).
     frames: u64,
     /// Bytes of those frames.
@@ -65,6 +62,12 @@ impl Followed {
         } else {
             "stopped"
         }
+    }
+
+    /// The checksum's name for the summary.
+    fn checksum_name(&self) -> &'static str {
+        self.checksum
+            .map_or("not yet detected", |chosen| chosen.name())
     }
 
     /// The summary's note on a frame still being written.
@@ -122,7 +125,7 @@ pub(crate) fn cat(options: &Options, args: &CatArgs) -> Result<(), Failure> {
         args.file.display(),
         followed.frames,
         followed.position,
-        followed.checksum.name(),
+        followed.checksum_name(),
         followed.pending_note()
     );
     Ok(())
@@ -136,8 +139,8 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
                 out,
                 "{}",
                 json!({
-                    "checksum": followed.checksum.name(),
-                    "checksum_detected": followed.checksum.detected,
+                    "checksum": followed.checksum.map(crate::choose::Chosen::name),
+                    "checksum_detected": followed.checksum.is_some_and(|chosen| chosen.detected),
                     "frames": followed.frames,
                     "bytes": followed.position,
                     "pending_bytes": followed.pending,
@@ -156,6 +159,17 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
     if let Some(error) = &followed.error {
         return Err(Failure::from_error(&args.file, error));
     }
+    let Some(checksum) = followed.checksum else {
+        return print(|out| {
+            writeln!(
+                out,
+                "{}: stopped following before the checksum could be detected ({} bytes \
+                 waiting; name it with -c)",
+                args.file.display(),
+                followed.pending
+            )
+        });
+    };
     print(|out| {
         writeln!(
             out,
@@ -163,12 +177,8 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
             args.file.display(),
             followed.frames,
             followed.position,
-            followed.checksum.name(),
-            if followed.checksum.detected {
-                " (detected)"
-            } else {
-                ""
-            },
+            checksum.name(),
+            if checksum.detected { " (detected)" } else { "" },
             followed.pending_note()
         )
     })
@@ -203,17 +213,17 @@ fn follow(
             format_args!("cannot catch SIGINT and SIGTERM: {error}"),
         )
     })?;
-    let Some(checksum) = checksum(path, options)? else {
-        return Ok(Followed {
-            checksum: Chosen {
-                kind: ChecksumKind::Crc32c,
-                detected: true,
-            },
-            frames: 0,
-            position: 0,
-            pending: 0,
-            error: None,
-        });
+    let checksum = match checksum(path, options)? {
+        Detection::Chosen(checksum) => checksum,
+        Detection::Stopped { waiting } => {
+            return Ok(Followed {
+                checksum: None,
+                frames: 0,
+                position: 0,
+                pending: waiting,
+                error: None,
+            });
+        }
     };
     let (deframer, mut unchunker) = crate::scan::deframer(path, options, checksum, validator)?;
     let mut follow = FollowConfig::new()
@@ -254,7 +264,7 @@ fn follow(
         }
     };
     Ok(Followed {
-        checksum,
+        checksum: Some(checksum),
         frames: error
             .as_ref()
             .and_then(Error::frame_index)
@@ -272,29 +282,55 @@ fn follow(
     })
 }
 
-/// The checksum `-c` names, or the one the file's first frames verify under, waiting for
-/// them to be written; `None` when a signal came first.
-fn checksum(path: &Path, options: &Options) -> Result<Option<Chosen>, Failure> {
+/// What detecting the checksum of a followed file came to.
+enum Detection {
+    Chosen(Chosen),
+    /// A signal came first, with this many bytes in the file.
+    Stopped {
+        waiting: usize,
+    },
+}
+
+/// The checksum named, or detected from the file's first frames once they are there: the
+/// prefix read grows as `verify` reads it (1 MiB, then up to a whole first frame), so a
+/// stream whose first frame is large is detected too. A first frame that declares more than
+/// the limit is bad data at once: every checksum reads the same length field, so no bytes
+/// still to come can make it good.
+fn checksum(path: &Path, options: &Options) -> Result<Detection, Failure> {
     if let Some(chosen) = Chosen::given(options.checksum) {
-        return Ok(Some(chosen));
+        return Ok(Detection::Chosen(chosen));
     }
+    let steps = crate::choose::prefix_steps(options.max_frame_len);
+    let mut step = 0;
     let mut said_so = false;
     let mut start = Vec::new();
     loop {
         let signals = SIGNALS.load(Ordering::SeqCst);
         start.clear();
         File::open(path)
-            .and_then(|file| file.take(DETECT_LEN as u64).read_to_end(&mut start))
+            .and_then(|file| file.take(steps[step] as u64).read_to_end(&mut start))
             .map_err(|error| Failure::usage(path, error))?;
+        if let Some(declared) = flatstream::wire::declared_len(&start)
+            && declared as usize > options.max_frame_len
+        {
+            let error =
+                Error::frame_too_large(u64::from(declared), options.max_frame_len).at_frame(0, 0);
+            return Err(Failure::from_error(path, &error));
+        }
         if start.len() > MAX_HEADER_LEN {
             match detect_checksum_with_limit(&start, options.max_frame_len) {
                 Ok(detected) => {
-                    return Ok(Some(Chosen {
+                    return Ok(Detection::Chosen(Chosen {
                         kind: detected.checksum,
                         detected: true,
                     }));
                 }
-                Err(error) if start.len() >= DETECT_LEN => {
+                // The whole prefix of this step is there and is not enough: a larger one.
+                Err(_) if start.len() >= steps[step] && step + 1 < steps.len() => {
+                    step += 1;
+                    continue;
+                }
+                Err(error) if start.len() >= steps[step] => {
                     return Err(Failure::usage(
                         path,
                         format_args!("cannot detect the checksum: {error}; name it with -c"),
@@ -304,7 +340,9 @@ fn checksum(path: &Path, options: &Options) -> Result<Option<Chosen>, Failure> {
             }
         }
         if signals > 0 {
-            return Ok(None);
+            return Ok(Detection::Stopped {
+                waiting: start.len(),
+            });
         }
         if !said_so {
             eprintln!(

@@ -410,3 +410,67 @@ fn verify_follow_reads_an_encrypted_stream_past_its_final_frame() {
         finished.stderr
     );
 }
+
+/// `-c auto` under `--follow`, on three files an attack found it mishandled: a first frame
+/// that declares more than the limit (it waited for ever, then said "ok" on SIGTERM), a valid
+/// stream whose first frame is over 1 MiB (refused: the prefix stopped at 1 MiB), and a file
+/// too short to tell (on SIGTERM it claimed a detected checksum).
+#[test]
+fn follow_detection_judges_what_it_can_and_says_what_it_could_not() {
+    // Over the limit: every checksum reads the same length field, so bad data at once.
+    let oversized = fresh("follow-detect-oversized.fs");
+    append(
+        &oversized,
+        &[0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+    let finished = Running::start(&["verify", "--follow", oversized.to_str().unwrap()]).finish();
+    assert_eq!(finished.status.code(), Some(1), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("frame 0 at byte offset 0"),
+        "{}",
+        finished.stderr
+    );
+
+    // A 2 MiB first frame, then a small one: detected from a larger prefix.
+    let large = fresh("follow-detect-large.fs");
+    let path = large.to_str().unwrap();
+    let mut writer = flatstream::StreamWriter::new(
+        Vec::new(),
+        flatstream::ChecksumFramer::new(flatstream::Crc32c::new()),
+    );
+    writer.write_payload(&vec![0xab; 2 << 20]).unwrap();
+    writer.write_payload(&[0, 0xff]).unwrap();
+    append(&large, &writer.into_inner());
+    let mut running = Running::start(&["cat", "--follow", path, "--format", "len"]);
+    assert_eq!(running.line(), (2 << 20).to_string());
+    assert_eq!(running.line(), "2");
+    running.signal(Signal::SIGTERM);
+    let finished = running.finish();
+    assert_eq!(finished.status.code(), Some(0), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("2 frames") && finished.stderr.contains("checksum crc32c"),
+        "{}",
+        finished.stderr
+    );
+
+    // Three bytes: nothing to detect from yet; a signal says so rather than naming a checksum.
+    let short = fresh("follow-detect-short.fs");
+    append(&short, &[1, 0, 0]);
+    let mut running = Running::start(&["verify", "--follow", short.to_str().unwrap()]);
+    assert!(
+        running
+            .stderr_line()
+            .contains("waiting for the first frames")
+    );
+    running.signal(Signal::SIGTERM);
+    let finished = running.finish();
+    assert_eq!(finished.status.code(), Some(0), "{}", finished.stderr);
+    assert!(
+        finished
+            .stdout
+            .join("\n")
+            .contains("before the checksum could be detected (3 bytes"),
+        "{:?}",
+        finished.stdout
+    );
+}
