@@ -277,9 +277,9 @@ pub(crate) struct ConvertArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) from_dict: Option<PathBuf>,
     /// The input's key file, when it is encrypted (--key-file and --cipher say how the
-    /// output is). `FLATSTREAM_KEY_FILE` names it too, as it does --key-file: with the variable
-    /// set, both sides use the key (a plain input is then bad data, not silently encrypted
-    /// twice).
+    /// output is); `none` says the input is plain. `FLATSTREAM_KEY_FILE` names it too, as it
+    /// does --key-file: with the variable set, both sides use the key (a plain input is then
+    /// bad data, not silently encrypted twice) unless `--from-key-file none` is given.
     #[arg(long, env = "FLATSTREAM_KEY_FILE", value_name = "FILE")]
     pub(crate) from_key_file: Option<PathBuf>,
     /// The input's cipher, with --from-key-file.

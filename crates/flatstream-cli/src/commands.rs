@@ -720,7 +720,10 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
             ..CompressionArgs::none()
         },
         encryption: EncryptionArgs {
-            key_file: args.from_key_file.clone(),
+            key_file: args
+                .from_key_file
+                .clone()
+                .filter(|path| path.as_os_str() != "none"),
             cipher: args.from_cipher,
             allow_unfinished: options.encryption.allow_unfinished,
             accept_gaps: options.encryption.accept_gaps,

@@ -312,6 +312,38 @@ fn the_key_file_variable_keys_both_sides_of_convert() {
             .all(|len| len.parse::<usize>().unwrap() < 80),
         "{lengths}"
     );
+
+    // A plain input, with the variable set: `--from-key-file none` says so.
+    let plain = scratch("convert-env-plain.fs").display().to_string();
+    let encrypted_again = scratch("convert-env-plain-out.fs").display().to_string();
+    run_ok(&["gen", "telemetry", &plain, "--count", "20"]);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flatstream"))
+        .args([
+            "convert",
+            &plain,
+            &encrypted_again,
+            "--to",
+            "crc32c",
+            "--from-key-file",
+            "none",
+        ])
+        .env("FLATSTREAM_KEY_FILE", &key)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = flatstream(&[
+        "cat",
+        &encrypted_again,
+        "--key-file",
+        &key,
+        "--format",
+        "len",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().lines().count(),
+        20
+    );
 }
 
 #[test]

@@ -225,7 +225,13 @@ impl<R: AsyncRead + Unpin, D: Deframer> AsyncStreamReader<R, D> {
                     Ok(())
                 }
                 Ok(_) => Ok(()),
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                // Retried, as the blocking readers do, after yielding: a source that is
+                // interrupted again and again must not keep the executor (or a timeout
+                // around this read) from running.
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {
+                    crate::yield_once().await;
+                    continue;
+                }
                 Err(error) => Err(self.decoder.io_error(error)),
             };
         }

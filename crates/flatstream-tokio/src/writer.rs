@@ -209,7 +209,11 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
                     return Err(self.io_error(error));
                 }
                 Ok(n) => self.sent += n,
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                // Retried after yielding, so a sink interrupted again and again cannot keep
+                // the executor from running.
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {
+                    crate::yield_once().await;
+                }
                 Err(error) => return Err(self.io_error(error)),
             }
         }

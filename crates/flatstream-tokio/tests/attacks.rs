@@ -277,3 +277,43 @@ fn the_async_reader_reads_again_after_an_end() {
     });
     assert_eq!(a, b);
 }
+
+/// Returns `Interrupted` `left` times, then the end.
+struct Interrupting {
+    left: u64,
+}
+
+impl AsyncRead for Interrupting {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.left == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        self.left -= 1;
+        Poll::Ready(Err(io::ErrorKind::Interrupted.into()))
+    }
+}
+
+/// A source interrupted 50 million times: the retries yield to the executor, so a 10 ms
+/// timeout around the read fires (found by a second attack: the retry loop held the
+/// executor thread until the source relented, for ever for one that never does).
+#[test]
+fn retries_of_an_interrupted_source_let_a_timeout_fire() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let timed_out = runtime.block_on(async {
+        let mut reader = AsyncStreamReader::new(
+            Interrupting { left: 50_000_000 },
+            flatstream_io::DefaultDeframer::new(),
+        );
+        tokio::time::timeout(Duration::from_millis(10), reader.read_message())
+            .await
+            .is_err()
+    });
+    assert!(timed_out, "the read held the executor past its timeout");
+}
