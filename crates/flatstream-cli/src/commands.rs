@@ -45,6 +45,7 @@ pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> 
                     "checksum": scan.checksum.name(),
                     "checksum_detected": scan.checksum.detected,
                     "frames": scan.frames,
+                    "frames_missing": scan.frames_missing,
                     "bytes": scan.bytes_read,
                     "payload_bytes": payload_bytes,
                     "payload_size": summary.as_ref().map(|s| json!({
@@ -203,6 +204,7 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
                     "checksum": scan.checksum.name(),
                     "checksum_detected": scan.checksum.detected,
                     "frames": scan.frames,
+                    "frames_missing": scan.frames_missing,
                     "bytes": scan.bytes_read,
                     "end": scan.end(),
                     "last_good_offset": scan.last_good_offset,
@@ -219,12 +221,16 @@ pub(crate) fn verify(options: &Options, args: &VerifyArgs) -> Result<(), Failure
         print(|out| {
             writeln!(
                 out,
-                "{}: ok: {} frames, {} bytes, checksum {}{}",
+                "{}: ok: {} frames, {} bytes, checksum {}{}{}",
                 args.file.display(),
                 scan.frames,
                 scan.bytes_read,
                 scan.checksum.name(),
-                detected_note(&scan)
+                detected_note(&scan),
+                match scan.frames_missing {
+                    0 => String::new(),
+                    missing => format!("; {missing} frames missing (read past: --accept-gaps)"),
+                }
             )
         })
     } else {

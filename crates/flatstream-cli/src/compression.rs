@@ -212,6 +212,16 @@ pub(crate) enum MaybeDecompressing<D> {
 }
 
 impl<D: Deframer> MaybeDecompressing<D> {
+    /// The deframer inside, decompressing or not.
+    pub(crate) fn inner(&self) -> &D {
+        match self {
+            MaybeDecompressing::Plain(inner) => inner,
+            MaybeDecompressing::Decompressing(decompressing) => decompressing.get_ref(),
+        }
+    }
+}
+
+impl<D: Deframer> MaybeDecompressing<D> {
     /// Decompressing with `codec` (up to `max_frame_len`), or not.
     pub(crate) fn new(inner: D, codec: Option<AnyCodec>, max_frame_len: usize) -> Self {
         match codec {

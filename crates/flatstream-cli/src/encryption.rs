@@ -213,6 +213,16 @@ pub(crate) enum MaybeDecrypting<D> {
 }
 
 impl<D: Deframer> MaybeDecrypting<D> {
+    /// Frames missing from the sequence that `--accept-gaps` read past (0 for plain streams).
+    pub(crate) fn frames_missing(&self) -> u64 {
+        match self {
+            MaybeDecrypting::Plain(_) => 0,
+            MaybeDecrypting::Decrypting(decrypting) => decrypting.frames_missing(),
+        }
+    }
+}
+
+impl<D: Deframer> MaybeDecrypting<D> {
     /// Decrypting as `encryption` says (the final frame required unless
     /// --allow-unfinished), or not.
     ///

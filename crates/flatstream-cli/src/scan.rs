@@ -31,6 +31,8 @@ pub(crate) struct Scan {
     pub(crate) last_good_offset: u64,
     /// The first bad frame, if any.
     pub(crate) error: Option<Error>,
+    /// Frames missing from an encrypted stream's sequence, read past with `--accept-gaps`.
+    pub(crate) frames_missing: u64,
     /// The checksum read with.
     pub(crate) checksum: Chosen,
     /// Zero-filled damage: the byte range of zeros read as empty frames, when that is the
@@ -195,11 +197,13 @@ pub(crate) fn scan(
         }
         _ => None,
     };
+    let frames_missing = reader.deframer().get_ref().inner().frames_missing();
     Ok(Scan {
         frames,
         bytes_read: reader.get_ref().get_ref().get_ref().1.bytes_read(),
         last_good_offset,
         error,
+        frames_missing,
         checksum,
         zero_filled,
         suggested,

@@ -278,6 +278,29 @@ fn frames_lost_to_salvage_read_as_missing_not_as_tampering() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let kept = String::from_utf8(output.stdout).unwrap().lines().count();
     assert!((90..100).contains(&kept), "{kept} of 100 frames read");
+    // And says how many it read past: the frames salvage could not keep.
+    let output = flatstream(&[
+        "verify",
+        &salvaged,
+        "--key-file",
+        &key,
+        "--accept-gaps",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["frames"].as_u64().unwrap(), kept as u64);
+    assert_eq!(
+        report["frames_missing"].as_u64().unwrap(),
+        100 - kept as u64
+    );
+    let output = flatstream(&["verify", &salvaged, "--key-file", &key, "--accept-gaps"]);
+    assert!(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .contains(&format!("{} frames missing", 100 - kept)),
+        "the text report names the gap"
+    );
 }
 
 #[test]

@@ -121,6 +121,11 @@ impl<D: Deframer, C: Codec> DecompressingDeframer<D, C> {
     }
 
     /// The wrapped deframer.
+    pub fn get_ref(&self) -> &D {
+        &self.inner
+    }
+
+    /// The wrapped deframer.
     pub fn into_inner(self) -> D {
         self.inner
     }

@@ -203,6 +203,12 @@ enum Opened {
 ///
 /// A clone reads the same stream afresh from its own place: it carries the place in the
 /// sequence reached so far, so clone a new deframer for each stream.
+///
+/// Put adapters that check frames on the wire (`bounded`, a validator of sealed bytes)
+/// *inside* this one: `read_frame` reads the frame after a final frame in the same call, so
+/// an adapter outside it sees one length field per call, and that frame is held only to the
+/// wrapped deframer's own `max_frame_len` (found by an outside attack; the in-memory readers
+/// check it either way).
 #[derive(Clone)]
 pub struct DecryptingDeframer<D> {
     inner: D,

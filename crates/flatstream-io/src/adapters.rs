@@ -85,6 +85,11 @@ impl<D: Deframer, V: Validator> ValidatingDeframer<D, V> {
     }
 
     /// The wrapped deframer.
+    pub fn get_ref(&self) -> &D {
+        &self.inner
+    }
+
+    /// The wrapped deframer.
     pub fn into_inner(self) -> D {
         self.inner
     }

@@ -352,6 +352,12 @@ impl<R: Read> ReadMode<R> for Copying {
 ///
 /// A payload that borrows the source's buffer keeps its frame unconsumed until the next read
 /// (`BufRead::consume`), or until [`StreamReader::get_mut`]/[`StreamReader::into_inner`].
+///
+/// The source must keep `BufRead`'s contract: `fill_buf` called again without a `consume`
+/// returns the same bytes. The reader parses a frame in one look at the buffer and takes the
+/// payload from a second; a source that hands out another buffer, or a shorter one, in
+/// between is refused with an error, but one that changes the bytes at the same place is
+/// not detected (it would take a second checksum per frame).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InPlace {
     /// Bytes of the last frame delivered, still to be consumed from the source.
