@@ -2,62 +2,20 @@
 //! a hostile length allocates nothing large. Counted by this binary's global allocator, per
 //! thread, so tests running in parallel do not mix.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use flatstream_checksum_crc32c::Crc32c;
 use flatstream_compress::{
     AnyCodec, ChunkReader, ChunkWriter, Codec, CompressFramerExt, DecompressDeframerExt, Lz4, Zstd,
 };
 use flatstream_io::{ChecksumDeframer, ChecksumFramer, StreamReader, StreamWriter};
 
+use flatstream_test_support::{
+    CountingAllocator, allocations, allocations_during, largest_allocation_during,
+};
+
 use crate::common::{telemetry_dictionary, telemetry_payloads};
-
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counters are
-// const-initialised thread-locals with no destructor, so touching them never allocates.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        LARGEST.with(|largest| largest.set(largest.get().max(layout.size())));
-        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        LARGEST.with(|largest| largest.set(largest.get().max(layout.size())));
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        LARGEST.with(|largest| largest.set(largest.get().max(new_size)));
-        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations_during(work: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    work();
-    ALLOCATIONS.with(Cell::get) - before
-}
 
 // zstd's C library allocates through malloc, not Rust's allocator: its contexts are made
 // once per codec (counted here through the Rust-side `Compressor`/`Decompressor` boxes
@@ -115,14 +73,14 @@ fn per_frame_writing_and_reading_allocate_nothing_per_message() {
             .process_all(|_| {
                 seen += 1;
                 if seen == 1000 {
-                    steady = ALLOCATIONS.with(Cell::get);
+                    steady = allocations();
                 }
                 Ok(())
             })
             .expect("reads the slice");
         assert_eq!(seen, 4000);
         assert_eq!(
-            ALLOCATIONS.with(Cell::get) - steady,
+            allocations() - steady,
             0,
             "SliceReader::process_all of {codec:?}"
         );
@@ -166,14 +124,9 @@ fn hostile_lengths_allocate_nothing_large() {
     let mut stream = Vec::new();
     let mut framer_writer = StreamWriter::new(&mut stream, flatstream_io::DefaultFramer::new());
     framer_writer.write_payload(&hostile).expect("writes");
-    LARGEST.with(|largest| largest.set(0));
     let deframer = flatstream_io::DefaultDeframer::new().decompressed(Lz4::new());
     let mut reader = StreamReader::new(&stream[..], deframer);
-    assert!(reader.read_message().is_err());
-    assert!(
-        LARGEST.with(Cell::get) < 4096,
-        "{}",
-        LARGEST.with(Cell::get)
-    );
+    let largest = largest_allocation_during(|| assert!(reader.read_message().is_err()));
+    assert!(largest < 4096, "{largest}");
     let _ = Lz4::new().id();
 }

@@ -1,59 +1,16 @@
 //! Steady state allocates nothing per frame, and a huge declared length costs only the bytes
 //! that arrived: counted per thread by this binary's global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Duration;
 
 use flatstream_follow::FollowConfig;
 
+use flatstream_test_support::{CountingAllocator, allocations, largest_allocation_during};
+
 use crate::{append, appender, deframer, frame, fresh_file, payload};
-
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-fn counted(size: usize) {
-    ALLOCATIONS.with(|count| count.set(count.get() + 1));
-    LARGEST.with(|largest| largest.set(largest.get().max(size)));
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counters are
-// const-initialised thread-locals with no destructor, so touching them never allocates.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        counted(layout.size());
-        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        counted(layout.size());
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        counted(new_size);
-        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
 
 #[test]
 fn steady_state_allocates_nothing_per_frame() {
@@ -99,13 +56,13 @@ fn a_huge_declared_length_allocates_only_what_arrived() {
     // 60 MiB declared under the default 64 MiB limit, 10 bytes of it written.
     append(&mut file, &(60u32 << 20).to_le_bytes());
     append(&mut file, &[0; 14]);
-    LARGEST.with(|largest| largest.set(0));
-    let mut follow = FollowConfig::new()
-        .notify(false)
-        .open(&path, deframer())
-        .unwrap();
-    assert_eq!(follow.next(Duration::ZERO).unwrap(), None);
-    assert_eq!(follow.pending_len(), 18);
-    let largest = LARGEST.with(Cell::get);
+    let largest = largest_allocation_during(|| {
+        let mut follow = FollowConfig::new()
+            .notify(false)
+            .open(&path, deframer())
+            .unwrap();
+        assert_eq!(follow.next(Duration::ZERO).unwrap(), None);
+        assert_eq!(follow.pending_len(), 18);
+    });
     assert!(largest < 1 << 20, "largest allocation {largest} bytes");
 }

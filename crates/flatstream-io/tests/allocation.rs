@@ -2,67 +2,17 @@
 //! spike: counted by the global allocator of this test binary (allocations and live bytes),
 //! per thread, so tests running in parallel do not mix.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use flatbuffers::FlatBufferBuilder;
 use flatstream_io::{ChecksumDeframer, ChecksumFramer, StreamReader, StreamWriter};
 
+use flatstream_test_support::{
+    CountingAllocator, allocations_during, largest_allocation_during, live_bytes,
+};
+
 use crate::common::{ALGORITHMS, checksum_by_name, payload_of};
-
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
-// const-initialised thread-local with no destructor, so touching it never allocates.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        LARGEST.with(|largest| largest.set(largest.get().max(layout.size())));
-        LIVE_BYTES.with(|live| live.set(live.get() + signed(layout.size())));
-        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        LARGEST.with(|largest| largest.set(largest.get().max(layout.size())));
-        LIVE_BYTES.with(|live| live.set(live.get() + signed(layout.size())));
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        LARGEST.with(|largest| largest.set(largest.get().max(new_size)));
-        LIVE_BYTES.with(|live| live.set(live.get() + signed(new_size) - signed(layout.size())));
-        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.with(|live| live.set(live.get() - signed(layout.size())));
-        // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-/// Allocation sizes never reach `i64::MAX`; saturate rather than wrap if one did.
-fn signed(size: usize) -> i64 {
-    i64::try_from(size).unwrap_or(i64::MAX)
-}
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations_during(work: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    work();
-    ALLOCATIONS.with(Cell::get) - before
-}
 
 /// Sizes that go up and down, so buffers must be reused rather than merely kept.
 const SIZES: [usize; 8] = [64, 1024, 16, 300, 0, 4096, 1, 100];
@@ -193,18 +143,6 @@ fn every_reading_path_allocates_nothing_per_message_in_steady_state() {
     }
 }
 
-thread_local! {
-    static LIVE_BYTES: Cell<i64> = const { Cell::new(0) };
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The largest single allocation or reallocation made by this thread during `work`.
-fn largest_allocation_during(work: impl FnOnce()) -> usize {
-    LARGEST.with(|largest| largest.set(0));
-    work();
-    LARGEST.with(Cell::get)
-}
-
 #[test]
 fn hostile_lengths_allocate_nothing_large() {
     use flatstream_io::{DefaultDeframer, SliceReader};
@@ -275,14 +213,14 @@ fn writer_builder_gives_memory_back_after_a_spike() {
     let policy = MemoryPolicy::new().retain(64 * 1024).after(10);
     let mut writer =
         StreamWriter::new(std::io::sink(), DefaultFramer::new()).with_memory_policy(policy);
-    let live_before = LIVE_BYTES.with(Cell::get);
+    let live_before = live_bytes();
     writer.write(&big).unwrap();
-    let live_at_spike = LIVE_BYTES.with(Cell::get) - live_before;
+    let live_at_spike = live_bytes() - live_before;
     assert!(live_at_spike >= 4 << 20, "{live_at_spike}");
     for _ in 0..11 {
         writer.write(&small).unwrap();
     }
-    let live_after = LIVE_BYTES.with(Cell::get) - live_before;
+    let live_after = live_bytes() - live_before;
     assert!(
         live_after < 1 << 20,
         "builder still holds {live_after} bytes"

@@ -1,6 +1,14 @@
 #![doc = include_str!("../README.md")]
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: the counting allocator of the allocation tests (`alloc`) implements
+// `GlobalAlloc`, which is `unsafe`; nothing else is.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
+
+mod alloc;
+
+pub use alloc::{
+    CountingAllocator, allocations, allocations_during, largest_allocation_during, live_bytes,
+};
 
 /// Checks that two implementations of one checksum agree at every length from 0 to 1100
 /// bytes, around the powers of two up to 64 KiB, and at four alignments: the test behind
