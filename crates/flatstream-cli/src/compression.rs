@@ -11,7 +11,7 @@ use flatstream::compress::{
     AnyCodec, ChunkDecoder, ChunkWriter, CompressFramerExt, CompressingFramer,
     DecompressDeframerExt, DecompressingDeframer, Lz4, Zstd, is_chunk,
 };
-use flatstream::wire::{Frame, LENGTH_LEN};
+use flatstream::wire::LENGTH_LEN;
 use flatstream::{
     Checksum, Deframer, DeframerExt, Error, NoValidator, Result, StreamSerialize, StreamWriter,
     ValidatingDeframer, Validator,
@@ -19,6 +19,7 @@ use flatstream::{
 
 use crate::encryption::{CliFramer, EncryptionArgs};
 use crate::failure::Failure;
+use crate::maybe::OrPlain;
 
 /// A codec by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -205,18 +206,14 @@ impl<W: Write> MessageWriter<W> {
 }
 
 /// A deframer that decompresses each payload, or passes it through.
-#[derive(Debug)]
-pub(crate) enum MaybeDecompressing<D> {
-    Plain(D),
-    Decompressing(DecompressingDeframer<D, AnyCodec>),
-}
+pub(crate) type MaybeDecompressing<D> = OrPlain<D, DecompressingDeframer<D, AnyCodec>>;
 
 impl<D: Deframer> MaybeDecompressing<D> {
     /// The deframer inside, decompressing or not.
     pub(crate) fn inner(&self) -> &D {
         match self {
-            MaybeDecompressing::Plain(inner) => inner,
-            MaybeDecompressing::Decompressing(decompressing) => decompressing.get_ref(),
+            OrPlain::Plain(inner) => inner,
+            OrPlain::Adapted(decompressing) => decompressing.get_ref(),
         }
     }
 }
@@ -225,56 +222,10 @@ impl<D: Deframer> MaybeDecompressing<D> {
     /// Decompressing with `codec` (up to `max_frame_len`), or not.
     pub(crate) fn new(inner: D, codec: Option<AnyCodec>, max_frame_len: usize) -> Self {
         match codec {
-            None => MaybeDecompressing::Plain(inner),
-            Some(codec) => MaybeDecompressing::Decompressing(
-                inner.decompressed(codec).with_max_frame_len(max_frame_len),
-            ),
-        }
-    }
-}
-
-impl<D: Deframer> Deframer for MaybeDecompressing<D> {
-    fn read_frame<R: Read + ?Sized>(
-        &mut self,
-        reader: &mut R,
-        payload: &mut Vec<u8>,
-    ) -> Result<Option<usize>> {
-        match self {
-            MaybeDecompressing::Plain(inner) => inner.read_frame(reader, payload),
-            MaybeDecompressing::Decompressing(inner) => inner.read_frame(reader, payload),
-        }
-    }
-
-    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
-        match self {
-            MaybeDecompressing::Plain(inner) => inner.parse_frame(input),
-            MaybeDecompressing::Decompressing(inner) => inner.parse_frame(input),
-        }
-    }
-
-    fn decode_frame<'a>(
-        &mut self,
-        input: &'a [u8],
-        scratch: &'a mut Vec<u8>,
-    ) -> Result<Option<Frame<'a>>> {
-        match self {
-            MaybeDecompressing::Plain(inner) => inner.decode_frame(input, scratch),
-            MaybeDecompressing::Decompressing(inner) => inner.decode_frame(input, scratch),
-        }
-    }
-
-    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
-        match self {
-            MaybeDecompressing::Plain(inner) => inner.peek_frame_len(input),
-            MaybeDecompressing::Decompressing(inner) => inner.peek_frame_len(input),
-        }
-    }
-
-    #[inline]
-    fn take_skipped(&mut self) -> usize {
-        match self {
-            MaybeDecompressing::Plain(inner) => inner.take_skipped(),
-            MaybeDecompressing::Decompressing(inner) => inner.take_skipped(),
+            None => OrPlain::Plain(inner),
+            Some(codec) => {
+                OrPlain::Adapted(inner.decompressed(codec).with_max_frame_len(max_frame_len))
+            }
         }
     }
 }

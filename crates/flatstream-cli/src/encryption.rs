@@ -10,11 +10,11 @@ use flatstream::encrypt::{
     Cipher, DecryptDeframerExt, DecryptingDeframer, EncryptFramerExt, EncryptingFramer, KEY_LEN,
     Key,
 };
-use flatstream::wire::Frame;
 use flatstream::{Checksum, ChecksumFramer, Deframer, Framer, Result, StreamReader};
 use zeroize::Zeroize;
 
 use crate::failure::Failure;
+use crate::maybe::OrPlain;
 
 /// A cipher by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -206,18 +206,14 @@ impl Framer for CliFramer {
 }
 
 /// A deframer that decrypts each payload, or passes it through.
-#[derive(Debug)]
-pub(crate) enum MaybeDecrypting<D> {
-    Plain(D),
-    Decrypting(DecryptingDeframer<D>),
-}
+pub(crate) type MaybeDecrypting<D> = OrPlain<D, DecryptingDeframer<D>>;
 
 impl<D: Deframer> MaybeDecrypting<D> {
     /// Frames missing from the sequence that `--accept-gaps` read past (0 for plain streams).
     pub(crate) fn frames_missing(&self) -> u64 {
         match self {
-            MaybeDecrypting::Plain(_) => 0,
-            MaybeDecrypting::Decrypting(decrypting) => decrypting.frames_missing(),
+            OrPlain::Plain(_) => 0,
+            OrPlain::Adapted(decrypting) => decrypting.frames_missing(),
         }
     }
 }
@@ -231,59 +227,13 @@ impl<D: Deframer> MaybeDecrypting<D> {
     /// As [`EncryptionArgs::key`].
     pub(crate) fn new(inner: D, encryption: &EncryptionArgs) -> std::result::Result<Self, Failure> {
         Ok(match encryption.key()? {
-            None => MaybeDecrypting::Plain(inner),
-            Some((key, cipher)) => MaybeDecrypting::Decrypting(
+            None => OrPlain::Plain(inner),
+            Some((key, cipher)) => OrPlain::Adapted(
                 inner
                     .decrypted_with(&key, cipher)
                     .require_final(!encryption.allow_unfinished)
                     .accept_gaps(encryption.accept_gaps),
             ),
         })
-    }
-}
-
-impl<D: Deframer> Deframer for MaybeDecrypting<D> {
-    fn read_frame<R: Read + ?Sized>(
-        &mut self,
-        reader: &mut R,
-        payload: &mut Vec<u8>,
-    ) -> Result<Option<usize>> {
-        match self {
-            MaybeDecrypting::Plain(inner) => inner.read_frame(reader, payload),
-            MaybeDecrypting::Decrypting(inner) => inner.read_frame(reader, payload),
-        }
-    }
-
-    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<Frame<'a>>> {
-        match self {
-            MaybeDecrypting::Plain(inner) => inner.parse_frame(input),
-            MaybeDecrypting::Decrypting(inner) => inner.parse_frame(input),
-        }
-    }
-
-    fn decode_frame<'a>(
-        &mut self,
-        input: &'a [u8],
-        scratch: &'a mut Vec<u8>,
-    ) -> Result<Option<Frame<'a>>> {
-        match self {
-            MaybeDecrypting::Plain(inner) => inner.decode_frame(input, scratch),
-            MaybeDecrypting::Decrypting(inner) => inner.decode_frame(input, scratch),
-        }
-    }
-
-    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
-        match self {
-            MaybeDecrypting::Plain(inner) => inner.peek_frame_len(input),
-            MaybeDecrypting::Decrypting(inner) => inner.peek_frame_len(input),
-        }
-    }
-
-    #[inline]
-    fn take_skipped(&mut self) -> usize {
-        match self {
-            MaybeDecrypting::Plain(inner) => inner.take_skipped(),
-            MaybeDecrypting::Decrypting(inner) => inner.take_skipped(),
-        }
     }
 }

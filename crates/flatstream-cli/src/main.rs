@@ -17,6 +17,7 @@ mod export;
 mod failure;
 mod follow;
 mod inspect;
+mod maybe;
 mod output;
 mod progress;
 mod scan;
