@@ -11,10 +11,8 @@
 #![allow(missing_docs, clippy::cast_precision_loss)]
 
 use std::hint::black_box;
-use std::time::Duration;
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flatbuffers::FlatBufferBuilder;
 use flatstream::compress::{
     AnyCodec, ChunkReader, ChunkWriter, CompressFramerExt, DecompressDeframerExt, Lz4, Zstd,
@@ -23,6 +21,11 @@ use flatstream::{
     ChecksumDeframer, ChecksumFramer, Crc32c, StreamReader, StreamSerialize, StreamWriter,
 };
 use flatstream_telemetry_schema::TelemetryEvent;
+
+#[path = "group.rs"]
+mod group;
+
+use group::configure;
 
 /// Events per stream: about 3.4 MB of payload, 52 chunks of 64 KiB.
 const EVENTS: u64 = 50_000;
@@ -114,22 +117,6 @@ fn read_stream(mode: &mut Mode, stream: &[u8]) -> usize {
         }
     }
     bytes
-}
-
-fn configure<'a>(criterion: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
-    let mut group = criterion.benchmark_group(name);
-    if std::env::var_os("FLATSTREAM_BENCH_QUICK").is_some() {
-        group
-            .warm_up_time(Duration::from_millis(150))
-            .measurement_time(Duration::from_millis(600))
-            .sample_size(10);
-    } else {
-        group
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(3))
-            .sample_size(20);
-    }
-    group
 }
 
 fn compression(criterion: &mut Criterion) {

@@ -8,12 +8,15 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::time::Duration;
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flatstream::encrypt::{Cipher, DecryptDeframerExt, EncryptFramerExt, Key};
 use flatstream::{ChecksumDeframer, ChecksumFramer, Crc32c, StreamReader, StreamWriter};
+
+#[path = "group.rs"]
+mod group;
+
+use group::configure;
 
 /// Payload sizes, and how many of each make one stream (about 1 to 4 MiB).
 const SIZES: [(usize, usize); 2] = [(64, 20_000), (64 * 1024, 64)];
@@ -73,22 +76,6 @@ fn read_stream(key: &Key, cipher: Option<Cipher>, stream: &[u8]) -> usize {
         }
     }
     bytes
-}
-
-fn configure<'a>(criterion: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
-    let mut group = criterion.benchmark_group(name);
-    if std::env::var_os("FLATSTREAM_BENCH_QUICK").is_some() {
-        group
-            .warm_up_time(Duration::from_millis(150))
-            .measurement_time(Duration::from_millis(600))
-            .sample_size(10);
-    } else {
-        group
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(3))
-            .sample_size(20);
-    }
-    group
 }
 
 fn encryption(criterion: &mut Criterion) {
