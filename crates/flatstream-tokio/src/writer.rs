@@ -40,7 +40,6 @@ pub struct AsyncStreamWriter<W, F> {
     writer: W,
     frames: StreamWriter<Vec<u8>, F>,
     buffer_limit: usize,
-    flushed_bytes: u64,
     flushed_frames: u64,
     /// Bytes at the start of the buffer already handed to the writer: a write cancelled
     /// midway (its future dropped) goes on from here, never sending them twice.
@@ -53,7 +52,6 @@ impl<W: std::fmt::Debug, F: std::fmt::Debug> std::fmt::Debug for AsyncStreamWrit
             .field("writer", &self.writer)
             .field("frames", &self.frames)
             .field("buffer_limit", &self.buffer_limit)
-            .field("flushed_bytes", &self.flushed_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -65,7 +63,6 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
             writer,
             frames: StreamWriter::new(Vec::new(), framer),
             buffer_limit: DEFAULT_BUFFER_LIMIT,
-            flushed_bytes: 0,
             flushed_frames: 0,
             sent: 0,
         }
@@ -160,7 +157,8 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
 
     /// Bytes handed to the underlying writer so far.
     pub fn flushed_bytes(&self) -> u64 {
-        self.flushed_bytes
+        // Every byte framed is either written out or still in the buffer.
+        self.frames.position() - self.frames.get_ref().len() as u64
     }
 
     /// Bytes of frames waiting in the buffer.
@@ -217,7 +215,6 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
                 Err(error) => return Err(self.io_error(error)),
             }
         }
-        self.flushed_bytes += self.frames.get_ref().len() as u64;
         self.flushed_frames = self.frames.frames_written();
         self.frames.get_mut().clear();
         self.sent = 0;
@@ -227,7 +224,7 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
     /// Locates an I/O error at the first frame not known to be written out (its bytes, and
     /// those of the frames after it, may be partly written), and stops the writer.
     fn io_error(&mut self, error: std::io::Error) -> Error {
-        let error = Error::from(error).at_frame(self.flushed_frames, self.flushed_bytes);
+        let error = Error::from(error).at_frame(self.flushed_frames, self.flushed_bytes());
         self.frames.stop(&error);
         error
     }
