@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use flatstream_core::wire::LENGTH_LEN;
 pub use flatstream_core::{Deframer, Error, ErrorKind, Result};
-use flatstream_io::Progress;
+use flatstream_io::{PayloadPlace, Progress, address_range};
 
 mod wait;
 
@@ -253,31 +253,18 @@ impl<D: Deframer> Follow<D> {
         let lent = match self.deframer.decode_frame(input, &mut self.scratch) {
             Ok(Some(frame)) => {
                 let (at, len) = (frame.payload.as_ptr().addr(), frame.payload.len());
-                let in_input = at.wrapping_sub(input_at);
-                let in_scratch = at.wrapping_sub(self.scratch.as_ptr().addr());
-                if len == 0 {
-                    // Nothing to borrow: wherever it points, an empty payload is the same.
-                    Lent::Buffer { start: 0, len: 0 }
-                } else if in_input < frame_len && len <= frame_len - in_input {
-                    Lent::Buffer {
-                        start: self.start + in_input,
+                let input = input_at..input_at + frame_len;
+                let scratch = address_range(&self.scratch);
+                match PayloadPlace::locate(at, len, input, scratch, frame_len) {
+                    Ok(PayloadPlace::Input(start)) => Lent::Buffer {
+                        start: self.start + start,
                         len,
+                    },
+                    Ok(PayloadPlace::Scratch(start)) => Lent::Scratch { start, len },
+                    Err(error) => {
+                        self.start += frame_len;
+                        return Err(self.progress.fail(error));
                     }
-                } else if in_scratch < self.scratch.len() && len <= self.scratch.len() - in_scratch
-                {
-                    Lent::Scratch {
-                        start: in_scratch,
-                        len,
-                    }
-                } else {
-                    self.start += frame_len;
-                    return Err(self.progress.fail(
-                        Error::invalid_frame(
-                            "the deframer's payload is neither in its input nor in the scratch \
-                             buffer it was given",
-                        )
-                        .with_frame_len(frame_len as u64),
-                    ));
                 }
             }
             Ok(None) => {

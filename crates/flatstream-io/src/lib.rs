@@ -11,6 +11,7 @@ mod memory;
 #[cfg(feature = "mmap")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mmap")))]
 mod mmap;
+mod place;
 mod progress;
 mod reader;
 mod recovery;
@@ -26,6 +27,7 @@ pub use framing::{ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFram
 pub use memory::MemoryPolicy;
 #[cfg(feature = "mmap")]
 pub use mmap::{MappedBytes, MmapReader};
+pub use place::{PayloadPlace, address_range};
 pub use progress::{Progress, WriteProgress};
 pub use reader::{Copying, InPlace, Messages, ReadMode, StreamReader, TypedMessages};
 pub use recovery::{

@@ -7,6 +7,7 @@ use std::path::Path;
 use flatstream_core::{Deframer, Error, Result, StreamDeserialize};
 
 use crate::memory::{MemoryPolicy, ShrinkTracker};
+use crate::place::{PayloadPlace, address_range};
 use crate::progress::Progress;
 
 /// Reads frames from `R` and hands out each payload as a slice of one reused buffer.
@@ -421,36 +422,26 @@ impl InPlace {
                     frame.payload.len(),
                     frame.len,
                 );
-                let scratch_at = scratch.as_ptr().addr();
-                if payload_len == 0 {
-                    // Nothing to borrow: wherever it points, an empty payload is the same.
-                    Found::Decoded {
-                        payload_start: 0,
-                        payload_len,
-                        frame_len,
-                    }
-                } else if (buffer_start..buffer_start + frame_len).contains(&at) {
-                    Found::Whole {
+                let input = buffer_start..buffer_start + frame_len;
+                match PayloadPlace::locate(
+                    at,
+                    payload_len,
+                    input,
+                    address_range(scratch),
+                    frame_len,
+                ) {
+                    Ok(PayloadPlace::Input(payload_start)) => Found::Whole {
                         buffer_start,
-                        payload_start: at - buffer_start,
+                        payload_start,
                         payload_len,
                         frame_len,
-                    }
-                } else if (scratch_at..scratch_at + scratch.len()).contains(&at) {
-                    Found::Decoded {
-                        payload_start: at - scratch_at,
+                    },
+                    Ok(PayloadPlace::Scratch(payload_start)) => Found::Decoded {
+                        payload_start,
                         payload_len,
                         frame_len,
-                    }
-                } else {
-                    Found::Rejected(
-                        Error::invalid_frame(
-                            "the deframer's payload is neither in its input nor in the scratch \
-                             buffer it was given",
-                        )
-                        .with_frame_len(frame_len as u64),
-                        frame_len,
-                    )
+                    },
+                    Err(error) => Found::Rejected(error, frame_len),
                 }
             }
             // A frame that ends the stream without a message: skipped, and reading goes on.

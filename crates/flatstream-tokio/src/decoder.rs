@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{Buf, Bytes, BytesMut};
 use flatstream_core::wire::MAX_HEADER_LEN;
 use flatstream_core::{Deframer, Error, Result};
-use flatstream_io::Progress;
+use flatstream_io::{PayloadPlace, Progress, address_range};
 use tokio_util::codec::Decoder;
 
 /// Decodes frames with any [`Deframer`] (checksums, validators, bounds, observers,
@@ -167,12 +167,14 @@ impl<D: Deframer> FrameDecoder<D> {
                     frame.payload.len(),
                     frame.len,
                 );
-                let in_buffer = at.wrapping_sub(input_at) < frame_len;
-                let start = if in_buffer {
-                    at - input_at
-                } else {
-                    self.scratch_start(at, len, frame_len)?
-                };
+                let input = input_at..input_at + frame_len;
+                let scratch = address_range(&self.scratch);
+                let (in_buffer, start) =
+                    match PayloadPlace::locate(at, len, input, scratch, frame_len) {
+                        Ok(PayloadPlace::Input(start)) => (true, start),
+                        Ok(PayloadPlace::Scratch(start)) => (false, start),
+                        Err(error) => return Err(self.fail(error)),
+                    };
                 self.progress.advance(frame_len);
                 Ok(Some(Decoded {
                     message: true,
@@ -194,31 +196,6 @@ impl<D: Deframer> FrameDecoder<D> {
                 }))
             }
             Err(error) => Err(self.fail(error)),
-        }
-    }
-
-    /// Where a payload that is not in the input lies in the scratch buffer.
-    #[cold]
-    fn scratch_start(
-        &mut self,
-        at: usize,
-        len: usize,
-        frame_len: usize,
-    ) -> std::result::Result<usize, Failed> {
-        let scratch_at = self.scratch.as_ptr().addr();
-        if len == 0 {
-            // Nothing to borrow: wherever it points, an empty payload is the same.
-            Ok(0)
-        } else if (scratch_at..scratch_at + self.scratch.len()).contains(&at) {
-            Ok(at - scratch_at)
-        } else {
-            Err(self.fail(
-                Error::invalid_frame(
-                    "the deframer's payload is neither in its input nor in the scratch buffer \
-                     it was given",
-                )
-                .with_frame_len(frame_len as u64),
-            ))
         }
     }
 
