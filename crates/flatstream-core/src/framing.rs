@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 
 use crate::error::Result;
-use crate::wire::Frame;
+use crate::wire::{Frame, PlainFrame};
 
 /// Writes payloads as frames.
 ///
@@ -136,6 +136,24 @@ pub trait Deframer {
     /// before anything is sized from it: the same limit `read_frame` applies.
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>>;
 
+    /// The per-frame fast path of the readers that hold bytes in memory: the frame at the
+    /// start of `input` if it lies there whole and [`decode_frame`](Self::decode_frame)
+    /// would return it with its payload borrowed from `input`, unchanged, and would do
+    /// nothing else. The reader then delivers that payload and does not call
+    /// `decode_frame` for the frame.
+    ///
+    /// `None` says only "take the general path": the reader calls
+    /// [`peek_frame_len`](Self::peek_frame_len) and `decode_frame`, which report what the
+    /// frame is (torn, too long, a mismatch, transformed). So it must have no effect of its
+    /// own, and a deframer whose `decode_frame` does more than parse (counts frames,
+    /// observes payloads, decrypts) keeps the default, `None`. The plain deframers and the
+    /// validating adapter implement it.
+    #[inline]
+    fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
+        let _ = input;
+        None
+    }
+
     /// Bytes of frames without a message (an encrypted stream's final frame) that
     /// [`read_frame`](Self::read_frame) consumed since the last call, and forgets them.
     ///
@@ -176,6 +194,11 @@ impl<D: Deframer + ?Sized> Deframer for &mut D {
     #[inline]
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
         (**self).peek_frame_len(input)
+    }
+
+    #[inline]
+    fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
+        (**self).parse_plain(input)
     }
 
     #[inline]

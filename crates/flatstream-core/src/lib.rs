@@ -18,7 +18,7 @@ pub use error::{Error, ErrorKind, FramePart, Result};
 pub use framing::{Deframer, Framer};
 pub use serialize::{StreamDeserialize, StreamSerialize, verified_root};
 pub use validate::Validator;
-pub use wire::DEFAULT_MAX_FRAME_LEN;
+pub use wire::{DEFAULT_MAX_FRAME_LEN, PlainFrame};
 
 /// The `flatbuffers` crate this one is built against, so callers use the same version.
 pub use flatbuffers;

@@ -9,6 +9,8 @@
 //! Every reader (blocking, slice, async) and every writer goes through these functions, so
 //! the format is defined once.
 
+use std::ops::Range;
+
 use crate::checksum::Checksum;
 use crate::error::{Error, FramePart, Result};
 
@@ -271,6 +273,42 @@ pub fn split_frame<'a, C: Checksum + ?Sized>(
         payload,
         len: header_len + payload_len,
     }))
+}
+
+/// A frame whose payload passes through unchanged, found whole at the start of an input by
+/// [`split_plain`] (or [`Deframer::parse_plain`](crate::Deframer::parse_plain)): where its
+/// payload lies in that input, and the frame's length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainFrame {
+    /// The payload's place in the input.
+    pub payload: Range<usize>,
+    /// Bytes of the whole frame, header included: where the next frame begins.
+    pub len: usize,
+}
+
+/// [`split_frame`] for the per-frame path of readers that hold bytes in memory: the frame
+/// at the start of `input` when it lies there whole, within `max_frame_len`, and its
+/// checksum matches; `None` for anything else (too short, too long, a mismatch), which the
+/// caller then parses with [`split_frame`] to learn what it is. No error is built, and
+/// nothing else is done: asking twice gives the same answer.
+#[inline]
+pub fn split_plain<C: Checksum + ?Sized>(
+    input: &[u8],
+    checksum: &C,
+    max_frame_len: usize,
+) -> Option<PlainFrame> {
+    let payload_len = declared_len(input)? as usize;
+    let header_len = LENGTH_LEN + checksum.size();
+    if payload_len > max_frame_len || payload_len > input.len().checked_sub(header_len)? {
+        return None;
+    }
+    let payload = header_len..header_len + payload_len;
+    let stored = decode_checksum(&input[LENGTH_LEN..header_len]);
+    checksum.verify(stored, &input[payload.clone()]).ok()?;
+    Some(PlainFrame {
+        len: payload.end,
+        payload,
+    })
 }
 
 /// The error for a payload the length field cannot carry; out of line, so that the

@@ -3,7 +3,8 @@
 use std::io::{self, IoSlice, Read, Write};
 
 use flatstream_core::wire::{
-    Frame, FrameHeader, LENGTH_LEN, MAX_HEADER_LEN, parse_header, peek_frame_len, split_frame,
+    Frame, FrameHeader, LENGTH_LEN, MAX_HEADER_LEN, PlainFrame, parse_header, peek_frame_len,
+    split_frame, split_plain,
 };
 use flatstream_core::{
     Checksum, DEFAULT_MAX_FRAME_LEN, Deframer, Error, FramePart, Framer, NoChecksum, Result,
@@ -170,6 +171,11 @@ impl<C: Checksum> Deframer for ChecksumDeframer<C> {
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
         peek_frame_len(input, self.checksum.size(), self.max_frame_len)
     }
+
+    #[inline]
+    fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
+        split_plain(input, &self.checksum, self.max_frame_len)
+    }
 }
 
 /// Reads frames with no checksum: `[u32 LE payload length][payload]`.
@@ -224,6 +230,11 @@ impl Deframer for DefaultDeframer {
     #[inline]
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
         self.inner.peek_frame_len(input)
+    }
+
+    #[inline]
+    fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
+        self.inner.parse_plain(input)
     }
 }
 

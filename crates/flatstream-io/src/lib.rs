@@ -6,6 +6,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adapters;
+mod buffered;
 mod framing;
 mod memory;
 #[cfg(feature = "mmap")]
@@ -23,6 +24,7 @@ pub use adapters::{
     BoundedDeframer, BoundedFramer, DeframerExt, FramerExt, ObserverDeframer, ObserverFramer,
     ValidatingDeframer, ValidatingFramer,
 };
+pub use buffered::{Buffered, DEFAULT_BUFFER_SIZE};
 pub use framing::{ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer};
 pub use memory::MemoryPolicy;
 #[cfg(feature = "mmap")]

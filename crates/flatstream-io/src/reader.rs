@@ -6,27 +6,29 @@ use std::path::Path;
 
 use flatstream_core::{Deframer, Error, Result, StreamDeserialize};
 
+use crate::buffered::{Buffered, DEFAULT_BUFFER_SIZE};
 use crate::memory::{MemoryPolicy, ShrinkTracker};
 use crate::place::{PayloadPlace, address_range};
 use crate::progress::Progress;
 
-/// Reads frames from `R` and hands out each payload as a slice of one reused buffer.
+/// Reads frames from `R` and hands out each payload as a borrowed slice.
 ///
-/// Payloads are zero-copy from the reader's buffer: [`read_message`](Self::read_message)
-/// returns `&[u8]` borrowing it until the next call, and the buffer only grows, so steady
-/// state allocates nothing.
+/// [`read_message`](Self::read_message) returns `&[u8]` borrowing the reader until the next
+/// call; its buffers are reused and only grow, so steady state allocates nothing.
 ///
-/// The reader does not buffer `R` itself (the deframer reads exactly one frame at a time, so
-/// the reader always knows where each frame ended): wrap files in a [`std::io::BufReader`].
-///
-/// Two modes, chosen by the constructor (the `M` parameter):
-/// - [`new`](Self::new) ([`Copying`]) reads any [`Read`]: each payload is copied into the
-///   reader's buffer;
+/// Three modes, chosen by the constructor (the `M` parameter):
+/// - [`new`](Self::new) ([`Buffered`], the default) reads any [`Read`] in large pieces into
+///   a buffer of its own and parses each frame where it lies there: one read of the source
+///   serves many small frames, and no `BufReader` is needed. The source runs ahead of the
+///   frames delivered, by up to the buffer's size;
 /// - [`in_place`](Self::in_place) ([`InPlace`]) reads a [`BufRead`] (a `BufReader`, a
 ///   `Cursor`, `&[u8]`) and parses each frame that lies wholly in the source's buffer right
-///   there, copying only frames that straddle the end of that buffer. Same errors, same
-///   positions, same adapters; small frames read faster. [`from_path`](Self::from_path)
-///   uses it.
+///   there, copying only frames that straddle the end of that buffer.
+///   [`from_path`](Self::from_path) uses it;
+/// - [`unbuffered`](Self::unbuffered) ([`Copying`]) reads exactly one frame at a time and
+///   copies each payload: the source never moves past the frame just delivered.
+///
+/// All three give the same payloads, errors and positions, with the same adapters.
 ///
 /// Every error names the index of the frame and the byte offset where it began. After a
 /// checksum mismatch or a rejected payload the frame was consumed whole and reading can go
@@ -34,7 +36,7 @@ use crate::progress::Progress;
 /// an I/O error the stream cannot be resumed: [`position`](Self::position) stays at the
 /// start of that frame (where the last good frame ended) and further reads return an error.
 #[derive(Debug)]
-pub struct StreamReader<R, D, M = Copying> {
+pub struct StreamReader<R, D, M = Buffered> {
     reader: R,
     deframer: D,
     payload: Vec<u8>,
@@ -64,16 +66,46 @@ impl<D: Deframer> StreamReader<BufReader<File>, D, InPlace> {
 }
 
 impl<R: Read, D: Deframer> StreamReader<R, D> {
-    /// A reader of `reader`'s frames, parsed by `deframer`, each payload copied into the
-    /// reader's buffer.
+    /// A reader of `reader`'s frames, parsed by `deframer` where they lie in the reader's
+    /// own buffer (see [`Buffered`]): any [`Read`] (a `File`, a socket, a `Cursor`), no
+    /// `BufReader` needed.
+    ///
+    /// ```
+    /// use flatstream_io::{DefaultDeframer, DefaultFramer, StreamReader, StreamWriter};
+    ///
+    /// let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    /// writer.write_payload(b"first")?;
+    /// writer.write_payload(b"second")?;
+    /// let stream = writer.into_inner();
+    ///
+    /// let mut reader = StreamReader::new(&stream[..], DefaultDeframer::new());
+    /// assert_eq!(reader.read_message()?, Some(&b"first"[..]));
+    /// assert_eq!(reader.read_message()?, Some(&b"second"[..]));
+    /// assert_eq!(reader.read_message()?, None);
+    /// assert_eq!(reader.position(), stream.len() as u64);
+    /// # Ok::<(), flatstream_core::Error>(())
+    /// ```
     pub fn new(reader: R, deframer: D) -> Self {
-        Self::with_payload_capacity(reader, deframer, 0)
+        Self::with_buffer_size(reader, deframer, DEFAULT_BUFFER_SIZE)
     }
 
-    /// A reader whose payload buffer starts with room for `payload_capacity` bytes, so the
-    /// first payloads up to that size allocate nothing.
+    /// A [`new`](Self::new) reader whose own buffer holds `buffer_size` bytes (default
+    /// [`DEFAULT_BUFFER_SIZE`]): frames up to that size, header included, are parsed in
+    /// place; larger ones are copied into the payload buffer.
+    pub fn with_buffer_size(reader: R, deframer: D, buffer_size: usize) -> Self {
+        StreamReader::with_mode(reader, deframer, 0, Buffered::with_size(buffer_size))
+    }
+
+    /// A [`new`](Self::new) reader whose payload buffer starts with room for
+    /// `payload_capacity` bytes, so that the first payloads it copies (frames larger than
+    /// its buffer, payloads an adapter transforms) up to that size allocate nothing.
     pub fn with_payload_capacity(reader: R, deframer: D, payload_capacity: usize) -> Self {
-        StreamReader::with_mode(reader, deframer, payload_capacity, Copying)
+        StreamReader::with_mode(
+            reader,
+            deframer,
+            payload_capacity,
+            Buffered::with_size(DEFAULT_BUFFER_SIZE),
+        )
     }
 
     /// The old name of [`with_payload_capacity`](Self::with_payload_capacity).
@@ -83,6 +115,22 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     )]
     pub fn with_capacity(reader: R, deframer: D, capacity: usize) -> Self {
         Self::with_payload_capacity(reader, deframer, capacity)
+    }
+
+    /// The bytes read from the source but not yet delivered as frames: the source is this
+    /// far ahead of [`position`](Self::position).
+    pub fn buffer(&self) -> &[u8] {
+        self.mode.unread()
+    }
+}
+
+impl<R: Read, D: Deframer> StreamReader<R, D, Copying> {
+    /// A reader that reads exactly one frame at a time from `reader` (see [`Copying`]):
+    /// the source never moves past the frame just delivered, for a source whose bytes after
+    /// the stream belong to someone else. Each payload is copied into the reader's buffer,
+    /// and each frame takes two reads of the source: wrap a `File` in a `BufReader`.
+    pub fn unbuffered(reader: R, deframer: D) -> Self {
+        StreamReader::with_mode(reader, deframer, 0, Copying)
     }
 }
 
@@ -201,12 +249,24 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
     where
         F: FnMut(&[u8]) -> Result<()>,
     {
-        while let Some(payload) = self.read_message()? {
+        loop {
+            // The frames whole in the bytes held, in one run; then one frame the general
+            // way (more to read, the end, an error, a payload an adapter transforms).
+            if !self.progress.is_failed() {
+                self.mode.process_held(
+                    &mut self.reader,
+                    &self.deframer,
+                    &mut self.progress,
+                    &mut process,
+                )?;
+            }
+            let Some(payload) = self.read_message()? else {
+                return Ok(());
+            };
             if let Err(error) = process(payload) {
                 return Err(self.progress.locate_delivered(error));
             }
         }
-        Ok(())
     }
 
     /// Calls `process` with the typed view of every payload until the end of the stream.
@@ -291,6 +351,7 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for super::Copying {}
     impl Sealed for super::InPlace {}
+    impl Sealed for crate::buffered::Buffered {}
 }
 
 /// How a [`StreamReader`] takes frames from its source: [`Copying`] or [`InPlace`]. Sealed;
@@ -301,7 +362,7 @@ pub trait ReadMode<R>: sealed::Sealed {
     /// `progress`.
     #[doc(hidden)]
     fn read_frame<'a, D: Deframer>(
-        &mut self,
+        &'a mut self,
         source: &'a mut R,
         deframer: &mut D,
         payload: &'a mut Vec<u8>,
@@ -311,10 +372,57 @@ pub trait ReadMode<R>: sealed::Sealed {
     /// Leaves `source` positioned after the last frame delivered.
     #[doc(hidden)]
     fn settle(&mut self, source: &mut R);
+
+    /// `process_all`'s run of frames: hands `process` every frame that lies whole in the
+    /// bytes already held and passes through plain ([`Deframer::parse_plain`]), counting
+    /// each in `progress`, and stops at the first that does not, for the general path. The
+    /// default holds nothing.
+    ///
+    /// # Errors
+    ///
+    /// The first error `process` returns, located at its frame.
+    #[doc(hidden)]
+    #[inline]
+    fn process_held<D: Deframer, F: FnMut(&[u8]) -> Result<()>>(
+        &mut self,
+        source: &mut R,
+        deframer: &D,
+        progress: &mut Progress,
+        process: &mut F,
+    ) -> Result<()> {
+        let _ = (source, deframer, progress, process);
+        Ok(())
+    }
 }
 
-/// The mode of [`StreamReader::new`]: the deframer reads each frame from any [`Read`], its
-/// payload copied into the reader's buffer. The source never moves past the frame just read.
+/// Hands `process` each plain frame that lies whole at the start of `held`, one after
+/// another, counting each in `progress`; returns the bytes of the frames handed over.
+///
+/// # Errors
+///
+/// The first error `process` returns, located at its frame (which counts as consumed).
+#[inline]
+pub(crate) fn process_plain_frames<D: Deframer, F: FnMut(&[u8]) -> Result<()>>(
+    held: &[u8],
+    deframer: &D,
+    progress: &mut Progress,
+    process: &mut F,
+) -> (usize, Result<()>) {
+    let mut used = 0;
+    while let Some(frame) = deframer.parse_plain(&held[used..]) {
+        let payload = &held[used + frame.payload.start..used + frame.payload.end];
+        used += frame.len;
+        progress.advance(frame.len);
+        if let Err(error) = process(payload) {
+            return (used, Err(progress.locate_delivered(error)));
+        }
+    }
+    (used, Ok(()))
+}
+
+/// The mode of [`StreamReader::unbuffered`]: the deframer reads each frame from any
+/// [`Read`], its payload copied into the reader's buffer. The source never moves past the
+/// frame just read.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Copying;
 
@@ -324,7 +432,7 @@ impl<R: Read> ReadMode<R> for Copying {
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn read_frame<'a, D: Deframer>(
-        &mut self,
+        &'a mut self,
         source: &'a mut R,
         deframer: &mut D,
         payload: &'a mut Vec<u8>,
@@ -409,12 +517,21 @@ impl InPlace {
             // The deframer may require the stream to end otherwise (with a final frame).
             return deframer.decode_frame(&[], scratch).map(|_| Found::End);
         }
+        let buffer_start = buffer.as_ptr().addr();
+        // The frame per call: whole, and its payload passed through.
+        if let Some(frame) = deframer.parse_plain(buffer) {
+            return Ok(Found::Whole {
+                buffer_start,
+                payload_start: frame.payload.start,
+                payload_len: frame.payload.len(),
+                frame_len: frame.len,
+            });
+        }
         // An over-long length is reported by `read_frame`, the same error either way.
         let frame_len = match deframer.peek_frame_len(buffer) {
             Ok(Some(frame_len)) if frame_len <= buffer.len() => frame_len,
             _ => return Ok(Found::Straddles),
         };
-        let buffer_start = buffer.as_ptr().addr();
         Ok(match deframer.decode_frame(&buffer[..frame_len], scratch) {
             Ok(Some(frame)) => {
                 let (at, payload_len, frame_len) = (
@@ -459,7 +576,7 @@ impl InPlace {
 impl<R: BufRead> ReadMode<R> for InPlace {
     #[inline]
     fn read_frame<'a, D: Deframer>(
-        &mut self,
+        &'a mut self,
         source: &'a mut R,
         deframer: &mut D,
         payload: &'a mut Vec<u8>,
@@ -483,6 +600,8 @@ impl<R: BufRead> ReadMode<R> for InPlace {
                 payload_len,
                 frame_len,
             } => {
+                // The payload buffer holds no payload now (the memory policy counts it).
+                payload.clear();
                 // Borrow the payload again: the same buffer, since nothing was consumed.
                 let buffer = source.fill_buf()?;
                 // The same bytes, or at least as many of them: a source that hands out another
@@ -529,6 +648,24 @@ impl<R: BufRead> ReadMode<R> for InPlace {
             self.unconsumed = 0;
         }
     }
+
+    #[inline]
+    fn process_held<D: Deframer, F: FnMut(&[u8]) -> Result<()>>(
+        &mut self,
+        source: &mut R,
+        deframer: &D,
+        progress: &mut Progress,
+        process: &mut F,
+    ) -> Result<()> {
+        self.settle(source);
+        // An error here is met again, and reported, by the general path.
+        let Ok(held) = source.fill_buf() else {
+            return Ok(());
+        };
+        let (used, outcome) = process_plain_frames(held, deframer, progress, process);
+        source.consume(used);
+        outcome
+    }
 }
 
 /// A lending iterator over a [`StreamReader`]'s payloads, from
@@ -545,7 +682,7 @@ impl<R: BufRead> ReadMode<R> for InPlace {
 /// # Ok(bytes) }
 /// ```
 #[derive(Debug)]
-pub struct Messages<'r, R, D, M = Copying> {
+pub struct Messages<'r, R, D, M = Buffered> {
     reader: &'r mut StreamReader<R, D, M>,
 }
 
@@ -569,7 +706,7 @@ impl<R, D: Deframer, M: ReadMode<R>> Messages<'_, R, D, M> {
 /// A lending iterator over typed views of a [`StreamReader`]'s payloads, from
 /// [`StreamReader::typed_messages`].
 #[derive(Debug)]
-pub struct TypedMessages<'r, R, D, T: ?Sized, M = Copying> {
+pub struct TypedMessages<'r, R, D, T: ?Sized, M = Buffered> {
     reader: &'r mut StreamReader<R, D, M>,
     marker: std::marker::PhantomData<fn() -> Box<T>>,
 }

@@ -3,6 +3,7 @@
 use flatstream_core::{Deframer, Result, StreamDeserialize};
 
 use crate::progress::Progress;
+use crate::reader::process_plain_frames;
 
 /// Reads frames from a byte slice; each payload borrows the slice itself.
 ///
@@ -89,7 +90,12 @@ impl<'a, D: Deframer> SliceReader<'a, D> {
     {
         self.progress.check_usable()?;
         loop {
+            // The plain frames in one run, then one frame the general way.
             let rest = &self.input[self.progress.position as usize..];
+            let (used, outcome) =
+                process_plain_frames(rest, &self.deframer, &mut self.progress, &mut process);
+            outcome?;
+            let rest = &rest[used..];
             match self.deframer.decode_frame(rest, &mut self.scratch) {
                 Ok(Some(frame)) => {
                     self.progress.advance(frame.len);

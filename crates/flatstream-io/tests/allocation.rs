@@ -150,7 +150,7 @@ fn hostile_lengths_allocate_nothing_large() {
     let mut stream = u32::MAX.to_le_bytes().to_vec();
     stream.extend_from_slice(&[1, 2, 3, 4, 5]);
     let largest = largest_allocation_during(|| {
-        let mut reader = StreamReader::new(
+        let mut reader = StreamReader::unbuffered(
             stream.as_slice(),
             DefaultDeframer::new().with_max_frame_len(1 << 20),
         );
@@ -160,6 +160,17 @@ fn hostile_lengths_allocate_nothing_large() {
         assert!(slice.read_message().is_err());
     });
     assert!(largest < 4096, "largest allocation {largest} bytes");
+    // The buffered reader allocates its own buffer, of the size it was given, and nothing
+    // sized from the wire.
+    let largest = largest_allocation_during(|| {
+        let mut reader = StreamReader::with_buffer_size(
+            stream.as_slice(),
+            DefaultDeframer::new().with_max_frame_len(1 << 20),
+            1000,
+        );
+        assert!(reader.read_message().is_err());
+    });
+    assert_eq!(largest, 1000, "largest allocation {largest} bytes");
 
     // 60 MiB declared (under the default 64 MiB limit) but 10 bytes present: a torn frame
     // allocates what arrived, not what was promised.

@@ -3,8 +3,10 @@
 
 use std::io::{self, Read};
 
-use flatstream_core::{Checksum, ErrorKind};
-use flatstream_io::{ChecksumDeframer, ChecksumFramer, SliceReader, StreamReader, StreamWriter};
+use flatstream_core::{Checksum, Deframer, ErrorKind};
+use flatstream_io::{
+    ChecksumDeframer, ChecksumFramer, DeframerExt, SliceReader, StreamReader, StreamWriter,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
@@ -66,8 +68,87 @@ impl Read for Chunked<'_> {
     }
 }
 
+/// Accepts payloads that do not begin with a zero byte.
+struct NoLeadingZero;
+
+impl flatstream_core::Validator for NoLeadingZero {
+    fn validate(&self, payload: &[u8]) -> flatstream_core::Result<()> {
+        if payload.first() == Some(&0) {
+            Err(flatstream_core::Error::validation_failed(
+                self.name(),
+                "a leading zero",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "no-leading-zero"
+    }
+}
+
+/// `parse_plain` (the readers' per-frame path, which then skips `decode_frame`) says "this
+/// frame" exactly when `decode_frame` would return it borrowed from the input, with the same
+/// payload and length, and "ask the general path" for everything else.
+fn plain_agrees_with_decode(
+    deframer: &mut impl Deframer,
+    input: &[u8],
+) -> Result<(), TestCaseError> {
+    let plain = deframer.parse_plain(input);
+    let mut scratch = Vec::new();
+    let decoded = deframer
+        .decode_frame(input, &mut scratch)
+        .ok()
+        .flatten()
+        .map(|frame| {
+            (
+                frame.payload.as_ptr().addr() - input.as_ptr().addr(),
+                frame.payload.len(),
+                frame.len,
+            )
+        });
+    let plain = plain.map(|frame| (frame.payload.start, frame.payload.len(), frame.len));
+    prop_assert_eq!(plain, decoded, "input of {} bytes", input.len());
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn the_plain_path_agrees_with_the_general_one(
+        payloads in payloads(),
+        algorithm in 0..ALGORITHMS.len(),
+        position in any::<prop::sample::Index>(),
+        mask in 0u8..=255,
+        limit in 0usize..400,
+        noise in prop::collection::vec(any::<u8>(), 0..40),
+    ) {
+        let checksum = checksum_by_name(ALGORITHMS[algorithm]);
+        let mut stream = encode(&*checksum, &payloads);
+        if !stream.is_empty() {
+            let at = position.index(stream.len());
+            stream[at] ^= mask;
+        }
+        // Every suffix that starts a frame, every cut of the first frame, and noise.
+        for start in 0..stream.len().min(64) {
+            let input = &stream[start..];
+            plain_agrees_with_decode(&mut ChecksumDeframer::new(&*checksum), input)?;
+            plain_agrees_with_decode(
+                &mut ChecksumDeframer::new(&*checksum).with_max_frame_len(limit),
+                input,
+            )?;
+            plain_agrees_with_decode(
+                &mut ChecksumDeframer::new(&*checksum).with_validator(NoLeadingZero),
+                input,
+            )?;
+        }
+        for cut in 0..stream.len().min(400) {
+            plain_agrees_with_decode(&mut ChecksumDeframer::new(&*checksum), &stream[..cut])?;
+        }
+        plain_agrees_with_decode(&mut ChecksumDeframer::new(&*checksum), &noise)?;
+    }
 
     #[test]
     fn any_payloads_any_algorithm_any_chunking_read_back_exactly(

@@ -173,9 +173,9 @@ fn typed_reading_rejects_a_payload_that_is_not_the_type() {
 }
 
 #[test]
-fn reader_never_reads_past_the_frame() {
+fn the_unbuffered_reader_never_reads_past_the_frame() {
     let stream = stream_of("crc32c", &[b"one", b"two"]);
-    let mut reader = StreamReader::new(
+    let mut reader = StreamReader::unbuffered(
         std::io::Cursor::new(stream.clone()),
         ChecksumDeframer::new(checksum_by_name("crc32c")),
     );
@@ -377,4 +377,167 @@ fn typed_messages_end_after_a_torn_tail_and_go_on_after_a_rejection() {
     assert!(errors[1].is_torn_tail());
     assert!(!errors[1].is_resumable());
     assert_eq!(errors[1].frame_index(), Some(3));
+}
+
+#[test]
+fn the_buffered_reader_shows_what_it_read_ahead() {
+    let stream = stream_of("crc32c", &[b"one", b"two", b"three"]);
+    // A buffer of 16 bytes holds one 11-byte frame and part of the next.
+    let mut reader = StreamReader::with_buffer_size(
+        std::io::Cursor::new(stream.clone()),
+        ChecksumDeframer::new(checksum_by_name("crc32c")),
+        16,
+    );
+    assert_eq!(reader.read_message().unwrap(), Some(&b"one"[..]));
+    assert_eq!(reader.position(), 11);
+    let ahead = reader.get_ref().position() - reader.position();
+    assert_eq!(ahead, reader.buffer().len() as u64);
+    assert_eq!(reader.buffer(), &stream[11..16]);
+    assert_eq!(reader.read_message().unwrap(), Some(&b"two"[..]));
+    assert_eq!(reader.read_message().unwrap(), Some(&b"three"[..]));
+    assert_eq!(reader.read_message().unwrap(), None);
+    assert!(reader.buffer().is_empty());
+    assert_eq!(reader.position(), stream.len() as u64);
+}
+
+/// A reader's `process_all`, called with the closure the test builds.
+type ProcessAll<'r> = dyn FnMut(&mut dyn FnMut(&[u8]) -> flatstream_core::Result<()>) -> flatstream_core::Result<()>
+    + 'r;
+/// An error's frame index and offset.
+type Located = (Option<u64>, Option<u64>);
+
+/// `process_all` hands over the frames held in one run (the plain path): an error from the
+/// closure still names the frame it was given, and reading goes on from the next one, in
+/// every mode and with buffers that split the run anywhere.
+#[test]
+fn a_closure_error_in_a_run_of_frames_names_its_frame_in_every_mode() {
+    let payloads: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; usize::from(i % 7) + 1]).collect();
+    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    let stream = stream_of("crc32c", &refs);
+    let deframer = || ChecksumDeframer::new(checksum_by_name("crc32c"));
+    let mut offsets = vec![0u64];
+    for payload in &payloads {
+        offsets.push(offsets.last().unwrap() + 8 + payload.len() as u64);
+    }
+    // Fails at frames 5 and 23; a second `process_all` goes on after each failure.
+    let run = |process_all: &mut ProcessAll<'_>| {
+        let mut seen = Vec::new();
+        let mut errors = Vec::new();
+        loop {
+            let result = process_all(&mut |payload: &[u8]| {
+                seen.push(payload.to_vec());
+                if payload[0] == 5 || payload[0] == 23 {
+                    return Err(Error::validation_failed("test", "refused"));
+                }
+                Ok(())
+            });
+            match result {
+                Ok(()) => break,
+                Err(error) => {
+                    assert!(error.is_resumable(), "{error}");
+                    errors.push((error.frame_index(), error.offset()));
+                }
+            }
+        }
+        (seen, errors)
+    };
+    let expected_errors = vec![(Some(5), Some(offsets[5])), (Some(23), Some(offsets[23]))];
+    let check = |(seen, errors): (Vec<Vec<u8>>, Vec<Located>), what: &str| {
+        assert_eq!(seen, payloads, "{what}");
+        assert_eq!(errors, expected_errors, "{what}");
+    };
+    for buffer in [16, 50, 100, 4096] {
+        let mut reader = StreamReader::with_buffer_size(stream.as_slice(), deframer(), buffer);
+        check(
+            run(&mut |f| reader.process_all(|p| f(p))),
+            &format!("buffered {buffer}"),
+        );
+        assert_eq!(reader.position(), stream.len() as u64);
+        let mut reader = StreamReader::in_place(
+            std::io::BufReader::with_capacity(buffer, stream.as_slice()),
+            deframer(),
+        );
+        check(
+            run(&mut |f| reader.process_all(|p| f(p))),
+            &format!("in place {buffer}"),
+        );
+        assert_eq!(reader.position(), stream.len() as u64);
+    }
+    let mut reader = StreamReader::unbuffered(stream.as_slice(), deframer());
+    check(run(&mut |f| reader.process_all(|p| f(p))), "unbuffered");
+    let mut reader = flatstream_io::SliceReader::new(&stream, deframer());
+    check(run(&mut |f| reader.process_all(|p| f(p))), "slice");
+}
+
+/// A `Read` that claims to have read more bytes than it was given is refused with an
+/// error, never trusted (nor a panic).
+#[test]
+fn a_read_that_claims_too_much_is_an_error() {
+    struct Liar;
+    impl Read for Liar {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            Ok(buf.len() + 10)
+        }
+    }
+    let mut reader = StreamReader::new(Liar, ChecksumDeframer::new(checksum_by_name("none")));
+    let error = reader.read_message().unwrap_err();
+    assert!(error.to_string().contains("more bytes"), "{error}");
+    assert_eq!(reader.position(), 0);
+}
+
+/// A source that fails with `Interrupted` now and then is read through, and one that fails
+/// otherwise stops the reader at the last whole frame, naming the next.
+#[test]
+fn the_buffered_reader_retries_interrupted_reads_and_reports_other_errors() {
+    struct Flaky<'a> {
+        bytes: &'a [u8],
+        calls: usize,
+        fail_after: usize,
+    }
+    impl Read for Flaky<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.calls.is_multiple_of(2) {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            if !self.bytes.is_empty() && self.bytes.len() <= self.fail_after {
+                return Err(io::Error::other("disk gone"));
+            }
+            let n = buf.len().min(7).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+    let stream = stream_of("crc32c", &[b"one", b"two", b"three"]);
+    let deframer = || ChecksumDeframer::new(checksum_by_name("crc32c"));
+    let mut reader = StreamReader::new(
+        Flaky {
+            bytes: &stream,
+            calls: 0,
+            fail_after: 0,
+        },
+        deframer(),
+    );
+    let mut got = Vec::new();
+    while let Some(payload) = reader.read_message().unwrap() {
+        got.push(payload.to_vec());
+    }
+    assert_eq!(got, [&b"one"[..], b"two", b"three"]);
+    // The source fails once 13 bytes remain: inside the third frame (which starts at 22).
+    let mut reader = StreamReader::new(
+        Flaky {
+            bytes: &stream,
+            calls: 0,
+            fail_after: 13,
+        },
+        deframer(),
+    );
+    assert_eq!(reader.read_message().unwrap(), Some(&b"one"[..]));
+    assert_eq!(reader.read_message().unwrap(), Some(&b"two"[..]));
+    let error = reader.read_message().unwrap_err();
+    assert!(error.to_string().contains("disk gone"), "{error}");
+    assert_eq!((error.frame_index(), error.offset()), (Some(2), Some(22)));
+    assert_eq!(reader.position(), 22);
+    assert!(reader.read_message().is_err());
 }

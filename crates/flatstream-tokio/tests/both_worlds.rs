@@ -13,7 +13,10 @@ use bytes::BytesMut;
 use flatstream_checksum_crc32c::Crc32c;
 use flatstream_compress::{CompressFramerExt, DecompressDeframerExt, Lz4};
 use flatstream_core::Deframer;
-use flatstream_io::{ChecksumDeframer, ChecksumFramer, DeframerExt, StreamReader, StreamWriter};
+use flatstream_io::{
+    ChecksumDeframer, ChecksumFramer, DEFAULT_BUFFER_SIZE, DeframerExt, ReadMode, StreamReader,
+    StreamWriter,
+};
 use flatstream_tokio::{AsyncStreamReader, FrameDecoder};
 use flatstream_validate::SizeValidator;
 use serde_json::Value;
@@ -63,8 +66,8 @@ fn collect(
     outcomes
 }
 
-fn blocking_copying<D: Deframer>(bytes: &[u8], deframer: D) -> Reading {
-    let mut reader = StreamReader::new(bytes, deframer);
+/// Everything a blocking reader of any mode gives, to its end.
+fn blocking<R, D: Deframer, M: ReadMode<R>>(mut reader: StreamReader<R, D, M>) -> Reading {
     let outcomes = collect(|| {
         reader
             .read_message()
@@ -76,24 +79,31 @@ fn blocking_copying<D: Deframer>(bytes: &[u8], deframer: D) -> Reading {
         position: reader.position(),
         frames_read: reader.frames_read(),
     }
+}
+
+/// The reference: one frame at a time, each payload copied.
+fn blocking_copying<D: Deframer>(bytes: &[u8], deframer: D) -> Reading {
+    blocking(StreamReader::unbuffered(bytes, deframer))
 }
 
 fn blocking_in_place<D: Deframer>(bytes: &[u8], deframer: D, capacity: usize) -> Reading {
-    let mut reader = StreamReader::in_place(BufReader::with_capacity(capacity, bytes), deframer);
-    let outcomes = collect(|| {
-        reader
-            .read_message()
-            .map(|p| p.map(<[u8]>::to_vec))
-            .transpose()
-    });
-    Reading {
-        outcomes,
-        position: reader.position(),
-        frames_read: reader.frames_read(),
-    }
+    blocking(StreamReader::in_place(
+        BufReader::with_capacity(capacity, bytes),
+        deframer,
+    ))
 }
 
-/// An `AsyncRead` that hands out its bytes in pseudo-random pieces of 1 to 1000 bytes, the
+/// The everyday reader (`StreamReader::new`, its own buffer), fed by a source that hands
+/// out pseudo-random pieces of 1 to 1000 bytes, as a pipe or a socket does.
+fn blocking_buffered<D: Deframer>(bytes: &[u8], deframer: D, buffer: usize, seed: u64) -> Reading {
+    blocking(StreamReader::with_buffer_size(
+        Pieces::new(bytes, seed),
+        deframer,
+        buffer,
+    ))
+}
+
+/// A `Read` and an `AsyncRead` that hands out its bytes in pseudo-random pieces of 1 to 1000 bytes, the
 /// way a socket does.
 struct Pieces<'a> {
     rest: &'a [u8],
@@ -115,6 +125,15 @@ impl<'a> Pieces<'a> {
         let at = self.next % (self.sizes.len() - 1);
         self.next += 2;
         usize::from(u16::from_le_bytes([self.sizes[at], self.sizes[at + 1]])) % 1000 + 1
+    }
+}
+
+impl std::io::Read for Pieces<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let take = self.next_len().min(self.rest.len()).min(buf.len());
+        buf[..take].copy_from_slice(&self.rest[..take]);
+        self.rest = &self.rest[take..];
+        Ok(take)
     }
 }
 
@@ -217,6 +236,18 @@ fn agree<D: Deframer>(what: &str, bytes: &[u8], make: impl Fn() -> D) -> Reading
             "{what}: in place, buffer of {capacity}"
         );
     }
+    for (buffer, seed) in [(16, 3), (64, 5), (8192, 7), (DEFAULT_BUFFER_SIZE, 11)] {
+        assert_eq!(
+            blocking_buffered(bytes, make(), buffer, seed),
+            expected,
+            "{what}: buffered, buffer of {buffer}, seed {seed}"
+        );
+    }
+    assert_eq!(
+        blocking(StreamReader::new(bytes, make())),
+        expected,
+        "{what}: buffered, whole slice"
+    );
     for seed in [1, 99] {
         assert_eq!(
             async_reader(bytes, make(), seed),

@@ -9,7 +9,7 @@
 #![allow(clippy::cast_precision_loss)]
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -113,8 +113,8 @@ fn run<C: Checksum + Copy>(checksum: C, options: &Options) -> Result<bool> {
     report("wrote", options.count, bytes, write_time);
 
     let started = Instant::now();
-    let file = BufReader::with_capacity(1 << 20, File::open(&options.path)?);
-    let mut reader = StreamReader::new(file, ChecksumDeframer::new(checksum));
+    // The reader buffers the file itself: frames are parsed where they lie in its buffer.
+    let mut reader = StreamReader::new(File::open(&options.path)?, ChecksumDeframer::new(checksum));
     let mut next_id = 0u64;
     let mut out_of_order = 0u64;
     let mut read_sum = 0.0;

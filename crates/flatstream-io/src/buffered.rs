@@ -1,0 +1,311 @@
+//! [`Buffered`]: the mode of [`StreamReader::new`](crate::StreamReader::new), frames parsed
+//! in place out of the reader's own buffer.
+
+use std::io::{self, BufRead, Read};
+
+use flatstream_core::{Deframer, Result};
+
+use crate::place::{PayloadPlace, address_range};
+use crate::progress::Progress;
+use crate::reader::{ReadMode, process_plain_frames};
+
+/// Bytes of a [`Buffered`] reader's buffer: a 64 KiB payload and its header fit whole (so
+/// 64 KiB chunks are parsed in place too), and the allocation stays under the allocator's
+/// threshold for mapping fresh pages, so a reader made per stream does not fault them in.
+pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024 + 64;
+
+/// The mode of [`StreamReader::new`](crate::StreamReader::new): the reader reads its source
+/// in large pieces into a buffer of its own and parses each frame where it lies there, as
+/// [`InPlace`](crate::InPlace) does in a `BufRead`'s buffer. A payload borrows that buffer;
+/// only frames larger than the buffer, and payloads an adapter transforms, are copied into
+/// the payload buffer.
+///
+/// One read of the source serves many small frames, so a plain `File` or socket needs no
+/// `BufReader` around it. The price: the source moves ahead of the frames delivered (by up
+/// to the buffer's size), as it does under a `BufReader`. [`StreamReader::buffer`](
+/// crate::StreamReader::buffer) shows the bytes read but not yet delivered; a source whose
+/// bytes after the stream belong to someone else wants
+/// [`StreamReader::unbuffered`](crate::StreamReader::unbuffered).
+///
+/// Errors, positions, limits and adapters are those of the other modes: a torn tail is
+/// reported with the same counts, and [`position`](crate::StreamReader::position) is where
+/// the last good frame ended.
+#[derive(Debug, Clone)]
+pub struct Buffered {
+    /// Read from the source; empty until the first read (a reader made and never read
+    /// allocates nothing).
+    buffer: Vec<u8>,
+    /// Where the next frame begins in `buffer`.
+    start: usize,
+    /// How many bytes of `buffer` hold data.
+    end: usize,
+    /// The buffer's size once allocated.
+    size: usize,
+}
+
+impl Buffered {
+    /// A buffer of `size` bytes (at least 16), allocated at the first read.
+    pub(crate) fn with_size(size: usize) -> Self {
+        Buffered {
+            buffer: Vec::new(),
+            start: 0,
+            end: 0,
+            size: size.max(16),
+        }
+    }
+
+    /// The bytes read from the source and not yet delivered.
+    pub(crate) fn unread(&self) -> &[u8] {
+        &self.buffer[self.start..self.end]
+    }
+
+    /// Reads more of the source behind the bytes held, moving them to the front first (and
+    /// allocating the buffer on the first read). Returns how many bytes came: 0 at the end
+    /// of the source.
+    #[cold]
+    #[inline(never)]
+    fn fill<R: Read>(&mut self, source: &mut R) -> io::Result<usize> {
+        if self.buffer.is_empty() {
+            self.buffer = vec![0; self.size];
+        }
+        if self.start != 0 {
+            self.buffer.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        loop {
+            match source.read(&mut self.buffer[self.end..]) {
+                Ok(read) => {
+                    // A `Read` that claims more than it was given is refused, never trusted.
+                    if read > self.buffer.len() - self.end {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "Read::read returned more bytes than the buffer holds",
+                        ));
+                    }
+                    self.end += read;
+                    return Ok(read);
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// The frame that does not lie whole in the buffer, read by the deframer through
+    /// [`Read`] into `payload`: a frame larger than the buffer, or, `at_end`, the torn tail
+    /// the source ended in (reported with the counts the other modes give: the source is
+    /// not read again in this call, as a reader of one frame at a time would not).
+    #[cold]
+    #[inline(never)]
+    fn read_through<'a, R: Read, D: Deframer>(
+        &mut self,
+        source: &mut R,
+        deframer: &mut D,
+        payload: &'a mut Vec<u8>,
+        at_end: bool,
+    ) -> Result<Option<(&'a [u8], usize)>> {
+        let mut through = Through {
+            held: self,
+            source,
+            at_end,
+        };
+        let frame_len = deframer.read_frame(&mut through, payload)?;
+        Ok(frame_len.map(|frame_len| (&payload[..], frame_len)))
+    }
+}
+
+impl Buffered {
+    /// The next frame, from the bytes held or after reading more: [`ReadMode::read_frame`]
+    /// when the next frame is not known to be whole in the buffer, and after a frame
+    /// without a message. Out of line, off the per-frame path.
+    #[inline(never)]
+    fn next_frame<'a, R: Read, D: Deframer>(
+        &'a mut self,
+        source: &'a mut R,
+        deframer: &mut D,
+        payload: &'a mut Vec<u8>,
+        progress: &mut Progress,
+    ) -> Result<Option<(&'a [u8], usize)>> {
+        loop {
+            let held = &self.buffer[self.start..self.end];
+            let frame_len = match deframer.peek_frame_len(held) {
+                Ok(Some(frame_len)) if frame_len <= held.len() => frame_len,
+                Ok(needed) => {
+                    // Not whole yet: read more if the frame fits in the buffer; at the end of
+                    // the source, or for a larger frame, the deframer reads it through (an
+                    // over-long length is reported there, as the other modes report it).
+                    let fits = needed.is_none_or(|frame_len| frame_len <= self.size);
+                    if !fits {
+                        return self.read_through(source, deframer, payload, false);
+                    }
+                    if self.fill(source)? != 0 {
+                        continue;
+                    }
+                    // The source ended (for now: a file may grow, and the next call reads
+                    // on): cleanly between frames, or in a torn frame.
+                    if self.start == self.end {
+                        // The deframer may require the stream to end otherwise (with a final
+                        // frame).
+                        return deframer.decode_frame(&[], payload).map(|_| None);
+                    }
+                    return self.read_through(source, deframer, payload, true);
+                }
+                Err(_) => return self.read_through(source, deframer, payload, false),
+            };
+            let (at, len) = match deframer.decode_frame(&held[..frame_len], payload) {
+                Ok(Some(frame)) => (frame.payload.as_ptr().addr(), frame.payload.len()),
+                Ok(None) => {
+                    self.skip_marker(frame_len, progress);
+                    continue;
+                }
+                Err(error) if error.is_torn_tail() => {
+                    return self.read_through(source, deframer, payload, false);
+                }
+                Err(error) => return Err(self.reject(error)),
+            };
+            return self.deliver(at, len, frame_len, payload);
+        }
+    }
+
+    /// Passes over a frame that holds no message (an encrypted stream's final frame).
+    #[cold]
+    fn skip_marker(&mut self, frame_len: usize, progress: &mut Progress) {
+        self.start += frame_len;
+        progress.skip(frame_len);
+    }
+
+    /// An error from decoding a frame that lies whole in the buffer. A frame rejected whole
+    /// (a checksum mismatch, a validator) is consumed, so that reading may go on; anything
+    /// else stops the reader where the frame began.
+    #[cold]
+    fn reject(&mut self, error: flatstream_core::Error) -> flatstream_core::Error {
+        if let Some(rejected_len) = error.frame_len() {
+            self.start = self
+                .start
+                .saturating_add(usize::try_from(rejected_len).unwrap_or(usize::MAX))
+                .min(self.end);
+        }
+        error
+    }
+
+    /// The payload decoded from the frame at `start` (`frame_len` bytes), found at address
+    /// `at`: in the buffer, or in `payload` for a deframer that transforms it.
+    // Always: the per-frame path (see `read_frame`).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn deliver<'a>(
+        &'a mut self,
+        at: usize,
+        len: usize,
+        frame_len: usize,
+        payload: &'a mut Vec<u8>,
+    ) -> Result<Option<(&'a [u8], usize)>> {
+        let input = address_range(&self.buffer[self.start..self.start + frame_len]);
+        match PayloadPlace::locate(at, len, input, address_range(payload), frame_len) {
+            Ok(PayloadPlace::Input(offset)) => {
+                // The payload buffer holds no payload now (the memory policy counts it).
+                payload.clear();
+                let begin = self.start + offset;
+                self.start += frame_len;
+                Ok(Some((&self.buffer[begin..begin + len], frame_len)))
+            }
+            Ok(PayloadPlace::Scratch(offset)) => {
+                self.start += frame_len;
+                Ok(Some((&payload[offset..offset + len], frame_len)))
+            }
+            Err(error) => {
+                self.start += frame_len;
+                Err(error)
+            }
+        }
+    }
+}
+
+impl<R: Read> ReadMode<R> for Buffered {
+    // Always: left to `#[inline]`, LLVM kept this out of callers' per-message loops
+    // (measured on the `everyday` bench cells with 64 B frames).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn read_frame<'a, D: Deframer>(
+        &'a mut self,
+        source: &'a mut R,
+        deframer: &mut D,
+        payload: &'a mut Vec<u8>,
+        progress: &mut Progress,
+    ) -> Result<Option<(&'a [u8], usize)>> {
+        // The frame per call: whole in the buffer and passed through, delivered from there.
+        // Anything else (more to read, the end, a frame larger than the buffer, a payload an
+        // adapter transforms, an error) takes `next_frame`.
+        let Some(frame) = deframer.parse_plain(&self.buffer[self.start..self.end]) else {
+            return self.next_frame(source, deframer, payload, progress);
+        };
+        let begin = self.start;
+        self.start += frame.len;
+        // The payload buffer holds no payload now (the memory policy counts it).
+        payload.clear();
+        Ok(Some((
+            &self.buffer[begin + frame.payload.start..begin + frame.payload.end],
+            frame.len,
+        )))
+    }
+
+    #[inline]
+    fn settle(&mut self, _source: &mut R) {}
+
+    #[inline]
+    fn process_held<D: Deframer, F: FnMut(&[u8]) -> Result<()>>(
+        &mut self,
+        _source: &mut R,
+        deframer: &D,
+        progress: &mut Progress,
+        process: &mut F,
+    ) -> Result<()> {
+        let held = &self.buffer[self.start..self.end];
+        let (used, outcome) = process_plain_frames(held, deframer, progress, process);
+        self.start += used;
+        outcome
+    }
+}
+
+/// The held bytes, then the source: what [`Buffered::read_through`] hands the deframer.
+struct Through<'s, R> {
+    held: &'s mut Buffered,
+    source: &'s mut R,
+    /// The source just reported its end: give the held bytes, then the end, and do not
+    /// read it again.
+    at_end: bool,
+}
+
+impl<R: Read> Read for Through<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let held = &mut *self.held;
+        if held.start == held.end {
+            if self.at_end {
+                return Ok(0);
+            }
+            // Nothing held: a large read goes straight to the caller's buffer.
+            if out.len() >= held.size {
+                return self.source.read(out);
+            }
+        }
+        let available = self.fill_buf()?;
+        let read = available.len().min(out.len());
+        out[..read].copy_from_slice(&available[..read]);
+        self.consume(read);
+        Ok(read)
+    }
+}
+
+impl<R: Read> BufRead for Through<'_, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.held.start == self.held.end && !self.at_end {
+            self.held.fill(self.source)?;
+        }
+        Ok(self.held.unread())
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.held.start = (self.held.start + amount).min(self.held.end);
+    }
+}
