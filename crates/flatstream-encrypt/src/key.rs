@@ -9,7 +9,9 @@ pub const KEY_LEN: usize = 32;
 
 /// A 256-bit key, wiped from memory when dropped and never shown by `Debug`.
 ///
-/// Clones are wiped too. The bytes are only reachable through
+/// Clones are wiped too, and so is the per-stream key derived from it. The cipher keyed
+/// from that (ring's expanded key schedule, inside each encrypting framer and decrypting
+/// deframer) is not wiped when dropped: ring has no way to. The bytes are only reachable through
 /// [`expose_bytes`](Self::expose_bytes), named so that a reviewer sees every use.
 #[derive(Clone)]
 pub struct Key {

@@ -1,10 +1,10 @@
 //! The one place that seals and opens a frame's payload (see `docs/wire-format.md`).
 
-use aes_gcm::Aes256Gcm;
-use chacha20poly1305::XChaCha20Poly1305;
-use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20::cipher::consts::U10;
+use chacha20::hchacha;
 use flatstream_core::{Error, Result};
 use hkdf::Hkdf;
+use ring::aead::{self, Aad, LessSafeKey, NONCE_LEN, Nonce, Tag, UnboundKey};
 use sha2::Sha256;
 use zeroize::Zeroize;
 
@@ -45,36 +45,62 @@ fn associated_data(
     data
 }
 
-/// A cipher keyed for one stream: XChaCha20-Poly1305 under the key itself (its nonce, the
-/// header, already derives a per-stream subkey), AES-256-GCM under an HKDF key per stream.
+/// A cipher keyed for one stream, on ring's AEADs (see the crate docs for why ring):
+///
+/// - XChaCha20-Poly1305 is HChaCha20 then IETF ChaCha20-Poly1305 (draft-irtf-cfrg-xchacha).
+///   Its subkey, HChaCha20(key, stream id), is the same for every frame of a stream, so it is
+///   derived once here; each frame's 12-byte nonce is four zero bytes then the sequence word.
+/// - AES-256-GCM under an HKDF key per stream, nonce from [`aes_nonce`].
+///
+/// The subkey and the HKDF key are wiped once ring holds them; ring's own expanded key
+/// schedule is not wiped on drop (it has no such hook).
 #[derive(Clone)]
-pub(crate) enum StreamCipher {
-    XChaCha(Box<XChaCha20Poly1305>),
-    Aes(Box<Aes256Gcm>),
+pub(crate) struct StreamCipher {
+    cipher: Cipher,
+    // Boxed: ring's AES key schedule is hundreds of bytes, moved with every framer.
+    key: Box<LessSafeKey>,
 }
 
 impl StreamCipher {
     pub(crate) fn new(key: &Key, cipher: Cipher, stream_id: StreamId) -> Self {
-        match cipher {
+        let mut stream_key: [u8; KEY_LEN] = match cipher {
             Cipher::XChaCha20Poly1305 => {
-                StreamCipher::XChaCha(Box::new(XChaCha20Poly1305::new(key.expose_bytes().into())))
+                let mut subkey = hchacha::<U10>(key.expose_bytes().into(), (&stream_id.0).into());
+                let stream_key = subkey.into();
+                subkey.as_mut_slice().zeroize();
+                stream_key
             }
             Cipher::Aes256Gcm => {
                 let mut stream_key = [0; KEY_LEN];
                 Hkdf::<Sha256>::new(Some(&stream_id.0), key.expose_bytes())
                     .expand(AES_KEY_INFO, &mut stream_key)
                     .expect("32 bytes is a valid HKDF-SHA256 output length");
-                let aes = Aes256Gcm::new((&stream_key).into());
-                stream_key.zeroize();
-                StreamCipher::Aes(Box::new(aes))
+                stream_key
             }
+        };
+        let algorithm = match cipher {
+            Cipher::XChaCha20Poly1305 => &aead::CHACHA20_POLY1305,
+            Cipher::Aes256Gcm => &aead::AES_256_GCM,
+        };
+        let unbound = UnboundKey::new(algorithm, &stream_key)
+            .expect("both algorithms take the 32-byte key given");
+        stream_key.zeroize();
+        StreamCipher {
+            cipher,
+            key: Box::new(LessSafeKey::new(unbound)),
         }
     }
 
     pub(crate) fn cipher(&self) -> Cipher {
-        match self {
-            StreamCipher::XChaCha(_) => Cipher::XChaCha20Poly1305,
-            StreamCipher::Aes(_) => Cipher::Aes256Gcm,
+        self.cipher
+    }
+
+    /// The frame's 12-byte nonce under the stream key: the sequence word, placed as each
+    /// cipher's construction puts it.
+    fn nonce(&self, header: &[u8; HEADER_LEN]) -> Nonce {
+        match self.cipher {
+            Cipher::XChaCha20Poly1305 => xchacha_nonce(header),
+            Cipher::Aes256Gcm => aes_nonce(header),
         }
     }
 
@@ -89,18 +115,13 @@ impl StreamCipher {
         sealed.reserve(OVERHEAD + plaintext.len());
         sealed.extend_from_slice(header);
         sealed.extend_from_slice(plaintext);
-        let associated_data = associated_data(self.cipher(), header);
+        let associated_data = associated_data(self.cipher, header);
         let body = &mut sealed[start + HEADER_LEN..];
-        let tag = match self {
-            StreamCipher::XChaCha(cipher) => {
-                cipher.encrypt_in_place_detached(header.into(), &associated_data, body)
-            }
-            StreamCipher::Aes(cipher) => {
-                cipher.encrypt_in_place_detached(&aes_nonce(header), &associated_data, body)
-            }
-        }
-        .map_err(|_| Error::invalid_frame("payload too long to encrypt"))?;
-        sealed.extend_from_slice(&tag);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(self.nonce(header), Aad::from(&associated_data), body)
+            .map_err(|_| Error::invalid_frame("payload too long to encrypt"))?;
+        sealed.extend_from_slice(tag.as_ref());
         Ok(())
     }
 
@@ -113,23 +134,17 @@ impl StreamCipher {
         plaintext: &mut Vec<u8>,
     ) -> Result<()> {
         let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
+        let tag = Tag::try_from(tag).expect("the tag is TAG_LEN bytes");
         plaintext.clear();
         plaintext.extend_from_slice(ciphertext);
-        let associated_data = associated_data(self.cipher(), header);
-        let opened = match self {
-            StreamCipher::XChaCha(cipher) => cipher.decrypt_in_place_detached(
-                header.into(),
-                &associated_data,
-                plaintext,
-                tag.into(),
-            ),
-            StreamCipher::Aes(cipher) => cipher.decrypt_in_place_detached(
-                &aes_nonce(header),
-                &associated_data,
-                plaintext,
-                tag.into(),
-            ),
-        };
+        let associated_data = associated_data(self.cipher, header);
+        let opened = self.key.open_in_place_separate_tag(
+            self.nonce(header),
+            Aad::from(&associated_data),
+            tag,
+            plaintext,
+            0..,
+        );
         if opened.is_err() {
             plaintext.clear();
             return Err(Error::new(flatstream_core::ErrorKind::AuthenticationFailed));
@@ -138,10 +153,18 @@ impl StreamCipher {
     }
 }
 
+/// ChaCha20-Poly1305's 96-bit nonce under the XChaCha subkey: four zero bytes, then the
+/// last 8 bytes of the 24-byte XChaCha nonce (the header), which are the sequence word.
+fn xchacha_nonce(header: &[u8; HEADER_LEN]) -> Nonce {
+    let mut nonce = [0; NONCE_LEN];
+    nonce[4..].copy_from_slice(&header[STREAM_ID_LEN..]);
+    Nonce::assume_unique_for_key(nonce)
+}
+
 /// AES-GCM's 96-bit nonce: the sequence word, then four zero bytes. Unique per stream key,
 /// since each stream has its own key.
-fn aes_nonce(header: &[u8; HEADER_LEN]) -> aes_gcm::Nonce<aes_gcm::aes::cipher::consts::U12> {
-    let mut nonce = [0; 12];
+fn aes_nonce(header: &[u8; HEADER_LEN]) -> Nonce {
+    let mut nonce = [0; NONCE_LEN];
     nonce[..8].copy_from_slice(&header[STREAM_ID_LEN..]);
-    nonce.into()
+    Nonce::assume_unique_for_key(nonce)
 }

@@ -5,3 +5,4 @@ mod attacks;
 mod common;
 mod conformance;
 mod detection;
+mod oracle;
