@@ -152,7 +152,7 @@ pub(crate) fn first_payload<D: Deframer>(
     };
     let deframer = MaybeDecrypting::new(deframer, &encryption).ok()?;
     let file = File::open(path).ok()?;
-    let mut reader = StreamReader::new(std::io::BufReader::new(file), deframer);
+    let mut reader = StreamReader::new(file, deframer);
     reader.read_message().ok().flatten().map(<[u8]>::to_vec)
 }
 

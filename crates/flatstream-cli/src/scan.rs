@@ -1,7 +1,7 @@
 //! Reading a whole stream: the loop shared by `stats`, `verify`, `cat` and `convert`.
 
 use std::fs::File;
-use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use flatstream::compress::is_chunk;
@@ -120,7 +120,7 @@ pub(crate) fn scan(
     };
     let (deframer, mut unchunker) = deframer(path, options, checksum, validator)?;
     let source = Cursor::new(prefix).chain(progress);
-    let mut reader = StreamReader::new(BufReader::with_capacity(256 * 1024, source), deframer);
+    let mut reader = StreamReader::with_buffer_size(source, deframer, 256 * 1024);
     let mut largest_payload = 0;
     let mut error = loop {
         match reader.read_message() {
@@ -200,7 +200,7 @@ pub(crate) fn scan(
     let frames_missing = reader.deframer().get_ref().inner().frames_missing();
     Ok(Scan {
         frames,
-        bytes_read: reader.get_ref().get_ref().get_ref().1.bytes_read(),
+        bytes_read: reader.get_ref().get_ref().1.bytes_read(),
         last_good_offset,
         error,
         frames_missing,
