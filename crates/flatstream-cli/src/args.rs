@@ -34,8 +34,10 @@ pub(crate) struct Options {
     /// first frames (`auto`); writing commands (`gen`, `pack`) write crc32c unless told.
     #[arg(short, long, global = true, value_parser = checksum_names(), default_value = "auto")]
     pub(crate) checksum: ChecksumName,
-    /// The largest payload accepted, in bytes: a frame that declares more is bad data, and so
-    /// is a `pack` line of more than twice as many hex digits.
+    /// The largest payload accepted, in bytes, as it lies on the wire: a frame that declares
+    /// more is bad data, a `pack` line of more than twice as many hex digits is refused, and
+    /// writing commands refuse a message whose compressed or encrypted payload would be
+    /// longer.
     #[arg(long, global = true, default_value_t = flatstream::DEFAULT_MAX_FRAME_LEN, value_name = "BYTES")]
     pub(crate) max_frame_len: usize,
     /// No progress bar.

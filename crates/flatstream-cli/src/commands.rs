@@ -296,6 +296,7 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
             checksum.checksum(),
             &options.compression,
             &options.encryption,
+            options.max_frame_len,
             stdout,
         )?;
         let outcome = pack_lines(
@@ -326,6 +327,7 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
         checksum.checksum(),
         &options.compression,
         &options.encryption,
+        options.max_frame_len,
         output_name,
     )?;
     let not_written = || format!("{} not written", output_name.display());
@@ -714,6 +716,7 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
         args.to.for_writing().checksum(),
         &options.compression,
         &options.encryption,
+        options.max_frame_len,
         &args.output,
     )?;
     let reading = Options {
@@ -776,6 +779,7 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
         options.checksum.for_writing().checksum(),
         &options.compression,
         &options.encryption,
+        options.max_frame_len,
         &args.output,
     )?;
     // About 75 bytes an event: a bar from roughly 900 000 events.

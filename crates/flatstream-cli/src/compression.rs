@@ -134,7 +134,8 @@ pub(crate) enum MessageWriter<W: Write> {
 
 impl<W: Write> MessageWriter<W> {
     /// A writer of frames checksummed by `checksum`, compressed as `compression` says,
-    /// then encrypted as `encryption` says.
+    /// then encrypted as `encryption` says, none with a payload over `max_frame_len` on the
+    /// wire.
     ///
     /// # Errors
     ///
@@ -144,9 +145,10 @@ impl<W: Write> MessageWriter<W> {
         checksum: Box<dyn Checksum + Send + Sync>,
         compression: &CompressionArgs,
         encryption: &EncryptionArgs,
+        max_frame_len: usize,
         output: &Path,
     ) -> std::result::Result<Self, Failure> {
-        let framer = CliFramer::new(checksum, encryption.key()?.as_ref(), output)?;
+        let framer = CliFramer::new(checksum, encryption.key()?.as_ref(), max_frame_len, output)?;
         Ok(
             match (compression.codec()?, compression.chunk.unwrap_or(0)) {
                 (None, _) => MessageWriter::Plain(StreamWriter::new(writer, framer)),

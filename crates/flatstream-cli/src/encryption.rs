@@ -10,7 +10,9 @@ use flatstream::encrypt::{
     Cipher, DecryptDeframerExt, DecryptingDeframer, EncryptFramerExt, EncryptingFramer, KEY_LEN,
     Key,
 };
-use flatstream::{Checksum, ChecksumFramer, Deframer, Framer, Result, StreamReader};
+use flatstream::{
+    BoundedFramer, Checksum, ChecksumFramer, Deframer, Framer, FramerExt, Result, StreamReader,
+};
 use zeroize::Zeroize;
 
 use crate::failure::Failure;
@@ -158,12 +160,18 @@ pub(crate) fn first_payload<D: Deframer>(
 
 /// The framer of a writing command: checksum only, or encrypting first.
 pub(crate) enum CliFramer {
-    Plain(ChecksumFramer<Box<dyn Checksum + Send + Sync>>),
-    Encrypting(EncryptingFramer<ChecksumFramer<Box<dyn Checksum + Send + Sync>>>),
+    Plain(WireFramer),
+    Encrypting(EncryptingFramer<WireFramer>),
 }
 
+/// The innermost framer: checksums each payload as it goes on the wire, and refuses one
+/// over `--max-frame-len`, the limit the reading commands hold frames to (a compressed or
+/// encrypted payload is measured as written, not as the message it carries).
+type WireFramer = BoundedFramer<ChecksumFramer<Box<dyn Checksum + Send + Sync>>>;
+
 impl CliFramer {
-    /// A framer checksumming with `checksum`, encrypting with `key` when given.
+    /// A framer checksumming with `checksum`, encrypting with `key` when given, that writes
+    /// no payload longer than `max_frame_len` on the wire.
     ///
     /// # Errors
     ///
@@ -171,9 +179,10 @@ impl CliFramer {
     pub(crate) fn new(
         checksum: Box<dyn Checksum + Send + Sync>,
         key: Option<&(Key, Cipher)>,
+        max_frame_len: usize,
         output: &Path,
     ) -> std::result::Result<Self, Failure> {
-        let framer = ChecksumFramer::new(checksum);
+        let framer = ChecksumFramer::new(checksum).bounded(max_frame_len);
         Ok(match key {
             None => CliFramer::Plain(framer),
             Some((key, cipher)) => CliFramer::Encrypting(

@@ -427,3 +427,42 @@ fn convert_decrypts_encrypts_and_rekeys() {
         std::fs::read(&plain_path).unwrap()
     );
 }
+
+/// `--max-frame-len` is one limit on both sides: the payload on the wire. A writing command
+/// refuses a message whose encrypted payload (40 bytes more) would exceed it, so it never
+/// writes a stream that the same option then refuses to read.
+#[test]
+fn a_writer_never_writes_a_frame_that_its_own_limit_refuses_when_reading() {
+    let key = keygen("limit.key");
+    let hex = |len: usize| "ab".repeat(len);
+    let path = scratch("limit.fs").display().to_string();
+    // 60 bytes seal to exactly 100 on the wire: written, and read back under the same limit.
+    let lines = format!("{}\n{}\n", hex(60), hex(10));
+    let packed = crate::flatstream_with_input(
+        &["pack", "-o", &path, "--max-frame-len", "100", "--key-file", &key],
+        lines.as_bytes(),
+    );
+    assert!(packed.status.success(), "{}", stderr(&packed));
+    let read = run_ok(&["cat", &path, "--max-frame-len", "100", "--key-file", &key]);
+    assert_eq!(read, lines.as_bytes());
+    // 61 bytes would be 101 on the wire: refused when writing, naming the limit, and
+    // nothing is written.
+    let _ = std::fs::remove_file(&path);
+    let lines = format!("{}\n{}\n", hex(10), hex(61));
+    let refused = crate::flatstream_with_input(
+        &["pack", "-o", &path, "--max-frame-len", "100", "--key-file", &key],
+        lines.as_bytes(),
+    );
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(message.contains("101") && message.contains("100"), "{message}");
+    assert!(!std::path::Path::new(&path).exists(), "a refused pack writes nothing");
+    // Unencrypted, the limit and the message length agree: 100 bytes are written and read.
+    let lines = format!("{}\n", hex(100));
+    let packed = crate::flatstream_with_input(
+        &["pack", "-o", &path, "--max-frame-len", "100"],
+        lines.as_bytes(),
+    );
+    assert!(packed.status.success(), "{}", stderr(&packed));
+    assert_eq!(run_ok(&["cat", &path, "--max-frame-len", "100"]), lines.as_bytes());
+}
