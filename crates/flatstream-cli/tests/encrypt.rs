@@ -439,7 +439,15 @@ fn a_writer_never_writes_a_frame_that_its_own_limit_refuses_when_reading() {
     // 60 bytes seal to exactly 100 on the wire: written, and read back under the same limit.
     let lines = format!("{}\n{}\n", hex(60), hex(10));
     let packed = crate::flatstream_with_input(
-        &["pack", "-o", &path, "--max-frame-len", "100", "--key-file", &key],
+        &[
+            "pack",
+            "-o",
+            &path,
+            "--max-frame-len",
+            "100",
+            "--key-file",
+            &key,
+        ],
         lines.as_bytes(),
     );
     assert!(packed.status.success(), "{}", stderr(&packed));
@@ -450,13 +458,27 @@ fn a_writer_never_writes_a_frame_that_its_own_limit_refuses_when_reading() {
     let _ = std::fs::remove_file(&path);
     let lines = format!("{}\n{}\n", hex(10), hex(61));
     let refused = crate::flatstream_with_input(
-        &["pack", "-o", &path, "--max-frame-len", "100", "--key-file", &key],
+        &[
+            "pack",
+            "-o",
+            &path,
+            "--max-frame-len",
+            "100",
+            "--key-file",
+            &key,
+        ],
         lines.as_bytes(),
     );
     assert!(!refused.status.success());
     let message = stderr(&refused);
-    assert!(message.contains("101") && message.contains("100"), "{message}");
-    assert!(!std::path::Path::new(&path).exists(), "a refused pack writes nothing");
+    assert!(
+        message.contains("101") && message.contains("100"),
+        "{message}"
+    );
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "a refused pack writes nothing"
+    );
     // Unencrypted, the limit and the message length agree: 100 bytes are written and read.
     let lines = format!("{}\n", hex(100));
     let packed = crate::flatstream_with_input(
@@ -464,5 +486,8 @@ fn a_writer_never_writes_a_frame_that_its_own_limit_refuses_when_reading() {
         lines.as_bytes(),
     );
     assert!(packed.status.success(), "{}", stderr(&packed));
-    assert_eq!(run_ok(&["cat", &path, "--max-frame-len", "100"]), lines.as_bytes());
+    assert_eq!(
+        run_ok(&["cat", &path, "--max-frame-len", "100"]),
+        lines.as_bytes()
+    );
 }

@@ -262,9 +262,7 @@ impl<R: Read> ReadMode<R> for Buffered {
         process: &mut F,
     ) -> Result<()> {
         let held = &self.buffer[self.start..self.end];
-        let (used, outcome) = process_plain_frames(held, deframer, progress, process);
-        self.start += used;
-        outcome
+        process_plain_frames(held, &mut self.start, deframer, progress, process)
     }
 }
 

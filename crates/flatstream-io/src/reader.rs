@@ -396,7 +396,9 @@ pub trait ReadMode<R>: sealed::Sealed {
 }
 
 /// Hands `process` each plain frame that lies whole at the start of `held`, one after
-/// another, counting each in `progress`; returns the bytes of the frames handed over.
+/// another, counting each in `progress` and adding its length to `consumed` before
+/// `process` sees it: if `process` panics and the panic is caught, the reader goes on after
+/// that frame, delivering none twice.
 ///
 /// # Errors
 ///
@@ -404,20 +406,22 @@ pub trait ReadMode<R>: sealed::Sealed {
 #[inline]
 pub(crate) fn process_plain_frames<D: Deframer, F: FnMut(&[u8]) -> Result<()>>(
     held: &[u8],
+    consumed: &mut usize,
     deframer: &D,
     progress: &mut Progress,
     process: &mut F,
-) -> (usize, Result<()>) {
+) -> Result<()> {
     let mut used = 0;
     while let Some(frame) = deframer.parse_plain(&held[used..]) {
         let payload = &held[used + frame.payload.start..used + frame.payload.end];
         used += frame.len;
+        *consumed += frame.len;
         progress.advance(frame.len);
         if let Err(error) = process(payload) {
-            return (used, Err(progress.locate_delivered(error)));
+            return Err(progress.locate_delivered(error));
         }
     }
-    (used, Ok(()))
+    Ok(())
 }
 
 /// The mode of [`StreamReader::unbuffered`]: the deframer reads each frame from any
@@ -662,9 +666,8 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         let Ok(held) = source.fill_buf() else {
             return Ok(());
         };
-        let (used, outcome) = process_plain_frames(held, deframer, progress, process);
-        source.consume(used);
-        outcome
+        // Consumed at the next read (`settle`), frame by frame as they are handed over.
+        process_plain_frames(held, &mut self.unconsumed, deframer, progress, process)
     }
 }
 

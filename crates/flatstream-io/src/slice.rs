@@ -91,11 +91,16 @@ impl<'a, D: Deframer> SliceReader<'a, D> {
         self.progress.check_usable()?;
         loop {
             // The plain frames in one run, then one frame the general way.
-            let rest = &self.input[self.progress.position as usize..];
-            let (used, outcome) =
-                process_plain_frames(rest, &self.deframer, &mut self.progress, &mut process);
-            outcome?;
-            let rest = &rest[used..];
+            let start = self.progress.position as usize;
+            let mut used = 0;
+            process_plain_frames(
+                &self.input[start..],
+                &mut used,
+                &self.deframer,
+                &mut self.progress,
+                &mut process,
+            )?;
+            let rest = &self.input[start + used..];
             match self.deframer.decode_frame(rest, &mut self.scratch) {
                 Ok(Some(frame)) => {
                     self.progress.advance(frame.len);

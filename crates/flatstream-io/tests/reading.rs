@@ -541,3 +541,78 @@ fn the_buffered_reader_retries_interrupted_reads_and_reports_other_errors() {
     assert_eq!(reader.position(), 22);
     assert!(reader.read_message().is_err());
 }
+
+/// Reads to the end, showing each payload to the given function; returns the payloads.
+type ReadAllWith<'r> = dyn FnMut(&mut dyn FnMut(&[u8])) -> Vec<Vec<u8>> + 'r;
+
+/// A closure that panics in the middle of a run of frames, the panic caught: the reader
+/// goes on after the frame that panicked, in every mode, and delivers none twice.
+#[test]
+fn a_panic_in_process_all_delivers_no_frame_twice() {
+    let payloads: Vec<Vec<u8>> = (0..30u8).map(|i| vec![i; 9]).collect();
+    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    let stream = stream_of("crc32c", &refs);
+    let deframer = || ChecksumDeframer::new(checksum_by_name("crc32c"));
+    let check = |reader: &mut ReadAllWith<'_>, what: &str| {
+        let mut seen = Vec::new();
+        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            reader(&mut |payload| {
+                assert!(payload[0] != 7, "the seventh frame");
+            })
+        }));
+        assert!(first.is_err(), "{what}: the panic reached the caller");
+        seen.extend(reader(&mut |_| {}));
+        let expected: Vec<Vec<u8>> = payloads[8..].to_vec();
+        assert_eq!(seen, expected, "{what}");
+    };
+    for buffer in [16, 100, 4096] {
+        let mut reader = StreamReader::with_buffer_size(stream.as_slice(), deframer(), buffer);
+        check(
+            &mut |f| {
+                let mut got = Vec::new();
+                reader
+                    .process_all(|payload| {
+                        f(payload);
+                        got.push(payload.to_vec());
+                        Ok(())
+                    })
+                    .unwrap();
+                got
+            },
+            &format!("buffered {buffer}"),
+        );
+        let mut reader = StreamReader::in_place(
+            std::io::BufReader::with_capacity(buffer, stream.as_slice()),
+            deframer(),
+        );
+        check(
+            &mut |f| {
+                let mut got = Vec::new();
+                reader
+                    .process_all(|payload| {
+                        f(payload);
+                        got.push(payload.to_vec());
+                        Ok(())
+                    })
+                    .unwrap();
+                got
+            },
+            &format!("in place {buffer}"),
+        );
+    }
+    let mut reader = flatstream_io::SliceReader::new(&stream, deframer());
+    check(
+        &mut |f| {
+            let mut got = Vec::new();
+            reader
+                .process_all(|payload| {
+                    f(payload);
+                    got.push(payload.to_vec());
+                    Ok(())
+                })
+                .unwrap();
+            got
+        },
+        "slice",
+    );
+}
