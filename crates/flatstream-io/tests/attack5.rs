@@ -1,7 +1,7 @@
 //! Attack on the Buffered mode, `parse_plain` and `process_all` batching: every mode is
 //! driven through the same plan of calls over the same bytes, and the traces compared.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 #[allow(unused_imports)]
 use std::io::Cursor;
 
@@ -706,4 +706,96 @@ fn attack5_a_rejected_payload_is_validated_once() {
         while r.process_all(|_| Ok(())).is_err() {}
     })));
     assert!(counts.iter().all(|(_, n)| *n == 3), "validator calls for 3 frames: {counts:?}");
+}
+
+/// Frames whose length is the default buffer's, one more, one less, with a header that
+/// straddles the buffer's end; max_frame_len at the payload, one under; short reads.
+#[test]
+fn attack5_frames_around_the_default_buffer_size() {
+    use flatstream_io::DEFAULT_BUFFER_SIZE;
+    for checksum in ["none", "xxh3"] {
+        let header = 4 + checksum_by_name(checksum).size();
+        let around = DEFAULT_BUFFER_SIZE - header;
+        let lens = [around - 1, around, around + 1, 3, around - 7, 5, DEFAULT_BUFFER_SIZE, 2 * DEFAULT_BUFFER_SIZE];
+        let payloads: Vec<Vec<u8>> = lens
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| {
+                let mut p = pseudo_random_bytes(len, i as u64 + 5);
+                if let Some(first) = p.first_mut() {
+                    *first = i as u8;
+                }
+                p
+            })
+            .collect();
+        let good = stream(checksum, &payloads);
+        for max in [around + 1, around, around - 1, 2 * DEFAULT_BUFFER_SIZE] {
+            for plan in PLANS {
+                let d = || ChecksumDeframer::new(checksum_by_name(checksum)).with_max_frame_len(max);
+                let want = drive(&mut StreamReader::unbuffered(&good[..], d()), plan);
+                let got = drive(&mut StreamReader::new(&good[..], d()), plan);
+                assert_eq!(got, want, "{checksum} max {max} {plan:?}");
+                let got = drive(&mut StreamReader::new(Pattern::new(&good, &[7000, INTERRUPT, 1]), d()), plan);
+                assert_eq!(got, want, "{checksum} max {max} {plan:?} short");
+                let got = drive(&mut StreamReader::in_place(BufReader::with_capacity(DEFAULT_BUFFER_SIZE, &good[..]), d()), plan);
+                assert_eq!(got, want, "{checksum} max {max} {plan:?} in place");
+            }
+        }
+    }
+}
+
+/// A hostile length (4 GiB - 1, and 60 MiB torn) after a run of good frames, through
+/// `process_all` and `read_message`, allocates nothing beyond the buffer (and what arrived).
+#[test]
+fn attack5_hostile_lengths_in_a_batch_allocate_only_the_buffer() {
+    use flatstream_test_support::largest_allocation_during;
+    let good = stream("none", &vec![b"abc".to_vec(); 50]);
+    for (declared, tail) in [(u32::MAX, 100usize), (60 << 20, 10), (60 << 20, 70_000)] {
+        let mut bytes = good.clone();
+        bytes.extend_from_slice(&declared.to_le_bytes());
+        bytes.extend(std::iter::repeat_n(7u8, tail));
+        for size in [16usize, 1000, flatstream_io::DEFAULT_BUFFER_SIZE] {
+            let largest = largest_allocation_during(|| {
+                let mut reader = StreamReader::with_buffer_size(
+                    Pattern::new(&bytes, &[5000]),
+                    flatstream_io::DefaultDeframer::new(),
+                    size,
+                );
+                assert!(reader.process_all(|_| Ok(())).is_err());
+                assert_eq!(reader.position(), good.len() as u64);
+                assert_eq!(reader.frames_read(), 50);
+            });
+            assert!(largest <= size.max(tail.next_power_of_two() * 2).max(4096), "{declared} {tail} {size}: {largest}");
+        }
+    }
+}
+
+/// A deframer that needs 20 bytes before it can tell a frame's length (a custom format's
+/// longer header; the trait allows `peek_frame_len` to say `None` while "too short to
+/// tell"). Otherwise the plain deframer.
+struct LongPeek(ChecksumDeframer<Box<dyn flatstream_core::Checksum>>);
+impl Deframer for LongPeek {
+    fn read_frame<R: Read + ?Sized>(&mut self, reader: &mut R, payload: &mut Vec<u8>) -> Result<Option<usize>> {
+        self.0.read_frame(reader, payload)
+    }
+    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<flatstream_core::wire::Frame<'a>>> {
+        self.0.parse_frame(input)
+    }
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        if input.len() < 20 { Ok(None) } else { self.0.peek_frame_len(input) }
+    }
+}
+
+/// With a buffer smaller than what `peek_frame_len` needs, `next_frame` calls `fill` on a
+/// full buffer, reads 0 bytes into an empty slice, takes that for the end of the source and
+/// reports a torn frame in an intact stream.
+#[test]
+fn attack5_a_buffer_smaller_than_the_peek_is_not_an_end_of_stream() {
+    let good = stream("none", &[vec![1; 30], vec![2; 3], vec![3; 40]]);
+    let d = || LongPeek(ChecksumDeframer::new(checksum_by_name("none")));
+    let want = drive(&mut StreamReader::unbuffered(&good[..], d()), &[Op::Read]);
+    for size in [16usize, 19, 20, 64] {
+        let got = drive(&mut StreamReader::with_buffer_size(&good[..], d(), size), &[Op::Read]);
+        assert_eq!(got, want, "buffer {size}");
+    }
 }
