@@ -5,3 +5,4 @@ mod chunked;
 mod common;
 mod hostile;
 mod per_frame;
+mod attack5;

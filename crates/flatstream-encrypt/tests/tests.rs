@@ -6,3 +6,4 @@ mod common;
 mod conformance;
 mod detection;
 mod oracle;
+mod attack5;

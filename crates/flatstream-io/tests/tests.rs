@@ -12,3 +12,4 @@ mod reading;
 mod recovery;
 mod round_trip;
 mod writing;
+mod attack5;

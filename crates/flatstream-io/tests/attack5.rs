@@ -1,0 +1,801 @@
+//! Attack on the Buffered mode, `parse_plain` and `process_all` batching: every mode is
+//! driven through the same plan of calls over the same bytes, and the traces compared.
+
+use std::io::{self, BufReader, Read};
+#[allow(unused_imports)]
+use std::io::Cursor;
+
+use flatstream_core::{Deframer, Error, Result, Validator};
+use flatstream_io::{
+    ChecksumDeframer, ChecksumFramer, DeframerExt, ReadMode, SliceReader, StreamReader,
+    StreamWriter, ZeroFillCheck,
+};
+use flatstream_test_support::pseudo_random_bytes;
+
+use crate::common::checksum_by_name;
+
+/// One call on a reader.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Read,
+    /// `process_all` whose closure fails on every payload whose first byte is this value.
+    ProcessAll(Option<u8>),
+}
+
+fn hex(payload: &[u8]) -> String {
+    if payload.len() > 16 {
+        format!("{}B:{:02x?}..", payload.len(), &payload[..8])
+    } else {
+        format!("{payload:02x?}")
+    }
+}
+
+fn describe(error: &Error) -> String {
+    format!(
+        "err[{error}] idx={:?} off={:?} resumable={} torn={}",
+        error.frame_index(),
+        error.offset(),
+        error.is_resumable(),
+        error.is_torn_tail()
+    )
+}
+
+/// A reader driven by the plan: the trace of what each call gave, with the counters.
+trait Driven {
+    fn read(&mut self) -> Result<Option<Vec<u8>>>;
+    fn process_all(&mut self, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>;
+    fn counters(&self) -> (u64, u64);
+}
+
+impl<R, D: Deframer, M: ReadMode<R>> Driven for StreamReader<R, D, M> {
+    fn read(&mut self) -> Result<Option<Vec<u8>>> {
+        self.read_message().map(|p| p.map(<[u8]>::to_vec))
+    }
+    fn process_all(&mut self, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        StreamReader::process_all(self, f)
+    }
+    fn counters(&self) -> (u64, u64) {
+        (self.position(), self.frames_read())
+    }
+}
+
+impl<D: Deframer> Driven for SliceReader<'_, D> {
+    fn read(&mut self) -> Result<Option<Vec<u8>>> {
+        self.read_message().map(|p| p.map(<[u8]>::to_vec))
+    }
+    fn process_all(&mut self, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        SliceReader::process_all(self, f)
+    }
+    fn counters(&self) -> (u64, u64) {
+        (self.position(), self.frames_read())
+    }
+}
+
+fn drive(reader: &mut dyn Driven, plan: &[Op]) -> Vec<String> {
+    let mut trace = Vec::new();
+    let mut stopped = false;
+    let mut ends = 0;
+    for step in 0..4000 {
+        let op = plan[step % plan.len()];
+        let done = match op {
+            Op::Read => match reader.read() {
+                Ok(Some(p)) => {
+                    trace.push(format!("msg {}", hex(&p)));
+                    false
+                }
+                Ok(None) => {
+                    trace.push("none".into());
+                    true
+                }
+                Err(e) => {
+                    let resumable = e.is_resumable();
+                    trace.push(describe(&e));
+                    if !resumable {
+                        if stopped {
+                            true
+                        } else {
+                            stopped = true;
+                            false
+                        }
+                    } else {
+                        false
+                    }
+                }
+            },
+            Op::ProcessAll(fail) => {
+                let mut seen = Vec::new();
+                let result = reader.process_all(&mut |p: &[u8]| {
+                    seen.push(format!("msg {}", hex(p)));
+                    if fail.is_some() && p.first().copied() == fail {
+                        return Err(Error::validation_failed("test", "closure refused"));
+                    }
+                    Ok(())
+                });
+                trace.extend(seen);
+                match result {
+                    Ok(()) => {
+                        trace.push("pa ok".into());
+                        true
+                    }
+                    Err(e) => {
+                        let resumable = e.is_resumable();
+                        trace.push(describe(&e));
+                        if !resumable {
+                            if stopped {
+                                true
+                            } else {
+                                stopped = true;
+                                false
+                            }
+                        } else {
+                            false
+                        }
+                    }
+                }
+            }
+        };
+        let (pos, n) = reader.counters();
+        trace.push(format!("  pos={pos} n={n}"));
+        // An end is read again: a file that grows goes on.
+        if done && trace.iter().rev().nth(1).is_some_and(|t| t == "none" || t == "pa ok") {
+            ends += 1;
+            if ends == 4 {
+                break;
+            }
+        } else if done {
+            break;
+        }
+    }
+    trace
+}
+
+/// A `Read` over `bytes` whose calls return at most `pattern[i]` bytes, cycling; 0 in the
+/// pattern gives `Ok(0)` (a file that ends for now, then grows); `usize::MAX - 1` gives an
+/// `Interrupted`.
+pub(crate) struct Pattern<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    pattern: Vec<usize>,
+    call: usize,
+}
+
+impl<'a> Pattern<'a> {
+    pub(crate) fn new(bytes: &'a [u8], pattern: &[usize]) -> Self {
+        Pattern {
+            bytes,
+            pos: 0,
+            pattern: pattern.to_vec(),
+            call: 0,
+        }
+    }
+}
+
+const INTERRUPT: usize = usize::MAX - 1;
+
+/// A `Read` over `bytes` that returns `Ok(0)` once when it reaches each offset in `gaps`
+/// (a file that ends for now and then grows), and at most 13 bytes per call.
+pub(crate) struct Gappy<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    gaps: Vec<usize>,
+}
+
+impl<'a> Gappy<'a> {
+    pub(crate) fn new(bytes: &'a [u8], gaps: &[usize]) -> Self {
+        let mut gaps = gaps.to_vec();
+        gaps.sort_unstable();
+        gaps.dedup();
+        Gappy { bytes, pos: 0, gaps }
+    }
+}
+
+impl Read for Gappy<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while let Some(&gap) = self.gaps.first() {
+            if gap < self.pos {
+                self.gaps.remove(0);
+            } else if gap == self.pos {
+                self.gaps.remove(0);
+                return Ok(0);
+            } else {
+                break;
+            }
+        }
+        let limit = self.gaps.first().copied().unwrap_or(self.bytes.len()).min(self.bytes.len());
+        let n = buf.len().min(limit - self.pos).min(13);
+        buf[..n].copy_from_slice(&self.bytes[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Read for Pattern<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let step = self.pattern[self.call % self.pattern.len()];
+        self.call += 1;
+        if step == INTERRUPT {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        let n = step.min(buf.len()).min(self.bytes.len() - self.pos);
+        buf[..n].copy_from_slice(&self.bytes[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn stream(checksum: &str, payloads: &[Vec<u8>]) -> Vec<u8> {
+    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum_by_name(checksum)));
+    for payload in payloads {
+        writer.write_payload(payload).unwrap();
+    }
+    writer.into_inner()
+}
+
+/// Rejects payloads whose first byte is 0xEE.
+struct NoEe;
+impl Validator for NoEe {
+    fn validate(&self, payload: &[u8]) -> Result<()> {
+        if payload.first() == Some(&0xEE) {
+            Err(Error::validation_failed("noee", "starts with EE"))
+        } else {
+            Ok(())
+        }
+    }
+    fn name(&self) -> &'static str {
+        "noee"
+    }
+}
+
+/// The deframer configurations every mode is compared under.
+const DEFRAMERS: usize = 6;
+
+/// Runs `plan` over `bytes` in every mode with deframer configuration `which`, returning
+/// (mode name, trace) pairs.
+fn all_modes(bytes: &[u8], gaps: &[usize], checksum: &str, max: usize, which: usize, plan: &[Op]) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let base = || ChecksumDeframer::new(checksum_by_name(checksum)).with_max_frame_len(max);
+    let mut run = |name: String, reader: &mut dyn Driven| out.push((name, drive(reader, plan)));
+    // Each configuration as a boxed factory over the modes.
+    macro_rules! modes {
+        ($make:expr) => {{
+            for size in [1usize, 15, 16, 17, 23, 64, 100, 4096, flatstream_io::DEFAULT_BUFFER_SIZE] {
+                let mut r = StreamReader::with_buffer_size(bytes, $make, size);
+                run(format!("buffered {size}"), &mut r);
+                for pattern in [&[1usize][..], &[3, INTERRUPT, 7]] {
+                    let mut r = StreamReader::with_buffer_size(Pattern::new(bytes, pattern), $make, size);
+                    run(format!("buffered {size} {pattern:?}"), &mut r);
+                }
+                let mut r = StreamReader::with_buffer_size(Gappy::new(bytes, gaps), $make, size);
+                run(format!("buffered {size} gaps"), &mut r);
+            }
+            for cap in [1usize, 5, 16, 64, 8192] {
+                let mut r = StreamReader::in_place(BufReader::with_capacity(cap, bytes), $make);
+                run(format!("in_place {cap}"), &mut r);
+            }
+            let mut r = StreamReader::unbuffered(bytes, $make);
+            run("unbuffered".into(), &mut r);
+            let mut r = StreamReader::unbuffered(Gappy::new(bytes, gaps), $make);
+            run("unbuffered gaps".into(), &mut r);
+            // (`in_place` over a source with gaps: see the dedicated tests below; its
+            // `process_all` reads past an end of the source.)
+            for pattern in [&[1usize][..], &[3, INTERRUPT, 7]] {
+                let mut r = StreamReader::unbuffered(Pattern::new(bytes, pattern), $make);
+                run(format!("unbuffered {pattern:?}"), &mut r);
+            }
+            let mut r = SliceReader::new(bytes, $make);
+            run("slice".into(), &mut r);
+        }};
+    }
+    match which {
+        0 => modes!(base()),
+        1 => modes!(base().with_validator(NoEe)),
+        2 => modes!(base().bounded(max / 2 + 1)),
+        3 => modes!(ZeroFillCheck::new(base())),
+        4 => modes!(base().observe(|_: &[u8]| {})),
+        5 => modes!(base().with_validator(NoEe).bounded(max)),
+        _ => unreachable!(),
+    }
+    out
+}
+
+/// Sources whose reads end for now (`Ok(0)`) do not give the same result as a slice in
+/// every mode (the unbuffered reader meets the 0 at another frame), so the comparison is
+/// made within groups of the same source behaviour.
+fn group(name: &str) -> &'static str {
+    if name.contains("gaps") { "gaps" } else { "whole" }
+}
+
+fn check_all_agree(bytes: &[u8], gaps: &[usize], checksum: &str, max: usize, which: usize, plan: &[Op]) -> Option<String> {
+    let traces = all_modes(bytes, gaps, checksum, max, which, plan);
+    let mut first: std::collections::HashMap<&str, &(String, Vec<String>)> = Default::default();
+    for entry in &traces {
+        let g = group(&entry.0);
+        match first.get(g) {
+            None => {
+                first.insert(g, entry);
+            }
+            Some(reference) => {
+                if reference.1 != entry.1 {
+                    let at = reference
+                        .1
+                        .iter()
+                        .zip(&entry.1)
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(reference.1.len().min(entry.1.len()));
+                    let lo = at.saturating_sub(4);
+                    return Some(format!(
+                        "deframer {which} checksum {checksum} max {max} plan {plan:?}: {} vs {} differ at {at}:\n  {}: {:?}\n  {}: {:?}",
+                        reference.0,
+                        entry.0,
+                        reference.0,
+                        &reference.1[lo..(at + 4).min(reference.1.len())],
+                        entry.0,
+                        &entry.1[lo..(at + 4).min(entry.1.len())],
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+const PLANS: [&[Op]; 4] = [
+    &[Op::Read],
+    &[Op::ProcessAll(None)],
+    &[Op::ProcessAll(Some(3)), Op::Read, Op::ProcessAll(Some(7))],
+    &[Op::Read, Op::Read, Op::ProcessAll(Some(0xEE))],
+];
+
+fn payloads(seed: u64, count: usize, max_len: usize) -> Vec<Vec<u8>> {
+    let lens = pseudo_random_bytes(count * 2, seed + 1);
+    (0..count)
+        .map(|i| {
+            let len = (usize::from(lens[2 * i]) * 256 + usize::from(lens[2 * i + 1])) % (max_len + 1);
+            let mut p = pseudo_random_bytes(len, (seed + 1) * 7919 + i as u64 + 1);
+            if let Some(first) = p.first_mut() {
+                *first = [0u8, 3, 7, 0xEE, 9, 1][i % 6];
+            }
+            p
+        })
+        .collect()
+}
+
+/// Mutations of a valid stream: cuts, bit flips in the header and payload, zeroed blocks,
+/// hostile lengths.
+fn mutants(good: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![("good".to_string(), good.to_vec())];
+    for cut in (0..good.len()).step_by(good.len() / 40 + 1) {
+        out.push((format!("cut {cut}"), good[..cut].to_vec()));
+    }
+    for bit in (0..good.len() * 8).step_by(good.len() * 8 / 40 + 1) {
+        let mut m = good.to_vec();
+        m[bit / 8] ^= 1 << (bit % 8);
+        out.push((format!("flip {bit}"), m));
+    }
+    for at in [0usize, 5, 100] {
+        if at < good.len() {
+            let mut m = good.to_vec();
+            let end = (at + 4096).min(m.len());
+            m[at..end].fill(0);
+            out.push((format!("zero from {at}"), m));
+            let mut m = good.to_vec();
+            m.truncate(at);
+            m.extend_from_slice(&u32::MAX.to_le_bytes());
+            m.extend_from_slice(&[0xAB; 40]);
+            out.push((format!("4GiB len at {at}"), m));
+        }
+    }
+    out.push(("random".into(), pseudo_random_bytes(3000, 99)));
+    out.push(("zeros".into(), vec![0; 5000]));
+    out
+}
+
+fn sweep(checksums: &[&str], maxes: &[usize], max_len: usize, count: usize, seeds: std::ops::Range<u64>) {
+    let mut failures = Vec::new();
+    for seed in seeds {
+        for checksum in checksums {
+            let good = stream(checksum, &payloads(seed, count, max_len));
+            for (name, bytes) in mutants(&good) {
+                for &max in maxes {
+                    for which in 0..DEFRAMERS {
+                        for plan in PLANS {
+                            let gaps = [bytes.len() / 3, bytes.len() / 2, bytes.len() / 2 + 1];
+                            if let Some(failure) = check_all_agree(&bytes, &gaps, checksum, max, which, plan) {
+                                failures.push(format!("seed {seed} {name}: {failure}"));
+                                if failures.len() > 5 {
+                                    panic!("{}", failures.join("\n\n"));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Small frames, small buffers: headers and payloads straddle every buffer edge.
+#[test]
+fn attack5_modes_agree_small_frames() {
+    sweep(&["none", "crc32c"], &[64, 9, 0], 20, 12, 0..2);
+}
+
+/// Frames around the buffer sizes tried (15, 16, 17, 23, 64, 100).
+#[test]
+fn attack5_modes_agree_frames_around_buffer_sizes() {
+    sweep(&["crc16", "xxh3"], &[200, 100, 60], 120, 6, 2..4);
+}
+
+/// Counts the bytes a source handed out.
+struct Counting<R> {
+    inner: R,
+    taken: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.taken.set(self.taken.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// `source consumed == position + buffer().len()` after every call, with resumable errors
+/// (checksum mismatches) on the way, for buffers of every size around the frames.
+#[test]
+fn attack5_buffer_accounts_for_every_byte_read() {
+    let payloads = payloads(11, 60, 90);
+    let mut good = stream("crc32", &payloads);
+    // Checksum mismatches (resumable) at a few frames: flip a payload byte of frame 3, 20.
+    let mut offsets = vec![0usize];
+    for p in &payloads {
+        offsets.push(offsets.last().unwrap() + 8 + p.len());
+    }
+    for frame in [3usize, 20, 41] {
+        if !payloads[frame].is_empty() {
+            good[offsets[frame] + 8] ^= 0x40;
+        }
+    }
+    for size in [1usize, 16, 17, 40, 97, 98, 99, 200, 1000] {
+        for pattern in [&[1usize][..], &[3, INTERRUPT, 50], &[1 << 20]] {
+            for plan in PLANS {
+                let taken = std::rc::Rc::new(std::cell::Cell::new(0));
+                let source = Counting {
+                    inner: Pattern::new(&good, pattern),
+                    taken: taken.clone(),
+                };
+                let mut reader = StreamReader::with_buffer_size(
+                    source,
+                    ChecksumDeframer::new(checksum_by_name("crc32")),
+                    size,
+                );
+                for step in 0..500 {
+                    let op = plan[step % plan.len()];
+                    let end = match op {
+                        Op::Read => matches!(reader.read_message(), Ok(None)),
+                        Op::ProcessAll(fail) => matches!(
+                            reader.process_all(|p| if fail.is_some() && p.first().copied() == fail {
+                                Err(Error::validation_failed("t", "no"))
+                            } else {
+                                Ok(())
+                            }),
+                            Ok(())
+                        ),
+                    };
+                    assert_eq!(
+                        taken.get(),
+                        reader.position() + reader.buffer().len() as u64,
+                        "size {size} pattern {pattern:?} plan {plan:?} step {step}"
+                    );
+                    if end {
+                        break;
+                    }
+                }
+                assert_eq!(reader.position(), good.len() as u64);
+            }
+        }
+    }
+}
+
+/// `into_inner` (and `get_mut`) are documented as "positioned after the last frame read";
+/// in the default (Buffered) mode the source is up to a buffer ahead and `into_inner`
+/// drops the bytes read ahead, so whatever follows the frames read is lost.
+#[test]
+fn attack5_into_inner_is_positioned_after_the_last_frame() {
+    let good = stream("none", &[b"header".to_vec(), b"rest-1".to_vec(), b"rest-2".to_vec()]);
+    let mut reader = StreamReader::new(Cursor::new(good.clone()), flatstream_io::DefaultDeframer::new());
+    assert_eq!(reader.read_message().unwrap(), Some(&b"header"[..]));
+    let position = reader.position();
+    // The documented contract of `get_mut`/`into_inner`.
+    let inner_position = reader.get_mut().position();
+    let cursor = reader.into_inner();
+    assert_eq!(
+        (inner_position, cursor.position()),
+        (position, position),
+        "get_mut/into_inner: the source is not positioned after the last frame read; \
+         the bytes read ahead are lost"
+    );
+}
+
+/// A `Read` over `bytes` that fails once (not `Interrupted`) when it reaches `fail_at`, then
+/// reads on: a socket read that timed out, a flaky device.
+struct FailsOnce<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    fail_at: Option<usize>,
+}
+
+impl Read for FailsOnce<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.fail_at == Some(self.pos) {
+            self.fail_at = None;
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "flaky source"));
+        }
+        let limit = self.fail_at.filter(|&at| at > self.pos).unwrap_or(self.bytes.len());
+        let n = buf.len().min(limit - self.pos);
+        buf[..n].copy_from_slice(&self.bytes[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Outcome of `process_all` to its end: payloads seen, and the result.
+fn process_all_outcome(reader: &mut dyn Driven) -> (usize, String, (u64, u64)) {
+    let mut seen = 0;
+    let result = reader.process_all(&mut |_| {
+        seen += 1;
+        Ok(())
+    });
+    let result = match result {
+        Ok(()) => "ok".to_string(),
+        Err(error) => describe(&error),
+    };
+    (seen, result, reader.counters())
+}
+
+/// `InPlace::process_held` drops an error from `fill_buf` ("met again by the general
+/// path"), but a source's error is not always met again: a one-shot I/O error is lost, and
+/// `in_place(..).process_all` reads on where `read_message`, the unbuffered and the
+/// buffered readers all report it.
+#[test]
+fn attack5_in_place_process_all_swallows_a_source_error() {
+    let payloads: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 10]).collect();
+    let good = stream("none", &payloads);
+    let fail_at = 14 * 4; // between frames 3 and 4
+    let source = || FailsOnce {
+        bytes: &good,
+        pos: 0,
+        fail_at: Some(fail_at),
+    };
+    let mut buffered = StreamReader::new(source(), flatstream_io::DefaultDeframer::new());
+    let expected = process_all_outcome(&mut buffered);
+    let mut unbuffered = StreamReader::unbuffered(source(), flatstream_io::DefaultDeframer::new());
+    assert_eq!(process_all_outcome(&mut unbuffered), expected);
+    assert_eq!(expected.0, 4, "{expected:?}");
+    assert!(expected.1.contains("flaky source"), "{expected:?}");
+    let mut in_place = StreamReader::in_place(
+        BufReader::with_capacity(14, source()),
+        flatstream_io::DefaultDeframer::new(),
+    );
+    assert_eq!(
+        process_all_outcome(&mut in_place),
+        expected,
+        "in_place process_all vs buffered/unbuffered process_all"
+    );
+}
+
+/// The same for a source that ends for now (`Ok(0)`, a file being appended to): every other
+/// reader's `process_all` returns at that end; `in_place` reads past it.
+#[test]
+fn attack5_in_place_process_all_reads_past_an_end_of_the_source() {
+    let payloads: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 10]).collect();
+    let good = stream("none", &payloads);
+    let gap = [14 * 4];
+    let mut buffered = StreamReader::new(Gappy::new(&good, &gap), flatstream_io::DefaultDeframer::new());
+    let expected = process_all_outcome(&mut buffered);
+    assert_eq!(expected, (4, "ok".to_string(), (56, 4)));
+    let mut in_place = StreamReader::in_place(
+        BufReader::with_capacity(14, Gappy::new(&good, &gap)),
+        flatstream_io::DefaultDeframer::new(),
+    );
+    assert_eq!(process_all_outcome(&mut in_place), expected);
+}
+
+/// A `Read` that claims one byte more than it was given, but only for large reads (a
+/// buggy wrapper with an off-by-one on its own big-read path).
+struct LiesOnBigReads<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Read for LiesOnBigReads<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.bytes.len() - self.pos);
+        buf[..n].copy_from_slice(&self.bytes[self.pos..self.pos + n]);
+        self.pos += n;
+        if buf.len() >= 256 && n == buf.len() { Ok(n + 1) } else { Ok(n) }
+    }
+}
+
+/// "A `Read` that claims more than it was given is refused, never trusted": `Buffered::fill`
+/// checks it, but `Through::read` hands a large read straight to the source and passes its
+/// answer on unchecked. A frame larger than the buffer (and than 1 MiB, so the payload is
+/// read by `Read::take(..).read_to_end`) then panics inside std instead of failing.
+#[test]
+fn attack5_a_lying_source_under_a_large_frame_is_an_error_not_a_panic() {
+    let big = vec![0x5A; (1 << 20) + 1000];
+    let good = stream("none", &[b"small".to_vec(), big]);
+    for size in [16usize, 4096, flatstream_io::DEFAULT_BUFFER_SIZE] {
+        let outcome = std::panic::catch_unwind(|| {
+            let mut reader = StreamReader::with_buffer_size(
+                LiesOnBigReads { bytes: &good, pos: 0 },
+                flatstream_io::DefaultDeframer::new(),
+                size,
+            );
+            let mut results = Vec::new();
+            for _ in 0..3 {
+                results.push(reader.read().map(|p| p.map(|p| p.len())).map_err(|e| e.to_string()));
+            }
+            results
+        });
+        assert!(outcome.is_ok(), "buffer {size}: panicked");
+    }
+}
+
+/// Same source, the unbuffered mode, for comparison (pre-existing behaviour).
+#[test]
+fn attack5_a_lying_source_under_a_large_frame_unbuffered() {
+    let big = vec![0x5A; (1 << 20) + 1000];
+    let good = stream("none", &[b"small".to_vec(), big]);
+    let outcome = std::panic::catch_unwind(|| {
+        let mut reader = StreamReader::unbuffered(
+            LiesOnBigReads { bytes: &good, pos: 0 },
+            flatstream_io::DefaultDeframer::new(),
+        );
+        (0..3).map(|_| reader.read().map(|p| p.map(|p| p.len())).map_err(|e| e.to_string())).collect::<Vec<_>>()
+    });
+    assert!(outcome.is_ok(), "unbuffered: panicked");
+}
+
+/// Counts its calls; rejects payloads starting with 0xEE.
+struct CountingValidator(std::rc::Rc<std::cell::Cell<u32>>);
+impl Validator for CountingValidator {
+    fn validate(&self, payload: &[u8]) -> Result<()> {
+        self.0.set(self.0.get() + 1);
+        NoEe.validate(payload)
+    }
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+}
+
+/// `parse_plain` is "side-effect free", but the validating adapter's runs the validator:
+/// a payload it rejects is validated again by the general path (`decode_frame`), and under
+/// `process_all` a third time (`process_held`'s run stops at it, then `read_message`'s fast
+/// path, then `decode_frame`). A validator that counts, logs or is expensive (a FlatBuffers
+/// verifier over a hostile payload) sees each rejected frame 1x unbuffered, 2-3x elsewhere.
+#[test]
+fn attack5_a_rejected_payload_is_validated_once() {
+    let payloads: Vec<Vec<u8>> = vec![b"ok".to_vec(), vec![0xEE, 1], b"ok".to_vec()];
+    let good = stream("none", &payloads);
+    let mut counts = Vec::new();
+    let count = |run: &mut dyn FnMut(CountingValidator)| {
+        let calls = std::rc::Rc::new(std::cell::Cell::new(0));
+        run(CountingValidator(calls.clone()));
+        calls.get()
+    };
+    counts.push(("unbuffered read", count(&mut |v| {
+        let mut r = StreamReader::unbuffered(&good[..], flatstream_io::DefaultDeframer::new().with_validator(v));
+        while !matches!(r.read_message(), Ok(None)) {}
+    })));
+    counts.push(("buffered read", count(&mut |v| {
+        let mut r = StreamReader::new(&good[..], flatstream_io::DefaultDeframer::new().with_validator(v));
+        while !matches!(r.read_message(), Ok(None)) {}
+    })));
+    counts.push(("buffered process_all", count(&mut |v| {
+        let mut r = StreamReader::new(&good[..], flatstream_io::DefaultDeframer::new().with_validator(v));
+        while r.process_all(|_| Ok(())).is_err() {}
+    })));
+    counts.push(("in_place process_all", count(&mut |v| {
+        let mut r = StreamReader::in_place(&good[..], flatstream_io::DefaultDeframer::new().with_validator(v));
+        while r.process_all(|_| Ok(())).is_err() {}
+    })));
+    counts.push(("slice process_all", count(&mut |v| {
+        let mut r = SliceReader::new(&good[..], flatstream_io::DefaultDeframer::new().with_validator(v));
+        while r.process_all(|_| Ok(())).is_err() {}
+    })));
+    assert!(counts.iter().all(|(_, n)| *n == 3), "validator calls for 3 frames: {counts:?}");
+}
+
+/// Frames whose length is the default buffer's, one more, one less, with a header that
+/// straddles the buffer's end; max_frame_len at the payload, one under; short reads.
+#[test]
+fn attack5_frames_around_the_default_buffer_size() {
+    use flatstream_io::DEFAULT_BUFFER_SIZE;
+    for checksum in ["none", "xxh3"] {
+        let header = 4 + checksum_by_name(checksum).size();
+        let around = DEFAULT_BUFFER_SIZE - header;
+        let lens = [around - 1, around, around + 1, 3, around - 7, 5, DEFAULT_BUFFER_SIZE, 2 * DEFAULT_BUFFER_SIZE];
+        let payloads: Vec<Vec<u8>> = lens
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| {
+                let mut p = pseudo_random_bytes(len, i as u64 + 5);
+                if let Some(first) = p.first_mut() {
+                    *first = i as u8;
+                }
+                p
+            })
+            .collect();
+        let good = stream(checksum, &payloads);
+        for max in [around + 1, around, around - 1, 2 * DEFAULT_BUFFER_SIZE] {
+            for plan in PLANS {
+                let d = || ChecksumDeframer::new(checksum_by_name(checksum)).with_max_frame_len(max);
+                let want = drive(&mut StreamReader::unbuffered(&good[..], d()), plan);
+                let got = drive(&mut StreamReader::new(&good[..], d()), plan);
+                assert_eq!(got, want, "{checksum} max {max} {plan:?}");
+                let got = drive(&mut StreamReader::new(Pattern::new(&good, &[7000, INTERRUPT, 1]), d()), plan);
+                assert_eq!(got, want, "{checksum} max {max} {plan:?} short");
+                let got = drive(&mut StreamReader::in_place(BufReader::with_capacity(DEFAULT_BUFFER_SIZE, &good[..]), d()), plan);
+                assert_eq!(got, want, "{checksum} max {max} {plan:?} in place");
+            }
+        }
+    }
+}
+
+/// A hostile length (4 GiB - 1, and 60 MiB torn) after a run of good frames, through
+/// `process_all` and `read_message`, allocates nothing beyond the buffer (and what arrived).
+#[test]
+fn attack5_hostile_lengths_in_a_batch_allocate_only_the_buffer() {
+    use flatstream_test_support::largest_allocation_during;
+    let good = stream("none", &vec![b"abc".to_vec(); 50]);
+    for (declared, tail) in [(u32::MAX, 100usize), (60 << 20, 10), (60 << 20, 70_000)] {
+        let mut bytes = good.clone();
+        bytes.extend_from_slice(&declared.to_le_bytes());
+        bytes.extend(std::iter::repeat_n(7u8, tail));
+        for size in [16usize, 1000, flatstream_io::DEFAULT_BUFFER_SIZE] {
+            let largest = largest_allocation_during(|| {
+                let mut reader = StreamReader::with_buffer_size(
+                    Pattern::new(&bytes, &[5000]),
+                    flatstream_io::DefaultDeframer::new(),
+                    size,
+                );
+                assert!(reader.process_all(|_| Ok(())).is_err());
+                assert_eq!(reader.position(), good.len() as u64);
+                assert_eq!(reader.frames_read(), 50);
+            });
+            assert!(largest <= size.max(tail.next_power_of_two() * 2).max(4096), "{declared} {tail} {size}: {largest}");
+        }
+    }
+}
+
+/// A deframer that needs 20 bytes before it can tell a frame's length (a custom format's
+/// longer header; the trait allows `peek_frame_len` to say `None` while "too short to
+/// tell"). Otherwise the plain deframer.
+struct LongPeek(ChecksumDeframer<Box<dyn flatstream_core::Checksum>>);
+impl Deframer for LongPeek {
+    fn read_frame<R: Read + ?Sized>(&mut self, reader: &mut R, payload: &mut Vec<u8>) -> Result<Option<usize>> {
+        self.0.read_frame(reader, payload)
+    }
+    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> Result<Option<flatstream_core::wire::Frame<'a>>> {
+        self.0.parse_frame(input)
+    }
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        if input.len() < 20 { Ok(None) } else { self.0.peek_frame_len(input) }
+    }
+}
+
+/// With a buffer smaller than what `peek_frame_len` needs, `next_frame` calls `fill` on a
+/// full buffer, reads 0 bytes into an empty slice, takes that for the end of the source and
+/// reports a torn frame in an intact stream.
+#[test]
+fn attack5_a_buffer_smaller_than_the_peek_is_not_an_end_of_stream() {
+    let good = stream("none", &[vec![1; 30], vec![2; 3], vec![3; 40]]);
+    let d = || LongPeek(ChecksumDeframer::new(checksum_by_name("none")));
+    let want = drive(&mut StreamReader::unbuffered(&good[..], d()), &[Op::Read]);
+    for size in [16usize, 19, 20, 64] {
+        let got = drive(&mut StreamReader::with_buffer_size(&good[..], d(), size), &[Op::Read]);
+        assert_eq!(got, want, "buffer {size}");
+    }
+}
