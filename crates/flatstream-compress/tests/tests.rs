@@ -5,4 +5,4 @@ mod chunked;
 mod common;
 mod hostile;
 mod per_frame;
-mod attack5;
+mod reader_modes;

@@ -145,9 +145,10 @@ pub trait Deframer {
     /// `None` says only "take the general path": the reader calls
     /// [`peek_frame_len`](Self::peek_frame_len) and `decode_frame`, which report what the
     /// frame is (torn, too long, a mismatch, transformed). So it must have no effect of its
-    /// own, and a deframer whose `decode_frame` does more than parse (counts frames,
-    /// observes payloads, decrypts) keeps the default, `None`. The plain deframers and the
-    /// validating adapter implement it.
+    /// own, and a deframer whose `decode_frame` does more than parse and check the checksum
+    /// (counts frames, observes or validates payloads, decrypts) keeps the default, `None`:
+    /// a validator is the caller's code, and runs once per frame. The plain deframers
+    /// implement it.
     #[inline]
     fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
         let _ = input;

@@ -38,9 +38,14 @@ fn drain(mut next: impl FnMut() -> flatstream_core::Result<Option<usize>>) -> Ve
 fn report(stream: &[u8]) -> Vec<(String, Vec<Out>, u64)> {
     let d = deframer(&key(7), Cipher::default());
     let mut all = Vec::new();
-    let mut r = StreamReader::new(stream, d.clone());
+    let mut r = StreamReader::unbuffered(stream, d.clone());
     let o = drain(|| r.read_message().map(|p| p.map(<[u8]>::len)));
     all.push(("copying".to_owned(), o, r.position()));
+    for size in [16, 60, 100, 1 << 20] {
+        let mut r = StreamReader::with_buffer_size(stream, d.clone(), size);
+        let o = drain(|| r.read_message().map(|p| p.map(<[u8]>::len)));
+        all.push((format!("buffered {size}"), o, r.position()));
+    }
     for cap in [16, 60, 100, 1 << 20] {
         let mut r =
             StreamReader::in_place(std::io::BufReader::with_capacity(cap, stream), d.clone());
@@ -285,7 +290,7 @@ fn in_place_readers_of_every_buffer_capacity_agree_with_the_copying_reader() {
     for require_final in [false, true] {
         for (name, stream) in &streams {
             let deframer = deframer(&key(7), Cipher::default()).require_final(require_final);
-            let mut copying = StreamReader::new(&stream[..], deframer.clone());
+            let mut copying = StreamReader::unbuffered(&stream[..], deframer.clone());
             let want = drain(|| copying.read_message().map(|p| p.map(<[u8]>::len)));
             for capacity in 1..=stream.len() + 1 {
                 let source = std::io::BufReader::with_capacity(capacity, &stream[..]);

@@ -97,6 +97,11 @@ pub(crate) fn read_all(
     deframer: DecryptingDeframer<ChecksumDeframer<Crc32c>>,
 ) -> Vec<Seen> {
     let seen = read_copying(stream, deframer.clone());
+    for size in [16, 100] {
+        let mut reader = StreamReader::with_buffer_size(stream, deframer.clone(), size);
+        let buffered = collect(|| reader.read_message().map(|p| p.map(<[u8]>::to_vec)));
+        assert_eq!(buffered, seen, "buffered, buffer of {size}");
+    }
     for capacity in [16, 1 << 20] {
         let mut reader = StreamReader::in_place(
             std::io::BufReader::with_capacity(capacity, stream),
@@ -152,7 +157,7 @@ fn read_copying(
     stream: &[u8],
     deframer: DecryptingDeframer<ChecksumDeframer<Crc32c>>,
 ) -> Vec<Seen> {
-    let mut reader = StreamReader::new(stream, deframer);
+    let mut reader = StreamReader::unbuffered(stream, deframer);
     collect(|| reader.read_message().map(|p| p.map(<[u8]>::to_vec)))
 }
 

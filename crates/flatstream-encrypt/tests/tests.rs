@@ -6,4 +6,4 @@ mod common;
 mod conformance;
 mod detection;
 mod oracle;
-mod attack5;
+mod reader_modes;

@@ -21,7 +21,7 @@
 use std::fmt;
 use std::io::{Read, Write};
 
-use flatstream_core::wire::{Frame, LENGTH_LEN, PlainFrame, parse_header};
+use flatstream_core::wire::{Frame, LENGTH_LEN, parse_header};
 use flatstream_core::{Deframer, Error, Framer, Result, Validator};
 
 /// Checks every payload with a [`Validator`] before writing it; a rejected payload is not
@@ -131,17 +131,6 @@ impl<D: Deframer, V: Validator> Deframer for ValidatingDeframer<D, V> {
     #[inline]
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
         self.inner.peek_frame_len(input)
-    }
-
-    /// The inner deframer's plain frame, if the validator accepts its payload (a rejected
-    /// one takes the general path, which reports it).
-    #[inline]
-    fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
-        let frame = self.inner.parse_plain(input)?;
-        self.validator
-            .validate(&input[frame.payload.clone()])
-            .ok()
-            .map(|()| frame)
     }
 
     #[inline]

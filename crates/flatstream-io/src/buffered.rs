@@ -77,11 +77,9 @@ impl Buffered {
             match source.read(&mut self.buffer[self.end..]) {
                 Ok(read) => {
                     // A `Read` that claims more than it was given is refused, never trusted.
-                    if read > self.buffer.len() - self.end {
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            "Read::read returned more bytes than the buffer holds",
-                        ));
+                    let room = self.buffer.len() - self.end;
+                    if read > room {
+                        return Err(over_claimed(read, room));
                     }
                     self.end += read;
                     return Ok(read);
@@ -135,7 +133,11 @@ impl Buffered {
                     // Not whole yet: read more if the frame fits in the buffer; at the end of
                     // the source, or for a larger frame, the deframer reads it through (an
                     // over-long length is reported there, as the other modes report it).
-                    let fits = needed.is_none_or(|frame_len| frame_len <= self.size);
+                    // (A header longer than a full buffer does not fit either.)
+                    let fits = match needed {
+                        Some(frame_len) => frame_len <= self.size,
+                        None => self.end - self.start < self.size,
+                    };
                     if !fits {
                         return self.read_through(source, deframer, payload, false);
                     }
@@ -153,8 +155,14 @@ impl Buffered {
                 }
                 Err(_) => return self.read_through(source, deframer, payload, false),
             };
-            let (at, len) = match deframer.decode_frame(&held[..frame_len], payload) {
-                Ok(Some(frame)) => (frame.payload.as_ptr().addr(), frame.payload.len()),
+            let input = address_range(&held[..frame_len]);
+            // The frame's length as the parse gives it, as the in-place mode takes it.
+            let (at, len, frame_len) = match deframer.decode_frame(&held[..frame_len], payload) {
+                Ok(Some(frame)) => (
+                    frame.payload.as_ptr().addr(),
+                    frame.payload.len(),
+                    frame.len,
+                ),
                 Ok(None) => {
                     self.skip_marker(frame_len, progress);
                     continue;
@@ -164,7 +172,7 @@ impl Buffered {
                 }
                 Err(error) => return Err(self.reject(error)),
             };
-            return self.deliver(at, len, frame_len, payload);
+            return self.deliver(at, len, frame_len, input, payload);
         }
     }
 
@@ -190,34 +198,29 @@ impl Buffered {
     }
 
     /// The payload decoded from the frame at `start` (`frame_len` bytes), found at address
-    /// `at`: in the buffer, or in `payload` for a deframer that transforms it.
-    // Always: the per-frame path (see `read_frame`).
-    #[allow(clippy::inline_always)]
-    #[inline(always)]
+    /// `at`: in the buffer (`input`, the address range the deframer was given), or in
+    /// `payload` for a deframer that transforms it.
     fn deliver<'a>(
         &'a mut self,
         at: usize,
         len: usize,
         frame_len: usize,
+        input: std::ops::Range<usize>,
         payload: &'a mut Vec<u8>,
     ) -> Result<Option<(&'a [u8], usize)>> {
-        let input = address_range(&self.buffer[self.start..self.start + frame_len]);
-        match PayloadPlace::locate(at, len, input, address_range(payload), frame_len) {
-            Ok(PayloadPlace::Input(offset)) => {
+        let place = PayloadPlace::locate(at, len, input, address_range(payload), frame_len);
+        let begin = self.start;
+        self.start = self.start.saturating_add(frame_len).min(self.end);
+        match place? {
+            PayloadPlace::Input(offset) => {
                 // The payload buffer holds no payload now (the memory policy counts it).
                 payload.clear();
-                let begin = self.start + offset;
-                self.start += frame_len;
-                Ok(Some((&self.buffer[begin..begin + len], frame_len)))
+                Ok(Some((
+                    &self.buffer[begin + offset..begin + offset + len],
+                    frame_len,
+                )))
             }
-            Ok(PayloadPlace::Scratch(offset)) => {
-                self.start += frame_len;
-                Ok(Some((&payload[offset..offset + len], frame_len)))
-            }
-            Err(error) => {
-                self.start += frame_len;
-                Err(error)
-            }
+            PayloadPlace::Scratch(offset) => Ok(Some((&payload[offset..offset + len], frame_len))),
         }
     }
 }
@@ -260,10 +263,21 @@ impl<R: Read> ReadMode<R> for Buffered {
         deframer: &D,
         progress: &mut Progress,
         process: &mut F,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let held = &self.buffer[self.start..self.end];
-        process_plain_frames(held, &mut self.start, deframer, progress, process)
+        process_plain_frames(held, &mut self.start, deframer, progress, process)?;
+        Ok(false)
     }
+}
+
+/// The error for a `Read` that claims more bytes than it was given room for: refused, never
+/// trusted (the same words as the other modes').
+#[cold]
+fn over_claimed(read: usize, room: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("reader returned {read} bytes for a {room}-byte buffer"),
+    )
 }
 
 /// The held bytes, then the source: what [`Buffered::read_through`] hands the deframer.
@@ -284,7 +298,11 @@ impl<R: Read> Read for Through<'_, R> {
             }
             // Nothing held: a large read goes straight to the caller's buffer.
             if out.len() >= held.size {
-                return self.source.read(out);
+                let read = self.source.read(out)?;
+                if read > out.len() {
+                    return Err(over_claimed(read, out.len()));
+                }
+                return Ok(read);
             }
         }
         let available = self.fill_buf()?;

@@ -321,7 +321,22 @@ fn read_growing<R: Read + ?Sized>(
     payload_len: usize,
 ) -> Result<usize> {
     payload.clear();
-    Ok(reader.take(payload_len as u64).read_to_end(payload)?)
+    let mut filled = 0;
+    while filled < payload_len {
+        // Grow by as much as has arrived (8 KiB at first), never past the declared length:
+        // memory follows the bytes that came, not the length the header claims.
+        let step = filled.max(8 * 1024).min(payload_len - filled);
+        payload.resize(filled + step, 0);
+        // `read_full` checks every count a reader returns (`Read::take` and `read_to_end`
+        // panic on a reader that claims more than it was given).
+        let got = read_full(reader, &mut payload[filled..])?;
+        filled += got;
+        if got < step {
+            payload.truncate(filled);
+            break;
+        }
+    }
+    Ok(filled)
 }
 
 /// Fills `buf` from `reader`, stopping early only at end of stream; returns the bytes read.

@@ -122,6 +122,31 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     pub fn buffer(&self) -> &[u8] {
         self.mode.unread()
     }
+
+    /// Returns the underlying reader and the bytes read from it but not delivered: the
+    /// stream from [`position`](Self::position) on is those bytes, then the reader's.
+    ///
+    /// ```
+    /// use std::io::{Cursor, Read};
+    /// use flatstream_io::{DefaultDeframer, DefaultFramer, StreamReader, StreamWriter};
+    ///
+    /// let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    /// writer.write_payload(b"header")?;
+    /// let mut bytes = writer.into_inner();
+    /// bytes.extend_from_slice(b"what follows the stream");
+    ///
+    /// let mut reader = StreamReader::new(Cursor::new(bytes), DefaultDeframer::new());
+    /// assert_eq!(reader.read_message()?, Some(&b"header"[..]));
+    /// let (mut source, unread) = reader.into_parts();
+    /// let mut rest = unread;
+    /// source.read_to_end(&mut rest)?;
+    /// assert_eq!(rest, b"what follows the stream");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_parts(self) -> (R, Vec<u8>) {
+        let unread = self.mode.unread().to_vec();
+        (self.reader, unread)
+    }
 }
 
 impl<R: Read, D: Deframer> StreamReader<R, D, Copying> {
@@ -252,13 +277,20 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
         loop {
             // The frames whole in the bytes held, in one run; then one frame the general
             // way (more to read, the end, an error, a payload an adapter transforms).
-            if !self.progress.is_failed() {
-                self.mode.process_held(
+            if !self.progress.is_failed()
+                && self.mode.process_held(
                     &mut self.reader,
                     &self.deframer,
                     &mut self.progress,
                     &mut process,
-                )?;
+                )?
+            {
+                // The source ended between frames; the deframer may require the stream to
+                // end otherwise (with a final frame).
+                return match self.deframer.decode_frame(&[], &mut self.payload) {
+                    Ok(_) => Ok(()),
+                    Err(error) => Err(self.progress.fail(error)),
+                };
             }
             let Some(payload) = self.read_message()? else {
                 return Ok(());
@@ -332,14 +364,18 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
         &self.reader
     }
 
-    /// The underlying reader, mutably, positioned after the last frame read. Reading from it
-    /// directly loses frame alignment.
+    /// The underlying reader, mutably. In [`Copying`] and [`InPlace`] mode it stands after
+    /// the last frame read; in [`Buffered`] mode (`new`) it is ahead of that by the bytes
+    /// of [`buffer`](StreamReader::buffer). Reading from it directly loses frame alignment.
     pub fn get_mut(&mut self) -> &mut R {
         self.mode.settle(&mut self.reader);
         &mut self.reader
     }
 
-    /// Returns the underlying reader, positioned after the last frame read.
+    /// Returns the underlying reader. In [`Copying`] and [`InPlace`] mode it stands after
+    /// the last frame read. In [`Buffered`] mode (`new`) it is ahead of that, and the bytes
+    /// read but not delivered are dropped: [`into_parts`](StreamReader::into_parts) keeps
+    /// them.
     pub fn into_inner(mut self) -> R {
         self.mode.settle(&mut self.reader);
         self.reader
@@ -375,12 +411,13 @@ pub trait ReadMode<R>: sealed::Sealed {
 
     /// `process_all`'s run of frames: hands `process` every frame that lies whole in the
     /// bytes already held and passes through plain ([`Deframer::parse_plain`]), counting
-    /// each in `progress`, and stops at the first that does not, for the general path. The
-    /// default holds nothing.
+    /// each in `progress`, and stops at the first that does not, for the general path.
+    /// Returns whether the source ended (a source whose buffer came back empty: asking it
+    /// again would read past that end). The default holds nothing.
     ///
     /// # Errors
     ///
-    /// The first error `process` returns, located at its frame.
+    /// The first error `process` returns, located at its frame; the source's error.
     #[doc(hidden)]
     #[inline]
     fn process_held<D: Deframer, F: FnMut(&[u8]) -> Result<()>>(
@@ -389,9 +426,9 @@ pub trait ReadMode<R>: sealed::Sealed {
         deframer: &D,
         progress: &mut Progress,
         process: &mut F,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let _ = (source, deframer, progress, process);
-        Ok(())
+        Ok(false)
     }
 }
 
@@ -660,14 +697,20 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         deframer: &D,
         progress: &mut Progress,
         process: &mut F,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         self.settle(source);
-        // An error here is met again, and reported, by the general path.
-        let Ok(held) = source.fill_buf() else {
-            return Ok(());
+        let held = match source.fill_buf() {
+            Ok(held) => held,
+            // Retried by the general path, as every read is.
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => return Ok(false),
+            Err(error) => return Err(progress.fail(error.into())),
         };
+        if held.is_empty() {
+            return Ok(true);
+        }
         // Consumed at the next read (`settle`), frame by frame as they are handed over.
-        process_plain_frames(held, &mut self.unconsumed, deframer, progress, process)
+        process_plain_frames(held, &mut self.unconsumed, deframer, progress, process)?;
+        Ok(false)
     }
 }
 

@@ -1,7 +1,6 @@
-//! Attack on `StreamReader::new` (the Buffered mode) with decrypting deframers: every buffer
-//! size, short reads, `process_all` mixed with `read_message`, against `unbuffered` (the
-//! one-frame-at-a-time mode the crate's other tests no longer reach: their "copying"
-//! reader is `StreamReader::new`, now buffered).
+//! `StreamReader::new` (the buffered mode) with decrypting deframers: every buffer size,
+//! short reads, `process_all` mixed with `read_message`, against `unbuffered` (one frame at
+//! a time) and the in-memory readers.
 
 use std::io::{self, Read};
 
@@ -39,7 +38,10 @@ fn describe(error: &Error) -> String {
 }
 
 /// Alternates `read_message` and `process_all`, the trace with the counters after each.
-fn drive<R, D: Deframer, M: ReadMode<R>>(reader: &mut StreamReader<R, D, M>, mix: bool) -> Vec<String> {
+fn drive<R, D: Deframer, M: ReadMode<R>>(
+    reader: &mut StreamReader<R, D, M>,
+    mix: bool,
+) -> Vec<String> {
     let mut trace = Vec::new();
     for step in 0..200 {
         let (entry, end) = if mix && step % 2 == 1 {
@@ -63,7 +65,11 @@ fn drive<R, D: Deframer, M: ReadMode<R>>(reader: &mut StreamReader<R, D, M>, mix
                 Err(e) => (describe(&e), !e.is_resumable()),
             }
         };
-        trace.push(format!("{entry} pos={} n={}", reader.position(), reader.frames_read()));
+        trace.push(format!(
+            "{entry} pos={} n={}",
+            reader.position(),
+            reader.frames_read()
+        ));
         if end {
             break;
         }
@@ -87,7 +93,11 @@ fn drive_slice<D: Deframer>(reader: &mut SliceReader<'_, D>) -> Vec<String> {
             Ok(()) => ("pa ok".to_string(), true),
             Err(e) => (describe(&e), !e.is_resumable()),
         };
-        trace.push(format!("{entry} pos={} n={}", SliceReader::position(reader), SliceReader::frames_read(reader)));
+        trace.push(format!(
+            "{entry} pos={} n={}",
+            SliceReader::position(reader),
+            SliceReader::frames_read(reader)
+        ));
         if end {
             break;
         }
@@ -110,7 +120,12 @@ fn streams() -> Vec<(String, Vec<u8>)> {
     replayed.push(frames[1].clone());
     streams.push(("one after final".into(), reframe(&replayed)));
     let mut second = clean.clone();
-    second.extend_from_slice(&encrypted_stream(&key(7), Cipher::default(), &payloads[..3], true));
+    second.extend_from_slice(&encrypted_stream(
+        &key(7),
+        Cipher::default(),
+        &payloads[..3],
+        true,
+    ));
     streams.push(("second stream after final".into(), second));
     let mut dropped = frames.clone();
     dropped.remove(2);
@@ -127,7 +142,7 @@ fn streams() -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
-fn attack5_buffered_decrypting_reader_agrees_with_unbuffered_at_every_buffer_size() {
+fn buffered_decrypting_reader_agrees_with_unbuffered_at_every_buffer_size() {
     let mut failures = Vec::new();
     for (name, stream) in streams() {
         for require_final in [false, true] {
@@ -145,12 +160,34 @@ fn attack5_buffered_decrypting_reader_agrees_with_unbuffered_at_every_buffer_siz
                     }
                 };
                 for size in [1usize, 16, 17, 30, 40, 50, 64, 100, 300, 65600] {
-                    check(format!("buffered {size}"), drive(&mut StreamReader::with_buffer_size(&stream[..], d(), size), mix));
-                    let short = Short { bytes: &stream, chunk: 5, interrupt: false };
-                    check(format!("buffered {size} short"), drive(&mut StreamReader::with_buffer_size(short, d(), size), mix));
+                    check(
+                        format!("buffered {size}"),
+                        drive(
+                            &mut StreamReader::with_buffer_size(&stream[..], d(), size),
+                            mix,
+                        ),
+                    );
+                    let short = Short {
+                        bytes: &stream,
+                        chunk: 5,
+                        interrupt: false,
+                    };
+                    check(
+                        format!("buffered {size} short"),
+                        drive(&mut StreamReader::with_buffer_size(short, d(), size), mix),
+                    );
                 }
                 for cap in [1usize, 16, 50, 4096] {
-                    check(format!("in_place {cap}"), drive(&mut StreamReader::in_place(std::io::BufReader::with_capacity(cap, &stream[..]), d()), mix));
+                    check(
+                        format!("in_place {cap}"),
+                        drive(
+                            &mut StreamReader::in_place(
+                                std::io::BufReader::with_capacity(cap, &stream[..]),
+                                d(),
+                            ),
+                            mix,
+                        ),
+                    );
                 }
                 if mix {
                     // SliceReader only through process_all (its read_message cannot decrypt).
@@ -174,7 +211,11 @@ fn attack5_buffered_decrypting_reader_agrees_with_unbuffered_at_every_buffer_siz
                                 Ok(()) => ("pa ok".to_string(), true),
                                 Err(e) => (describe(&e), !e.is_resumable()),
                             };
-                            t.push(format!("{entry} pos={} n={}", r.position(), r.frames_read()));
+                            t.push(format!(
+                                "{entry} pos={} n={}",
+                                r.position(),
+                                r.frames_read()
+                            ));
                             if end {
                                 break;
                             }

@@ -1,4 +1,4 @@
-//! Attack on `StreamReader::new` (Buffered) with per-frame decompression: every buffer size,
+//! `StreamReader::new` (the buffered mode) with per-frame decompression: every buffer size,
 //! corrupt and cut streams, `process_all` mixed in, against `unbuffered` and `in_place`.
 
 use flatstream_checksum_crc32c::Crc32c;
@@ -6,7 +6,10 @@ use flatstream_compress::{CompressFramerExt, DecompressDeframerExt, Lz4};
 use flatstream_core::{Deframer, Error};
 use flatstream_io::{ChecksumDeframer, ChecksumFramer, ReadMode, StreamReader, StreamWriter};
 
-fn drive<R, D: Deframer, M: ReadMode<R>>(reader: &mut StreamReader<R, D, M>, mix: bool) -> Vec<String> {
+fn drive<R, D: Deframer, M: ReadMode<R>>(
+    reader: &mut StreamReader<R, D, M>,
+    mix: bool,
+) -> Vec<String> {
     let mut trace = Vec::new();
     for step in 0..300 {
         let (entry, end) = if mix && step % 2 == 1 {
@@ -21,16 +24,26 @@ fn drive<R, D: Deframer, M: ReadMode<R>>(reader: &mut StreamReader<R, D, M>, mix
             trace.extend(seen);
             match result {
                 Ok(()) => ("pa ok".to_string(), true),
-                Err(e) => (format!("err[{e}] {:?} {:?}", e.frame_index(), e.offset()), !e.is_resumable()),
+                Err(e) => (
+                    format!("err[{e}] {:?} {:?}", e.frame_index(), e.offset()),
+                    !e.is_resumable(),
+                ),
             }
         } else {
             match reader.read_message() {
                 Ok(Some(p)) => (format!("msg {} {:?}", p.len(), p.first()), false),
                 Ok(None) => ("none".to_string(), true),
-                Err(e) => (format!("err[{e}] {:?} {:?}", e.frame_index(), e.offset()), !e.is_resumable()),
+                Err(e) => (
+                    format!("err[{e}] {:?} {:?}", e.frame_index(), e.offset()),
+                    !e.is_resumable(),
+                ),
             }
         };
-        trace.push(format!("{entry} pos={} n={}", reader.position(), reader.frames_read()));
+        trace.push(format!(
+            "{entry} pos={} n={}",
+            reader.position(),
+            reader.frames_read()
+        ));
         if end {
             break;
         }
@@ -39,8 +52,11 @@ fn drive<R, D: Deframer, M: ReadMode<R>>(reader: &mut StreamReader<R, D, M>, mix
 }
 
 #[test]
-fn attack5_buffered_decompressing_reader_agrees_with_unbuffered_at_every_buffer_size() {
-    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(Crc32c::new()).compressed(Lz4::new()));
+fn buffered_decompressing_reader_agrees_with_unbuffered_at_every_buffer_size() {
+    let mut writer = StreamWriter::new(
+        Vec::new(),
+        ChecksumFramer::new(Crc32c::new()).compressed(Lz4::new()),
+    );
     for i in 0..30usize {
         let len = (i * 37) % 400;
         let payload: Vec<u8> = (0..len).map(|j| ((j * i) % 7) as u8 + (i as u8)).collect();
@@ -54,7 +70,11 @@ fn attack5_buffered_decompressing_reader_agrees_with_unbuffered_at_every_buffer_
         streams.push(flipped);
         streams.push(clean[..at].to_vec());
     }
-    let d = || ChecksumDeframer::new(Crc32c::new()).decompressed(Lz4::new()).with_max_frame_len(300);
+    let d = || {
+        ChecksumDeframer::new(Crc32c::new())
+            .decompressed(Lz4::new())
+            .with_max_frame_len(300)
+    };
     let mut failures = Vec::new();
     for (index, stream) in streams.iter().enumerate() {
         for mix in [false, true] {
@@ -70,10 +90,25 @@ fn attack5_buffered_decompressing_reader_agrees_with_unbuffered_at_every_buffer_
                 }
             };
             for size in [1usize, 16, 17, 40, 100, 250, 4096] {
-                check(format!("buffered {size}"), drive(&mut StreamReader::with_buffer_size(&stream[..], d(), size), mix));
+                check(
+                    format!("buffered {size}"),
+                    drive(
+                        &mut StreamReader::with_buffer_size(&stream[..], d(), size),
+                        mix,
+                    ),
+                );
             }
             for cap in [1usize, 40, 4096] {
-                check(format!("in_place {cap}"), drive(&mut StreamReader::in_place(std::io::BufReader::with_capacity(cap, &stream[..]), d()), mix));
+                check(
+                    format!("in_place {cap}"),
+                    drive(
+                        &mut StreamReader::in_place(
+                            std::io::BufReader::with_capacity(cap, &stream[..]),
+                            d(),
+                        ),
+                        mix,
+                    ),
+                );
             }
         }
     }
