@@ -240,7 +240,16 @@ pub(crate) fn deframer(
         &options.compression,
         (first_payload_is_chunk, options.max_frame_len),
         MaybeDecrypting::new(
-            ZeroFillCheck::new(checksum.deframer(options.max_frame_len)),
+            {
+                let check = ZeroFillCheck::new(checksum.deframer(options.max_frame_len));
+                // Encrypted, every frame carries at least 40 bytes: an empty one is damage,
+                // and zeros, not a payload too short to open.
+                if options.encryption.key_file.is_some() {
+                    check.no_empty_frames()
+                } else {
+                    check
+                }
+            },
             &options.encryption,
         )?,
         validator,

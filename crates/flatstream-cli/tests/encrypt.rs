@@ -491,3 +491,44 @@ fn a_writer_never_writes_a_frame_that_its_own_limit_refuses_when_reading() {
         lines.as_bytes()
     );
 }
+
+/// An unfinished encrypted stream whose tail the file system zero-filled is diagnosed as
+/// zero fill with the key as without it (an empty frame cannot be a sealed payload), not as
+/// a payload too short to open.
+#[test]
+fn a_zero_filled_tail_is_zero_fill_with_the_key_too() {
+    let key = keygen("zero-fill.key");
+    let path = scratch("zero-fill.fs").display().to_string();
+    run_ok(&[
+        "gen",
+        "telemetry",
+        &path,
+        "--count",
+        "100",
+        "--key-file",
+        &key,
+    ]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // The final frame: an 8-byte header (CRC-32C) and 40 bytes of sealed empty message.
+    let end = bytes.len() - 48;
+    bytes.truncate(end);
+    bytes.extend_from_slice(&[0; 4096]);
+    std::fs::write(&path, &bytes).unwrap();
+    for with_key in [false, true] {
+        let mut args = vec!["verify", &path, "--json"];
+        if with_key {
+            args.extend_from_slice(&["--key-file", &key]);
+        }
+        let output = flatstream(&args);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["end"], "zero_filled", "key: {with_key}: {report}");
+        assert_eq!(report["frames"], 100, "key: {with_key}");
+        assert_eq!(report["last_good_offset"], end, "key: {with_key}");
+        assert_eq!(
+            report["zero_filled"],
+            serde_json::json!([[end, end + 4096]]),
+            "key: {with_key}"
+        );
+    }
+}

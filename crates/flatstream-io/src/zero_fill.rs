@@ -47,6 +47,8 @@ pub struct ZeroFillCheck<C> {
     empty_is_zero: bool,
     /// Bytes of the current run of zero frames.
     run: u64,
+    /// Whether an empty frame is damage whatever the run's length.
+    no_empty_frames: bool,
 }
 
 impl<C: Checksum> ZeroFillCheck<C> {
@@ -57,7 +59,18 @@ impl<C: Checksum> ZeroFillCheck<C> {
             inner,
             empty_is_zero,
             run: 0,
+            no_empty_frames: false,
         }
+    }
+
+    /// For streams that never hold an empty frame (an encrypted stream: every payload
+    /// carries a 40-byte header and tag): the first empty frame of zero bytes is reported as
+    /// zero fill at once, not after [`ZERO_FILL_MIN_LEN`] bytes of them, so that a decrypting
+    /// adapter over this check never sees it as a payload too short to open.
+    #[must_use]
+    pub fn no_empty_frames(mut self) -> Self {
+        self.no_empty_frames = true;
+        self
     }
 
     /// The deframer inside.
@@ -75,7 +88,8 @@ impl<C: Checksum> ZeroFillCheck<C> {
         if zero_after_length && (payload.is_empty() || frame_len - LENGTH_LEN >= ZERO_FILL_MIN_LEN)
         {
             self.run += frame_len as u64;
-            if self.run >= ZERO_FILL_MIN_LEN as u64 {
+            if self.run >= ZERO_FILL_MIN_LEN as u64 || (self.no_empty_frames && payload.is_empty())
+            {
                 return Err(Error::zero_filled(self.run).with_frame_len(frame_len as u64));
             }
         } else {
@@ -134,6 +148,24 @@ mod tests {
             ZeroFillCheck::new(ChecksumDeframer::new(NoChecksum)),
         );
         assert_eq!(reader.map(Result::unwrap).count(), 31);
+    }
+
+    #[test]
+    fn with_no_empty_frames_the_first_zero_frame_is_reported() {
+        let mut stream = b"\x01\0\0\0x".to_vec();
+        stream.extend_from_slice(&[0; 12]);
+        let mut reader = SliceReader::new(
+            &stream,
+            ZeroFillCheck::new(ChecksumDeframer::new(NoChecksum)).no_empty_frames(),
+        );
+        assert_eq!(reader.read_message().unwrap(), Some(&b"x"[..]));
+        for run in [4, 8, 12] {
+            let error = reader.read_message().unwrap_err();
+            assert!(matches!(error.kind(), ErrorKind::ZeroFilled { len } if *len == run));
+            assert_eq!(error.offset(), Some(5 + run - 4));
+            assert!(error.is_resumable());
+        }
+        assert_eq!(reader.read_message().unwrap(), None);
     }
 
     #[test]
