@@ -1,11 +1,29 @@
-//! Every deframer over arbitrary bytes: the blocking and slice readers agree exactly, and
-//! what they deliver re-encodes to exactly the input's prefix up to where reading stopped.
+//! Every deframer over arbitrary bytes: the blocking readers (buffered, with the default
+//! buffer and a small one, and unbuffered) and the slice reader agree exactly, and what they
+//! deliver re-encodes to exactly the input's prefix up to where reading stopped.
 #![no_main]
 
 mod common;
 
-use flatstream::{ChecksumDeframer, ChecksumFramer, SliceReader, StreamReader, StreamWriter};
+use flatstream::{
+    ChecksumDeframer, ChecksumFramer, Deframer, ReadMode, SliceReader, StreamReader, StreamWriter,
+};
 use libfuzzer_sys::fuzz_target;
+
+/// Payloads, the error's text and the final position of a blocking reader read to its end.
+fn drain<R, D: Deframer, M: ReadMode<R>>(
+    mut reader: StreamReader<R, D, M>,
+) -> (Vec<Vec<u8>>, Option<String>, u64) {
+    let mut payloads = Vec::new();
+    let error = loop {
+        match reader.read_message() {
+            Ok(Some(payload)) => payloads.push(payload.to_vec()),
+            Ok(None) => break None,
+            Err(error) => break Some(error.to_string()),
+        }
+    };
+    (payloads, error, reader.position())
+}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, stream)) = data.split_first() else { return };
@@ -21,6 +39,17 @@ fuzz_target!(|data: &[u8]| {
             Err(error) => break Some(error),
         }
     };
+    // Through a small buffer (frames straddle it, or do not fit), and one frame at a time:
+    // the same payloads, error text and position.
+    let small = 16 + usize::from(selector) % 50;
+    let expected = (
+        payloads.clone(),
+        error.as_ref().map(ToString::to_string),
+        reader.position(),
+    );
+    let small_buffer = drain(StreamReader::with_buffer_size(stream, deframer, small));
+    assert_eq!(small_buffer, expected, "a buffer of {small} bytes disagrees");
+    assert_eq!(drain(StreamReader::unbuffered(stream, deframer)), expected, "unbuffered disagrees");
     let mut slice = SliceReader::new(stream, deframer);
     let mut borrowed = Vec::new();
     let slice_error = loop {

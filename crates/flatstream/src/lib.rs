@@ -14,12 +14,13 @@ pub use flatstream_core::{
     Result, StreamDeserialize, StreamSerialize, Validator, flatbuffers, verified_root, wire,
 };
 pub use flatstream_io::{
-    BoundedDeframer, BoundedFramer, ChecksumDeframer, ChecksumFramer, DefaultDeframer,
-    DefaultFramer, DeframerExt, FramerExt, MemoryPolicy, Messages, ObserverDeframer,
-    ObserverFramer, Progress, RecoveryReport, SalvageReport, SliceReader, StreamEnd, StreamReader,
-    StreamWriter, Truncate, TypedMessages, ValidatingDeframer, ValidatingFramer, WriteProgress,
-    ZERO_FILL_MIN_LEN, ZeroFillCheck, find_intact_frame, recover, recover_file,
-    recover_file_with_progress, salvage, salvage_slice, salvage_slice_with_progress,
+    BoundedDeframer, BoundedFramer, Buffered, ChecksumDeframer, ChecksumFramer, Copying,
+    DEFAULT_BUFFER_SIZE, DefaultDeframer, DefaultFramer, DeframerExt, FramerExt, InPlace,
+    MemoryPolicy, Messages, ObserverDeframer, ObserverFramer, Progress, ReadMode, RecoveryReport,
+    SalvageReport, SliceReader, StreamEnd, StreamReader, StreamWriter, Truncate, TypedMessages,
+    ValidatingDeframer, ValidatingFramer, WriteProgress, ZERO_FILL_MIN_LEN, ZeroFillCheck,
+    find_intact_frame, recover, recover_file, recover_file_with_progress, salvage, salvage_slice,
+    salvage_slice_with_progress,
 };
 
 mod detect;
