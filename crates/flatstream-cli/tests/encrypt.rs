@@ -436,10 +436,8 @@ fn a_writer_never_writes_a_frame_that_its_own_limit_refuses_when_reading() {
     let key = keygen("limit.key");
     let hex = |len: usize| "ab".repeat(len);
     let path = scratch("limit.fs").display().to_string();
-    // 60 bytes seal to exactly 100 on the wire: written, and read back under the same limit.
-    let lines = format!("{}\n{}\n", hex(60), hex(10));
-    let packed = crate::flatstream_with_input(
-        &[
+    let pack_encrypted = |lines: &str| {
+        let args = [
             "pack",
             "-o",
             &path,
@@ -447,28 +445,19 @@ fn a_writer_never_writes_a_frame_that_its_own_limit_refuses_when_reading() {
             "100",
             "--key-file",
             &key,
-        ],
-        lines.as_bytes(),
-    );
+        ];
+        crate::flatstream_with_input(&args, lines.as_bytes())
+    };
+    // 60 bytes seal to exactly 100 on the wire: written, and read back under the same limit.
+    let lines = format!("{}\n{}\n", hex(60), hex(10));
+    let packed = pack_encrypted(&lines);
     assert!(packed.status.success(), "{}", stderr(&packed));
     let read = run_ok(&["cat", &path, "--max-frame-len", "100", "--key-file", &key]);
     assert_eq!(read, lines.as_bytes());
     // 61 bytes would be 101 on the wire: refused when writing, naming the limit, and
     // nothing is written.
     let _ = std::fs::remove_file(&path);
-    let lines = format!("{}\n{}\n", hex(10), hex(61));
-    let refused = crate::flatstream_with_input(
-        &[
-            "pack",
-            "-o",
-            &path,
-            "--max-frame-len",
-            "100",
-            "--key-file",
-            &key,
-        ],
-        lines.as_bytes(),
-    );
+    let refused = pack_encrypted(&format!("{}\n{}\n", hex(10), hex(61)));
     assert!(!refused.status.success());
     let message = stderr(&refused);
     assert!(

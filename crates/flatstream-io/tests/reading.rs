@@ -571,17 +571,7 @@ fn a_panic_in_process_all_delivers_no_frame_twice() {
     for buffer in [16, 100, 4096] {
         let mut reader = StreamReader::with_buffer_size(stream.as_slice(), deframer(), buffer);
         check(
-            &mut |f| {
-                let mut got = Vec::new();
-                reader
-                    .process_all(|payload| {
-                        f(payload);
-                        got.push(payload.to_vec());
-                        Ok(())
-                    })
-                    .unwrap();
-                got
-            },
+            &mut |f| seen_by_process_all(&mut reader, f),
             &format!("buffered {buffer}"),
         );
         let mut reader = StreamReader::in_place(
@@ -589,17 +579,7 @@ fn a_panic_in_process_all_delivers_no_frame_twice() {
             deframer(),
         );
         check(
-            &mut |f| {
-                let mut got = Vec::new();
-                reader
-                    .process_all(|payload| {
-                        f(payload);
-                        got.push(payload.to_vec());
-                        Ok(())
-                    })
-                    .unwrap();
-                got
-            },
+            &mut |f| seen_by_process_all(&mut reader, f),
             &format!("in place {buffer}"),
         );
     }
@@ -618,4 +598,20 @@ fn a_panic_in_process_all_delivers_no_frame_twice() {
         },
         "slice",
     );
+}
+
+/// The payloads `process_all` hands over, each shown to `f` first.
+fn seen_by_process_all<R, D: flatstream_core::Deframer, M: flatstream_io::ReadMode<R>>(
+    reader: &mut StreamReader<R, D, M>,
+    f: &mut dyn FnMut(&[u8]),
+) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    reader
+        .process_all(|payload| {
+            f(payload);
+            got.push(payload.to_vec());
+            Ok(())
+        })
+        .unwrap();
+    got
 }
