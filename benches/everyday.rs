@@ -3,7 +3,8 @@
 //! each checksum and size, over a cache-resident stream (about 1 MiB of payload) and over one
 //! larger than the last-level cache (64 MiB).
 //!
-//! Ids: `loop_read`, `loop_write` and `loop_write_payload` are the loops; `stream_*` are
+//! Ids: `loop_read`, `loop_read_file` (over a `BufReader<File>` of the same stream),
+//! `loop_write` and `loop_write_payload` are the loops; `stream_*` are
 //! flatstream's operations; a `_64m` suffix marks the 64 MiB stream. `cargo xtask bench`
 //! divides each `stream_*` cell by its loop (see `xtask/src/bench.rs`).
 
@@ -128,9 +129,9 @@ fn paired(bodies: &mut [Body<'_>]) -> Vec<f64> {
 /// The minimal read loop: `read_exact` of the header into a fixed array, `read_exact` of the
 /// payload into one reused `Vec`, the checksum compared. No error location, no limit on the
 /// length, no memory policy: the floor the everyday reader is held to.
-fn loop_read<const HEADER: usize, C: Checksum>(
+fn loop_read<const HEADER: usize, C: Checksum, R: Read>(
     checksum: &C,
-    mut source: Cursor<&[u8]>,
+    mut source: R,
     payload: &mut Vec<u8>,
 ) -> usize {
     let mut total = 0usize;
@@ -183,6 +184,20 @@ fn cells<const HEADER: usize, C: Checksum + Copy + 'static>(
         &id,
         &mut read_bodies::<HEADER, C>(checksum, size, &stream),
     );
+    // The same stream from a file (in the page cache): the everyday reader as users call it
+    // on a capture, beside the minimal loop over a `BufReader<File>`.
+    let path = std::env::temp_dir().join(format!(
+        "flatstream-everyday-{}-{}-{size}{suffix}.fs",
+        std::process::id(),
+        checksum.name()
+    ));
+    std::fs::write(&path, &stream).expect("cannot write the bench's stream file");
+    runner.run(
+        suffix,
+        &id,
+        &mut file_bodies::<HEADER, C>(checksum, size, stream.len(), &path),
+    );
+    let _ = std::fs::remove_file(&path);
     drop(stream);
     runner.run(
         suffix,
@@ -202,7 +217,7 @@ fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
     let mut payload = Vec::with_capacity(size);
     vec![
         Body::new("loop_read", count, bytes, move || {
-            loop_read::<HEADER, C>(&checksum, Cursor::new(black_box(stream)), &mut payload)
+            loop_read::<HEADER, C, _>(&checksum, Cursor::new(black_box(stream)), &mut payload)
         }),
         Body::new("stream_read_message", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
@@ -255,6 +270,32 @@ fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
                     Ok(())
                 })
                 .unwrap();
+            total
+        }),
+    ]
+}
+
+/// Reading `path`: the minimal loop over a `BufReader<File>` (std's 8 KiB buffer), and
+/// `StreamReader::new` over the `File` itself (its own 64 KiB buffer).
+fn file_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
+    checksum: C,
+    size: usize,
+    stream_len: usize,
+    path: &std::path::Path,
+) -> Vec<Body<'_>> {
+    let count = stream_len / (HEADER + size);
+    let mut payload = Vec::with_capacity(size);
+    let open = move || std::fs::File::open(path).expect("cannot open the bench's stream file");
+    vec![
+        Body::new("loop_read_file", count, stream_len, move || {
+            loop_read::<HEADER, C, _>(&checksum, std::io::BufReader::new(open()), &mut payload)
+        }),
+        Body::new("stream_file_read_message", count, stream_len, move || {
+            let mut reader = StreamReader::new(open(), ChecksumDeframer::new(checksum));
+            let mut total = 0usize;
+            while let Some(payload) = reader.read_message().unwrap() {
+                total += black_box(payload).len();
+            }
             total
         }),
     ]

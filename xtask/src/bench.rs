@@ -362,6 +362,7 @@ fn everyday_baseline(group: &str) -> Option<(&'static str, &'static str, &str)> 
     let baseline = match operation {
         "write" => "loop_write",
         "write_payload" | "write_finished" => "loop_write_payload",
+        "file_read_message" => "loop_read_file",
         _ => "loop_read",
     };
     Some((baseline, stream, operation))
@@ -1041,7 +1042,9 @@ fn render_everyday(out: &mut String, everyday: &[EverydayCell], options: &Option
         "`stream_*` over its minimal hand-written loop on the same bytes, by messages/s; \
          median of {runs} run(s), the runs in brackets. {method} \
          `loop_read`: `read_exact` of the header into a fixed array and of the payload into \
-         one reused `Vec`, checksum compared. `loop_write`: `builder.reset()`, serialize, \
+         one reused `Vec`, checksum compared; `loop_read_file`: the same over a \
+         `BufReader<File>` of the stream (page cache), beside `file_read_message`, \
+         `StreamReader::new` over the `File`. `loop_write`: `builder.reset()`, serialize, \
          finish, two `write_all`s into a reused `Vec`. `loop_write_payload`: the same \
          without the builder, for `write_payload` and `write_finished`. `--check` fails \
          under {CHECK_FLOOR}×.\n"
@@ -1239,6 +1242,9 @@ mod tests {
             ("loop_write_payload", "64 MiB")
         );
         assert!((write.median - 0.8).abs() < 1e-9);
+        // A file read is held to the loop over a `BufReader<File>`.
+        let file = everyday_baseline("stream_file_read_message_64m").unwrap();
+        assert_eq!(file, ("loop_read_file", "64 MiB", "file_read_message"));
         assert!(check(&cells).is_err());
         assert!(check(&cells[..0]).is_err());
         assert!(check(std::slice::from_ref(read)).is_ok());
