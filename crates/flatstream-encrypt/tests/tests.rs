@@ -1,6 +1,7 @@
 //! The integration tests of flatstream-encrypt, one binary.
 
 mod allocation;
+mod attack6;
 mod attacks;
 mod common;
 mod conformance;

@@ -1,0 +1,168 @@
+//! An outside attack on `--max-frame-len` when writing (c8f45af) and on zero fill under
+//! encryption (a404f11).
+
+use serde_json::Value;
+
+use crate::{flatstream, flatstream_with_input, scratch, stderr};
+
+fn keygen(name: &str) -> String {
+    let path = scratch(name);
+    let _ = std::fs::remove_file(&path);
+    let path = path.display().to_string();
+    let output = flatstream(&["keygen", "-o", &path]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    path
+}
+
+/// What a writing command wrote under `--max-frame-len`, reading commands read under the
+/// same limit, chunks included: a chunk whose uncompressed length is over the limit is
+/// refused by the reader (`ChunkDecoder::with_max_chunk_len(max_frame_len)`), so the writer
+/// must not write one (or must refuse, writing nothing).
+#[test]
+fn a_chunked_writer_never_writes_a_chunk_that_its_own_limit_refuses_when_reading() {
+    let key = keygen("attack6-chunk.key");
+    let lines = format!("{}\n", "00".repeat(50)).repeat(30);
+    for keyed in [false, true] {
+        let path = scratch(&format!("attack6-chunk-{keyed}.fs"));
+        let _ = std::fs::remove_file(&path);
+        let path = path.display().to_string();
+        let mut args = vec![
+            "pack",
+            "-o",
+            &path,
+            "--compress",
+            "zstd",
+            "--chunk",
+            "1000",
+            "--max-frame-len",
+            "100",
+        ];
+        if keyed {
+            args.extend(["--key-file", key.as_str()]);
+        }
+        let packed = flatstream_with_input(&args, lines.as_bytes());
+        if !packed.status.success() {
+            assert!(
+                !std::path::Path::new(&path).exists(),
+                "key {keyed}: a refused pack writes nothing"
+            );
+            continue;
+        }
+        let mut read = vec![
+            "verify",
+            &path,
+            "--compress",
+            "zstd",
+            "--max-frame-len",
+            "100",
+            "--json",
+        ];
+        if keyed {
+            read.extend(["--key-file", key.as_str()]);
+        }
+        let output = flatstream(&read);
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            report["end"], "clean",
+            "key {keyed}: pack wrote what verify with the same --max-frame-len refuses: {report}"
+        );
+    }
+    // gen too: chunks of 8 KiB under a 4 KiB limit.
+    let path = scratch("attack6-chunk-gen.fs");
+    let _ = std::fs::remove_file(&path);
+    let path = path.display().to_string();
+    let generated = flatstream(&[
+        "gen",
+        "telemetry",
+        &path,
+        "--count",
+        "3000",
+        "--compress",
+        "zstd",
+        "--chunk",
+        "8192",
+        "--max-frame-len",
+        "4096",
+        "-q",
+    ]);
+    if generated.status.success() {
+        let output = flatstream(&[
+            "verify",
+            &path,
+            "--compress",
+            "zstd",
+            "--max-frame-len",
+            "4096",
+            "--json",
+        ]);
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            report["end"], "clean",
+            "gen wrote what verify with the same --max-frame-len refuses: {report}"
+        );
+    } else {
+        assert!(!std::path::Path::new(&path).exists());
+    }
+}
+
+/// An unfinished encrypted stream with a zero-filled tail shorter than 64 bytes: the
+/// scanning commands with the key call it zero fill ending the intact frames at the last
+/// sealed frame (a404f11), so `recover --truncate` (given the key, or not) must cut it
+/// there, and the stream then verifies. It keeps the zeros as "intact" empty frames instead.
+#[test]
+fn recover_cuts_the_short_zero_filled_tail_that_verify_with_the_key_reports() {
+    let key = keygen("attack6-zero.key");
+    let path = scratch("attack6-zero.fs").display().to_string();
+    let _ = std::fs::remove_file(&path);
+    let generated = flatstream(&[
+        "gen",
+        "telemetry",
+        &path,
+        "--count",
+        "20",
+        "--key-file",
+        &key,
+        "-q",
+    ]);
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    let mut unfinished = std::fs::read(&path).unwrap();
+    // The final frame: 8 bytes of header (CRC-32C) and 40 of sealed empty message.
+    unfinished.truncate(unfinished.len() - 48);
+    let end = unfinished.len();
+    for zeros in [8, 16, 60] {
+        let mut bytes = unfinished.clone();
+        bytes.extend(std::iter::repeat_n(0, zeros));
+        std::fs::write(&path, &bytes).unwrap();
+        let verify = |args: &[&str]| -> Value {
+            let mut all = vec![
+                "verify",
+                &path,
+                "--json",
+                "--key-file",
+                &key,
+                "--allow-unfinished",
+            ];
+            all.extend_from_slice(args);
+            serde_json::from_slice(&flatstream(&all).stdout).unwrap()
+        };
+        let report = verify(&[]);
+        assert_eq!(report["end"], "zero_filled", "{zeros} zeros: {report}");
+        assert_eq!(report["last_good_offset"], end, "{zeros} zeros");
+        for recover_key in [false, true] {
+            std::fs::write(&path, &bytes).unwrap();
+            let mut args = vec!["recover", &path, "--truncate", "--json"];
+            if recover_key {
+                args.extend(["--key-file", key.as_str()]);
+            }
+            let recovered = flatstream(&args);
+            let recovered: Value = serde_json::from_slice(&recovered.stdout).unwrap();
+            assert_eq!(
+                std::fs::read(&path).unwrap().len(),
+                end,
+                "{zeros} zeros, recover given the key: {recover_key}: recover left zeros that \
+                 verify with the key calls zero fill: {recovered}"
+            );
+            assert_eq!(verify(&[])["end"], "clean", "{zeros} zeros");
+        }
+    }
+}
