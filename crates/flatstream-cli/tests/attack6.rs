@@ -166,3 +166,46 @@ fn recover_cuts_the_short_zero_filled_tail_that_verify_with_the_key_reports() {
         }
     }
 }
+
+/// A key file that is a FIFO nobody writes to: refused as not a regular file, like
+/// `/dev/zero` is. It hangs instead, in `File::open` (which blocks on a FIFO until a
+/// writer opens it), before the regular-file check.
+#[cfg(unix)]
+#[test]
+fn a_key_file_that_is_a_fifo_is_refused_without_hanging() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let fifo = scratch("attack6-key.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo")
+        .arg("-m")
+        .arg("600")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let stream = scratch("attack6-fifo.fs");
+    std::fs::write(&stream, b"").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
+        .args(["verify", stream.to_str().unwrap(), "--key-file"])
+        .arg(&fifo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = std::fs::remove_file(&fifo);
+    let status = status.expect("--key-file FIFO: still blocked after 10 s (File::open on a FIFO)");
+    assert_eq!(status.code(), Some(2));
+}
