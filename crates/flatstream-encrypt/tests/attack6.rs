@@ -124,3 +124,30 @@ fn a_reused_stream_id_is_the_callers_promise_only() {
     };
     assert_eq!(write()[0][..HEADER_LEN], write()[0][..HEADER_LEN]);
 }
+
+#[test]
+fn every_flipped_bit_of_a_small_stream_fails_at_its_frame_final_frame_included() {
+    let payloads = vec![Vec::new(), b"a".to_vec(), b"bc".to_vec()];
+    for cipher in CIPHERS {
+        let frames = sealed_frames(&encrypted_stream(&key(7), cipher, &payloads, true));
+        assert_eq!(frames.len(), 4);
+        for index in 0..frames.len() {
+            for bit in 0..frames[index].len() * 8 {
+                let mut changed = frames.clone();
+                changed[index][bit / 8] ^= 1 << (bit % 8);
+                let seen = read_all(
+                    &reframe(&changed),
+                    deframer(&key(7), cipher).require_final(true),
+                );
+                let mut expected = delivered(&payloads);
+                if index < payloads.len() {
+                    expected[index] = error("authentication failed", index as u64);
+                } else {
+                    expected.push(error("authentication failed", index as u64));
+                    expected.push(error("out of sequence", index as u64 + 1));
+                }
+                assert_eq!(seen, expected, "{cipher}: frame {index}, bit {bit}");
+            }
+        }
+    }
+}
