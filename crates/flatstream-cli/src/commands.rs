@@ -452,6 +452,17 @@ pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failu
         (true, true) => Truncate::Force,
     };
     let file_len = std::fs::metadata(&args.file).map_or(0, |metadata| metadata.len());
+    if options.encryption.key_file.is_some()
+        && let Some(report) = zero_tail_under_key(options, &args.file, file_len, truncate)?
+    {
+        let printed = print(|out| write_recovery(out, args, checksum, &report));
+        let verdict = if report.truncated {
+            Ok(())
+        } else {
+            Err(Failure::already_reported())
+        };
+        return after_printing(printed, verdict);
+    }
     let progress = bar(file_len, options.quiet);
     let report = recover_file_with_progress(
         &args.file,
@@ -476,6 +487,60 @@ pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failu
         Ok(())
     };
     after_printing(printed, verdict)
+}
+
+/// `recover` given the key: a zero-filled tail of an encrypted stream, which the recovery
+/// engine (which reads no key) keeps as empty frames when it is shorter than
+/// `ZERO_FILL_MIN_LEN`, cut where the scanning commands with the key say the intact frames end.
+///
+/// The proof is in the data: every frame before the zeros decrypted and authenticated, and
+/// an empty frame cannot be a sealed payload (each carries a 40-byte header and tag), so
+/// the zeros from there to the end of the file are no frames of this stream. `None` when
+/// the stream has no such tail: the engine judges it.
+fn zero_tail_under_key(
+    options: &Options,
+    path: &Path,
+    file_len: u64,
+    truncate: Truncate,
+) -> Result<Option<flatstream::RecoveryReport>, Failure> {
+    let scan = scan(path, options, Box::new(NoValidator), |_| Ok(()))?;
+    let Some([start, end]) = scan.zero_filled else {
+        return Ok(None);
+    };
+    if end != file_len || scan.last_good_offset != start {
+        return Ok(None);
+    }
+    let truncated = !matches!(truncate, Truncate::No);
+    if truncated {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|error| Failure::usage(path, error))?;
+        // The file must still be the one scanned: cut only zeros.
+        if file
+            .metadata()
+            .map_err(|error| Failure::usage(path, error))?
+            .len()
+            != file_len
+        {
+            return Err(Failure::usage(
+                path,
+                "the file changed while it was read; not cutting",
+            ));
+        }
+        file.set_len(start)
+            .and_then(|()| file.sync_all())
+            .map_err(|error| Failure::usage(path, error))?;
+    }
+    Ok(Some(flatstream::RecoveryReport {
+        frames: scan.frames,
+        last_good_offset: start,
+        end: StreamEnd::ZeroFilledTail,
+        tail_len: end - start,
+        unproven: None,
+        unchecked_candidates: 0,
+        truncated,
+    }))
 }
 
 /// `recover`'s report, as JSON or text.

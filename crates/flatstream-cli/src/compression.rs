@@ -155,8 +155,12 @@ impl<W: Write> MessageWriter<W> {
                 (Some(codec), 0) => {
                     MessageWriter::PerFrame(StreamWriter::new(writer, framer.compressed(codec)))
                 }
+                // Chunks no longer, uncompressed, than the readers' limit on them (the same
+                // `--max-frame-len`).
                 (Some(codec), chunk_len) => MessageWriter::Chunked(
-                    ChunkWriter::new(writer, framer, codec).with_chunk_len(chunk_len),
+                    ChunkWriter::new(writer, framer, codec)
+                        .with_max_chunk_len(max_frame_len)
+                        .with_chunk_len(chunk_len),
                 ),
             },
         )

@@ -74,6 +74,11 @@ impl EncryptionArgs {
 /// Reads a key file: exactly 32 bytes, readable by its owner only. Its bytes are never part
 /// of a message.
 fn read_key_file(path: &Path) -> std::result::Result<Key, Failure> {
+    // Looked at before it is opened: opening a FIFO waits for a writer, for ever.
+    let named = std::fs::metadata(path).map_err(|error| Failure::usage(path, error))?;
+    if !named.is_file() {
+        return Err(Failure::usage(path, "a key file must be a regular file"));
+    }
     let mut file = File::open(path).map_err(|error| Failure::usage(path, error))?;
     let metadata = file
         .metadata()

@@ -6,11 +6,11 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-mod attack6;
 mod compress;
 mod encrypt;
 mod follow;
 mod inspect;
+mod limits;
 mod outputs;
 mod readme;
 mod recovery;

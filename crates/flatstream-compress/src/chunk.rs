@@ -141,6 +141,8 @@ pub struct ChunkWriter<W, F, C> {
     /// The chunk's header and compressed bytes: the outer frame's payload.
     chunk_payload: Vec<u8>,
     chunk_len: usize,
+    /// The largest chunk, uncompressed, a message may make (readers refuse larger ones).
+    max_chunk_len: usize,
     message_count: u32,
     messages_written: u64,
     builder: FlatBufferBuilder<'static>,
@@ -169,6 +171,7 @@ impl<W: Write, F: Framer, C: Codec> ChunkWriter<W, F, C> {
             chunk: Vec::new(),
             chunk_payload: Vec::new(),
             chunk_len: DEFAULT_CHUNK_LEN,
+            max_chunk_len: DEFAULT_MAX_FRAME_LEN,
             message_count: 0,
             messages_written: 0,
             builder: FlatBufferBuilder::new(),
@@ -179,7 +182,19 @@ impl<W: Write, F: Framer, C: Codec> ChunkWriter<W, F, C> {
     /// least 1). Larger chunks compress better and lose more on a crash. Writing only.
     #[must_use]
     pub fn with_chunk_len(mut self, chunk_len: usize) -> Self {
-        self.chunk_len = chunk_len.max(1);
+        self.chunk_len = chunk_len.clamp(1, self.max_chunk_len.max(1));
+        self
+    }
+
+    /// Sets the largest chunk written, uncompressed (default 64 MiB): the limit its readers
+    /// hold chunks to ([`ChunkReader::with_max_chunk_len`]), so that a writer never writes a
+    /// chunk they refuse. The chunk length is held under it, and a message whose inner frame
+    /// alone is longer is refused with
+    /// [`FrameTooLarge`](flatstream_core::ErrorKind::FrameTooLarge), nothing written.
+    #[must_use]
+    pub fn with_max_chunk_len(mut self, max_chunk_len: usize) -> Self {
+        self.max_chunk_len = max_chunk_len;
+        self.chunk_len = self.chunk_len.clamp(1, max_chunk_len.max(1));
         self
     }
 
@@ -199,7 +214,7 @@ impl<W: Write, F: Framer, C: Codec> ChunkWriter<W, F, C> {
             &mut self.codec,
             &mut self.chunk,
             &mut self.chunk_payload,
-            self.chunk_len,
+            (self.chunk_len, self.max_chunk_len),
             &mut self.message_count,
             &mut self.messages_written,
             payload,
@@ -219,7 +234,7 @@ impl<W: Write, F: Framer, C: Codec> ChunkWriter<W, F, C> {
             &mut self.codec,
             &mut self.chunk,
             &mut self.chunk_payload,
-            self.chunk_len,
+            (self.chunk_len, self.max_chunk_len),
             &mut self.message_count,
             &mut self.messages_written,
             payload,
@@ -233,12 +248,16 @@ impl<W: Write, F: Framer, C: Codec> ChunkWriter<W, F, C> {
         codec: &mut C,
         chunk: &mut Vec<u8>,
         chunk_payload: &mut Vec<u8>,
-        chunk_len: usize,
+        (chunk_len, max_chunk_len): (usize, usize),
         message_count: &mut u32,
         messages_written: &mut u64,
         payload: &[u8],
     ) -> Result<()> {
         let frame_len = LENGTH_LEN + payload.len();
+        if frame_len > max_chunk_len {
+            return Err(Error::frame_too_large(frame_len as u64, max_chunk_len)
+                .at_frame(outer.frames_written(), outer.position()));
+        }
         if !chunk.is_empty() && chunk.len() + frame_len > chunk_len {
             Self::seal(
                 outer,

@@ -1,5 +1,5 @@
-//! An outside attack on `--max-frame-len` when writing (c8f45af) and on zero fill under
-//! encryption (a404f11).
+//! `--max-frame-len` when writing (chunks included), zero fill under encryption and
+//! `recover --key-file`, and key files that are not regular files.
 
 use serde_json::Value;
 
@@ -20,10 +20,10 @@ fn keygen(name: &str) -> String {
 /// must not write one (or must refuse, writing nothing).
 #[test]
 fn a_chunked_writer_never_writes_a_chunk_that_its_own_limit_refuses_when_reading() {
-    let key = keygen("attack6-chunk.key");
+    let key = keygen("limits-chunk.key");
     let lines = format!("{}\n", "00".repeat(50)).repeat(30);
     for keyed in [false, true] {
-        let path = scratch(&format!("attack6-chunk-{keyed}.fs"));
+        let path = scratch(&format!("limits-chunk-{keyed}.fs"));
         let _ = std::fs::remove_file(&path);
         let path = path.display().to_string();
         let mut args = vec![
@@ -68,7 +68,7 @@ fn a_chunked_writer_never_writes_a_chunk_that_its_own_limit_refuses_when_reading
         );
     }
     // gen too: chunks of 8 KiB under a 4 KiB limit.
-    let path = scratch("attack6-chunk-gen.fs");
+    let path = scratch("limits-chunk-gen.fs");
     let _ = std::fs::remove_file(&path);
     let path = path.display().to_string();
     let generated = flatstream(&[
@@ -107,12 +107,13 @@ fn a_chunked_writer_never_writes_a_chunk_that_its_own_limit_refuses_when_reading
 
 /// An unfinished encrypted stream with a zero-filled tail shorter than 64 bytes: the
 /// scanning commands with the key call it zero fill ending the intact frames at the last
-/// sealed frame (a404f11), so `recover --truncate` (given the key, or not) must cut it
-/// there, and the stream then verifies. It keeps the zeros as "intact" empty frames instead.
+/// sealed frame, so `recover --truncate --key-file` cuts it there, and the stream then
+/// verifies. Without the key nothing shows that the stream is encrypted: the zeros are
+/// valid empty frames, and recover keeps them (it proves what it cuts is not good).
 #[test]
 fn recover_cuts_the_short_zero_filled_tail_that_verify_with_the_key_reports() {
-    let key = keygen("attack6-zero.key");
-    let path = scratch("attack6-zero.fs").display().to_string();
+    let key = keygen("limits-zero.key");
+    let path = scratch("limits-zero.fs").display().to_string();
     let _ = std::fs::remove_file(&path);
     let generated = flatstream(&[
         "gen",
@@ -155,27 +156,37 @@ fn recover_cuts_the_short_zero_filled_tail_that_verify_with_the_key_reports() {
                 args.extend(["--key-file", key.as_str()]);
             }
             let recovered = flatstream(&args);
+            assert!(recovered.status.success(), "{}", stderr(&recovered));
             let recovered: Value = serde_json::from_slice(&recovered.stdout).unwrap();
-            assert_eq!(
-                std::fs::read(&path).unwrap().len(),
-                end,
-                "{zeros} zeros, recover given the key: {recover_key}: recover left zeros that \
-                 verify with the key calls zero fill: {recovered}"
-            );
-            assert_eq!(verify(&[])["end"], "clean", "{zeros} zeros");
+            if recover_key {
+                assert_eq!(
+                    recovered["end"], "zero_filled_tail",
+                    "{zeros} zeros: {recovered}"
+                );
+                assert_eq!(recovered["truncated"], true, "{zeros} zeros: {recovered}");
+                assert_eq!(std::fs::read(&path).unwrap().len(), end, "{zeros} zeros");
+                assert_eq!(verify(&[])["end"], "clean", "{zeros} zeros");
+            } else {
+                // Whole empty frames of 8 bytes (CRC-32C) are kept; a torn rest is cut.
+                let kept = end + zeros - zeros % 8;
+                assert_eq!(
+                    std::fs::read(&path).unwrap(),
+                    bytes[..kept],
+                    "{zeros} zeros: {recovered}"
+                );
+            }
         }
     }
 }
 
 /// A key file that is a FIFO nobody writes to: refused as not a regular file, like
-/// `/dev/zero` is. It hangs instead, in `File::open` (which blocks on a FIFO until a
-/// writer opens it), before the regular-file check.
+/// `/dev/zero` is, without opening it (opening a FIFO blocks until a writer opens it).
 #[cfg(unix)]
 #[test]
 fn a_key_file_that_is_a_fifo_is_refused_without_hanging() {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
-    let fifo = scratch("attack6-key.fifo");
+    let fifo = scratch("limits-key.fifo");
     let _ = std::fs::remove_file(&fifo);
     let made = Command::new("mkfifo")
         .arg("-m")
@@ -184,7 +195,7 @@ fn a_key_file_that_is_a_fifo_is_refused_without_hanging() {
         .status()
         .unwrap();
     assert!(made.success());
-    let stream = scratch("attack6-fifo.fs");
+    let stream = scratch("limits-fifo.fs");
     std::fs::write(&stream, b"").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
         .args(["verify", stream.to_str().unwrap(), "--key-file"])
