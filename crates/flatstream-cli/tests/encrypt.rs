@@ -13,7 +13,7 @@ fn run_ok(args: &[&str]) -> Vec<u8> {
     output.stdout
 }
 
-fn keygen(name: &str) -> String {
+pub(crate) fn keygen(name: &str) -> String {
     let path = scratch(name);
     let _ = std::fs::remove_file(&path);
     let path = path.display().to_string();

@@ -3,16 +3,8 @@
 
 use serde_json::Value;
 
+use crate::encrypt::keygen;
 use crate::{flatstream, flatstream_with_input, scratch, stderr};
-
-fn keygen(name: &str) -> String {
-    let path = scratch(name);
-    let _ = std::fs::remove_file(&path);
-    let path = path.display().to_string();
-    let output = flatstream(&["keygen", "-o", &path]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    path
-}
 
 /// What a writing command wrote under `--max-frame-len`, reading commands read under the
 /// same limit, chunks included: a chunk whose uncompressed length is over the limit is
