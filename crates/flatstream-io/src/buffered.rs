@@ -23,8 +23,9 @@ pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024 + 64;
 /// One read of the source serves many small frames, so a plain `File` or socket needs no
 /// `BufReader` around it. The price: the source moves ahead of the frames delivered (by up
 /// to the buffer's size), as it does under a `BufReader`. [`StreamReader::buffer`](
-/// crate::StreamReader::buffer) shows the bytes read but not yet delivered; a source whose
-/// bytes after the stream belong to someone else wants
+/// crate::StreamReader::buffer) shows the bytes read but not yet delivered, and
+/// [`StreamReader::into_parts`](crate::StreamReader::into_parts) gives them back with the
+/// source; a source whose bytes after the stream belong to someone else wants
 /// [`StreamReader::unbuffered`](crate::StreamReader::unbuffered).
 ///
 /// Errors, positions, limits and adapters are those of the other modes: a torn tail is
