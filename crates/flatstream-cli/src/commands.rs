@@ -312,11 +312,11 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
         if outcome.is_ok() {
             writer
                 .finish()
-                .map_err(|error| Failure::from_error(stdout, &error))?;
+                .map_err(|error| Failure::from_write_error(stdout, &error))?;
         } else {
             writer
                 .flush()
-                .map_err(|error| Failure::from_error(stdout, &error))?;
+                .map_err(|error| Failure::from_write_error(stdout, &error))?;
         }
         return outcome.map_err(|failure| failure.context("the lines before it were written"));
     };
@@ -341,7 +341,7 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
     .map_err(|failure| failure.context(not_written()))?;
     writer
         .finish()
-        .map_err(|error| Failure::from_error(output_name, &error))?
+        .map_err(|error| Failure::from_write_error(output_name, &error))?
         .into_inner()
         .map_err(|error| Failure::usage(output_name, error.error()))?
         .commit()
@@ -404,7 +404,7 @@ fn pack_lines<W: Write>(
         }
         writer
             .write_payload(&payload)
-            .map_err(|error| Failure::from_error(output_name, &error))?;
+            .map_err(|error| Failure::from_write_error(output_name, &error))?;
     }
 }
 
@@ -806,7 +806,7 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
     let scan = scan(&args.input, &reading, Box::new(NoValidator), |payload| {
         writer
             .write_payload(payload)
-            .map_err(|error| Failure::from_error(&args.output, &error))
+            .map_err(|error| Failure::from_write_error(&args.output, &error))
     })?;
     if scan.error.is_some() {
         // A converted stream that silently lacks the input's tail is worse than none.
@@ -819,7 +819,7 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
     }
     writer
         .finish()
-        .map_err(|error| Failure::from_error(&args.output, &error))?
+        .map_err(|error| Failure::from_write_error(&args.output, &error))?
         .into_inner()
         .map_err(|error| Failure::usage(&args.output, error.error()))?
         .commit()?;
@@ -852,7 +852,7 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
     for id in 0..args.count {
         writer
             .write(&TelemetryEvent::nth(id))
-            .map_err(|error| Failure::from_error(&args.output, &error))?;
+            .map_err(|error| Failure::from_write_error(&args.output, &error))?;
         if id % 65_536 == 0 {
             progress.set_position(writer.position());
         }
@@ -861,7 +861,7 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
     let bytes_before_end = writer.position();
     writer
         .finish()
-        .map_err(|error| Failure::from_error(&args.output, &error))?
+        .map_err(|error| Failure::from_write_error(&args.output, &error))?
         .into_inner()
         .map_err(|error| Failure::usage(&args.output, error.error()))?
         .commit()?;

@@ -46,6 +46,19 @@ impl Failure {
         }
     }
 
+    /// [`from_error`](Self::from_error) for an error from writing frames: a payload refused
+    /// by the limit is said to be measured as written.
+    pub(crate) fn from_write_error(file: &Path, error: &Error) -> Self {
+        let failure = Self::from_error(file, error);
+        match error.kind() {
+            ErrorKind::FrameTooLarge { .. } => failure.context(
+                "when writing, a payload is held to --max-frame-len as it goes on the wire: \
+                 compressed, and 40 bytes longer when encrypted",
+            ),
+            _ => failure,
+        }
+    }
+
     /// A failure writing to standard output or to a file.
     pub(crate) fn output(target: &Path, error: &io::Error) -> Self {
         if error.kind() == io::ErrorKind::BrokenPipe {

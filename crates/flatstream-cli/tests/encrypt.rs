@@ -460,6 +460,7 @@ fn a_writer_never_writes_a_frame_that_its_own_limit_refuses_when_reading() {
     let refused = pack_encrypted(&format!("{}\n{}\n", hex(10), hex(61)));
     assert!(!refused.status.success());
     let message = stderr(&refused);
+    assert!(message.contains("as it goes on the wire"), "{message}");
     assert!(
         message.contains("101") && message.contains("100"),
         "{message}"
