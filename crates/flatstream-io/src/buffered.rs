@@ -5,9 +5,8 @@ use std::io::{self, BufRead, Read};
 
 use flatstream_core::{Deframer, Result};
 
-use crate::place::{PayloadPlace, address_range};
 use crate::progress::Progress;
-use crate::reader::{ReadMode, process_plain_frames};
+use crate::reader::{Found, Needed, ReadMode, find_frame, process_plain_frames};
 
 /// Bytes of a [`Buffered`] reader's buffer: a 64 KiB payload and its header fit whole (so
 /// 64 KiB chunks are parsed in place too), and the allocation stays under the allocator's
@@ -112,9 +111,7 @@ impl Buffered {
         let frame_len = deframer.read_frame(&mut through, payload)?;
         Ok(frame_len.map(|frame_len| (&payload[..], frame_len)))
     }
-}
 
-impl Buffered {
     /// The next frame, from the bytes held or after reading more: [`ReadMode::read_frame`]
     /// when the next frame is not known to be whole in the buffer, and after a frame
     /// without a message. Out of line, off the per-frame path.
@@ -128,101 +125,73 @@ impl Buffered {
     ) -> Result<Option<(&'a [u8], usize)>> {
         loop {
             let held = &self.buffer[self.start..self.end];
-            let frame_len = match deframer.peek_frame_len(held) {
-                Ok(Some(frame_len)) if frame_len <= held.len() => frame_len,
-                Ok(needed) => {
-                    // Not whole yet: read more if the frame fits in the buffer; at the end of
-                    // the source, or for a larger frame, the deframer reads it through (an
-                    // over-long length is reported there, as the other modes report it).
-                    // (A header longer than a full buffer does not fit either.)
-                    let fits = match needed {
-                        Some(frame_len) => frame_len <= self.size,
-                        None => self.end - self.start < self.size,
-                    };
-                    if !fits {
-                        return self.read_through(source, deframer, payload, false);
+            let needed = if held.is_empty() {
+                Needed::Header
+            } else {
+                match find_frame(held, deframer, payload)? {
+                    Found::Whole {
+                        payload_start,
+                        payload_len,
+                        frame_len,
+                    } => {
+                        let begin = self.start + payload_start;
+                        self.advance(frame_len);
+                        // The payload buffer holds no payload now (the memory policy counts
+                        // it).
+                        payload.clear();
+                        return Ok(Some((&self.buffer[begin..begin + payload_len], frame_len)));
                     }
-                    if self.fill(source)? != 0 {
+                    Found::Decoded {
+                        payload_start,
+                        payload_len,
+                        frame_len,
+                    } => {
+                        self.advance(frame_len);
+                        return Ok(Some((
+                            &payload[payload_start..payload_start + payload_len],
+                            frame_len,
+                        )));
+                    }
+                    Found::Marker(frame_len) => {
+                        self.advance(frame_len);
+                        progress.skip(frame_len);
                         continue;
                     }
-                    // The source ended (for now: a file may grow, and the next call reads
-                    // on): cleanly between frames, or in a torn frame.
-                    if self.start == self.end {
-                        // The deframer may require the stream to end otherwise (with a final
-                        // frame).
-                        return deframer.decode_frame(&[], payload).map(|_| None);
+                    // Consumed whole: reading may go on.
+                    Found::Rejected(error, frame_len) => {
+                        self.advance(frame_len);
+                        return Err(error);
                     }
-                    return self.read_through(source, deframer, payload, true);
+                    Found::Straddles(needed) => needed,
                 }
-                Err(_) => return self.read_through(source, deframer, payload, false),
             };
-            let input = address_range(&held[..frame_len]);
-            // The frame's length as the parse gives it, as the in-place mode takes it.
-            let (at, len, frame_len) = match deframer.decode_frame(&held[..frame_len], payload) {
-                Ok(Some(frame)) => (
-                    frame.payload.as_ptr().addr(),
-                    frame.payload.len(),
-                    frame.len,
-                ),
-                Ok(None) => {
-                    self.skip_marker(frame_len, progress);
-                    continue;
-                }
-                Err(error) if error.is_torn_tail() => {
-                    return self.read_through(source, deframer, payload, false);
-                }
-                Err(error) => return Err(self.reject(error)),
+            // Not whole yet: read more if the frame fits in the buffer (a header longer than
+            // a full buffer does not); at the end of the source, or for a larger frame, the
+            // deframer reads it through.
+            let fits = match needed {
+                Needed::Header => self.end - self.start < self.size,
+                Needed::Frame(frame_len) => frame_len <= self.size,
+                Needed::ReadThrough => false,
             };
-            return self.deliver(at, len, frame_len, input, payload);
-        }
-    }
-
-    /// Passes over a frame that holds no message (an encrypted stream's final frame).
-    #[cold]
-    fn skip_marker(&mut self, frame_len: usize, progress: &mut Progress) {
-        self.start += frame_len;
-        progress.skip(frame_len);
-    }
-
-    /// An error from decoding a frame that lies whole in the buffer. A frame rejected whole
-    /// (a checksum mismatch, a validator) is consumed, so that reading may go on; anything
-    /// else stops the reader where the frame began.
-    #[cold]
-    fn reject(&mut self, error: flatstream_core::Error) -> flatstream_core::Error {
-        if let Some(rejected_len) = error.frame_len() {
-            self.start = self
-                .start
-                .saturating_add(usize::try_from(rejected_len).unwrap_or(usize::MAX))
-                .min(self.end);
-        }
-        error
-    }
-
-    /// The payload decoded from the frame at `start` (`frame_len` bytes), found at address
-    /// `at`: in the buffer (`input`, the address range the deframer was given), or in
-    /// `payload` for a deframer that transforms it.
-    fn deliver<'a>(
-        &'a mut self,
-        at: usize,
-        len: usize,
-        frame_len: usize,
-        input: std::ops::Range<usize>,
-        payload: &'a mut Vec<u8>,
-    ) -> Result<Option<(&'a [u8], usize)>> {
-        let place = PayloadPlace::locate(at, len, input, address_range(payload), frame_len);
-        let begin = self.start;
-        self.start = self.start.saturating_add(frame_len).min(self.end);
-        match place? {
-            PayloadPlace::Input(offset) => {
-                // The payload buffer holds no payload now (the memory policy counts it).
-                payload.clear();
-                Ok(Some((
-                    &self.buffer[begin + offset..begin + offset + len],
-                    frame_len,
-                )))
+            if !fits {
+                return self.read_through(source, deframer, payload, false);
             }
-            PayloadPlace::Scratch(offset) => Ok(Some((&payload[offset..offset + len], frame_len))),
+            if self.fill(source)? != 0 {
+                continue;
+            }
+            // The source ended (for now: a file may grow, and the next call reads on):
+            // cleanly between frames, or in a torn frame.
+            if self.start == self.end {
+                // The deframer may require the stream to end otherwise (with a final frame).
+                return deframer.decode_frame(&[], payload).map(|_| None);
+            }
+            return self.read_through(source, deframer, payload, true);
         }
+    }
+
+    /// Moves past `frame_len` bytes of the held ones.
+    fn advance(&mut self, frame_len: usize) {
+        self.start = self.start.saturating_add(frame_len).min(self.end);
     }
 }
 

@@ -514,18 +514,16 @@ pub struct InPlace {
     unconsumed: usize,
 }
 
-/// Where the next frame lies, from one look at the source's buffer.
-enum Found {
-    /// A clean end of stream.
-    End,
-    /// Parsed and checked in place: the payload's place in the buffer, the frame's length.
+/// What the frame at the start of some held bytes is, from one parse there: the
+/// classification shared by the readers that hold bytes (in place, buffered).
+pub(crate) enum Found {
+    /// Parsed and checked there: the payload's place in the held bytes, the frame's length.
     Whole {
-        buffer_start: usize,
         payload_start: usize,
         payload_len: usize,
         frame_len: usize,
     },
-    /// Parsed in place, the payload transformed into the reader's own buffer.
+    /// Parsed there, the payload transformed into the reader's own buffer.
     Decoded {
         payload_start: usize,
         payload_len: usize,
@@ -533,20 +531,96 @@ enum Found {
     },
     /// A frame of this length that holds no message (an encrypted stream's final frame).
     Marker(usize),
-    /// Rejected in place (a checksum mismatch, a validator): the frame is consumed whole.
+    /// Rejected there (a checksum mismatch, a validator): the frame is consumed whole.
     Rejected(Error, usize),
-    /// Not wholly in the buffer, or not parsed there: read it through `Read`.
-    Straddles,
+    /// Not wholly in the held bytes, or not parsed there.
+    Straddles(Needed),
+}
+
+/// What a frame that is not whole in the held bytes needs.
+#[derive(Clone, Copy)]
+pub(crate) enum Needed {
+    /// More bytes to tell its length.
+    Header,
+    /// This many bytes in all, header included.
+    Frame(usize),
+    /// To be read through `Read` by the deframer, which reports what it is (a length over
+    /// the limit, a header not laid out as the peek said).
+    ReadThrough,
+}
+
+/// Classifies the frame at the start of `held` (not empty); a payload the deframer
+/// transforms lands in `scratch`.
+///
+/// # Errors
+///
+/// An error that stops the reader where the frame began (one that does not consume the
+/// frame whole).
+#[inline]
+pub(crate) fn find_frame<D: Deframer>(
+    held: &[u8],
+    deframer: &mut D,
+    scratch: &mut Vec<u8>,
+) -> Result<Found> {
+    // The frame per call: whole, and its payload passed through.
+    if let Some(frame) = deframer.parse_plain(held) {
+        return Ok(Found::Whole {
+            payload_start: frame.payload.start,
+            payload_len: frame.payload.len(),
+            frame_len: frame.len,
+        });
+    }
+    let frame_len = match deframer.peek_frame_len(held) {
+        Ok(Some(frame_len)) if frame_len <= held.len() => frame_len,
+        Ok(Some(frame_len)) => return Ok(Found::Straddles(Needed::Frame(frame_len))),
+        Ok(None) => return Ok(Found::Straddles(Needed::Header)),
+        // An over-long length is reported by `read_frame`, the same error either way.
+        Err(_) => return Ok(Found::Straddles(Needed::ReadThrough)),
+    };
+    let held_at = held.as_ptr().addr();
+    Ok(match deframer.decode_frame(&held[..frame_len], scratch) {
+        Ok(Some(frame)) => {
+            // The frame's length as the parse gives it.
+            let (at, payload_len, frame_len) = (
+                frame.payload.as_ptr().addr(),
+                frame.payload.len(),
+                frame.len,
+            );
+            let input = held_at..held_at + frame_len;
+            match PayloadPlace::locate(at, payload_len, input, address_range(scratch), frame_len) {
+                Ok(PayloadPlace::Input(payload_start)) => Found::Whole {
+                    payload_start,
+                    payload_len,
+                    frame_len,
+                },
+                Ok(PayloadPlace::Scratch(payload_start)) => Found::Decoded {
+                    payload_start,
+                    payload_len,
+                    frame_len,
+                },
+                Err(error) => Found::Rejected(error, frame_len),
+            }
+        }
+        // A frame that ends the stream without a message: skipped, and reading goes on.
+        Ok(None) => Found::Marker(frame_len),
+        // A deframer whose header is not laid out as its peek said: read it the other way.
+        Err(error) if error.is_torn_tail() => Found::Straddles(Needed::ReadThrough),
+        Err(error) => match error.frame_len() {
+            Some(frame_len) => Found::Rejected(error, frame_len as usize),
+            None => return Err(error),
+        },
+    })
 }
 
 impl InPlace {
-    /// Looks at the source's buffer and parses the next frame there if it lies wholly in it.
+    /// Looks at the source's buffer: `None` at a clean end, else what the next frame is
+    /// there, and the buffer's address.
     #[inline]
     fn find<R: BufRead, D: Deframer>(
         source: &mut R,
         deframer: &mut D,
         scratch: &mut Vec<u8>,
-    ) -> Result<Found> {
+    ) -> Result<Option<(Found, usize)>> {
         let buffer = loop {
             match source.fill_buf() {
                 Ok(buffer) => break buffer,
@@ -556,61 +630,10 @@ impl InPlace {
         };
         if buffer.is_empty() {
             // The deframer may require the stream to end otherwise (with a final frame).
-            return deframer.decode_frame(&[], scratch).map(|_| Found::End);
+            return deframer.decode_frame(&[], scratch).map(|_| None);
         }
         let buffer_start = buffer.as_ptr().addr();
-        // The frame per call: whole, and its payload passed through.
-        if let Some(frame) = deframer.parse_plain(buffer) {
-            return Ok(Found::Whole {
-                buffer_start,
-                payload_start: frame.payload.start,
-                payload_len: frame.payload.len(),
-                frame_len: frame.len,
-            });
-        }
-        // An over-long length is reported by `read_frame`, the same error either way.
-        let frame_len = match deframer.peek_frame_len(buffer) {
-            Ok(Some(frame_len)) if frame_len <= buffer.len() => frame_len,
-            _ => return Ok(Found::Straddles),
-        };
-        Ok(match deframer.decode_frame(&buffer[..frame_len], scratch) {
-            Ok(Some(frame)) => {
-                let (at, payload_len, frame_len) = (
-                    frame.payload.as_ptr().addr(),
-                    frame.payload.len(),
-                    frame.len,
-                );
-                let input = buffer_start..buffer_start + frame_len;
-                match PayloadPlace::locate(
-                    at,
-                    payload_len,
-                    input,
-                    address_range(scratch),
-                    frame_len,
-                ) {
-                    Ok(PayloadPlace::Input(payload_start)) => Found::Whole {
-                        buffer_start,
-                        payload_start,
-                        payload_len,
-                        frame_len,
-                    },
-                    Ok(PayloadPlace::Scratch(payload_start)) => Found::Decoded {
-                        payload_start,
-                        payload_len,
-                        frame_len,
-                    },
-                    Err(error) => Found::Rejected(error, frame_len),
-                }
-            }
-            // A frame that ends the stream without a message: skipped, and reading goes on.
-            Ok(None) => Found::Marker(frame_len),
-            // A deframer whose header is not laid out as its peek said: read it the other way.
-            Err(error) if error.is_torn_tail() => Found::Straddles,
-            Err(error) => match error.frame_len() {
-                Some(frame_len) => Found::Rejected(error, frame_len as usize),
-                None => return Err(error),
-            },
-        })
+        Ok(Some((find_frame(buffer, deframer, scratch)?, buffer_start)))
     }
 }
 
@@ -624,19 +647,18 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         progress: &mut Progress,
     ) -> Result<Option<(&'a [u8], usize)>> {
         self.settle(source);
-        let found = loop {
+        let (found, buffer_start) = loop {
             match Self::find(source, deframer, payload)? {
-                Found::Marker(len) => {
+                None => return Ok(None),
+                Some((Found::Marker(len), _)) => {
                     source.consume(len);
                     progress.skip(len);
                 }
-                found => break found,
+                Some(found) => break found,
             }
         };
         match found {
-            Found::End | Found::Marker(_) => Ok(None),
             Found::Whole {
-                buffer_start,
                 payload_start,
                 payload_len,
                 frame_len,
@@ -669,11 +691,13 @@ impl<R: BufRead> ReadMode<R> for InPlace {
                     frame_len,
                 )))
             }
+            // Skipped in the loop above.
+            Found::Marker(_) => Ok(None),
             Found::Rejected(error, frame_len) => {
                 source.consume(frame_len);
                 Err(error)
             }
-            Found::Straddles => {
+            Found::Straddles(_) => {
                 let Some(frame_len) = deframer.read_frame(source, payload)? else {
                     return Ok(None);
                 };
