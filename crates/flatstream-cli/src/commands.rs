@@ -503,6 +503,12 @@ fn zero_tail_under_key(
     file_len: u64,
     truncate: Truncate,
 ) -> Result<Option<flatstream::RecoveryReport>, Failure> {
+    // Only a file that ends in a zero byte can end in zero fill: any other is left to the
+    // engine without a second pass over it.
+    let last = file_len.saturating_sub(1);
+    if file_len == 0 || crate::scan::zeros_to_end(path, last).is_none() {
+        return Ok(None);
+    }
     let scan = scan(path, options, Box::new(NoValidator), |_| Ok(()))?;
     let Some([start, end]) = scan.zero_filled else {
         return Ok(None);

@@ -258,7 +258,7 @@ pub(crate) fn deframer(
 
 /// How many bytes follow `offset` in the file, if they are few (shorter than a header) and
 /// all zero.
-fn zeros_to_end(path: &Path, offset: u64) -> Option<u64> {
+pub(crate) fn zeros_to_end(path: &Path, offset: u64) -> Option<u64> {
     let mut file = File::open(path).ok()?;
     file.seek(SeekFrom::Start(offset)).ok()?;
     let mut rest = Vec::new();
