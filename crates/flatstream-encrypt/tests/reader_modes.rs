@@ -5,7 +5,7 @@
 use std::io::{self, Read};
 
 use crate::common::*;
-use flatstream_core::{Deframer, Error};
+use flatstream_core::{Deframer, Error, Result};
 use flatstream_encrypt::Cipher;
 use flatstream_io::{ReadMode, SliceReader, StreamReader};
 
@@ -37,6 +37,52 @@ fn describe(error: &Error) -> String {
     )
 }
 
+/// A reader whose `process_all` the tests drive: every blocking mode, and `SliceReader`.
+trait ProcessAll {
+    fn process_all(&mut self, process: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>;
+    /// Position and frames read.
+    fn counters(&self) -> (u64, u64);
+}
+
+impl<R, D: Deframer, M: ReadMode<R>> ProcessAll for StreamReader<R, D, M> {
+    fn process_all(&mut self, process: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        StreamReader::process_all(self, process)
+    }
+    fn counters(&self) -> (u64, u64) {
+        (self.position(), self.frames_read())
+    }
+}
+
+impl<D: Deframer> ProcessAll for SliceReader<'_, D> {
+    fn process_all(&mut self, process: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        SliceReader::process_all(self, process)
+    }
+    fn counters(&self) -> (u64, u64) {
+        (self.position(), self.frames_read())
+    }
+}
+
+/// One `process_all` whose closure refuses payloads of a length divisible by 3: the
+/// payloads seen, then the outcome; whether the reader is done.
+fn process_all_step(reader: &mut dyn ProcessAll, trace: &mut Vec<String>) -> (String, bool) {
+    let result = reader.process_all(&mut |p| {
+        trace.push(format!("msg {}", p.len()));
+        if p.len() % 3 == 0 {
+            return Err(Error::validation_failed("t", "closure"));
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => ("pa ok".to_string(), true),
+        Err(e) => (describe(&e), !e.is_resumable()),
+    }
+}
+
+/// Records `entry` with the counters after it.
+fn record(trace: &mut Vec<String>, entry: &str, (position, frames): (u64, u64)) {
+    trace.push(format!("{entry} pos={position} n={frames}"));
+}
+
 /// Alternates `read_message` and `process_all`, the trace with the counters after each.
 fn drive<R, D: Deframer, M: ReadMode<R>>(
     reader: &mut StreamReader<R, D, M>,
@@ -45,19 +91,7 @@ fn drive<R, D: Deframer, M: ReadMode<R>>(
     let mut trace = Vec::new();
     for step in 0..200 {
         let (entry, end) = if mix && step % 2 == 1 {
-            let mut seen = Vec::new();
-            let result = reader.process_all(|p| {
-                seen.push(format!("msg {}", p.len()));
-                if p.len() % 3 == 0 {
-                    return Err(Error::validation_failed("t", "closure"));
-                }
-                Ok(())
-            });
-            trace.extend(seen);
-            match result {
-                Ok(()) => ("pa ok".to_string(), true),
-                Err(e) => (describe(&e), !e.is_resumable()),
-            }
+            process_all_step(reader, &mut trace)
         } else {
             match reader.read_message() {
                 Ok(Some(p)) => (format!("msg {}", p.len()), false),
@@ -65,11 +99,7 @@ fn drive<R, D: Deframer, M: ReadMode<R>>(
                 Err(e) => (describe(&e), !e.is_resumable()),
             }
         };
-        trace.push(format!(
-            "{entry} pos={} n={}",
-            reader.position(),
-            reader.frames_read()
-        ));
+        record(&mut trace, &entry, ProcessAll::counters(reader));
         if end {
             break;
         }
@@ -77,27 +107,12 @@ fn drive<R, D: Deframer, M: ReadMode<R>>(
     trace
 }
 
-fn drive_slice<D: Deframer>(reader: &mut SliceReader<'_, D>) -> Vec<String> {
+/// `process_all` again and again, the trace with the counters after each.
+fn drive_process_all(reader: &mut dyn ProcessAll) -> Vec<String> {
     let mut trace = Vec::new();
     for _ in 0..200 {
-        let mut seen = Vec::new();
-        let result = reader.process_all(|p| {
-            seen.push(format!("msg {}", p.len()));
-            if p.len() % 3 == 0 {
-                return Err(Error::validation_failed("t", "closure"));
-            }
-            Ok(())
-        });
-        trace.extend(seen);
-        let (entry, end) = match result {
-            Ok(()) => ("pa ok".to_string(), true),
-            Err(e) => (describe(&e), !e.is_resumable()),
-        };
-        trace.push(format!(
-            "{entry} pos={} n={}",
-            SliceReader::position(reader),
-            SliceReader::frames_read(reader)
-        ));
+        let (entry, end) = process_all_step(reader, &mut trace);
+        record(&mut trace, &entry, reader.counters());
         if end {
             break;
         }
@@ -191,37 +206,12 @@ fn buffered_decrypting_reader_agrees_with_unbuffered_at_every_buffer_size() {
                 }
                 if mix {
                     // SliceReader only through process_all (its read_message cannot decrypt).
-                    let want_all = drive(&mut StreamReader::unbuffered(&stream[..], d()), true);
-                    let _ = want_all;
-                    let slice = drive_slice(&mut SliceReader::new(&stream, d()));
-                    let buffered = {
-                        let mut r = StreamReader::with_buffer_size(&stream[..], d(), 17);
-                        let mut t = Vec::new();
-                        for _ in 0..200 {
-                            let mut seen = Vec::new();
-                            let result = r.process_all(|p| {
-                                seen.push(format!("msg {}", p.len()));
-                                if p.len() % 3 == 0 {
-                                    return Err(Error::validation_failed("t", "closure"));
-                                }
-                                Ok(())
-                            });
-                            t.extend(seen);
-                            let (entry, end) = match result {
-                                Ok(()) => ("pa ok".to_string(), true),
-                                Err(e) => (describe(&e), !e.is_resumable()),
-                            };
-                            t.push(format!(
-                                "{entry} pos={} n={}",
-                                r.position(),
-                                r.frames_read()
-                            ));
-                            if end {
-                                break;
-                            }
-                        }
-                        t
-                    };
+                    let slice = drive_process_all(&mut SliceReader::new(&stream, d()));
+                    let buffered = drive_process_all(&mut StreamReader::with_buffer_size(
+                        &stream[..],
+                        d(),
+                        17,
+                    ));
                     if slice != buffered && failures.len() < 6 {
                         failures.push(format!("{name} require_final={require_final}: slice vs buffered process_all\n {slice:?}\n {buffered:?}"));
                     }
