@@ -3,8 +3,9 @@
 //! each checksum and size, over a cache-resident stream (about 1 MiB of payload) and over one
 //! larger than the last-level cache (64 MiB).
 //!
-//! Ids: `loop_read`, `loop_read_file` (over a `BufReader<File>` of the same stream),
-//! `loop_write` and `loop_write_payload` are the loops; `stream_*` are
+//! Ids: `loop_read`, `loop_read_buffered` (the same job parsed out of a buffer read in
+//! large pieces, as `StreamReader::new` does), `loop_read_file` (over a `BufReader<File>` of
+//! the same stream), `loop_write` and `loop_write_payload` are the loops; `stream_*` are
 //! flatstream's operations; a `_64m` suffix marks the 64 MiB stream. `cargo xtask bench`
 //! divides each `stream_*` cell by its loop (see `xtask/src/bench.rs`).
 
@@ -155,6 +156,52 @@ fn loop_read<const HEADER: usize, C: Checksum, R: Read>(
     total
 }
 
+/// The minimal *buffered* read loop: the source read in pieces into one buffer of
+/// `flatstream_io::DEFAULT_BUFFER_SIZE` bytes, every frame lying whole there parsed where it
+/// lies (the length read, the checksum compared), the torn tail moved to the front before the
+/// next read. The floor of any reader that reads a `Read` source in large pieces, as a file
+/// wants: the job of `StreamReader::new`, without its limits, errors, counts or policy. Only
+/// for streams whose frames fit the buffer.
+fn loop_read_buffered<const HEADER: usize, C: Checksum, R: Read>(
+    checksum: &C,
+    mut source: R,
+    buffer: &mut [u8],
+) -> usize {
+    let mut total = 0usize;
+    let (mut start, mut end) = (0usize, 0usize);
+    loop {
+        loop {
+            let held = &buffer[start..end];
+            if held.len() < HEADER {
+                break;
+            }
+            let payload_len = u32::from_le_bytes([held[0], held[1], held[2], held[3]]) as usize;
+            if held.len() - HEADER < payload_len {
+                break;
+            }
+            let payload = &held[HEADER..HEADER + payload_len];
+            let mut stored = [0u8; 8];
+            stored[..HEADER - 4].copy_from_slice(&held[4..HEADER]);
+            assert!(
+                checksum.calculate(payload) == u64::from_le_bytes(stored),
+                "checksum mismatch"
+            );
+            total += black_box(payload).len();
+            start += HEADER + payload_len;
+        }
+        buffer.copy_within(start..end, 0);
+        end -= start;
+        start = 0;
+        let read = source.read(&mut buffer[end..]).unwrap();
+        if read == 0 {
+            assert_eq!(end, 0, "the stream ends in a torn frame");
+            break;
+        }
+        end += read;
+    }
+    total
+}
+
 /// The header of the minimal write loop.
 fn loop_header<const HEADER: usize, C: Checksum>(checksum: &C, payload: &[u8]) -> [u8; HEADER] {
     let mut header = [0u8; HEADER];
@@ -215,9 +262,17 @@ fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
     let count = stream.len() / (HEADER + size);
     let bytes = stream.len();
     let mut payload = Vec::with_capacity(size);
+    let mut buffer = vec![0u8; flatstream::DEFAULT_BUFFER_SIZE];
     vec![
         Body::new("loop_read", count, bytes, move || {
             loop_read::<HEADER, C, _>(&checksum, Cursor::new(black_box(stream)), &mut payload)
+        }),
+        Body::new("loop_read_buffered", count, bytes, move || {
+            loop_read_buffered::<HEADER, C, _>(
+                &checksum,
+                Cursor::new(black_box(stream)),
+                &mut buffer,
+            )
         }),
         Body::new("stream_read_message", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));

@@ -291,7 +291,9 @@ pub struct PlainFrame {
 /// checksum matches; `None` for anything else (too short, too long, a mismatch), which the
 /// caller then parses with [`split_frame`] to learn what it is. No error is built, and
 /// nothing else is done: asking twice gives the same answer.
-#[inline]
+// Always: as `ChecksumDeframer::parse_plain`, which is this function.
+#[allow(clippy::inline_always)]
+#[inline(always)]
 pub fn split_plain<C: Checksum + ?Sized>(
     input: &[u8],
     checksum: &C,

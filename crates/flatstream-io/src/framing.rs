@@ -186,7 +186,10 @@ impl<C: Checksum> Deframer for ChecksumDeframer<C> {
         peek_frame_len(input, self.checksum.size(), self.max_frame_len)
     }
 
-    #[inline]
+    // Always: with a checksum that is not inlined itself (XXH3), LLVM kept this out of the
+    // buffered reader's `process_all` loop (0.69 to 0.80x the minimal buffered loop, 64 B).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
         split_plain(input, &self.checksum, self.max_frame_len)
     }

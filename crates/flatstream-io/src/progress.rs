@@ -136,11 +136,15 @@ impl Progress {
 /// assert!(refusal.to_string().contains("disk full"));
 /// ```
 #[derive(Debug, Clone, Default)]
+// In this order, kept apart: side by side, LLVM merged the two counters' updates into one
+// 16-byte vector load, add and store per frame, which cost `write_payload` of 64 B frames
+// about a fifth of its speed (0.67 to 0.85 to 0.90x the minimal loop, paired bench).
+#[repr(C)]
 pub struct WriteProgress {
     frames_written: u64,
-    position: u64,
     /// The I/O error that stopped the writer, kept to name it in every later refusal.
     failure: Option<String>,
+    position: u64,
 }
 
 impl WriteProgress {
