@@ -1,0 +1,127 @@
+//! Attack 5: reproductions of defects found by damaging streams the way the world does.
+//! Each test asserts the correct behaviour, so it fails until the defect is fixed.
+
+use std::path::PathBuf;
+
+use crate::{flatstream, flatstream_with_input, stderr};
+
+fn dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "flatstream-cli-attack5-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `pack` writes `lines` (hex, one payload a line) with `checksum` to `path`.
+fn pack(path: &std::path::Path, checksum: &str, lines: &str) {
+    let packed = flatstream_with_input(
+        &["pack", "-c", checksum, "-o", path.to_str().unwrap()],
+        lines.as_bytes(),
+    );
+    assert!(packed.status.success(), "{}", stderr(&packed));
+}
+
+/// A stream that `pack` writes without complaint (one message, then eight empty messages,
+/// which the format allows and `cat --format hex` prints as empty lines) is read back by
+/// `verify` as zero-filled damage, and `recover --truncate` deletes the eight good empty
+/// frames with exit status 0. A repair tool must never delete frames the writer wrote; and a
+/// stream the tool's own writer produced must verify.
+#[test]
+fn recover_truncate_keeps_empty_frames_that_pack_wrote() {
+    let dir = dir("empty-frames");
+    for (checksum, empties) in [("crc32c", 8), ("crc32", 8), ("crc16", 16), ("none", 16)] {
+        let path = dir.join(format!("{checksum}.fs"));
+        let mut lines = String::from("6162\n");
+        lines.push_str(&"\n".repeat(empties));
+        pack(&path, checksum, &lines);
+        let written = std::fs::read(&path).unwrap();
+        let p = path.to_str().unwrap();
+
+        let cut = flatstream(&["recover", p, "-c", checksum, "--truncate"]);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            written,
+            "{checksum}: recover --truncate deleted good empty frames: {}",
+            stderr(&cut)
+        );
+        let out = dir.join(format!("{checksum}-salvaged.fs"));
+        let _ = flatstream(&["salvage", p, out.to_str().unwrap(), "-c", checksum]);
+        assert_eq!(
+            std::fs::read(&out).unwrap_or_default(),
+            written,
+            "{checksum}: salvage dropped good empty frames"
+        );
+        let verify = flatstream(&["verify", p, "-c", checksum]);
+        assert!(
+            verify.status.success(),
+            "{checksum}: the stream pack just wrote must verify: {}",
+            stderr(&verify)
+        );
+    }
+}
+
+/// The same in the middle of a stream: salvage drops the empty frames between two messages,
+/// all of which `pack` wrote.
+#[test]
+fn salvage_keeps_empty_frames_between_messages() {
+    let dir = dir("empty-middle");
+    let path = dir.join("mid.fs");
+    pack(&path, "crc32c", &format!("6162\n{}6364\n", "\n".repeat(8)));
+    let written = std::fs::read(&path).unwrap();
+    let out = dir.join("out.fs");
+    let salvaged = flatstream(&[
+        "salvage",
+        path.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "-c",
+        "crc32c",
+    ]);
+    assert_eq!(salvaged.status.code(), Some(0), "{}", stderr(&salvaged));
+    assert_eq!(std::fs::read(&out).unwrap(), written);
+}
+
+/// A file of at most 12 bytes (a stream whose only frame was torn, or a whole small frame)
+/// is "detected" as CRC-32C whatever it holds, so naming the right checksum with -c makes
+/// `recover --truncate` refuse with status 2 and a false claim that "the stream's frames
+/// verify under crc32c" (no frame verifies under crc32c). A valid 10-byte `-c none` stream
+/// is refused the same way, so `recover --truncate` fails on a clean stream.
+#[test]
+fn recover_truncate_on_a_tiny_file_does_not_claim_another_checksum_fits() {
+    let dir = dir("tiny");
+    // A clean stream: one 2-byte message and one empty one, no checksum (10 bytes).
+    let clean = dir.join("clean.fs");
+    pack(&clean, "none", "6162\n\n");
+    let bytes = std::fs::read(&clean).unwrap();
+    assert_eq!(bytes.len(), 10);
+    let out = flatstream(&["recover", clean.to_str().unwrap(), "-c", "none", "--truncate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&clean).unwrap(), bytes);
+}
+
+/// The same false claim for a torn stream named with the right checksum: a file holding the
+/// first 10 bytes of an XXH3 frame (a writer that died in its first frame) is refused by
+/// `recover --truncate -c xxh3` with status 2, "the stream's frames verify under crc32c",
+/// and `verify -c xxh3` gives the same false advice.
+#[test]
+fn a_torn_tiny_xxh3_stream_is_not_said_to_verify_under_crc32c() {
+    let dir = dir("tiny-torn");
+    // A torn XXH3 stream: the first 10 bytes of a frame (length 48, 6 of the 8 checksum bytes).
+    let torn = dir.join("torn.fs");
+    std::fs::write(&torn, [48, 0, 0, 0, 0x66, 0x40, 0x8c, 0x05, 0x8d, 0x06]).unwrap();
+    let out = flatstream(&["recover", torn.to_str().unwrap(), "-c", "xxh3", "--truncate"]);
+    let message = stderr(&out);
+    assert!(
+        !message.contains("verify under crc32c"),
+        "no frame verifies under crc32c in a 10-byte torn file: {message}"
+    );
+    assert_ne!(out.status.code(), Some(2), "bad data, not a usage error: {message}");
+    let verify = flatstream(&["verify", torn.to_str().unwrap(), "-c", "xxh3"]);
+    assert!(
+        !stderr(&verify).contains("verify under crc32c"),
+        "{}",
+        stderr(&verify)
+    );
+}
