@@ -125,3 +125,68 @@ fn a_torn_tiny_xxh3_stream_is_not_said_to_verify_under_crc32c() {
         stderr(&verify)
     );
 }
+
+/// `salvage` maps its input into memory; when the input shrinks while salvage runs (a log
+/// rotated or truncated by its writer, the world's way of damaging a file that is being
+/// repaired) the process dies of SIGBUS (exit 135 in a shell) instead of stopping with an
+/// error naming the frame and offset, and leaves its temporary file
+/// `.NAME.flatstream-tmp-PID-N` beside the output, which the README says a failed run never
+/// does. `verify`, `stats`, `convert` and `recover` stop cleanly in the same race.
+#[test]
+fn salvage_survives_its_input_shrinking_underneath() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    let dir = dir("shrink");
+    let original = dir.join("original.fs");
+    let generated = flatstream(&[
+        "gen",
+        "telemetry",
+        original.to_str().unwrap(),
+        "--count",
+        "1500000",
+        "-c",
+        "crc32c",
+        "-q",
+    ]);
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    let input = dir.join("in.fs");
+    let output = dir.join("out.fs");
+    let mut signals = Vec::new();
+    for delay_ms in [20, 50, 100, 200] {
+        std::fs::copy(&original, &input).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
+            .args([
+                "salvage",
+                input.to_str().unwrap(),
+                output.to_str().unwrap(),
+                "-q",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&input)
+            .unwrap()
+            .set_len(1000)
+            .unwrap();
+        let result = child.wait_with_output().unwrap();
+        if let Some(signal) = result.status.signal() {
+            signals.push((delay_ms, signal));
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("flatstream-tmp"))
+        .collect();
+    assert!(
+        signals.is_empty(),
+        "salvage was killed by a signal (delay ms, signal): {signals:?}"
+    );
+    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+}
