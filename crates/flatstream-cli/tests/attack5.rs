@@ -190,3 +190,91 @@ fn salvage_survives_its_input_shrinking_underneath() {
     );
     assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
 }
+
+/// One 64 KiB block of a 1.5 MB CRC-32C stream overwritten with foreign binary data (an
+/// array of small little-endian u32 values, as any index or table holds) makes `salvage`
+/// skip everything from the block to the end of the file: the 13,000-odd intact frames
+/// after the block are not copied, the report just counts "candidate frames after damage
+/// [that] were too costly to check". Reading the length field at every byte offset of such
+/// data yields ~16,000 candidates of up to 76 KiB each, which spend the whole checksum
+/// budget before the search reaches the real frames (72-byte ones, cheap to check). The
+/// library's doc of `SalvageReport::unchecked_candidates` says the budget only ever leaves
+/// out candidates "larger than both 64 KiB and twice the largest frame seen".
+#[test]
+fn salvage_keeps_the_frames_after_a_block_of_small_integers() {
+    let dir = dir("small-ints");
+    let original = dir.join("original.fs");
+    let generated = flatstream(&[
+        "gen",
+        "telemetry",
+        original.to_str().unwrap(),
+        "--count",
+        "20000",
+        "-c",
+        "crc32c",
+        "-q",
+    ]);
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    let original = std::fs::read(&original).unwrap();
+    // Frame boundaries of the original (CRC-32C: 8-byte header).
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at < original.len() {
+        let len = u32::from_le_bytes(original[at..at + 4].try_into().unwrap()) as usize;
+        frames.push(at..at + 8 + len);
+        at += 8 + len;
+    }
+    let (start, end) = (409_600, 409_600 + 65_536);
+    let mut damaged = original.clone();
+    for (index, word) in damaged[start..end].chunks_exact_mut(4).enumerate() {
+        word.copy_from_slice(&((index as u32 * 7919) % 300).to_le_bytes());
+    }
+    let intact: Vec<&[u8]> = frames
+        .iter()
+        .filter(|frame| frame.end <= start || frame.start >= end)
+        .map(|frame| &original[frame.clone()])
+        .collect();
+    let input = dir.join("damaged.fs");
+    let output = dir.join("salvaged.fs");
+    std::fs::write(&input, &damaged).unwrap();
+    let salvaged = flatstream(&[
+        "salvage",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+        "-c",
+        "crc32c",
+        "--json",
+    ]);
+    assert_eq!(salvaged.status.code(), Some(1), "{}", stderr(&salvaged));
+    let expected: Vec<u8> = intact.concat();
+    let written = std::fs::read(&output).unwrap();
+    assert_eq!(
+        written.len(),
+        expected.len(),
+        "salvage lost intact frames: {}",
+        String::from_utf8_lossy(&salvaged.stdout)
+    );
+    assert_eq!(written, expected);
+}
+
+/// A stream torn inside its first frame is bad data (status 1) when the file is at most 12
+/// bytes long, but a usage error (status 2, "cannot detect the checksum") when it is 13 or
+/// more bytes, under the default `-c auto`; and `verify --json` then prints no JSON object
+/// at all, though `--json` promises one. The same damage (a writer that died in its first
+/// frame) should get the same status at any length.
+#[test]
+fn a_stream_torn_in_its_first_frame_is_bad_data_at_any_length() {
+    let dir = dir("torn-first");
+    let original = dir.join("original.fs");
+    pack(&original, "crc32c", &format!("{}\n61\n", "ab".repeat(48)));
+    let bytes = std::fs::read(&original).unwrap();
+    let torn = dir.join("torn.fs");
+    for cut in [12, 13, 30, 55] {
+        std::fs::write(&torn, &bytes[..cut]).unwrap();
+        let verify = flatstream(&["verify", torn.to_str().unwrap(), "--json"]);
+        assert_eq!(verify.status.code(), Some(1), "cut at {cut}: {}", stderr(&verify));
+        let report: serde_json::Value = serde_json::from_slice(&verify.stdout)
+            .unwrap_or_else(|error| panic!("cut at {cut}: no JSON ({error}): {}", stderr(&verify)));
+        assert_eq!(report["end"], "torn_tail", "cut at {cut}");
+    }
+}
