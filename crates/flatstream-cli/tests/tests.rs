@@ -14,6 +14,7 @@ mod limits;
 mod outputs;
 mod readme;
 mod recovery;
+mod attack5;
 
 /// Every checksum name the command takes, from the facade's one table.
 fn algorithms() -> impl Iterator<Item = &'static str> {
