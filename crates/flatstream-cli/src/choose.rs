@@ -18,6 +18,10 @@ pub(crate) struct Chosen {
     pub(crate) kind: ChecksumKind,
     /// Whether it was detected (`-c auto`) rather than given.
     pub(crate) detected: bool,
+    /// Detected without evidence: the stream holds no whole frame under any checksum (it
+    /// is empty, or torn inside its first frame), so it reads the same under every one and
+    /// `kind` is the writing default. Never evidence against a checksum `-c` names.
+    pub(crate) assumed: bool,
 }
 
 impl Chosen {
@@ -26,6 +30,7 @@ impl Chosen {
         name.given().map(|kind| Chosen {
             kind,
             detected: false,
+            assumed: false,
         })
     }
 
@@ -70,7 +75,7 @@ pub(crate) fn detect_from(
                 .read_to_end(prefix)
                 .map_err(|error| Failure::usage(file, error))?;
         }
-        match detect(file, prefix, max_frame_len) {
+        match detect(file, prefix, prefix.len() < step, max_frame_len) {
             Ok(chosen) => return Ok(chosen),
             Err(failure) => error = Some(failure),
         }
@@ -92,32 +97,60 @@ pub(crate) fn detect_in(
     bytes: &[u8],
     max_frame_len: usize,
 ) -> Result<Chosen, Failure> {
-    let cap = prefix_steps(max_frame_len)[2];
-    detect(file, &bytes[..bytes.len().min(cap)], max_frame_len)
+    // The same steps as `detect_from`: a prefix that settles it spares detection the
+    // rest (each algorithm that does not fit salvages the prefix to count what verifies).
+    let mut error = None;
+    for step in prefix_steps(max_frame_len) {
+        let prefix = &bytes[..bytes.len().min(step)];
+        match detect(file, prefix, prefix.len() == bytes.len(), max_frame_len) {
+            Ok(chosen) => return Ok(chosen),
+            Err(failure) => error = Some(failure),
+        }
+        if prefix.len() == bytes.len() {
+            break; // The whole stream was tried: more cannot help.
+        }
+    }
+    Err(error.unwrap_or_else(|| Failure::usage(file, "cannot detect the checksum")))
 }
 
-/// Detects the checksum of `bytes`, the whole stream or its start (a start that does not
+/// Detects the checksum of `bytes`, the `whole` stream or its start (a start that does not
 /// settle it makes [`detect_from`] read more).
 ///
-/// A stream too short for a whole frame under any checksum (an empty one included) reads as
-/// torn or empty under any: it is reported as crc32c, the writing default.
-fn detect(file: &Path, bytes: &[u8], max_frame_len: usize) -> Result<Chosen, Failure> {
-    if bytes.len() <= MAX_HEADER_LEN {
-        return Ok(Chosen {
-            kind: ChecksumKind::Crc32c,
-            detected: true,
-        });
-    }
-    detect_checksum_with_limit(bytes, max_frame_len)
-        .map(|detected| Chosen {
+/// A whole stream that is empty or torn inside its first frame under every checksum reads
+/// the same under any: it is reported as crc32c, the writing default,
+/// [`assumed`](Chosen::assumed).
+fn detect(file: &Path, bytes: &[u8], whole: bool, max_frame_len: usize) -> Result<Chosen, Failure> {
+    match detect_checksum_with_limit(bytes, max_frame_len) {
+        Ok(detected) => Ok(Chosen {
             kind: detected.checksum,
             detected: true,
-        })
-        .map_err(|error| {
-            Failure::usage(
-                file,
-                format_args!("cannot detect the checksum: {error}; name it with -c"),
-            )
+            assumed: false,
+        }),
+        Err(_) if whole && torn_first_frame_under_every_width(bytes, max_frame_len) => Ok(Chosen {
+            kind: ChecksumKind::Crc32c,
+            detected: true,
+            assumed: true,
+        }),
+        Err(error) => Err(Failure::usage(
+            file,
+            format_args!("cannot detect the checksum: {error}; name it with -c"),
+        )),
+    }
+}
+
+/// Whether `bytes` is empty or ends inside its first frame under every checksum's header
+/// width: a length field cut short, or a length within the limit whose frame runs past the
+/// end whatever the header. A length over the limit is not: such bytes are more likely no
+/// stream at all, which detection reports naming every candidate.
+fn torn_first_frame_under_every_width(bytes: &[u8], max_frame_len: usize) -> bool {
+    let Some(payload_len) = flatstream::wire::declared_len(bytes) else {
+        return true;
+    };
+    let payload_len = payload_len as usize;
+    payload_len <= max_frame_len
+        && ChecksumKind::all().iter().all(|kind| {
+            let header_len = flatstream::wire::LENGTH_LEN + kind.checksum().size();
+            header_len.saturating_add(payload_len) > bytes.len()
         })
 }
 
@@ -164,5 +197,6 @@ pub(crate) fn contradiction(
     }
     let mut file = File::open(path).ok()?;
     let detected = detect_from(path, &mut file, &mut Vec::new(), max_frame_len).ok()?;
-    (detected.kind != given && detected.kind != ChecksumKind::None).then_some(detected.kind)
+    (!detected.assumed && detected.kind != given && detected.kind != ChecksumKind::None)
+        .then_some(detected.kind)
 }

@@ -24,6 +24,7 @@ use crate::failure::Failure;
 use crate::output::{AtomicFile, STDOUT, after_printing, print};
 use crate::progress::bar;
 use crate::scan::scan;
+use crate::sigbus::SigbusGuard;
 
 pub(crate) fn stats(options: &Options, args: &StatsArgs) -> Result<(), Failure> {
     let mut sizes: BTreeMap<usize, u64> = BTreeMap::new();
@@ -132,12 +133,13 @@ impl Compression {
     }
 }
 
-/// " (detected)" when the checksum was detected rather than given.
+/// " (detected)" when the checksum was detected rather than given, and what it was assumed
+/// to be when the stream held no frame to detect it from.
 fn detected_note(scan: &crate::scan::Scan) -> &'static str {
-    if scan.checksum.detected {
-        " (detected)"
-    } else {
-        ""
+    match (scan.checksum.detected, scan.checksum.assumed) {
+        (_, true) => " (assumed: no whole frame to detect it from)",
+        (true, false) => " (detected)",
+        (false, false) => "",
     }
 }
 
@@ -402,9 +404,15 @@ fn pack_lines<W: Write>(
                 payload.len()
             )));
         }
-        writer
-            .write_payload(&payload)
-            .map_err(|error| Failure::from_write_error(output_name, &error))?;
+        // An I/O error is the output's; anything else refused this line's payload (the
+        // error says how, and where on the wire).
+        writer.write_payload(&payload).map_err(|error| {
+            let failure = Failure::from_write_error(output_name, &error);
+            match error.kind() {
+                flatstream::ErrorKind::Io(_) => failure,
+                _ => failure.context(format_args!("line {line_no} of {}", input_name.display())),
+            }
+        })?;
     }
 }
 
@@ -433,6 +441,22 @@ fn decode_hex(text: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
 pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failure> {
     require_regular_file(&args.file, "recover")?;
     let checksum = choose::for_file(options.checksum, &args.file, options.max_frame_len)?;
+    // A checksum assumed because no frame is whole under any says nothing of what the file
+    // is: a file that is not a stream at all (say, compressed data whose first bytes read as
+    // a length past its end) reads as one torn frame. Only a file no longer than a header
+    // is cut on that assumption, as before detection.
+    if args.truncate
+        && checksum.assumed
+        && std::fs::metadata(&args.file)
+            .is_ok_and(|meta| meta.len() > flatstream::wire::MAX_HEADER_LEN as u64)
+    {
+        return Err(Failure::usage(
+            &args.file,
+            "not cutting anything: no frame is whole under any checksum, so the checksum \
+             cannot be detected (the file may not be a stream at all); name it with -c to cut \
+             a torn first frame",
+        ));
+    }
     if args.truncate
         && !checksum.detected
         && let Some(kind) = choose::contradiction(&args.file, checksum.kind, options.max_frame_len)
@@ -650,12 +674,16 @@ pub(crate) fn salvage(options: &Options, args: &SalvageArgs) -> Result<(), Failu
     // Before the input is mapped: the output must not be the input, and only a new
     // temporary file is created, so nothing truncates the mapped input (that was SIGBUS).
     let output = AtomicFile::create(&args.output, Some(&args.input))?;
+    // An input that shrinks under the map, or whose storage fails a read, raises SIGBUS
+    // when the lost pages are read: an I/O error exit that removes the temporary output,
+    // not a crash. Installed before the map, dropped after it.
+    let _sigbus = SigbusGuard::install(output.temporary_path()).ok();
     // SAFETY: mapping is sound only while the input is not truncated or modified. This
     // command checked above that it is a regular file (not a device or pipe that changes
     // under the map), creates only a new temporary file that is not the input (so nothing
     // here writes it), and documents (README, `salvage --help`) that the input must not
-    // change while salvage runs; an input changed by someone else anyway can crash the
-    // command (SIGBUS), which the documentation says.
+    // change while salvage runs; an input truncated by someone else anyway raises SIGBUS,
+    // which `_sigbus` turns into an error exit.
     #[allow(unsafe_code)]
     let map = unsafe { MappedBytes::map(&args.input) }
         .map_err(|error| Failure::from_error(&args.input, &error))?;

@@ -12,6 +12,7 @@ use flatstream::encrypt::{
 };
 use flatstream::{
     BoundedFramer, Checksum, ChecksumFramer, Deframer, Framer, FramerExt, Result, StreamReader,
+    ZeroFillGuard,
 };
 use zeroize::Zeroize;
 
@@ -171,8 +172,10 @@ pub(crate) enum CliFramer {
 
 /// The innermost framer: checksums each payload as it goes on the wire, and refuses one
 /// over `--max-frame-len`, the limit the reading commands hold frames to (a compressed or
-/// encrypted payload is measured as written, not as the message it carries).
-type WireFramer = BoundedFramer<ChecksumFramer<Box<dyn Checksum + Send + Sync>>>;
+/// encrypted payload is measured as written, not as the message it carries), and frames the
+/// reading commands would report as zero fill (a run of empty payloads: every stream this
+/// command writes verifies).
+type WireFramer = BoundedFramer<ZeroFillGuard<Box<dyn Checksum + Send + Sync>>>;
 
 impl CliFramer {
     /// A framer checksumming with `checksum`, encrypting with `key` when given, that writes
@@ -187,7 +190,7 @@ impl CliFramer {
         max_frame_len: usize,
         output: &Path,
     ) -> std::result::Result<Self, Failure> {
-        let framer = ChecksumFramer::new(checksum).bounded(max_frame_len);
+        let framer = ZeroFillGuard::new(ChecksumFramer::new(checksum)).bounded(max_frame_len);
         Ok(match key {
             None => CliFramer::Plain(framer),
             Some((key, cipher)) => CliFramer::Encrypting(

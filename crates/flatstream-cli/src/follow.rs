@@ -323,6 +323,7 @@ fn checksum(path: &Path, options: &Options) -> Result<Detection, Failure> {
                     return Ok(Detection::Chosen(Chosen {
                         kind: detected.checksum,
                         detected: true,
+                        assumed: false,
                     }));
                 }
                 // The whole prefix of this step is there and is not enough: a larger one.

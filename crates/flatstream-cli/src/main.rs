@@ -5,7 +5,8 @@
 //! index and byte offset.
 
 // `deny` rather than `forbid`: `salvage` maps its input (`commands::salvage`, one
-// `unsafe` call with its SAFETY comment). Everything else is safe code.
+// `unsafe` call with its SAFETY comment) and handles SIGBUS while it reads the map
+// (`sigbus`). Everything else is safe code.
 #![deny(unsafe_code)]
 
 mod args;
@@ -21,6 +22,7 @@ mod maybe;
 mod output;
 mod progress;
 mod scan;
+mod sigbus;
 
 use std::process::ExitCode;
 

@@ -213,6 +213,12 @@ impl AtomicFile {
         Ok(this)
     }
 
+    /// The temporary file, while the output is not committed (`None` for a target written
+    /// directly).
+    pub(crate) fn temporary_path(&self) -> Option<&Path> {
+        self.temp.as_deref()
+    }
+
     /// Syncs the file and renames it over the target, then syncs the directory so that the
     /// rename survives a crash.
     ///

@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 mod compress;
+mod edges;
 mod encrypt;
 mod follow;
 mod inspect;
@@ -14,7 +15,6 @@ mod limits;
 mod outputs;
 mod readme;
 mod recovery;
-mod attack5;
 
 /// Every checksum name the command takes, from the facade's one table.
 fn algorithms() -> impl Iterator<Item = &'static str> {

@@ -39,4 +39,4 @@ pub use recovery::{
 };
 pub use slice::SliceReader;
 pub use writer::StreamWriter;
-pub use zero_fill::ZeroFillCheck;
+pub use zero_fill::{ZeroFillCheck, ZeroFillGuard};

@@ -1,12 +1,13 @@
-//! [`ZeroFillCheck`]: report zero-filled damage instead of reading it as empty frames.
+//! [`ZeroFillCheck`]: report zero-filled damage instead of reading it as empty frames; and
+//! [`ZeroFillGuard`]: never write frames that such a check would report.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 use flatstream_core::wire::{Frame, LENGTH_LEN};
-use flatstream_core::{Checksum, Deframer, Error, Result};
+use flatstream_core::{Checksum, Deframer, Error, Framer, Result};
 
-use crate::ChecksumDeframer;
 use crate::recovery::ZERO_FILL_MIN_LEN;
+use crate::{ChecksumDeframer, ChecksumFramer};
 
 /// A [`ChecksumDeframer`] that reports a run of zero bytes reading as empty frames as
 /// [`ErrorKind::ZeroFilled`](flatstream_core::ErrorKind::ZeroFilled), once the run reaches
@@ -82,11 +83,11 @@ impl<C: Checksum> ZeroFillCheck<C> {
         // A verified frame whose payload is all zero bytes has a zero checksum field when
         // zeros checksum to 0 (empty payloads under every CRC here, any length under
         // CRC-16/XMODEM and without a checksum): its bytes after the length are zeros.
-        let zero_after_length = self.empty_is_zero
-            && payload.iter().all(|byte| *byte == 0)
-            && self.inner.checksum().calculate(payload) == 0;
-        if zero_after_length && (payload.is_empty() || frame_len - LENGTH_LEN >= ZERO_FILL_MIN_LEN)
-        {
+        debug_assert_eq!(
+            frame_len - LENGTH_LEN,
+            self.inner.checksum().size() + payload.len()
+        );
+        if counts_as_zero_fill(self.inner.checksum(), self.empty_is_zero, payload) {
             self.run += frame_len as u64;
             if self.run >= ZERO_FILL_MIN_LEN as u64 || (self.no_empty_frames && payload.is_empty())
             {
@@ -97,6 +98,17 @@ impl<C: Checksum> ZeroFillCheck<C> {
         }
         Ok(())
     }
+}
+
+/// Whether a frame with `payload` under `checksum` is zero bytes after its length field, and
+/// counts towards zero fill as [`ZeroFillCheck`] sees it: an empty payload whose checksum is
+/// zero, or `ZERO_FILL_MIN_LEN` bytes or more of zero checksum and payload.
+fn counts_as_zero_fill<C: Checksum>(checksum: &C, empty_is_zero: bool, payload: &[u8]) -> bool {
+    let after_length = checksum.size() + payload.len();
+    empty_is_zero
+        && (payload.is_empty() || after_length >= ZERO_FILL_MIN_LEN)
+        && payload.iter().all(|byte| *byte == 0)
+        && checksum.calculate(payload) == 0
 }
 
 impl<C: Checksum> Deframer for ZeroFillCheck<C> {
@@ -122,6 +134,100 @@ impl<C: Checksum> Deframer for ZeroFillCheck<C> {
 
     fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
         self.inner.peek_frame_len(input)
+    }
+}
+
+/// A [`ChecksumFramer`] that refuses to write what [`ZeroFillCheck`] would read as
+/// zero-filled damage: the empty payload that would make a run of
+/// [`ZERO_FILL_MIN_LEN`] zero bytes of empty frames (under a checksum whose value for no
+/// bytes is 0: every CRC here, and none), or a payload of zero bytes whose frame is that many
+/// zero bytes after its length (under CRC-16/XMODEM, or without a checksum).
+///
+/// The wire format allows such frames, but a file system that crashes before the data
+/// reached the disk leaves the same bytes, so readers that check for zero fill (the command
+/// line's among them) report them as damage, and `recover` cuts them off the end of a
+/// file. A writer whose streams must read back as intact under that check refuses them
+/// instead, with an [`InvalidFrame`](flatstream_core::ErrorKind::InvalidFrame) error that
+/// writes nothing (the writer goes on).
+///
+/// ```
+/// use flatstream_core::{ErrorKind, NoChecksum};
+/// use flatstream_io::{ChecksumFramer, StreamWriter, ZeroFillGuard};
+///
+/// let mut writer = StreamWriter::new(Vec::new(), ZeroFillGuard::new(ChecksumFramer::new(NoChecksum)));
+/// for _ in 0..15 {
+///     writer.write_payload(b"")?; // 4 zero bytes each: 60 in a row
+/// }
+/// let refused = writer.write_payload(b"").unwrap_err();
+/// assert!(matches!(refused.kind(), ErrorKind::InvalidFrame { .. }));
+/// writer.write_payload(b"x")?; // the run ends: empty payloads may follow again
+/// writer.write_payload(b"")?;
+/// assert_eq!(writer.frames_written(), 17);
+/// # Ok::<(), flatstream_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ZeroFillGuard<C> {
+    inner: ChecksumFramer<C>,
+    /// Whether an empty frame is all zero bytes under this checksum.
+    empty_is_zero: bool,
+    /// Bytes of the current run of zero frames written.
+    run: usize,
+}
+
+impl<C: Checksum> ZeroFillGuard<C> {
+    /// Adds the guard to `inner`.
+    pub fn new(inner: ChecksumFramer<C>) -> Self {
+        let empty_is_zero = inner.checksum().calculate(&[]) == 0;
+        ZeroFillGuard {
+            inner,
+            empty_is_zero,
+            run: 0,
+        }
+    }
+
+    /// The framer inside.
+    pub fn get_ref(&self) -> &ChecksumFramer<C> {
+        &self.inner
+    }
+}
+
+impl<C: Checksum> Framer for ZeroFillGuard<C> {
+    fn frame_and_write<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        payload: &[u8],
+    ) -> Result<usize> {
+        let checksum = self.inner.checksum();
+        let zero = counts_as_zero_fill(checksum, self.empty_is_zero, payload);
+        if zero {
+            let frame_len = LENGTH_LEN + checksum.size() + payload.len();
+            let run = self.run + frame_len;
+            if run >= ZERO_FILL_MIN_LEN {
+                let what = if payload.is_empty() {
+                    let most = (ZERO_FILL_MIN_LEN - 1) / frame_len;
+                    format!(
+                        "an empty payload here would make {run} zero bytes of empty frames in \
+                         a row (at most {most} empty payloads in a row under {})",
+                        checksum.name()
+                    )
+                } else {
+                    format!(
+                        "a payload of {} zero bytes is a frame of {} zero bytes after its \
+                         length under {}",
+                        payload.len(),
+                        frame_len - LENGTH_LEN,
+                        checksum.name()
+                    )
+                };
+                return Err(Error::invalid_frame(format!(
+                    "refused: {what}, which readers that check for zero fill report as \
+                     zero-filled damage (a crash leaves the same bytes)"
+                )));
+            }
+        }
+        let written = self.inner.frame_and_write(writer, payload)?;
+        self.run = if zero { self.run + written } else { 0 };
+        Ok(written)
     }
 }
 
@@ -166,6 +272,54 @@ mod tests {
             assert!(error.is_resumable());
         }
         assert_eq!(reader.read_message().unwrap(), None);
+    }
+
+    #[test]
+    fn the_guard_writes_exactly_what_the_check_reads_as_intact() {
+        // Every payload the guard lets through reads back through the check, and each one
+        // it refuses would have been reported: under a checksum whose empty value is zero
+        // (none, CRC-32C), one whose is not (XXH3 stand-in: a constant), and CRC-16's
+        // zeros-to-zero.
+        #[derive(Debug, Clone, Copy)]
+        struct NonZero;
+        impl Checksum for NonZero {
+            fn size(&self) -> usize {
+                8
+            }
+            fn calculate(&self, _: &[u8]) -> u64 {
+                0x5a5a
+            }
+            fn name(&self) -> &'static str {
+                "nonzero"
+            }
+        }
+        fn run<C: Checksum + Copy>(checksum: C, payloads: &[&[u8]]) -> (usize, usize) {
+            let mut writer = StreamWriter::new(
+                Vec::new(),
+                ZeroFillGuard::new(ChecksumFramer::new(checksum)),
+            );
+            let refused = payloads
+                .iter()
+                .filter(|payload| writer.write_payload(payload).is_err())
+                .count();
+            let stream = writer.into_inner();
+            let read =
+                SliceReader::new(&stream, ZeroFillCheck::new(ChecksumDeframer::new(checksum)))
+                    .map(Result::unwrap)
+                    .count();
+            (read, refused)
+        }
+        let zeros = [0u8; 70];
+        let mut payloads: Vec<&[u8]> = vec![b""; 20];
+        payloads.push(b"x");
+        payloads.extend([&b""[..]; 3]);
+        payloads.push(&zeros[..59]);
+        payloads.push(&zeros);
+        // None: 4-byte empty frames, 15 in a row at most; 70 zero bytes is zero fill.
+        assert_eq!(run(NoChecksum, &payloads), (20, 6));
+        // A checksum whose value is never zero: nothing is zero fill.
+        assert_eq!(run(NonZero, &payloads), (26, 0));
+        assert!(!counts_as_zero_fill(&NonZero, false, b""));
     }
 
     #[test]

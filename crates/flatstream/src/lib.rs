@@ -19,8 +19,8 @@ pub use flatstream_io::{
     MemoryPolicy, Messages, ObserverDeframer, ObserverFramer, Progress, ReadMode, RecoveryReport,
     SalvageReport, SliceReader, StreamEnd, StreamReader, StreamWriter, Truncate, TypedMessages,
     ValidatingDeframer, ValidatingFramer, WriteProgress, ZERO_FILL_MIN_LEN, ZeroFillCheck,
-    find_intact_frame, recover, recover_file, recover_file_with_progress, salvage, salvage_slice,
-    salvage_slice_with_progress,
+    ZeroFillGuard, find_intact_frame, recover, recover_file, recover_file_with_progress, salvage,
+    salvage_slice, salvage_slice_with_progress,
 };
 
 mod detect;

@@ -677,7 +677,9 @@ pub struct SalvageReport {
     pub zero_filled: Vec<Range<u64>>,
     /// Candidate frames after damage that the search's work budget could not check (only
     /// input that is mostly not frames comes near it); frames among them, if any, were not
-    /// kept.
+    /// kept. Frames like the ones already seen (no longer than twice the largest, at least
+    /// 256 bytes) have a budget of their own that larger candidates cannot spend, so it takes
+    /// damage full of candidates of that size to leave one of them out.
     pub unchecked_candidates: u64,
     /// How the input ends.
     pub end: StreamEnd,
@@ -716,8 +718,9 @@ pub fn salvage<R: Read, C: Checksum, W: Write>(
 /// field survived: it verifies).
 ///
 /// The search costs O(input) whatever the input (see `SalvageReport::unchecked_candidates`
-/// for what its budget may leave out: only on input that is mostly not frames, and only
-/// candidate frames larger than both 64 KiB and twice the largest frame seen). Frames are
+/// for what its budget may leave out: only on input that is mostly not frames). It looks
+/// first for a frame like the ones seen, under a budget of its own, then for other frames
+/// before that one. Frames are
 /// written with the same checksum, so the output is a clean stream of the same kind;
 /// nothing is changed in place.
 ///

@@ -6,15 +6,22 @@
 //! `max_frame_len` bytes per position: quadratic on input that is not frames at all (random
 //! bytes, a foreign file). The search here costs O(input) whatever the input:
 //!
-//! - salvage first looks for the next trustworthy frame of at most 64 KiB (the *anchor*),
-//!   cheap to check; then for larger frames before it. A large candidate whose chain of
-//!   headers lands exactly on the anchor (or the end) is checked first, under its own budget
-//!   of `64 MiB + 16 × input` bytes: real frames do, random bytes almost never. Any other
-//!   candidate over 64 KiB must be followed by two plausible headers (the end, a torn tail or
-//!   a length within the limit; one random length in 64 is, under the default limit);
-//! - candidates no longer than `max(2 × the largest payload seen, 64 KiB)` (*small*) are
-//!   checked against a budget of `64 MiB + 16 × input` checksummed bytes;
-//! - larger ones share a budget of `64 MiB + 4 × input` bytes.
+//! - salvage first looks for the next trustworthy frame like the ones already seen: no
+//!   longer than twice the largest payload seen, clamped to 256 bytes .. 64 KiB (*near*
+//!   candidates), under a budget of `64 MiB + 16 × input` bytes of its own. Damage whose
+//!   length fields describe larger frames (foreign binary data, tables of small integers)
+//!   cannot spend it, so the frames after one damaged region are found whatever the region
+//!   cost; that is the first *anchor*;
+//! - then, before that anchor only, for the other candidates of at most 64 KiB (a budget of
+//!   `64 MiB + 16 × input`), the earliest becoming the anchor; then for larger frames before
+//!   the anchor. A large candidate whose chain of headers lands exactly on the anchor (or
+//!   the end) is checked first, under its own budget of `64 MiB + 16 × input` bytes: real
+//!   frames do, random bytes almost never. Any other candidate over 64 KiB must be followed
+//!   by two plausible headers (the end, a torn tail or a length within the limit; one random
+//!   length in 64 is, under the default limit);
+//! - outside salvage's near pass, candidates no longer than `max(2 × the largest payload
+//!   seen, 64 KiB)` (*small*) are checked against a budget of `64 MiB + 16 × input`
+//!   checksummed bytes; larger ones share a budget of `64 MiB + 4 × input` bytes.
 //!
 //! `recover` must never cut a frame that verifies, whatever follows it, so it takes the
 //! filters only for a cheap first pass; if that finds nothing, a second pass checks every
@@ -33,6 +40,9 @@ pub const ZERO_FILL_MIN_LEN: usize = 64;
 
 /// Payloads up to this size are always worth checking after damage.
 const SMALL_FLOOR: usize = 64 * 1024;
+/// The smallest limit of salvage's near pass (frames like the ones seen), before any frame
+/// was seen.
+const NEAR_FLOOR: usize = 256;
 /// Checksummed bytes every search may spend before the per-byte allowance.
 const BASE_BUDGET: u64 = 64 * 1024 * 1024;
 const SMALL_PER_INPUT_BYTE: u64 = 16;
@@ -50,6 +60,8 @@ pub(crate) struct Resync {
     /// follows it, so for it any match is evidence.
     salvaging: bool,
     largest_payload_seen: usize,
+    /// Salvage's near pass: frames like the ones seen, out of reach of larger candidates.
+    near_budget: u64,
     small_budget: u64,
     large_budget: u64,
     /// For large candidates whose chain of headers lands exactly on the next small intact
@@ -73,6 +85,7 @@ impl Resync {
             max_frame_len,
             salvaging,
             largest_payload_seen: 0,
+            near_budget: BASE_BUDGET.saturating_add(input_len.saturating_mul(SMALL_PER_INPUT_BYTE)),
             small_budget: BASE_BUDGET
                 .saturating_add(input_len.saturating_mul(SMALL_PER_INPUT_BYTE)),
             large_budget: BASE_BUDGET
@@ -104,10 +117,34 @@ impl Resync {
         on_progress: &mut dyn FnMut(u64),
     ) -> Option<usize> {
         if self.salvaging {
-            // The anchor: the first intact frame of at most 64 KiB (cheap to look for). Then
-            // the larger frames before it, those whose chain of headers lands exactly on the
-            // anchor (or on the end) first: a real frame's does.
-            let anchor = self.pass(input, from, deframer, Which::Small, on_progress);
+            // The anchor: the first intact frame like the ones seen (cheap to look for, and
+            // under a budget that larger candidates in the damage cannot spend), or an
+            // earlier one of at most 64 KiB. Then the larger frames before it, those whose
+            // chain of headers lands exactly on the anchor (or on the end) first: a real
+            // frame's does.
+            let near_limit = self
+                .largest_payload_seen
+                .saturating_mul(2)
+                .clamp(NEAR_FLOOR, SMALL_FLOOR)
+                .min(self.max_frame_len);
+            let near = self.pass(
+                input,
+                from,
+                deframer,
+                Which::Near { limit: near_limit },
+                on_progress,
+            );
+            let near_end = near.unwrap_or(input.len());
+            let small = if near_limit < SMALL_FLOOR.min(self.max_frame_len) {
+                let which = Which::Small {
+                    above: near_limit,
+                    end: near_end,
+                };
+                self.pass(input, from, deframer, which, on_progress)
+            } else {
+                None
+            };
+            let anchor = small.or(near);
             let target = anchor.unwrap_or(input.len());
             let large = self.pass(input, from, deframer, Which::Large { target }, on_progress);
             return large.filter(|large| *large < target).or(anchor);
@@ -128,7 +165,7 @@ impl Resync {
         on_progress: &mut dyn FnMut(u64),
     ) -> Option<usize> {
         let end = match which {
-            Which::Large { target } => target.min(input.len()),
+            Which::Large { target } | Which::Small { end: target, .. } => target.min(input.len()),
             _ => input.len(),
         };
         let small_limit = self
@@ -172,7 +209,8 @@ impl Resync {
         let over_floor = payload_len > SMALL_FLOOR;
         let frame_end = candidate + self.header_len + payload_len;
         let anchored = match which {
-            Which::Small if over_floor => return false,
+            Which::Near { limit } if payload_len > limit => return false,
+            Which::Small { above, .. } if over_floor || payload_len <= above => return false,
             Which::Large { .. } if !over_floor => return false,
             Which::Large { target } => self.lands_on(input, frame_end, target),
             _ => false,
@@ -183,6 +221,8 @@ impl Resync {
         }
         let budget = if anchored {
             &mut self.anchored_budget
+        } else if matches!(which, Which::Near { .. }) {
+            &mut self.near_budget
         } else if payload_len > small_limit {
             &mut self.large_budget
         } else {
@@ -259,8 +299,12 @@ enum Which {
     All,
     /// Every candidate, with salvage's filters (`recover`'s cheap pass).
     Filtered,
-    /// Candidates of at most 64 KiB, filtered: salvage's anchor.
-    Small,
+    /// Candidates of at most `limit` bytes (frames like the ones seen), filtered, under a
+    /// budget of their own: salvage's first anchor.
+    Near { limit: usize },
+    /// Candidates over `above` and of at most 64 KiB before `end` (the near anchor, or the
+    /// end), filtered: an earlier anchor.
+    Small { above: usize, end: usize },
     /// Candidates over 64 KiB before `target` (the anchor, or the end), filtered unless
     /// their chain of headers lands exactly on it.
     Large { target: usize },
@@ -333,13 +377,55 @@ mod tests {
             input.extend(frame(b"!a frame"));
         }
         let mut resync = Resync::new(input.len(), 4, 1024, true);
-        resync.small_budget = 3; // smaller than any payload
+        // Smaller than any payload.
+        resync.near_budget = 3;
+        resync.small_budget = 3;
         let mut deframer = ChecksumDeframer::new(Bang);
         assert_eq!(resync.find(&input, 0, &mut deframer, &mut |_| {}), None);
         // The four real frames at least (other positions hold small lengths too).
         assert!(resync.unchecked >= 4, "{}", resync.unchecked);
         let mut paid = Resync::new(input.len(), 4, 1024, true);
         assert_eq!(paid.find(&input, 0, &mut deframer, &mut |_| {}), Some(0));
+    }
+
+    #[test]
+    fn damage_of_larger_candidates_cannot_spend_the_budget_of_frames_like_those_seen() {
+        // Damage whose every 4-byte word reads as a 2000-byte candidate (never verifying),
+        // then frames like the ones seen before it (8-byte payloads).
+        let mut input = Vec::new();
+        for _ in 0..500 {
+            input.extend_from_slice(&2000u32.to_le_bytes());
+        }
+        let at = input.len();
+        for _ in 0..3 {
+            input.extend(frame(b"!a frame"));
+        }
+        input.extend(vec![0xee; 2100]); // room for the candidates to fit
+        let mut deframer = ChecksumDeframer::new(Bang);
+        let mut resync = Resync::new(input.len(), 4, 4096, true);
+        resync.saw_payload(8);
+        // Enough for a handful of the 2000-byte candidates, not for the 500 of them.
+        resync.small_budget = 10_000;
+        assert_eq!(resync.find(&input, 0, &mut deframer, &mut |_| {}), Some(at));
+        assert!(
+            resync.unchecked > 0,
+            "the damage's candidates went unchecked"
+        );
+
+        // A frame unlike those seen (300 bytes) before the frames like them is still found,
+        // while the budget for it lasts.
+        let mut input = vec![0xee; 5];
+        let medium = input.len();
+        let mut payload = vec![b'!'; 300];
+        payload[1] = 7;
+        input.extend(frame(&payload));
+        input.extend(frame(b"!a frame"));
+        let mut resync = Resync::new(input.len(), 4, 4096, true);
+        resync.saw_payload(8);
+        assert_eq!(
+            resync.find(&input, 0, &mut deframer, &mut |_| {}),
+            Some(medium)
+        );
     }
 
     #[test]
