@@ -107,11 +107,7 @@ fn small_frames(seed: u64, count: usize) -> Vec<(bool, Vec<u8>)> {
 }
 
 /// Every intact payload, in order, and nothing else; or the loss was announced.
-fn assert_kept_every_intact_frame(
-    intact: &[Vec<u8>],
-    written: &[Vec<u8>],
-    report: &Value,
-) {
+fn assert_kept_every_intact_frame(intact: &[Vec<u8>], written: &[Vec<u8>], report: &Value) {
     let missing: Vec<usize> = intact
         .iter()
         .filter(|payload| !written.contains(payload))
