@@ -266,7 +266,7 @@ pub(crate) struct ConvertArgs {
     pub(crate) input: PathBuf,
     /// The stream to write.
     pub(crate) output: PathBuf,
-    /// The input's checksum (detected by default).
+    /// The input's checksum (detected by default; `-c` names it too).
     #[arg(long, value_parser = checksum_names(), default_value = "auto")]
     pub(crate) from: ChecksumName,
     /// The output's checksum.

@@ -442,14 +442,10 @@ pub(crate) fn recover(options: &Options, args: &RecoverArgs) -> Result<(), Failu
     require_regular_file(&args.file, "recover")?;
     let checksum = choose::for_file(options.checksum, &args.file, options.max_frame_len)?;
     // A checksum assumed because no frame is whole under any says nothing of what the file
-    // is: a file that is not a stream at all (say, compressed data whose first bytes read as
-    // a length past its end) reads as one torn frame. Only a file no longer than a header
-    // is cut on that assumption, as before detection.
-    if args.truncate
-        && checksum.assumed
-        && std::fs::metadata(&args.file)
-            .is_ok_and(|meta| meta.len() > flatstream::wire::MAX_HEADER_LEN as u64)
-    {
+    // is: a file that is not a stream at all (a few bytes of text, compressed data whose
+    // first bytes read as a length past its end) reads as one torn frame. Nothing is cut on
+    // that assumption, not even with --force: naming the checksum says the file is a stream.
+    if args.truncate && checksum.assumed {
         return Err(Failure::usage(
             &args.file,
             "not cutting anything: no frame is whole under any checksum, so the checksum \
@@ -761,6 +757,7 @@ fn write_salvage(
                 "skipped": pairs(&report.skipped),
                 "zero_filled": pairs(&report.zero_filled),
                 "unchecked_candidates": report.unchecked_candidates,
+                "unconfirmed_candidates": report.unconfirmed_candidates,
                 "end": if torn { "torn_tail" } else { "clean" },
                 "input_len": report.input_len,
             })
@@ -802,6 +799,14 @@ fn write_salvage(
             report.unchecked_candidates
         )?;
     }
+    if report.unconfirmed_candidates > 0 {
+        writeln!(
+            out,
+            "  {} frames after damage verified under {} but were not followed by an intact frame; a 2-byte checksum matches by chance once in 65 536, so they were not kept",
+            report.unconfirmed_candidates,
+            checksum.name()
+        )?;
+    }
     if torn {
         writeln!(out, "  the input ends in a torn frame")?;
     }
@@ -809,6 +814,22 @@ fn write_salvage(
 }
 
 pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failure> {
+    // `-c`, which names the checksum of what every other command reads, names the input's
+    // here too; `--from` says the same, and the two may not disagree.
+    let from = match (args.from.given(), options.checksum.given()) {
+        (Some(from), Some(named)) if from != named => {
+            return Err(Failure::usage(
+                &args.input,
+                format_args!(
+                    "-c {} and --from {} name different checksums for the input",
+                    named.name(),
+                    from.name()
+                ),
+            ));
+        }
+        (None, Some(_)) => options.checksum,
+        _ => args.from,
+    };
     let output = AtomicFile::create(&args.output, Some(&args.input))?;
     let mut writer = MessageWriter::new(
         BufWriter::with_capacity(256 * 1024, output),
@@ -819,7 +840,7 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
         &args.output,
     )?;
     let reading = Options {
-        checksum: args.from,
+        checksum: from,
         max_frame_len: options.max_frame_len,
         quiet: options.quiet,
         compression: CompressionArgs {

@@ -6,7 +6,6 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-mod attack6;
 mod compress;
 mod edges;
 mod encrypt;

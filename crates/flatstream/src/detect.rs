@@ -215,8 +215,10 @@ pub fn detect_checksum_with_limit(input: &[u8], max_frame_len: usize) -> Result<
 /// How far the start of a stream reads under one algorithm.
 struct Fit {
     kind: ChecksumKind,
-    /// Frames verified before the first error: for a checksum, only those whose payload
-    /// is neither empty nor all zero.
+    /// Frames verified: for a checksum, only those whose bytes after the length field are
+    /// not all zero (zero fill verifies as empty frames under every CRC, and as frames of
+    /// zeros under CRC-16/XMODEM; a payload of zeros whose stored checksum is not zero is
+    /// evidence like any other).
     frames: u64,
     /// Without a checksum: of `frames`, those whose payload is neither empty nor all zero.
     data_frames: u64,
@@ -247,7 +249,9 @@ impl Fit {
                 fit.frames = SliceReader::new(&kept, deframer())
                     .take(DETECT_FRAMES as usize)
                     .filter_map(Result::ok)
-                    .filter(|payload| payload.iter().any(|byte| *byte != 0))
+                    .filter(|payload| {
+                        payload.iter().any(|byte| *byte != 0) || checksum.calculate(payload) != 0
+                    })
                     .count() as u64;
             }
             return fit;

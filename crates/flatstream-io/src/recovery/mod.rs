@@ -681,6 +681,11 @@ pub struct SalvageReport {
     /// 256 bytes) have a budget of their own that larger candidates cannot spend, so it takes
     /// damage full of candidates of that size to leave one of them out.
     pub unchecked_candidates: u64,
+    /// Frames after damage that verified under a checksum narrower than 4 bytes (CRC-16)
+    /// but were not followed by another intact frame, a torn tail or the end: a chance match
+    /// is 1 in 65 536 there, so they were not kept (an intact frame between two damaged
+    /// regions is one of them).
+    pub unconfirmed_candidates: u64,
     /// How the input ends.
     pub end: StreamEnd,
     /// Bytes of input.
@@ -714,8 +719,10 @@ pub fn salvage<R: Read, C: Checksum, W: Write>(
 /// be followed by another intact frame, a torn tail or the end. A run of
 /// [`ZERO_FILL_MIN_LEN`] or more zero bytes at a frame boundary is zero-filled damage and is
 /// skipped, not copied as empty frames; so is a non-empty frame whose checksum and payload
-/// are zero bytes (under CRC-16/XMODEM, what a zeroed block leaves of any frame whose length
-/// field survived: it verifies).
+/// are that many zero bytes (under CRC-16/XMODEM, what a zeroed block leaves of a frame whose
+/// length field survived: it verifies). Both are what [`ZeroFillCheck`](crate::ZeroFillCheck)
+/// reports and [`ZeroFillGuard`](crate::ZeroFillGuard) never writes, so an undamaged stream
+/// comes through whole.
 ///
 /// The search costs O(input) whatever the input (see `SalvageReport::unchecked_candidates`
 /// for what its budget may leave out: only on input that is mostly not frames). It looks
@@ -759,6 +766,7 @@ pub fn salvage_slice_with_progress<C: Checksum, W: Write>(
         skipped: Vec::new(),
         zero_filled: Vec::new(),
         unchecked_candidates: 0,
+        unconfirmed_candidates: 0,
         end: StreamEnd::CleanEof,
         input_len: input.len() as u64,
     };
@@ -777,10 +785,13 @@ pub fn salvage_slice_with_progress<C: Checksum, W: Write>(
             match parser.parse_frame(&input[position..]) {
                 // A frame whose checksum and payload are zeros, under a checksum that maps
                 // zeros of any length to 0 (CRC-16/XMODEM): what a zeroed block leaves of a
-                // frame whose length survived, whatever its size. Never copied.
+                // frame whose length survived. Zero fill from `ZERO_FILL_MIN_LEN` zero bytes
+                // after the length on, as readers that check for it see it (and writers that
+                // guard against it never write it); a shorter one verifies and is copied.
                 Ok(Some(frame))
                     if checksum_len > 0
                         && !frame.payload.is_empty()
+                        && frame.len - LENGTH_LEN >= ZERO_FILL_MIN_LEN
                         && is_all_zero(&input[position + LENGTH_LEN..position + frame.len]) =>
                 {
                     Damage::ZeroFill(position + frame.len)
@@ -818,6 +829,7 @@ pub fn salvage_slice_with_progress<C: Checksum, W: Write>(
         }
         let next = resync.find(input, position + 1, &mut parser, &mut on_progress);
         report.unchecked_candidates = resync.unchecked;
+        report.unconfirmed_candidates = resync.unconfirmed;
         let skipped_end = next.unwrap_or(input.len());
         if let Damage::Frame(error) = &damage
             && next.is_none()

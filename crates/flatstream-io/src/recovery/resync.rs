@@ -18,7 +18,12 @@
 //!   the end) is checked first, under its own budget of `64 MiB + 16 × input` bytes: real
 //!   frames do, random bytes almost never. Any other candidate over 64 KiB must be followed
 //!   by two plausible headers (the end, a torn tail or a length within the limit; one random
-//!   length in 64 is, under the default limit);
+//!   length in 64 is, under the default limit); last, before whatever was found, the large
+//!   candidates those filters passed over (a large frame with damage right after it) are
+//!   checked under a budget of their own, `64 MiB + 4 × input`;
+//! - under a 2-byte checksum (CRC-16) a match is a chance once in 65 536: salvage trusts one
+//!   only when another intact frame, a torn tail or the end follows it, and counts the
+//!   others (*unconfirmed*: an intact frame between two damaged regions is one);
 //! - outside salvage's near pass, candidates no longer than `max(2 × the largest payload
 //!   seen, 64 KiB)` (*small*) are checked against a budget of `64 MiB + 16 × input`
 //!   checksummed bytes; larger ones share a budget of `64 MiB + 4 × input` bytes.
@@ -67,8 +72,15 @@ pub(crate) struct Resync {
     /// For large candidates whose chain of headers lands exactly on the next small intact
     /// frame (or the end): real frames do, random bytes almost never.
     anchored_budget: u64,
+    /// Salvage's last pass: large candidates that neither land on the anchor nor are
+    /// followed by plausible headers (a large frame with damage right after it).
+    unfiltered_budget: u64,
     /// Candidates the budget could not pay for.
     pub(crate) unchecked: u64,
+    /// Candidates that verified under a checksum narrower than 4 bytes but were not
+    /// followed by an intact frame, a torn tail or the end: possibly chance matches (1 in
+    /// 65 536), not trusted.
+    pub(crate) unconfirmed: u64,
 }
 
 impl Resync {
@@ -92,7 +104,10 @@ impl Resync {
                 .saturating_add(input_len.saturating_mul(LARGE_PER_INPUT_BYTE)),
             anchored_budget: BASE_BUDGET
                 .saturating_add(input_len.saturating_mul(SMALL_PER_INPUT_BYTE)),
+            unfiltered_budget: BASE_BUDGET
+                .saturating_add(input_len.saturating_mul(LARGE_PER_INPUT_BYTE)),
             unchecked: 0,
+            unconfirmed: 0,
         }
     }
 
@@ -147,7 +162,19 @@ impl Resync {
             let anchor = small.or(near);
             let target = anchor.unwrap_or(input.len());
             let large = self.pass(input, from, deframer, Which::Large { target }, on_progress);
-            return large.filter(|large| *large < target).or(anchor);
+            let found = large.filter(|large| *large < target).or(anchor);
+            // Last, before whatever was found: the large candidates the filters passed over
+            // unchecked (a large frame with damage right after it), under a budget of their
+            // own: those that end before it, and those that end exactly where the chain of
+            // headers from it breaks (a large frame whose payload holds frames, found inside
+            // it).
+            let before = found.unwrap_or(input.len());
+            let which = Which::LargeUnfiltered {
+                target: before,
+                chain_end: self.chain_end(input, before),
+            };
+            let unfiltered = self.pass(input, from, deframer, which, on_progress);
+            return unfiltered.or(found);
         }
         let found = self.pass(input, from, deframer, Which::Filtered, on_progress);
         if found.is_some() {
@@ -165,7 +192,9 @@ impl Resync {
         on_progress: &mut dyn FnMut(u64),
     ) -> Option<usize> {
         let end = match which {
-            Which::Large { target } | Which::Small { end: target, .. } => target.min(input.len()),
+            Which::Large { target }
+            | Which::LargeUnfiltered { target, .. }
+            | Which::Small { end: target, .. } => target.min(input.len()),
             _ => input.len(),
         };
         let small_limit = self
@@ -211,16 +240,29 @@ impl Resync {
         let anchored = match which {
             Which::Near { limit } if payload_len > limit => return false,
             Which::Small { above, .. } if over_floor || payload_len <= above => return false,
-            Which::Large { .. } if !over_floor => return false,
+            Which::Large { .. } | Which::LargeUnfiltered { .. } if !over_floor => return false,
             Which::Large { target } => self.lands_on(input, frame_end, target),
+            // Only what the filtered pass passed over (it checked the others), and of those
+            // only the ones that end before the target or where the chain from it breaks:
+            // most random lengths reach past both, and checking them would cost the input's
+            // length each.
+            Which::LargeUnfiltered { target, chain_end }
+                if self.lands_on(input, frame_end, target)
+                    || self.plausible_header_at(input, frame_end, 2)
+                    || (frame_end > target && frame_end != chain_end) =>
+            {
+                return false;
+            }
             _ => false,
         };
-        let filtered = which != Which::All;
+        let filtered = !matches!(which, Which::All | Which::LargeUnfiltered { .. });
         if over_floor && filtered && !anchored && !self.plausible_header_at(input, frame_end, 2) {
             return false;
         }
         let budget = if anchored {
             &mut self.anchored_budget
+        } else if matches!(which, Which::LargeUnfiltered { .. }) {
+            &mut self.unfiltered_budget
         } else if matches!(which, Which::Near { .. }) {
             &mut self.near_budget
         } else if payload_len > small_limit {
@@ -242,13 +284,20 @@ impl Resync {
         if frame.payload.is_empty() || is_all_zero(&rest[LENGTH_LEN..frame.len]) {
             return false;
         }
-        if self.checksum_len >= 4 || !filtered {
+        // A chance match is 1 in 65 536 under a 2-byte checksum: the frame must be followed
+        // by another intact frame, a torn tail or the end (but for `recover`'s thorough
+        // pass, which takes any match as evidence). Salvage counts the ones it leaves out.
+        if self.checksum_len >= 4 || which == Which::All {
             return true;
         }
-        match deframer.parse_frame(&input[candidate + frame.len..]) {
+        let confirmed = match deframer.parse_frame(&input[candidate + frame.len..]) {
             Ok(_) => true,
             Err(error) => error.is_torn_tail(),
+        };
+        if !confirmed && self.salvaging {
+            self.unconfirmed += 1;
         }
+        confirmed
     }
 
     /// Whether the chain of frame headers from `position` lands exactly on `target` (within
@@ -269,6 +318,22 @@ impl Resync {
             }
         }
         false
+    }
+
+    /// Where the chain of frame headers from `position` breaks: the first header that is
+    /// torn, over the limit or runs past the end (or the end itself). Lengths only, no
+    /// checksum: one step a frame, up to the next damage.
+    fn chain_end(&self, input: &[u8], mut position: usize) -> usize {
+        while let Some(payload_len) = input.get(position..).and_then(read_length) {
+            let next = position
+                .saturating_add(self.header_len)
+                .saturating_add(payload_len);
+            if payload_len > self.max_frame_len || next > input.len() {
+                break;
+            }
+            position = next;
+        }
+        position
     }
 
     /// Whether a frame header could begin at `position`: the end of the input, a torn
@@ -308,6 +373,10 @@ enum Which {
     /// Candidates over 64 KiB before `target` (the anchor, or the end), filtered unless
     /// their chain of headers lands exactly on it.
     Large { target: usize },
+    /// The candidates over 64 KiB before `target` that `Large` passed over unchecked (no
+    /// plausible headers after them, no chain landing on its target) and that end before
+    /// `target` or exactly at `chain_end`, where the chain of headers from it breaks.
+    LargeUnfiltered { target: usize, chain_end: usize },
 }
 
 /// The little-endian length field at the start of `bytes`, if it is whole.
@@ -429,17 +498,34 @@ mod tests {
     }
 
     #[test]
-    fn large_candidates_need_a_plausible_next_header_only_when_asked() {
-        // A 70 000-byte frame (over the 64 KiB floor) followed by a huge length field.
+    fn a_large_frame_with_damage_after_it_is_found_last() {
+        // A 70 000-byte frame (over the 64 KiB floor) followed by a huge length field: the
+        // filtered pass passes over it (no plausible header after it), the last pass checks
+        // it; `recover` checks every candidate anyway.
         let mut payload = vec![b'!'; 70_000];
         payload[1] = 1;
         let mut input = frame(&payload);
         input.extend_from_slice(&[0xff; 8]);
         let mut deframer = ChecksumDeframer::new(Bang).with_max_frame_len(100_000);
         let mut salvage = Resync::new(input.len(), 4, 100_000, true);
-        assert_eq!(salvage.find(&input, 0, &mut deframer, &mut |_| {}), None);
+        assert_eq!(salvage.find(&input, 0, &mut deframer, &mut |_| {}), Some(0));
+        assert_eq!((salvage.unchecked, salvage.unconfirmed), (0, 0));
         let mut recover = Resync::new(input.len(), 4, 100_000, false);
         assert_eq!(recover.find(&input, 0, &mut deframer, &mut |_| {}), Some(0));
+        // A large candidate that reaches past the target and past where the chain from it
+        // breaks is not checked at all (random lengths do): not even counted.
+        let mut input = vec![0xee; 3];
+        input.extend_from_slice(&90_000u32.to_le_bytes());
+        input.extend_from_slice(&[0xee; 4]);
+        let small = input.len();
+        input.extend(frame(b"!small"));
+        input.extend(vec![0xee; 90_000]);
+        let mut salvage = Resync::new(input.len(), 4, 100_000, true);
+        assert_eq!(
+            salvage.find(&input, 0, &mut deframer, &mut |_| {}),
+            Some(small)
+        );
+        assert_eq!(salvage.unchecked, 0);
     }
 
     #[test]
