@@ -7,8 +7,9 @@
 //!   for byte, a frame that verifies in the input outside the skipped ranges, in order; the
 //!   skipped and zero-filled ranges are ordered, disjoint and in bounds, and each zero-filled
 //!   range is all zeros inside a skipped range.
-//! - `detect_checksum` never panics; a checksum it names verifies as many frames (with data)
-//!   as it says, anywhere in the input, and "none" reads the input to its end.
+//! - `detect_checksum` never panics; a checksum it names verifies as many frames (that zero
+//!   fill could not have left) as it says, anywhere in the input, and "none" reads the input
+//!   to its end.
 #![no_main]
 
 mod common;
@@ -272,14 +273,18 @@ fn check_detect(stream: &[u8], limit: usize) {
     let checksum = detected.checksum.checksum();
     let deframer = ChecksumDeframer::new(&*checksum).with_max_frame_len(limit);
     let frames = if checksum.size() > 0 {
-        // A checksum is named for the frames with data that verify under it anywhere in the
-        // input, past damage as salvage finds them.
+        // A checksum is named for the frames that verify under it anywhere in the input,
+        // past damage as salvage finds them, and that zero fill could not have left: bytes
+        // after the length field not all zero (a payload with data, or a checksum that is
+        // not zero: an empty frame under XXH3, zeros under CRC-32).
         let mut kept = Vec::new();
         salvage_slice(stream, deframer, &mut kept).expect("salvage with a checksum");
         SliceReader::new(&kept, deframer)
             .take(flatstream::DETECT_FRAMES as usize)
             .filter_map(Result::ok)
-            .filter(|payload| payload.iter().any(|byte| *byte != 0))
+            .filter(|payload| {
+                payload.iter().any(|byte| *byte != 0) || checksum.calculate(payload) != 0
+            })
             .count() as u64
     } else {
         // "none" is named only for input that reads frame after frame to its end (or a
