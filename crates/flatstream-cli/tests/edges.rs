@@ -143,11 +143,9 @@ fn salvage_keeps_empty_frames_between_messages() {
     assert_eq!(std::fs::read(&out).unwrap(), written);
 }
 
-/// A file of at most 12 bytes (a stream whose only frame was torn, or a whole small frame)
-/// is "detected" as CRC-32C whatever it holds, so naming the right checksum with -c makes
-/// `recover --truncate` refuse with status 2 and a false claim that "the stream's frames
-/// verify under crc32c" (no frame verifies under crc32c). A valid 10-byte `-c none` stream
-/// is refused the same way, so `recover --truncate` fails on a clean stream.
+/// A file of at most 12 bytes used to be "detected" as CRC-32C whatever it held, so naming
+/// the right checksum made `recover --truncate` refuse (status 2) with a false claim that
+/// "the stream's frames verify under crc32c". A clean 10-byte `-c none` stream passes.
 #[test]
 fn recover_truncate_on_a_tiny_file_does_not_claim_another_checksum_fits() {
     let dir = dir("tiny");
@@ -167,10 +165,9 @@ fn recover_truncate_on_a_tiny_file_does_not_claim_another_checksum_fits() {
     assert_eq!(std::fs::read(&clean).unwrap(), bytes);
 }
 
-/// The same false claim for a torn stream named with the right checksum: a file holding the
-/// first 10 bytes of an XXH3 frame (a writer that died in its first frame) is refused by
-/// `recover --truncate -c xxh3` with status 2, "the stream's frames verify under crc32c",
-/// and `verify -c xxh3` gives the same false advice.
+/// The same false claim, gone, for a torn stream named with the right checksum: the first
+/// 10 bytes of an XXH3 frame (a writer that died in its first frame) under `recover
+/// --truncate -c xxh3` and `verify -c xxh3`.
 #[test]
 fn a_torn_tiny_xxh3_stream_is_not_said_to_verify_under_crc32c() {
     let dir = dir("tiny-torn");
@@ -254,14 +251,11 @@ fn salvage_survives_its_input_shrinking_underneath() {
 }
 
 /// One 64 KiB block of a 1.5 MB CRC-32C stream overwritten with foreign binary data (an
-/// array of small little-endian u32 values, as any index or table holds) makes `salvage`
-/// skip everything from the block to the end of the file: the 13,000-odd intact frames
-/// after the block are not copied, the report just counts "candidate frames after damage
-/// [that] were too costly to check". Reading the length field at every byte offset of such
-/// data yields ~16,000 candidates of up to 76 KiB each, which spend the whole checksum
-/// budget before the search reaches the real frames (72-byte ones, cheap to check). The
-/// library's doc of `SalvageReport::unchecked_candidates` says the budget only ever leaves
-/// out candidates "larger than both 64 KiB and twice the largest frame seen".
+/// array of small little-endian u32 values, as any index or table holds) used to make
+/// `salvage` skip everything from the block to the end: the length field read at every byte
+/// of such data gives some 16 000 candidates of up to 76 KiB, which spent the whole budget
+/// before the search reached the real 72-byte frames. Frames like the ones seen now have a
+/// budget of their own: every intact frame after the block is copied.
 #[test]
 fn salvage_keeps_the_frames_after_a_block_of_small_integers() {
     let dir = dir("small-ints");
@@ -319,11 +313,11 @@ fn salvage_keeps_the_frames_after_a_block_of_small_integers() {
     assert_eq!(written, expected);
 }
 
-/// A stream torn inside its first frame is bad data (status 1) when the file is at most 12
-/// bytes long, but a usage error (status 2, "cannot detect the checksum") when it is 13 or
-/// more bytes, under the default `-c auto`; and `verify --json` then prints no JSON object
-/// at all, though `--json` promises one. The same damage (a writer that died in its first
-/// frame) should get the same status at any length.
+/// A stream torn inside its first frame used to be bad data (status 1) at 12 bytes or
+/// fewer but a usage error (status 2, "cannot detect the checksum", and no JSON) from 13
+/// on, under the default `-c auto`. Torn under every header width, it is bad data at any
+/// length, with the JSON report; `recover --truncate` cuts it only when `-c` names the
+/// checksum (and `--force`: no frame before it shows the checksum is the stream's).
 #[test]
 fn a_stream_torn_in_its_first_frame_is_bad_data_at_any_length() {
     let dir = dir("torn-first");
@@ -467,7 +461,7 @@ fn small_frames(seed: u64, count: usize) -> Vec<(bool, Vec<u8>)> {
         .collect()
 }
 
-/// Every intact payload, in order, and nothing else; or the loss was announced.
+/// Every intact payload, in order, and nothing else, with nothing left unchecked.
 fn assert_kept_every_intact_frame(intact: &[Vec<u8>], written: &[Vec<u8>], report: &Value) {
     let missing: Vec<usize> = intact
         .iter()
@@ -494,10 +488,9 @@ fn assert_kept_every_intact_frame(intact: &[Vec<u8>], written: &[Vec<u8>], repor
 }
 
 /// A 200 KiB frame after one damaged region and followed by another (20 bytes of 0xff, as
-/// any overwritten block leaves): salvage skips the intact large frame, with
-/// `unchecked_candidates` 0. Its candidate is over 64 KiB, so it is checked only when its
-/// chain of headers lands on the anchor or its next two headers are plausible; the damage
-/// after it is neither, and the frame is dropped without being checked or counted.
+/// any overwritten block leaves) used to be dropped with `unchecked_candidates` 0: a
+/// candidate over 64 KiB was checked only when its chain of headers landed on the anchor or
+/// its next two headers were plausible. Salvage's last pass now checks it.
 #[test]
 fn salvage_keeps_a_large_frame_between_two_damaged_regions() {
     let mut parts = small_frames(1, 20);
@@ -520,7 +513,7 @@ fn salvage_keeps_a_large_frame_between_two_damaged_regions() {
     assert_kept_every_intact_frame(&intact, &written, &report);
 }
 
-/// Two 100 KiB frames in a row between damaged regions: both lost, silently.
+/// Two 100 KiB frames in a row between damaged regions (both used to be lost, silently).
 #[test]
 fn salvage_keeps_two_large_frames_before_damage() {
     let mut parts = small_frames(7, 20);
@@ -534,8 +527,9 @@ fn salvage_keeps_two_large_frames_before_damage() {
 }
 
 /// A large frame whose payload is itself a stream of small frames (a stream stored in a
-/// message), between two damaged regions: salvage drops the intact outer frame and copies
-/// the 800 frames of its payload as if they were the stream's: 800 invented frames.
+/// message), between two damaged regions: salvage used to drop the intact outer frame and
+/// copy the 800 frames of its payload as if they were the stream's. The outer frame ends
+/// exactly where the chain of headers from the inner frames breaks: its last pass finds it.
 #[test]
 fn salvage_does_not_invent_frames_from_the_payload_of_a_frame_it_skips() {
     let inner: Vec<u8> = (0..800)
@@ -572,11 +566,11 @@ fn salvage_says_which_crc16_frames_it_could_not_confirm() {
     assert_eq!(report["unconfirmed_candidates"], 1, "{report}");
 }
 
-/// An undamaged CRC-16 stream that `pack` writes and `verify` passes (status 0) loses
-/// frames under `salvage` (status 1, "skipped damaged bytes"): a payload of one zero byte
-/// (or ten), whose CRC-16/XMODEM is 0, is taken for zero fill and never copied. The same
-/// happens to every empty message written with `--compress lz4 -c crc16` (lz4 makes it 5
-/// zero bytes).
+/// An undamaged CRC-16 stream that `verify` passes used to lose frames under `salvage`
+/// (status 1): a payload of one zero byte (or ten), whose CRC-16/XMODEM is 0, was taken for
+/// zero fill, and so was every empty message written with `--compress lz4 -c crc16` (lz4
+/// makes it 5 zero bytes). Zero fill starts at 64 zero bytes after the length, as readers
+/// and writers see it.
 #[test]
 fn salvage_keeps_crc16_frames_of_zero_bytes_that_verify() {
     let dir = dir("crc16-zero");
@@ -617,11 +611,10 @@ fn salvage_keeps_crc16_frames_of_zero_bytes_that_verify() {
     }
 }
 
-/// `pack -c crc32` of one payload of 62 zero bytes: `verify` (auto) says "ok: 2 frames,
-/// checksum none (detected)", reading the CRC as payload and inventing an empty frame; and
-/// `convert --to crc16` rewrites it with status 0 as those two wrong frames (the checksum
-/// bytes now payload), where `--from crc32` refuses (the payload would be zero fill under
-/// CRC-16).
+/// `pack -c crc32` of one payload of 62 zero bytes: `verify` (auto) used to say "ok: 2
+/// frames, checksum none (detected)", reading the CRC as payload, and `convert --to crc16`
+/// rewrote it with status 0 as those two wrong frames. A frame of zeros whose checksum is
+/// not zero is evidence for detection now.
 #[test]
 fn detection_does_not_read_a_crc32_stream_of_zero_payloads_as_none() {
     let dir = dir("zeros-none");
@@ -653,8 +646,8 @@ fn detection_does_not_read_a_crc32_stream_of_zero_payloads_as_none() {
 }
 
 /// `convert -c crc16` on a CRC-32 stream: `-c` (the global option every reading command
-/// takes) is silently ignored and the input's checksum detected instead, status 0. It
-/// should be honoured as `--from`, or refused as a usage error (status 2).
+/// takes) used to be ignored silently, the input's checksum detected instead (status 0). It
+/// names the input's checksum now, so the CRC-32 frames fail under CRC-16.
 #[test]
 fn convert_does_not_ignore_the_checksum_it_is_given() {
     let dir = dir("convert-c");
@@ -683,10 +676,9 @@ fn convert_does_not_ignore_the_checksum_it_is_given() {
     );
 }
 
-/// `recover --truncate` under `-c auto` cuts a 3-byte text file ("hi\n") to nothing with
-/// status 0, and with `--force` a 7-byte binary file: a file no longer than a header is cut
-/// on the assumption that it is a stream torn in its first frame. Nothing may be cut from a
-/// file that is not a stream.
+/// `recover --truncate` under `-c auto` used to cut a 3-byte text file ("hi\n") to nothing
+/// with status 0, and with `--force` a 7-byte binary file, assuming a stream torn in its
+/// first frame. Nothing is cut on an assumed checksum.
 #[test]
 fn recover_does_not_cut_a_small_file_that_is_not_a_stream() {
     let dir = dir("tiny");
