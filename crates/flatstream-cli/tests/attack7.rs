@@ -276,3 +276,77 @@ fn salvage_of_many_damaged_regions_is_linear() {
         80_000
     );
 }
+
+/// CRC-16: a block of 200 zero bytes that begins right after a 20-byte frame's length field
+/// (the length survives, checksum and payload are zeroed, and so is what follows). The
+/// frame now reads as a 20-byte payload of zeros whose CRC-16/XMODEM is 0: salvage copies
+/// it, a frame that was never written (the original payload was not zeros), although the
+/// zeros run on far past 64 bytes after the length, which is zero fill by salvage's own
+/// rule. Salvage must not write a frame of zeros here.
+#[test]
+fn salvage_does_not_copy_a_crc16_frame_that_a_zeroed_block_left() {
+    let originals: Vec<Vec<u8>> = (0..30).map(|index| noise(7000 + index, 20)).collect();
+    let mut bytes: Vec<u8> = originals.iter().flat_map(|p| frame("crc16", p)).collect();
+    let frame_len = 4 + 2 + 20;
+    let start = 10 * frame_len + 4;
+    bytes[start..start + 200].fill(0);
+    let dir = dir("crc16-zeroed");
+    let input = dir.join("damaged.fs");
+    let output = dir.join("salvaged.fs");
+    std::fs::write(&input, &bytes).unwrap();
+    let salvaged = flatstream(&[
+        "salvage",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+        "-c",
+        "crc16",
+        "--json",
+        "-q",
+    ]);
+    assert_eq!(salvaged.status.code(), Some(1), "{}", stderr(&salvaged));
+    let written = payloads("crc16", &std::fs::read(&output).unwrap());
+    let invented: Vec<&Vec<u8>> = written.iter().filter(|p| !originals.contains(p)).collect();
+    assert!(
+        invented.is_empty(),
+        "invented frames {invented:?}, report {}",
+        String::from_utf8_lossy(&salvaged.stdout)
+    );
+}
+
+/// Without a checksum: 20 frames of 100 bytes, the second-to-last one's length with bit 7
+/// flipped (100 -> 228), so it runs past the end and the tail (208 bytes) holds the last
+/// frame whole. `recover --truncate` calls the 208 bytes a torn tail, with `unproven` null
+/// (the tail is shorter than a header and twice a typical payload), and cuts them with
+/// status 0: the intact last frame is gone. Nothing can prove the tail holds no frame
+/// here; recover must not cut it without `--force`.
+#[test]
+fn recover_truncate_does_not_cut_an_intact_frame_after_a_flipped_length_without_a_checksum() {
+    let mut bytes = Vec::new();
+    for index in 0..20u64 {
+        let mut framed = frame("none", &noise(9000 + index, 100));
+        if index == 18 {
+            framed[0] ^= 0x80;
+        }
+        bytes.extend(framed);
+    }
+    let dir = dir("none-flip");
+    let path = dir.join("stream.fs");
+    std::fs::write(&path, &bytes).unwrap();
+    let cut = flatstream(&[
+        "recover",
+        path.to_str().unwrap(),
+        "-c",
+        "none",
+        "--truncate",
+        "--json",
+    ]);
+    let after = std::fs::read(&path).unwrap();
+    assert!(
+        after.len() == bytes.len(),
+        "cut to {} of {} bytes (the last frame, intact, began at {}): {}",
+        after.len(),
+        bytes.len(),
+        19 * 104,
+        String::from_utf8_lossy(&cut.stdout)
+    );
+}
