@@ -6,6 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod attack7;
 mod compress;
 mod edges;
 mod encrypt;
