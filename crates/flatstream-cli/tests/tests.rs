@@ -6,7 +6,6 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-mod attack7;
 mod compress;
 mod edges;
 mod encrypt;
@@ -16,6 +15,7 @@ mod limits;
 mod outputs;
 mod readme;
 mod recovery;
+mod resync;
 
 /// Every checksum name the command takes, from the facade's one table.
 fn algorithms() -> impl Iterator<Item = &'static str> {

@@ -101,12 +101,14 @@ impl<C: Checksum> ZeroFillCheck<C> {
 }
 
 /// Whether a frame with `payload` under `checksum` is zero bytes after its length field, and
-/// counts towards zero fill as [`ZeroFillCheck`] sees it: an empty payload whose checksum is
-/// zero, or `ZERO_FILL_MIN_LEN` bytes or more of zero checksum and payload.
+/// counts towards zero fill as [`ZeroFillCheck`] sees it: with a checksum, any such frame
+/// (an empty payload under every CRC here, a payload of zeros under CRC-16/XMODEM: what a
+/// zeroed block leaves of a frame whose length survived); without one, an empty payload or
+/// `ZERO_FILL_MIN_LEN` bytes or more of zeros (a payload of fewer zeros is data).
 fn counts_as_zero_fill<C: Checksum>(checksum: &C, empty_is_zero: bool, payload: &[u8]) -> bool {
     let after_length = checksum.size() + payload.len();
     empty_is_zero
-        && (payload.is_empty() || after_length >= ZERO_FILL_MIN_LEN)
+        && (payload.is_empty() || checksum.size() > 0 || after_length >= ZERO_FILL_MIN_LEN)
         && payload.iter().all(|byte| *byte == 0)
         && checksum.calculate(payload) == 0
 }
@@ -138,10 +140,10 @@ impl<C: Checksum> Deframer for ZeroFillCheck<C> {
 }
 
 /// A [`ChecksumFramer`] that refuses to write what [`ZeroFillCheck`] would read as
-/// zero-filled damage: the empty payload that would make a run of
-/// [`ZERO_FILL_MIN_LEN`] zero bytes of empty frames (under a checksum whose value for no
-/// bytes is 0: every CRC here, and none), or a payload of zero bytes whose frame is that many
-/// zero bytes after its length (under CRC-16/XMODEM, or without a checksum).
+/// zero-filled damage: the frame that would make a run of [`ZERO_FILL_MIN_LEN`] bytes of
+/// frames that are zeros after their length (empty payloads under a checksum whose value for
+/// no bytes is 0: every CRC here, and none; payloads of zeros under CRC-16/XMODEM), or,
+/// without a checksum, a payload of that many zero bytes.
 ///
 /// The wire format allows such frames, but a file system that crashes before the data
 /// reached the disk leaves the same bytes, so readers that check for zero fill (the command

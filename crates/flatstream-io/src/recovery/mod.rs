@@ -352,6 +352,17 @@ impl Scanned {
                     "without a checksum nothing in it can be verified, and it is longer than a \
                      header and twice a typical payload before it ({typical} bytes)"
                 ));
+            } else if header_len == LENGTH_LEN
+                && let Some(at) = chain_to_the_end(tail, deframer, self.typical_payload() / 2)
+            {
+                // A flipped bit in a length field makes the frames after it look torn; a
+                // chain of headers that lands exactly on the end is what they leave.
+                unproven.get_or_insert(format!(
+                    "without a checksum nothing in it can be verified, and the frame headers \
+                     from byte {} run exactly to the end of the stream: intact frames may \
+                     follow a damaged length field",
+                    offset + at as u64
+                ));
             }
         }
         if self.frames_with_data == 0 && tail.len() > LENGTH_LEN {
@@ -415,6 +426,34 @@ fn checksum_width<D: Deframer>(bytes: &[u8], deframer: &mut D) -> usize {
 /// Without a checksum, how many frames must come before a torn tail for their typical size
 /// to judge it by.
 const NONE_MIN_FRAMES: u64 = 8;
+
+/// The first position after the first byte of `tail` where a chain of frames (lengths only:
+/// nothing verifies without a checksum) runs exactly to the end of `tail`, at most 64
+/// frames, each with a payload of at least `least` bytes (half a typical one: the small
+/// numbers a FlatBuffer is full of make chains of short "frames" by chance). Frames after a
+/// damaged length field always make one; a writer that died mid-frame rarely leaves one.
+fn chain_to_the_end<D: Deframer>(tail: &[u8], deframer: &D, least: usize) -> Option<usize> {
+    (1..tail.len()).find(|&start| {
+        let mut position = start;
+        for _ in 0..64 {
+            let Ok(Some(frame_len)) = deframer.peek_frame_len(&tail[position..]) else {
+                return false;
+            };
+            if frame_len < LENGTH_LEN + least.max(1) {
+                return false;
+            }
+            let next = position.saturating_add(frame_len);
+            if next == tail.len() {
+                return true;
+            }
+            if next > tail.len() {
+                return false;
+            }
+            position = next;
+        }
+        false
+    })
+}
 
 /// How much zero padding [`Scanned::judge_tail`] adds to a failed frame to search it.
 const SEARCH_PAD_LIMIT: u64 = 64 * 1024 * 1024 + 64;
@@ -785,14 +824,18 @@ pub fn salvage_slice_with_progress<C: Checksum, W: Write>(
             match parser.parse_frame(&input[position..]) {
                 // A frame whose checksum and payload are zeros, under a checksum that maps
                 // zeros of any length to 0 (CRC-16/XMODEM): what a zeroed block leaves of a
-                // frame whose length survived. Zero fill from `ZERO_FILL_MIN_LEN` zero bytes
-                // after the length on, as readers that check for it see it (and writers that
-                // guard against it never write it); a shorter one verifies and is copied.
+                // frame whose length survived. Zero fill when the zeros run on for
+                // `ZERO_FILL_MIN_LEN` bytes from its checksum field (readers that check for
+                // zero fill report such a run, writers that guard against it never write
+                // one); a few zero bytes with data after them verify and are copied.
                 Ok(Some(frame))
                     if checksum_len > 0
                         && !frame.payload.is_empty()
-                        && frame.len - LENGTH_LEN >= ZERO_FILL_MIN_LEN
-                        && is_all_zero(&input[position + LENGTH_LEN..position + frame.len]) =>
+                        && is_all_zero(&input[position + LENGTH_LEN..position + frame.len])
+                        && leading_zeros(
+                            &input[position + LENGTH_LEN
+                                ..input.len().min(position + LENGTH_LEN + ZERO_FILL_MIN_LEN)],
+                        ) == ZERO_FILL_MIN_LEN =>
                 {
                     Damage::ZeroFill(position + frame.len)
                 }

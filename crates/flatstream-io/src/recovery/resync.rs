@@ -19,11 +19,14 @@
 //!   frames do, random bytes almost never. Any other candidate over 64 KiB must be followed
 //!   by two plausible headers (the end, a torn tail or a length within the limit; one random
 //!   length in 64 is, under the default limit); last, before whatever was found, the large
-//!   candidates those filters passed over (a large frame with damage right after it) are
-//!   checked under a budget of their own, `64 MiB + 4 × input`;
+//!   candidates those filters passed over (a large frame with damage right after it) that end
+//!   before it or on the chain of headers from it (a frame whose payload holds frames) are
+//!   checked under a budget of their own, `64 MiB + 4 × input`. The chain walked is kept, so
+//!   that many damaged regions on one chain cost one walk;
 //! - under a 2-byte checksum (CRC-16) a match is a chance once in 65 536: salvage trusts one
-//!   only when another intact frame, a torn tail or the end follows it, and counts the
-//!   others (*unconfirmed*: an intact frame between two damaged regions is one);
+//!   only when another intact frame, a torn tail or the end follows it, or its payload is
+//!   frames end to end, and counts the others (*unconfirmed*: an intact frame between two
+//!   damaged regions is one);
 //! - outside salvage's near pass, candidates no longer than `max(2 × the largest payload
 //!   seen, 64 KiB)` (*small*) are checked against a budget of `64 MiB + 16 × input`
 //!   checksummed bytes; larger ones share a budget of `64 MiB + 4 × input` bytes.
@@ -48,6 +51,9 @@ const SMALL_FLOOR: usize = 64 * 1024;
 /// The smallest limit of salvage's near pass (frames like the ones seen), before any frame
 /// was seen.
 const NEAR_FLOOR: usize = 256;
+/// Frames of the chain of headers walked from a position found after damage: a payload
+/// holding up to this many frames is recognised around them.
+const CHAIN_HOPS: usize = 1 << 20;
 /// Checksummed bytes every search may spend before the per-byte allowance.
 const BASE_BUDGET: u64 = 64 * 1024 * 1024;
 const SMALL_PER_INPUT_BYTE: u64 = 16;
@@ -75,6 +81,12 @@ pub(crate) struct Resync {
     /// Salvage's last pass: large candidates that neither land on the anchor nor are
     /// followed by plausible headers (a large frame with damage right after it).
     unfiltered_budget: u64,
+    /// The last chain of frame headers walked (its header positions, ascending) and where it
+    /// broke: a later search from a position on it reuses the walk, so that damage which
+    /// leaves the lengths intact (a flipped payload byte in every other frame) does not
+    /// cost a walk to the end of the input per damaged frame.
+    chain: Vec<usize>,
+    chain_break: usize,
     /// Candidates the budget could not pay for.
     pub(crate) unchecked: u64,
     /// Candidates that verified under a checksum narrower than 4 bytes but were not
@@ -106,6 +118,8 @@ impl Resync {
                 .saturating_add(input_len.saturating_mul(SMALL_PER_INPUT_BYTE)),
             unfiltered_budget: BASE_BUDGET
                 .saturating_add(input_len.saturating_mul(LARGE_PER_INPUT_BYTE)),
+            chain: Vec::new(),
+            chain_break: 0,
             unchecked: 0,
             unconfirmed: 0,
         }
@@ -165,14 +179,11 @@ impl Resync {
             let found = large.filter(|large| *large < target).or(anchor);
             // Last, before whatever was found: the large candidates the filters passed over
             // unchecked (a large frame with damage right after it), under a budget of their
-            // own: those that end before it, and those that end exactly where the chain of
-            // headers from it breaks (a large frame whose payload holds frames, found inside
-            // it).
+            // own: those that end before it, and those that end on the chain of headers from
+            // it (a large frame whose payload holds frames, found inside it).
             let before = found.unwrap_or(input.len());
-            let which = Which::LargeUnfiltered {
-                target: before,
-                chain_end: self.chain_end(input, before),
-            };
+            self.walk_chain(input, before);
+            let which = Which::LargeUnfiltered { target: before };
             let unfiltered = self.pass(input, from, deframer, which, on_progress);
             return unfiltered.or(found);
         }
@@ -193,7 +204,7 @@ impl Resync {
     ) -> Option<usize> {
         let end = match which {
             Which::Large { target }
-            | Which::LargeUnfiltered { target, .. }
+            | Which::LargeUnfiltered { target }
             | Which::Small { end: target, .. } => target.min(input.len()),
             _ => input.len(),
         };
@@ -243,13 +254,13 @@ impl Resync {
             Which::Large { .. } | Which::LargeUnfiltered { .. } if !over_floor => return false,
             Which::Large { target } => self.lands_on(input, frame_end, target),
             // Only what the filtered pass passed over (it checked the others), and of those
-            // only the ones that end before the target or where the chain from it breaks:
-            // most random lengths reach past both, and checking them would cost the input's
-            // length each.
-            Which::LargeUnfiltered { target, chain_end }
+            // only the ones that end before the target, or on the chain of headers from it
+            // (a frame whose payload holds frames, found inside it): most random lengths
+            // reach past both, and checking them would cost the input's length each.
+            Which::LargeUnfiltered { target }
                 if self.lands_on(input, frame_end, target)
                     || self.plausible_header_at(input, frame_end, 2)
-                    || (frame_end > target && frame_end != chain_end) =>
+                    || (frame_end > target && !self.on_chain(frame_end)) =>
             {
                 return false;
             }
@@ -290,10 +301,13 @@ impl Resync {
         if self.checksum_len >= 4 || which == Which::All {
             return true;
         }
+        // Or its payload is frames end to end (a stream held in a message): a chance match
+        // never is, and its frames must not be taken for the stream's.
         let confirmed = match deframer.parse_frame(&input[candidate + frame.len..]) {
             Ok(_) => true,
             Err(error) => error.is_torn_tail(),
-        };
+        } || self
+            .is_frames(&input[candidate + self.header_len..candidate + frame.len]);
         if !confirmed && self.salvaging {
             self.unconfirmed += 1;
         }
@@ -320,11 +334,43 @@ impl Resync {
         false
     }
 
-    /// Where the chain of frame headers from `position` breaks: the first header that is
-    /// torn, over the limit or runs past the end (or the end itself). Lengths only, no
-    /// checksum: one step a frame, up to the next damage.
-    fn chain_end(&self, input: &[u8], mut position: usize) -> usize {
-        while let Some(payload_len) = input.get(position..).and_then(read_length) {
+    /// Whether `bytes` is frames end to end by their lengths (at least one, at most
+    /// `CHAIN_HOPS`).
+    fn is_frames(&self, bytes: &[u8]) -> bool {
+        let mut position = 0;
+        for _ in 0..CHAIN_HOPS {
+            match read_length(&bytes[position..]) {
+                Some(payload_len) if payload_len <= self.max_frame_len => {
+                    position = position
+                        .saturating_add(self.header_len)
+                        .saturating_add(payload_len);
+                    if position == bytes.len() {
+                        return true;
+                    }
+                    if position > bytes.len() {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// Walks the chain of frame headers from `position` (lengths only, no checksum) until a
+    /// header is torn, over the limit or runs past the end, or for `CHAIN_HOPS` frames, and
+    /// keeps its positions, unless `position` is on the chain walked last, whose walk then
+    /// serves.
+    fn walk_chain(&mut self, input: &[u8], mut position: usize) {
+        if self.chain.binary_search(&position).is_ok() {
+            return;
+        }
+        self.chain.clear();
+        self.chain.push(position);
+        while self.chain.len() < CHAIN_HOPS {
+            let Some(payload_len) = input.get(position..).and_then(read_length) else {
+                break;
+            };
             let next = position
                 .saturating_add(self.header_len)
                 .saturating_add(payload_len);
@@ -332,8 +378,14 @@ impl Resync {
                 break;
             }
             position = next;
+            self.chain.push(position);
         }
-        position
+        self.chain_break = position;
+    }
+
+    /// Whether `position` begins a header of the chain walked last, or is where it broke.
+    fn on_chain(&self, position: usize) -> bool {
+        position == self.chain_break || self.chain.binary_search(&position).is_ok()
     }
 
     /// Whether a frame header could begin at `position`: the end of the input, a torn
@@ -375,8 +427,8 @@ enum Which {
     Large { target: usize },
     /// The candidates over 64 KiB before `target` that `Large` passed over unchecked (no
     /// plausible headers after them, no chain landing on its target) and that end before
-    /// `target` or exactly at `chain_end`, where the chain of headers from it breaks.
-    LargeUnfiltered { target: usize, chain_end: usize },
+    /// `target` or on the chain of headers from it ([`Resync::walk_chain`]).
+    LargeUnfiltered { target: usize },
 }
 
 /// The little-endian length field at the start of `bytes`, if it is whole.
@@ -512,7 +564,7 @@ mod tests {
         assert_eq!((salvage.unchecked, salvage.unconfirmed), (0, 0));
         let mut recover = Resync::new(input.len(), 4, 100_000, false);
         assert_eq!(recover.find(&input, 0, &mut deframer, &mut |_| {}), Some(0));
-        // A large candidate that reaches past the target and past where the chain from it
+        // A large candidate that reaches past the target and off the chain of headers from it
         // breaks is not checked at all (random lengths do): not even counted.
         let mut input = vec![0xee; 3];
         input.extend_from_slice(&90_000u32.to_le_bytes());

@@ -1,66 +1,17 @@
-//! Attack 7 on salvage's resync passes: a large frame whose payload holds frames, found
-//! only through its inner frames (dropped silently, its inner frames copied as the
-//! stream's own), the same under CRC-16 for an unconfirmed frame of any size, and the
-//! `chain_end` walk that makes salvage quadratic in the number of damaged regions.
+//! Salvage's search after damage, from a third outsider attack: a large frame whose payload
+//! holds frames (it was dropped silently and its inner frames copied as the stream's own),
+//! the same under CRC-16 for an unconfirmed frame, a zeroed block that leaves a CRC-16
+//! frame of zeros, a chain walk that made salvage quadratic in the number of damaged
+//! regions; and `recover` without a checksum cutting an intact frame after a flipped
+//! length field.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use flatstream::{Checksum, ChecksumKind};
 use serde_json::Value;
 
+use crate::edges::{dir, frame, noise, payloads};
 use crate::{flatstream, stderr};
-
-fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "flatstream-cli-attack7-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn kind(name: &str) -> ChecksumKind {
-    name.parse().unwrap()
-}
-
-/// One frame on the wire: length, checksum (little-endian, its width), payload.
-fn frame(checksum: &str, payload: &[u8]) -> Vec<u8> {
-    let checksum = kind(checksum).checksum();
-    let mut bytes = (payload.len() as u32).to_le_bytes().to_vec();
-    bytes.extend_from_slice(&checksum.calculate(payload).to_le_bytes()[..checksum.size()]);
-    bytes.extend_from_slice(payload);
-    bytes
-}
-
-/// Deterministic bytes that are no frame (xorshift).
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
-
-/// The payloads of a clean stream.
-fn payloads(checksum: &str, bytes: &[u8]) -> Vec<Vec<u8>> {
-    let header = 4 + kind(checksum).checksum().size();
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + header <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-        out.push(bytes[at + header..at + header + len].to_vec());
-        at += header + len;
-    }
-    assert_eq!(at, bytes.len(), "salvage output is a clean stream");
-    out
-}
 
 /// A piece of the damaged input: an intact frame's payload, or raw bytes.
 enum Part {
@@ -147,14 +98,12 @@ fn assert_kept_every_intact_frame(
 }
 
 /// A large frame whose payload is a stream of 800 small frames (84 KiB or so), after
-/// damage (50 bytes of 0xee), then ONE intact 100-byte frame, then a frame whose length
-/// field has its top bit flipped, then intact frames. The frame after the large one makes
-/// the chain of headers from the inner frames run one frame past the large frame's end,
-/// so `chain_end` is not where the large frame ends and the last pass skips it; the first
-/// passes skip it because its next two headers are not both plausible. Salvage drops the
-/// intact outer frame without counting it (`unchecked_candidates` and
-/// `unconfirmed_candidates` 0) and copies its 800 inner frames as the stream's own.
-/// Under every checksum.
+/// damage (50 bytes of 0xee), then one intact 100-byte frame, then a frame whose length
+/// field has its top bit flipped, then intact frames. The chain of headers from the inner
+/// frames runs one frame past the large frame's end, so salvage's last pass, which took
+/// only a frame ending exactly where that chain broke, used to skip it silently and copy
+/// its 800 inner frames as the stream's own. It now takes a frame ending anywhere on the
+/// chain. Under every checksum.
 #[test]
 fn salvage_keeps_a_nested_large_frame_followed_by_a_frame_then_a_flipped_length() {
     for checksum in ["crc16", "crc32", "crc32c", "crc64", "xxh3"] {
@@ -171,32 +120,10 @@ fn salvage_keeps_a_nested_large_frame_followed_by_a_frame_then_a_flipped_length(
     }
 }
 
-/// A large frame that holds a stream somewhere inside its payload (1000 bytes before it,
-/// 777 after, as a message with a byte vector holding a stream), between two damaged
-/// regions (50 bytes of 0xee before, 20 bytes of 0xff after): the chain from the inner
-/// frames breaks inside the payload, not where the large frame ends, so it is skipped
-/// silently and the 800 inner frames copied.
-#[test]
-fn salvage_keeps_a_large_frame_with_a_stream_embedded_in_its_payload() {
-    for checksum in ["crc32", "xxh3"] {
-        let mut outer = noise(1, 1000);
-        outer.extend(inner_stream(checksum, 2000, 800));
-        outer.extend(noise(2, 777));
-        let mut parts = small_frames(20, 10);
-        parts.push(Part::Raw(vec![0xee; 50]));
-        parts.push(Part::Frame(outer));
-        parts.push(Part::Raw(vec![0xff; 20]));
-        parts.extend(small_frames(400, 10));
-        let (intact, written, report) = salvage_parts("embedded", checksum, &parts);
-        assert_kept_every_intact_frame(checksum, &intact, &written, &report);
-    }
-}
-
 /// CRC-16: a 31 KiB frame whose payload is a stream of 300 small frames, between two
-/// damaged regions. The outer frame is not confirmed (damage follows it), so it is counted
-/// in `unconfirmed_candidates` (fine) but the search then goes on INTO its payload and
-/// copies its 300 inner frames as the stream's own: frames that were never written to this
-/// stream.
+/// damaged regions. Damage follows it, so it used to be unconfirmed, and the search went on
+/// into its payload and copied its 300 inner frames as the stream's own. A payload that is
+/// frames end to end confirms it (a chance match never is).
 #[test]
 fn salvage_does_not_copy_the_frames_inside_an_unconfirmed_crc16_frame() {
     let inner: Vec<Vec<u8>> = (0..300).map(|index| noise(3000 + index, 100)).collect();
@@ -225,10 +152,10 @@ fn salvage_does_not_copy_the_frames_inside_an_unconfirmed_crc16_frame() {
 }
 
 /// 160 000 frames of 16-byte payloads (3.8 MB), every other one with a damaged checksum
-/// byte: 80 000 damaged regions. After each, the last pass computes `chain_end` from the
-/// frame found, walking the chain of headers to the end of the input (checksum damage does
-/// not break it): O(regions × frames), 10.7 s in release for 3.8 MB, 46 s for 7.7 MB
-/// (quadratic). Salvage must cost O(input): well under 5 s here.
+/// byte: 80 000 damaged regions. After each, the last pass used to walk the chain of
+/// headers from the frame found to the end of the input (checksum damage does not break
+/// it): 10.7 s in release for 3.8 MB, 46 s for 7.7 MB. The walk is kept and reused now.
+/// Salvage must cost O(input): well under 5 s here.
 #[test]
 fn salvage_of_many_damaged_regions_is_linear() {
     let dir = dir("many-regions");
@@ -279,10 +206,8 @@ fn salvage_of_many_damaged_regions_is_linear() {
 
 /// CRC-16: a block of 200 zero bytes that begins right after a 20-byte frame's length field
 /// (the length survives, checksum and payload are zeroed, and so is what follows). The
-/// frame now reads as a 20-byte payload of zeros whose CRC-16/XMODEM is 0: salvage copies
-/// it, a frame that was never written (the original payload was not zeros), although the
-/// zeros run on far past 64 bytes after the length, which is zero fill by salvage's own
-/// rule. Salvage must not write a frame of zeros here.
+/// frame reads as a 20-byte payload of zeros whose CRC-16/XMODEM is 0, and salvage used to
+/// copy it. The zeros run on for 64 bytes from its checksum field: zero fill.
 #[test]
 fn salvage_does_not_copy_a_crc16_frame_that_a_zeroed_block_left() {
     let originals: Vec<Vec<u8>> = (0..30).map(|index| noise(7000 + index, 20)).collect();
@@ -315,10 +240,9 @@ fn salvage_does_not_copy_a_crc16_frame_that_a_zeroed_block_left() {
 
 /// Without a checksum: 20 frames of 100 bytes, the second-to-last one's length with bit 7
 /// flipped (100 -> 228), so it runs past the end and the tail (208 bytes) holds the last
-/// frame whole. `recover --truncate` calls the 208 bytes a torn tail, with `unproven` null
-/// (the tail is shorter than a header and twice a typical payload), and cuts them with
-/// status 0: the intact last frame is gone. Nothing can prove the tail holds no frame
-/// here; recover must not cut it without `--force`.
+/// frame whole. `recover --truncate` used to cut the 208 bytes as a torn tail with status
+/// 0. Headers of frames of typical size run exactly to the end from inside the tail: not
+/// proven, so nothing is cut without `--force`.
 #[test]
 fn recover_truncate_does_not_cut_an_intact_frame_after_a_flipped_length_without_a_checksum() {
     let mut bytes = Vec::new();
