@@ -1,12 +1,9 @@
 //! Salvage's search after damage, from a third outsider attack: a large frame whose payload
 //! holds frames (it was dropped silently and its inner frames copied as the stream's own),
 //! the same under CRC-16 for an unconfirmed frame, a zeroed block that leaves a CRC-16
-//! frame of zeros, a chain walk that made salvage quadratic in the number of damaged
-//! regions; and `recover` without a checksum cutting an intact frame after a flipped
-//! length field.
-
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+//! frame of zeros; and `recover` without a checksum cutting an intact frame after a flipped
+//! length field. (The chain walk that made salvage quadratic in the number of damaged
+//! regions is counted, not timed, in `flatstream-io`'s `recovery::resync::tests`.)
 
 use serde_json::Value;
 
@@ -148,59 +145,6 @@ fn salvage_does_not_copy_the_frames_inside_an_unconfirmed_crc16_frame() {
     assert!(
         written.contains(&outer) || report["unconfirmed_candidates"].as_u64() >= Some(1),
         "{report}"
-    );
-}
-
-/// 160 000 frames of 16-byte payloads (3.8 MB), every other one with a damaged checksum
-/// byte: 80 000 damaged regions. After each, the last pass used to walk the chain of
-/// headers from the frame found to the end of the input (checksum damage does not break
-/// it): 10.7 s in release for 3.8 MB, 46 s for 7.7 MB. The walk is kept and reused now.
-/// Salvage must cost O(input): well under 5 s here.
-#[test]
-fn salvage_of_many_damaged_regions_is_linear() {
-    let dir = dir("many-regions");
-    let mut bytes = Vec::new();
-    for index in 0..160_000u64 {
-        let mut framed = frame("crc32", &noise(index + 1, 16));
-        if index % 2 == 1 {
-            *framed.last_mut().unwrap() ^= 0x55;
-        }
-        bytes.extend(framed);
-    }
-    let input = dir.join("damaged.fs");
-    let output = dir.join("salvaged.fs");
-    std::fs::write(&input, &bytes).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
-        .args([
-            "salvage",
-            input.to_str().unwrap(),
-            output.to_str().unwrap(),
-            "-c",
-            "crc32",
-            "-q",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > Duration::from_secs(5) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let status =
-        status.expect("salvage of 3.8 MB with 80 000 damaged regions: still running after 5 s");
-    assert_eq!(status.code(), Some(1));
-    assert_eq!(
-        payloads("crc32", &std::fs::read(&output).unwrap()).len(),
-        80_000
     );
 }
 

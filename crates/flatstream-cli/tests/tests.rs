@@ -16,7 +16,6 @@ mod outputs;
 mod readme;
 mod recovery;
 mod resync;
-mod attack8;
 
 /// Every checksum name the command takes, from the facade's one table.
 fn algorithms() -> impl Iterator<Item = &'static str> {
