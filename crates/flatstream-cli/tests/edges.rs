@@ -421,7 +421,7 @@ pub(crate) fn payloads(checksum: &str, bytes: &[u8]) -> Vec<Vec<u8>> {
 
 /// Builds `parts` (a frame's payload, or raw damage), salvages it, and returns the intact
 /// payloads, the salvaged ones and the JSON report.
-fn salvage_parts(
+pub(crate) fn salvage_parts(
     name: &str,
     checksum: &str,
     parts: &[(bool, Vec<u8>)],
@@ -459,14 +459,18 @@ fn salvage_parts(
     (intact, written, report)
 }
 
-fn small_frames(seed: u64, count: usize) -> Vec<(bool, Vec<u8>)> {
+pub(crate) fn small_frames(seed: u64, count: usize) -> Vec<(bool, Vec<u8>)> {
     (0..count)
         .map(|index| (true, noise(seed + index as u64, 100)))
         .collect()
 }
 
 /// Every intact payload, in order, and nothing else, with nothing left unchecked.
-fn assert_kept_every_intact_frame(intact: &[Vec<u8>], written: &[Vec<u8>], report: &Value) {
+pub(crate) fn assert_kept_every_intact_frame(
+    intact: &[Vec<u8>],
+    written: &[Vec<u8>],
+    report: &Value,
+) {
     let missing: Vec<usize> = intact
         .iter()
         .filter(|payload| !written.contains(payload))

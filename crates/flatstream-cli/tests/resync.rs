@@ -5,93 +5,16 @@
 //! length field. (The chain walk that made salvage quadratic in the number of damaged
 //! regions is counted, not timed, in `flatstream-io`'s `recovery::resync::tests`.)
 
-use serde_json::Value;
-
-use crate::edges::{dir, frame, noise, payloads};
+use crate::edges::{
+    assert_kept_every_intact_frame, dir, frame, noise, payloads, salvage_parts, small_frames,
+};
 use crate::{flatstream, stderr};
-
-/// A piece of the damaged input: an intact frame's payload, or raw bytes.
-enum Part {
-    Frame(Vec<u8>),
-    Raw(Vec<u8>),
-}
-
-/// Builds `parts`, salvages them, and returns the intact payloads, the salvaged ones and
-/// the JSON report.
-fn salvage_parts(
-    name: &str,
-    checksum: &str,
-    parts: &[Part],
-) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Value) {
-    let dir = dir(name);
-    let mut bytes = Vec::new();
-    let mut intact = Vec::new();
-    for part in parts {
-        match part {
-            Part::Frame(payload) => {
-                bytes.extend(frame(checksum, payload));
-                intact.push(payload.clone());
-            }
-            Part::Raw(raw) => bytes.extend_from_slice(raw),
-        }
-    }
-    let input = dir.join("damaged.fs");
-    let output = dir.join("salvaged.fs");
-    std::fs::write(&input, &bytes).unwrap();
-    let salvaged = flatstream(&[
-        "salvage",
-        input.to_str().unwrap(),
-        output.to_str().unwrap(),
-        "-c",
-        checksum,
-        "--json",
-        "-q",
-    ]);
-    assert!(
-        matches!(salvaged.status.code(), Some(0 | 1)),
-        "{checksum}: {}",
-        stderr(&salvaged)
-    );
-    let report: Value = serde_json::from_slice(&salvaged.stdout).unwrap();
-    let written = payloads(checksum, &std::fs::read(&output).unwrap());
-    (intact, written, report)
-}
-
-fn small_frames(seed: u64, count: usize) -> Vec<Part> {
-    (0..count)
-        .map(|index| Part::Frame(noise(seed + index as u64, 100)))
-        .collect()
-}
 
 /// A stream of `count` 100-byte frames under `checksum`, as one payload.
 fn inner_stream(checksum: &str, seed: u64, count: u64) -> Vec<u8> {
     (0..count)
         .flat_map(|index| frame(checksum, &noise(seed + index, 100)))
         .collect()
-}
-
-/// Every intact payload, in order, and nothing else.
-fn assert_kept_every_intact_frame(
-    what: &str,
-    intact: &[Vec<u8>],
-    written: &[Vec<u8>],
-    report: &Value,
-) {
-    let missing: Vec<usize> = intact
-        .iter()
-        .filter(|payload| !written.contains(payload))
-        .map(Vec::len)
-        .collect();
-    let invented = written
-        .iter()
-        .filter(|payload| !intact.contains(payload))
-        .count();
-    assert!(
-        invented == 0 && missing.is_empty(),
-        "{what}: missing intact frames of sizes {missing:?} and {invented} invented frames, \
-         report {report}"
-    );
-    assert_eq!(written, intact, "{what}: report {report}");
 }
 
 /// A large frame whose payload is a stream of 800 small frames (84 KiB or so), after
@@ -105,15 +28,15 @@ fn assert_kept_every_intact_frame(
 fn salvage_keeps_a_nested_large_frame_followed_by_a_frame_then_a_flipped_length() {
     for checksum in ["crc16", "crc32", "crc32c", "crc64", "xxh3"] {
         let mut parts = small_frames(10, 10);
-        parts.push(Part::Raw(vec![0xee; 50]));
-        parts.push(Part::Frame(inner_stream(checksum, 1000, 800)));
-        parts.push(Part::Frame(noise(7, 100)));
+        parts.push((false, vec![0xee; 50]));
+        parts.push((true, inner_stream(checksum, 1000, 800)));
+        parts.push((true, noise(7, 100)));
         let mut flipped = frame(checksum, &noise(8, 100));
         flipped[3] ^= 0x80;
-        parts.push(Part::Raw(flipped));
+        parts.push((false, flipped));
         parts.extend(small_frames(300, 10));
         let (intact, written, report) = salvage_parts("nested-flip", checksum, &parts);
-        assert_kept_every_intact_frame(checksum, &intact, &written, &report);
+        assert_kept_every_intact_frame(&intact, &written, &report);
     }
 }
 
@@ -129,9 +52,9 @@ fn salvage_does_not_copy_the_frames_inside_an_unconfirmed_crc16_frame() {
         .flat_map(|payload| frame("crc16", payload))
         .collect();
     let mut parts = small_frames(30, 10);
-    parts.push(Part::Raw(vec![0xee; 50]));
-    parts.push(Part::Frame(outer.clone()));
-    parts.push(Part::Raw(vec![0xff; 20]));
+    parts.push((false, vec![0xee; 50]));
+    parts.push((true, outer.clone()));
+    parts.push((false, vec![0xff; 20]));
     parts.extend(small_frames(500, 10));
     let (_intact, written, report) = salvage_parts("crc16-nested", "crc16", &parts);
     let copied_inner = written
