@@ -54,6 +54,8 @@ const NEAR_FLOOR: usize = 256;
 /// Frames of the chain of headers walked from a position found after damage: a payload
 /// holding up to this many frames is recognised around them.
 const CHAIN_HOPS: usize = 1 << 20;
+/// Frames of the chain of headers after a large candidate that may lead to its target.
+const LANDING_HOPS: usize = 64;
 /// Checksummed bytes every search may spend before the per-byte allowance.
 const BASE_BUDGET: u64 = 64 * 1024 * 1024;
 const SMALL_PER_INPUT_BYTE: u64 = 16;
@@ -109,21 +111,21 @@ impl Resync {
         salvaging: bool,
     ) -> Self {
         let input_len = input_len as u64;
+        // Each search's allowance: a base, and so many checksummed bytes per input byte.
+        let budget = |per_input_byte: u64| {
+            BASE_BUDGET.saturating_add(input_len.saturating_mul(per_input_byte))
+        };
         Resync {
             header_len: LENGTH_LEN + checksum_len,
             checksum_len,
             max_frame_len,
             salvaging,
             largest_payload_seen: 0,
-            near_budget: BASE_BUDGET.saturating_add(input_len.saturating_mul(SMALL_PER_INPUT_BYTE)),
-            small_budget: BASE_BUDGET
-                .saturating_add(input_len.saturating_mul(SMALL_PER_INPUT_BYTE)),
-            large_budget: BASE_BUDGET
-                .saturating_add(input_len.saturating_mul(LARGE_PER_INPUT_BYTE)),
-            anchored_budget: BASE_BUDGET
-                .saturating_add(input_len.saturating_mul(SMALL_PER_INPUT_BYTE)),
-            unfiltered_budget: BASE_BUDGET
-                .saturating_add(input_len.saturating_mul(LARGE_PER_INPUT_BYTE)),
+            near_budget: budget(SMALL_PER_INPUT_BYTE),
+            small_budget: budget(SMALL_PER_INPUT_BYTE),
+            large_budget: budget(LARGE_PER_INPUT_BYTE),
+            anchored_budget: budget(SMALL_PER_INPUT_BYTE),
+            unfiltered_budget: budget(LARGE_PER_INPUT_BYTE),
             chain: Vec::new(),
             chain_break: 0,
             branch: Vec::new(),
@@ -260,13 +262,13 @@ impl Resync {
             Which::Near { limit } if payload_len > limit => return false,
             Which::Small { above, .. } if over_floor || payload_len <= above => return false,
             Which::Large { .. } | Which::LargeUnfiltered { .. } if !over_floor => return false,
-            Which::Large { target } => self.lands_on(input, frame_end, target),
+            Which::Large { target } => self.lands_on(input, frame_end, target, LANDING_HOPS),
             // Only what the filtered pass passed over (it checked the others), and of those
             // only the ones that end before the target, or on the chain of headers from it
             // (a frame whose payload holds frames, found inside it): most random lengths
             // reach past both, and checking them would cost the input's length each.
             Which::LargeUnfiltered { target }
-                if self.lands_on(input, frame_end, target)
+                if self.lands_on(input, frame_end, target, LANDING_HOPS)
                     || self.plausible_header_at(input, frame_end, 2)
                     || (frame_end > target && !self.on_chain(frame_end)) =>
             {
@@ -309,13 +311,18 @@ impl Resync {
         if self.checksum_len >= 4 || which == Which::All {
             return true;
         }
-        // Or its payload is frames end to end (a stream held in a message): a chance match
-        // never is, and its frames must not be taken for the stream's.
+        // Or its payload (not empty: checked above) is frames end to end (a stream held in a
+        // message): a chance match never is, and its frames must not be taken for the
+        // stream's.
         let confirmed = match deframer.parse_frame(&input[candidate + frame.len..]) {
             Ok(_) => true,
             Err(error) => error.is_torn_tail(),
-        } || self
-            .is_frames(&input[candidate + self.header_len..candidate + frame.len]);
+        } || self.lands_on(
+            input,
+            candidate + self.header_len,
+            candidate + frame.len,
+            CHAIN_HOPS,
+        );
         if !confirmed && self.salvaging {
             self.unconfirmed += 1;
         }
@@ -323,9 +330,9 @@ impl Resync {
     }
 
     /// Whether the chain of frame headers from `position` lands exactly on `target` (within
-    /// 64 frames), each length within the limit.
-    fn lands_on(&self, input: &[u8], mut position: usize, target: usize) -> bool {
-        for _ in 0..64 {
+    /// `hops` frames), each length within the limit.
+    fn lands_on(&self, input: &[u8], mut position: usize, target: usize, hops: usize) -> bool {
+        for _ in 0..hops {
             if position == target {
                 return true;
             }
@@ -335,29 +342,6 @@ impl Resync {
             match read_length(&input[position..]) {
                 Some(payload_len) if payload_len <= self.max_frame_len => {
                     position += self.header_len + payload_len;
-                }
-                _ => return false,
-            }
-        }
-        false
-    }
-
-    /// Whether `bytes` is frames end to end by their lengths (at least one, at most
-    /// `CHAIN_HOPS`).
-    fn is_frames(&self, bytes: &[u8]) -> bool {
-        let mut position = 0;
-        for _ in 0..CHAIN_HOPS {
-            match read_length(&bytes[position..]) {
-                Some(payload_len) if payload_len <= self.max_frame_len => {
-                    position = position
-                        .saturating_add(self.header_len)
-                        .saturating_add(payload_len);
-                    if position == bytes.len() {
-                        return true;
-                    }
-                    if position > bytes.len() {
-                        return false;
-                    }
                 }
                 _ => return false,
             }
