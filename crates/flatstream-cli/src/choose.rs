@@ -87,7 +87,9 @@ pub(crate) fn detect_from(
 }
 
 /// Detects the checksum of the stream that `bytes` holds (or starts, when longer than
-/// detection reads).
+/// detection reads), in the steps of [`detect_from`]: a prefix that settles it spares
+/// detection the rest (each algorithm that does not fit salvages the prefix it is given).
+/// Each step's prefix is copied out of `bytes`: a MiB, unless the first frame is larger.
 ///
 /// # Errors
 ///
@@ -97,20 +99,7 @@ pub(crate) fn detect_in(
     bytes: &[u8],
     max_frame_len: usize,
 ) -> Result<Chosen, Failure> {
-    // The same steps as `detect_from`: a prefix that settles it spares detection the
-    // rest (each algorithm that does not fit salvages the prefix to count what verifies).
-    let mut error = None;
-    for step in prefix_steps(max_frame_len) {
-        let prefix = &bytes[..bytes.len().min(step)];
-        match detect(file, prefix, prefix.len() == bytes.len(), max_frame_len) {
-            Ok(chosen) => return Ok(chosen),
-            Err(failure) => error = Some(failure),
-        }
-        if prefix.len() == bytes.len() {
-            break; // The whole stream was tried: more cannot help.
-        }
-    }
-    Err(error.unwrap_or_else(|| Failure::usage(file, "cannot detect the checksum")))
+    detect_from(file, &mut &*bytes, &mut Vec::new(), max_frame_len)
 }
 
 /// Detects the checksum of `bytes`, the `whole` stream or its start (a start that does not
