@@ -3,6 +3,7 @@
 //! one damaged region could spend, and an input that shrinks under salvage's map.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use flatstream::{Checksum, ChecksumKind};
 use serde_json::Value;
@@ -294,17 +295,7 @@ fn salvage_keeps_the_frames_after_a_block_of_small_integers() {
         .filter(|frame| frame.end <= start || frame.start >= end)
         .map(|frame| &original[frame.clone()])
         .collect();
-    let input = dir.join("damaged.fs");
-    let output = dir.join("salvaged.fs");
-    std::fs::write(&input, &damaged).unwrap();
-    let salvaged = flatstream(&[
-        "salvage",
-        input.to_str().unwrap(),
-        output.to_str().unwrap(),
-        "-c",
-        "crc32c",
-        "--json",
-    ]);
+    let (salvaged, output) = salvage_bytes(&dir, &damaged, "crc32c");
     assert_eq!(salvaged.status.code(), Some(1), "{}", stderr(&salvaged));
     let expected: Vec<u8> = intact.concat();
     let written = std::fs::read(&output).unwrap();
@@ -419,6 +410,24 @@ pub(crate) fn payloads(checksum: &str, bytes: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// Writes `bytes` as `damaged.fs` in `dir` and salvages it under `checksum` to
+/// `salvaged.fs` (`--json -q`): the command's output and the salvaged file's path.
+pub(crate) fn salvage_bytes(dir: &Path, bytes: &[u8], checksum: &str) -> (Output, PathBuf) {
+    let input = dir.join("damaged.fs");
+    let output = dir.join("salvaged.fs");
+    std::fs::write(&input, bytes).unwrap();
+    let salvaged = flatstream(&[
+        "salvage",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+        "-c",
+        checksum,
+        "--json",
+        "-q",
+    ]);
+    (salvaged, output)
+}
+
 /// Builds `parts` (a frame's payload, or raw damage), salvages it, and returns the intact
 /// payloads, the salvaged ones and the JSON report.
 pub(crate) fn salvage_parts(
@@ -437,18 +446,7 @@ pub(crate) fn salvage_parts(
             bytes.extend_from_slice(part);
         }
     }
-    let input = dir.join("damaged.fs");
-    let output = dir.join("salvaged.fs");
-    std::fs::write(&input, &bytes).unwrap();
-    let salvaged = flatstream(&[
-        "salvage",
-        input.to_str().unwrap(),
-        output.to_str().unwrap(),
-        "-c",
-        checksum,
-        "--json",
-        "-q",
-    ]);
+    let (salvaged, output) = salvage_bytes(&dir, &bytes, checksum);
     assert!(
         matches!(salvaged.status.code(), Some(0 | 1)),
         "{}",

@@ -6,7 +6,8 @@
 //! regions is counted, not timed, in `flatstream-io`'s `recovery::resync::tests`.)
 
 use crate::edges::{
-    assert_kept_every_intact_frame, dir, frame, noise, payloads, salvage_parts, small_frames,
+    assert_kept_every_intact_frame, dir, frame, noise, payloads, salvage_bytes, salvage_parts,
+    small_frames,
 };
 use crate::{flatstream, stderr};
 
@@ -83,18 +84,7 @@ fn salvage_does_not_copy_a_crc16_frame_that_a_zeroed_block_left() {
     let start = 10 * frame_len + 4;
     bytes[start..start + 200].fill(0);
     let dir = dir("crc16-zeroed");
-    let input = dir.join("damaged.fs");
-    let output = dir.join("salvaged.fs");
-    std::fs::write(&input, &bytes).unwrap();
-    let salvaged = flatstream(&[
-        "salvage",
-        input.to_str().unwrap(),
-        output.to_str().unwrap(),
-        "-c",
-        "crc16",
-        "--json",
-        "-q",
-    ]);
+    let (salvaged, output) = salvage_bytes(&dir, &bytes, "crc16");
     assert_eq!(salvaged.status.code(), Some(1), "{}", stderr(&salvaged));
     let written = payloads("crc16", &std::fs::read(&output).unwrap());
     let invented: Vec<&Vec<u8>> = written.iter().filter(|p| !originals.contains(p)).collect();
