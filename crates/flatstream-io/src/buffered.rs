@@ -6,7 +6,7 @@ use std::io::{self, BufRead, Read};
 use flatstream_core::{Deframer, Result};
 
 use crate::progress::Progress;
-use crate::reader::{Found, Needed, ReadMode, find_frame, process_plain_frames};
+use crate::reader::{Found, Needed, ReadMode, Stride, find_frame, process_plain_frames};
 
 /// Bytes of a [`Buffered`] reader's buffer: a 64 KiB payload and its header fit whole (so
 /// 64 KiB chunks are parsed in place too), and the allocation stays under the allocator's
@@ -41,6 +41,9 @@ pub struct Buffered {
     end: usize,
     /// The buffer's size once allocated.
     size: usize,
+    /// The last frame's length, which `read_frame` moves `start` by when the next frame's
+    /// is the same (see [`Stride`]).
+    stride: Stride,
 }
 
 impl Buffered {
@@ -51,6 +54,7 @@ impl Buffered {
             start: 0,
             end: 0,
             size: size.max(16),
+            stride: Stride::default(),
         }
     }
 
@@ -214,7 +218,7 @@ impl<R: Read> ReadMode<R> for Buffered {
             return self.next_frame(source, deframer, payload, progress);
         };
         let begin = self.start;
-        self.start += frame.len;
+        self.start += self.stride.next(frame.len);
         // The payload buffer holds no payload now (the memory policy counts it).
         payload.clear();
         Ok(Some((

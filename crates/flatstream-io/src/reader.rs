@@ -270,6 +270,7 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
     ///
     /// The first read error, or the first error `process` returns; an error from `process`
     /// that carries no location gets the frame index and offset of the payload it was given.
+    #[inline]
     pub fn process_all<F>(&mut self, mut process: F) -> Result<()>
     where
         F: FnMut(&[u8]) -> Result<()>,
@@ -432,10 +433,50 @@ pub trait ReadMode<R>: sealed::Sealed {
     }
 }
 
+/// The length of the frame just parsed, given back as the length of the frame before it
+/// when the two are equal: what a parse loop adds to its position to find the next frame.
+///
+/// The value is always the frame's own length; what changes is where it comes from. Taken
+/// from the length field just loaded, the next frame's address waits on that load, so a
+/// run of frames is a chain of dependent loads, one cache latency per frame. Taken from the
+/// previous frame's length behind a branch the CPU predicts, it does not: the loads of the
+/// next frames' headers start before this one's arrives, and a stream of frames of one size
+/// (the common case: fixed-layout telemetry) is parsed at the rate of the loads, not their
+/// latency. A frame of another size costs one mispredicted branch.
+///
+/// Measured (single-cell harness, 64 B frames without a checksum, on this machine): a
+/// minimal buffered parse loop went from 0.98× to 1.59× `read_exact` per frame over a
+/// 1 MiB stream, and from 0.66× to 0.89× over 64 MiB.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Stride(usize);
+
+impl Stride {
+    /// `frame_len`, the frame's own length (see the type's documentation).
+    // Always: the point is the branch in the caller's loop.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    pub(crate) fn next(&mut self, frame_len: usize) -> usize {
+        if frame_len != self.0 {
+            self.0 = relearned(frame_len);
+        }
+        self.0
+    }
+}
+
+/// A new frame length for [`Stride`], passed through `black_box` so that the optimizer
+/// cannot see that the stride now equals the length field and fold the branch away (which
+/// would put the load back on the path to the next frame's address).
+#[cold]
+#[inline(never)]
+fn relearned(frame_len: usize) -> usize {
+    std::hint::black_box(frame_len)
+}
+
 /// Hands `process` each plain frame that lies whole at the start of `held`, one after
-/// another, counting each in `progress` and adding its length to `consumed` before
-/// `process` sees it: if `process` panics and the panic is caught, the reader goes on after
-/// that frame, delivering none twice.
+/// another, counting each (for `progress`, and its length for `consumed`) before `process`
+/// sees it: if `process` panics and the panic is caught, the reader goes on after that
+/// frame, delivering none twice. The counts reach `progress` and `consumed` when the run
+/// ends ([`PlainRun`]).
 ///
 /// # Errors
 ///
@@ -448,17 +489,44 @@ pub(crate) fn process_plain_frames<D: Deframer, F: FnMut(&[u8]) -> Result<()>>(
     progress: &mut Progress,
     process: &mut F,
 ) -> Result<()> {
-    let mut used = 0;
-    while let Some(frame) = deframer.parse_plain(&held[used..]) {
-        let payload = &held[used + frame.payload.start..used + frame.payload.end];
-        used += frame.len;
-        *consumed += frame.len;
-        progress.advance(frame.len);
+    let mut run = PlainRun {
+        counts: *progress,
+        progress,
+        consumed,
+        used: 0,
+    };
+    let mut stride = Stride::default();
+    while let Some(frame) = deframer.parse_plain(&held[run.used..]) {
+        let payload = &held[run.used + frame.payload.start..run.used + frame.payload.end];
+        let frame_len = stride.next(frame.len);
+        run.used += frame_len;
+        run.counts.advance(frame_len);
         if let Err(error) = process(payload) {
-            return Err(progress.locate_delivered(error));
+            return Err(run.counts.locate_delivered(error));
         }
     }
     Ok(())
+}
+
+/// A run of [`process_plain_frames`]: the counts kept in locals while it lasts (in registers,
+/// not stored to the reader per frame) and written back to the reader when it ends, however
+/// it ends: returning, or unwinding from a panic in the caller's closure, after which the
+/// reader goes on from the frame after the one that panicked, as it would have.
+struct PlainRun<'a> {
+    progress: &'a mut Progress,
+    consumed: &'a mut usize,
+    /// The reader's progress, with the frames of this run counted.
+    counts: Progress,
+    /// Bytes of this run's frames.
+    used: usize,
+}
+
+impl Drop for PlainRun<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        *self.progress = self.counts;
+        *self.consumed += self.used;
+    }
 }
 
 /// The mode of [`StreamReader::unbuffered`]: the deframer reads each frame from any
@@ -512,6 +580,19 @@ impl<R: Read> ReadMode<R> for Copying {
 pub struct InPlace {
     /// Bytes of the last frame delivered, still to be consumed from the source.
     unconsumed: usize,
+    /// The last frame's length, which the next read consumes when the next frame's is the
+    /// same (see [`Stride`]).
+    stride: Stride,
+}
+
+/// The error for a `BufRead` whose `fill_buf`, called again without a `consume`, returned
+/// another buffer or a shorter one.
+#[cold]
+fn another_buffer() -> Error {
+    Error::from(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "BufRead::fill_buf returned a different buffer without a consume",
+    ))
 }
 
 /// What the frame at the start of some held bytes is, from one parse there: the
@@ -613,40 +694,18 @@ pub(crate) fn find_frame<D: Deframer>(
 }
 
 impl InPlace {
-    /// Looks at the source's buffer: `None` at a clean end, else what the next frame is
-    /// there, and the buffer's address.
-    #[inline]
-    fn find<R: BufRead, D: Deframer>(
-        source: &mut R,
-        deframer: &mut D,
-        scratch: &mut Vec<u8>,
-    ) -> Result<Option<(Found, usize)>> {
-        let buffer = loop {
-            match source.fill_buf() {
-                Ok(buffer) => break buffer,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error.into()),
-            }
-        };
-        if buffer.is_empty() {
-            // The deframer may require the stream to end otherwise (with a final frame).
-            return deframer.decode_frame(&[], scratch).map(|_| None);
-        }
-        let buffer_start = buffer.as_ptr().addr();
-        Ok(Some((find_frame(buffer, deframer, scratch)?, buffer_start)))
-    }
-}
-
-impl<R: BufRead> ReadMode<R> for InPlace {
-    #[inline]
-    fn read_frame<'a, D: Deframer>(
+    /// [`ReadMode::read_frame`] for every frame but one whole in the source's buffer and
+    /// passed through: a frame that straddles the buffer's end, the end, an error, a
+    /// payload an adapter transforms. Out of line, off the per-frame path.
+    #[inline(never)]
+    fn read_general<'a, R: BufRead, D: Deframer>(
         &'a mut self,
         source: &'a mut R,
         deframer: &mut D,
         payload: &'a mut Vec<u8>,
         progress: &mut Progress,
     ) -> Result<Option<(&'a [u8], usize)>> {
-        self.settle(source);
+        ReadMode::<R>::settle(self, source);
         let (found, buffer_start) = loop {
             match Self::find(source, deframer, payload)? {
                 None => return Ok(None),
@@ -671,13 +730,10 @@ impl<R: BufRead> ReadMode<R> for InPlace {
                 // or a shorter view without a consume is refused, never indexed past.
                 match buffer.get(payload_start..payload_start + payload_len) {
                     Some(payload) if buffer.as_ptr().addr() == buffer_start => {
-                        self.unconsumed = frame_len;
+                        self.unconsumed = self.stride.next(frame_len);
                         Ok(Some((payload, frame_len)))
                     }
-                    _ => Err(Error::from(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "BufRead::fill_buf returned a different buffer without a consume",
-                    ))),
+                    _ => Err(another_buffer()),
                 }
             }
             Found::Decoded {
@@ -703,6 +759,71 @@ impl<R: BufRead> ReadMode<R> for InPlace {
                 };
                 Ok(Some((&payload[..], frame_len)))
             }
+        }
+    }
+
+    /// Looks at the source's buffer: `None` at a clean end, else what the next frame is
+    /// there, and the buffer's address.
+    #[inline]
+    fn find<R: BufRead, D: Deframer>(
+        source: &mut R,
+        deframer: &mut D,
+        scratch: &mut Vec<u8>,
+    ) -> Result<Option<(Found, usize)>> {
+        let buffer = loop {
+            match source.fill_buf() {
+                Ok(buffer) => break buffer,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error.into()),
+            }
+        };
+        if buffer.is_empty() {
+            // The deframer may require the stream to end otherwise (with a final frame).
+            return deframer.decode_frame(&[], scratch).map(|_| None);
+        }
+        let buffer_start = buffer.as_ptr().addr();
+        Ok(Some((find_frame(buffer, deframer, scratch)?, buffer_start)))
+    }
+}
+
+impl<R: BufRead> ReadMode<R> for InPlace {
+    // Always: left to `#[inline]`, LLVM kept this out of callers' per-message loops
+    // (measured with 64 B frames: 0.56x the minimal loop out of line, 1.05x before the
+    // caller grew).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn read_frame<'a, D: Deframer>(
+        &'a mut self,
+        source: &'a mut R,
+        deframer: &mut D,
+        payload: &'a mut Vec<u8>,
+        progress: &mut Progress,
+    ) -> Result<Option<(&'a [u8], usize)>> {
+        self.settle(source);
+        // The frame per call: whole in the source's buffer and passed through. Anything
+        // else (and a source error, which the general path meets again) takes
+        // `read_general`.
+        let whole = match source.fill_buf() {
+            Ok(held) => deframer
+                .parse_plain(held)
+                .map(|frame| (frame, held.as_ptr().addr())),
+            Err(_) => None,
+        };
+        let Some((frame, buffer_start)) = whole else {
+            return self.read_general(source, deframer, payload, progress);
+        };
+        // The payload buffer holds no payload now (the memory policy counts it).
+        payload.clear();
+        // Borrow the payload again: the same buffer, since nothing was consumed. The same
+        // bytes, or at least as many of them: a source that hands out another or a shorter
+        // view without a consume is refused, never indexed past.
+        let buffer = source.fill_buf()?;
+        match buffer.get(frame.payload) {
+            Some(payload) if buffer.as_ptr().addr() == buffer_start => {
+                self.unconsumed = self.stride.next(frame.len);
+                Ok(Some((payload, frame.len)))
+            }
+            _ => Err(another_buffer()),
         }
     }
 
@@ -803,6 +924,19 @@ where
             }
             (Ok(None), _) => None,
             (Err(error), _) => Some(Err(error)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stride;
+
+    #[test]
+    fn a_stride_is_always_the_frame_length_it_was_given() {
+        let mut stride = Stride::default();
+        for len in [4usize, 4, 4, 12, 12, 4, 0, 0, 1 << 20, 4, usize::MAX, 4] {
+            assert_eq!(stride.next(len), len);
         }
     }
 }

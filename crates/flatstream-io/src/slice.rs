@@ -3,7 +3,7 @@
 use flatstream_core::{Deframer, Result, StreamDeserialize};
 
 use crate::progress::Progress;
-use crate::reader::process_plain_frames;
+use crate::reader::{Stride, process_plain_frames};
 
 /// Reads frames from a byte slice; each payload borrows the slice itself.
 ///
@@ -36,6 +36,9 @@ pub struct SliceReader<'a, D> {
     progress: Progress,
     /// Where a deframer that transforms payloads (decompression) puts them.
     scratch: Vec<u8>,
+    /// The last frame's length, which `read_message` moves on by when the next frame's is
+    /// the same (see [`Stride`]).
+    stride: Stride,
 }
 
 impl<'a, D: Deframer> SliceReader<'a, D> {
@@ -46,6 +49,7 @@ impl<'a, D: Deframer> SliceReader<'a, D> {
             deframer,
             progress: Progress::default(),
             scratch: Vec::new(),
+            stride: Stride::default(),
         }
     }
 
@@ -65,7 +69,7 @@ impl<'a, D: Deframer> SliceReader<'a, D> {
         let rest = &self.input[self.progress.position as usize..];
         match self.deframer.parse_frame(rest) {
             Ok(Some(frame)) => {
-                self.progress.advance(frame.len);
+                self.progress.advance(self.stride.next(frame.len));
                 Ok(Some(frame.payload))
             }
             Ok(None) => Ok(None),
@@ -84,6 +88,7 @@ impl<'a, D: Deframer> SliceReader<'a, D> {
     ///
     /// The first read error, or the first error `process` returns (located at its frame
     /// when it carries no location).
+    #[inline]
     pub fn process_all<F>(&mut self, mut process: F) -> Result<()>
     where
         F: FnMut(&[u8]) -> Result<()>,

@@ -615,3 +615,162 @@ fn seen_by_process_all<R, D: flatstream_core::Deframer, M: flatstream_io::ReadMo
         .unwrap();
     got
 }
+
+/// What [`frames_of_changing_sizes_are_counted_exactly`] needs of a reader.
+trait Counted {
+    fn process(
+        &mut self,
+        f: &mut dyn FnMut(&[u8]) -> flatstream_core::Result<()>,
+    ) -> flatstream_core::Result<()>;
+    fn next(&mut self) -> Option<Vec<u8>>;
+    fn counts(&self) -> (u64, u64);
+}
+
+impl<R, D: flatstream_core::Deframer, M: flatstream_io::ReadMode<R>> Counted
+    for StreamReader<R, D, M>
+{
+    fn process(
+        &mut self,
+        f: &mut dyn FnMut(&[u8]) -> flatstream_core::Result<()>,
+    ) -> flatstream_core::Result<()> {
+        self.process_all(f)
+    }
+    fn next(&mut self) -> Option<Vec<u8>> {
+        self.read_message().unwrap().map(<[u8]>::to_vec)
+    }
+    fn counts(&self) -> (u64, u64) {
+        (self.frames_read(), self.position())
+    }
+}
+
+impl<D: flatstream_core::Deframer> Counted for flatstream_io::SliceReader<'_, D> {
+    fn process(
+        &mut self,
+        f: &mut dyn FnMut(&[u8]) -> flatstream_core::Result<()>,
+    ) -> flatstream_core::Result<()> {
+        self.process_all(f)
+    }
+    fn next(&mut self) -> Option<Vec<u8>> {
+        self.read_message().unwrap().map(<[u8]>::to_vec)
+    }
+    fn counts(&self) -> (u64, u64) {
+        (self.frames_read(), self.position())
+    }
+}
+
+/// Runs of frames of one size broken by frames of others. The parse loops move to the next
+/// frame by the last frame's length while the two agree (a branch the CPU predicts, instead
+/// of a wait on the length just loaded) and must take the new length at every change; and
+/// `process_all` keeps its counts in locals for a run of frames, written back when the run
+/// ends, by an error or a panic from the closure too. In every mode, every payload comes out
+/// once and in order, and the counts after an error or a panic name the frame it came from.
+#[test]
+fn frames_of_changing_sizes_are_counted_exactly() {
+    let sizes = [
+        8usize, 8, 8, 3, 3, 40, 8, 8, 0, 0, 17, 17, 17, 200, 8, 1, 1, 1, 1, 64,
+    ];
+    let payloads: Vec<Vec<u8>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| vec![i as u8; n])
+        .collect();
+    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    let stream = stream_of("crc32c", &refs);
+    // Where each frame ends (8-byte header: length and CRC-32C).
+    let ends: Vec<u64> = sizes
+        .iter()
+        .scan(0u64, |end, &n| {
+            *end += 8 + n as u64;
+            Some(*end)
+        })
+        .collect();
+    assert_eq!(ends[sizes.len() - 1], stream.len() as u64);
+    let (refused, panicked) = (5usize, 12usize);
+    let check = |reader: &mut dyn Counted, what: &str| {
+        // An error from the closure: located at its frame, reading goes on after it.
+        let mut index = 0;
+        let error = reader
+            .process(&mut |payload| {
+                assert_eq!(payload, payloads[index], "{what}: frame {index}");
+                index += 1;
+                if index - 1 == refused {
+                    return Err(Error::invalid_frame("refused by the caller"));
+                }
+                Ok(())
+            })
+            .unwrap_err();
+        let refused_at = ends[refused] - (8 + sizes[refused] as u64);
+        assert_eq!(
+            (error.frame_index(), error.offset()),
+            (Some(refused as u64), Some(refused_at)),
+            "{what}"
+        );
+        assert_eq!(
+            reader.counts(),
+            (refused as u64 + 1, ends[refused]),
+            "{what}"
+        );
+        // A panic in the closure, caught: the counts include the frame it panicked on.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut index = refused + 1;
+            reader.process(&mut |payload| {
+                assert_eq!(payload, payloads[index], "{what}: frame {index}");
+                assert!(index != panicked, "the frame that panics");
+                index += 1;
+                Ok(())
+            })
+        }));
+        assert!(outcome.is_err(), "{what}: the panic reached the caller");
+        assert_eq!(
+            reader.counts(),
+            (panicked as u64 + 1, ends[panicked]),
+            "{what}"
+        );
+        // One frame at a time, then the rest in one call: every frame once, in order.
+        for index in panicked + 1..panicked + 4 {
+            assert_eq!(reader.next().as_ref(), Some(&payloads[index]), "{what}");
+            assert_eq!(reader.counts(), (index as u64 + 1, ends[index]), "{what}");
+        }
+        let mut index = panicked + 4;
+        reader
+            .process(&mut |payload| {
+                assert_eq!(payload, payloads[index], "{what}: frame {index}");
+                index += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(index, sizes.len(), "{what}");
+        assert_eq!(
+            reader.counts(),
+            (sizes.len() as u64, stream.len() as u64),
+            "{what}"
+        );
+        assert_eq!(reader.next(), None, "{what}");
+    };
+    let deframer = || ChecksumDeframer::new(checksum_by_name("crc32c"));
+    check(
+        &mut StreamReader::new(stream.as_slice(), deframer()),
+        "buffered",
+    );
+    for buffer in [16, 64, 100, 4096] {
+        let mut reader = StreamReader::with_buffer_size(stream.as_slice(), deframer(), buffer);
+        check(&mut reader, &format!("buffered {buffer}"));
+        let mut reader = StreamReader::in_place(
+            std::io::BufReader::with_capacity(buffer, stream.as_slice()),
+            deframer(),
+        );
+        check(&mut reader, &format!("in place {buffer}"));
+    }
+    check(
+        &mut StreamReader::in_place(stream.as_slice(), deframer()),
+        "in place",
+    );
+    check(
+        &mut StreamReader::unbuffered(stream.as_slice(), deframer()),
+        "unbuffered",
+    );
+    check(
+        &mut flatstream_io::SliceReader::new(&stream, deframer()),
+        "slice",
+    );
+}
