@@ -132,11 +132,13 @@ fn paired(bodies: &mut [Body<'_>]) -> Vec<f64> {
 /// The minimal read loop: `read_exact` of the header into a fixed array, `read_exact` of the
 /// payload into one reused `Vec`, the checksum compared. No error location, no limit on the
 /// length, no memory policy: the floor the everyday reader is held to.
-fn loop_read<const HEADER: usize, C: Checksum, R: Read>(
-    checksum: &C,
-    mut source: R,
-    payload: &mut Vec<u8>,
-) -> usize {
+///
+/// Each call reads one stream from its start, as the reader it is held to does: the `Vec`
+/// is made per call (as flatstream-rs 0.2.7's reader makes `Vec::new()` per reader) and
+/// reused for every frame of the stream, and the reader allocates its buffer per stream.
+fn loop_read<const HEADER: usize, C: Checksum, R: Read>(checksum: &C, mut source: R) -> usize {
+    let mut payload = Vec::new();
+    let payload = &mut payload;
     let mut total = 0usize;
     let mut header = [0u8; HEADER];
     loop {
@@ -167,8 +169,9 @@ fn loop_read<const HEADER: usize, C: Checksum, R: Read>(
 fn loop_read_buffered<const HEADER: usize, C: Checksum, R: Read>(
     checksum: &C,
     mut source: R,
-    buffer: &mut [u8],
 ) -> usize {
+    // Per call, as the reader's.
+    let mut buffer = vec![0u8; flatstream::DEFAULT_BUFFER_SIZE];
     let mut total = 0usize;
     let (mut start, mut end) = (0usize, 0usize);
     loop {
@@ -263,18 +266,12 @@ fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
 ) -> Vec<Body<'_>> {
     let count = stream.len() / (HEADER + size);
     let bytes = stream.len();
-    let mut payload = Vec::with_capacity(size);
-    let mut buffer = vec![0u8; flatstream::DEFAULT_BUFFER_SIZE];
     vec![
         Body::new("loop_read", count, bytes, move || {
-            loop_read::<HEADER, C, _>(&checksum, Cursor::new(black_box(stream)), &mut payload)
+            loop_read::<HEADER, C, _>(&checksum, Cursor::new(black_box(stream)))
         }),
         Body::new("loop_read_buffered", count, bytes, move || {
-            loop_read_buffered::<HEADER, C, _>(
-                &checksum,
-                Cursor::new(black_box(stream)),
-                &mut buffer,
-            )
+            loop_read_buffered::<HEADER, C, _>(&checksum, Cursor::new(black_box(stream)))
         }),
         Body::new("stream_read_message", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
@@ -341,11 +338,10 @@ fn file_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
     path: &std::path::Path,
 ) -> Vec<Body<'_>> {
     let count = stream_len / (HEADER + size);
-    let mut payload = Vec::with_capacity(size);
     let open = move || std::fs::File::open(path).expect("cannot open the bench's stream file");
     vec![
         Body::new("loop_read_file", count, stream_len, move || {
-            loop_read::<HEADER, C, _>(&checksum, std::io::BufReader::new(open()), &mut payload)
+            loop_read::<HEADER, C, _>(&checksum, std::io::BufReader::new(open()))
         }),
         Body::new("stream_file_read_message", count, stream_len, move || {
             let mut reader = StreamReader::new(open(), ChecksumDeframer::new(checksum));

