@@ -13,3 +13,4 @@ mod reading;
 mod recovery;
 mod round_trip;
 mod writing;
+mod attacks_session6;
