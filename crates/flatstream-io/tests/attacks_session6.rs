@@ -885,3 +885,75 @@ fn into_parts_after_a_torn_or_oversized_tail_keeps_its_bytes() {
         }
     }
 }
+
+/// A source that ends once (a terminal's Ctrl-D, a pipe read to its end before the next
+/// writer): its pieces, each given in full, an empty piece being one `Ok(0)`.
+struct EndsOnce {
+    pieces: Vec<Vec<u8>>,
+    reads_after_end: usize,
+}
+
+impl Read for EndsOnce {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(piece) = self.pieces.first_mut() else {
+            self.reads_after_end += 1;
+            return Ok(0);
+        };
+        let n = piece.len().min(buf.len());
+        buf[..n].copy_from_slice(&piece[..n]);
+        piece.drain(..n);
+        if piece.is_empty() || n == 0 {
+            self.pieces.remove(0);
+        }
+        Ok(n)
+    }
+}
+
+/// What `read_message` gives, `None` included, until two `None`s in a row.
+fn reads_with_ends<R, M: ReadMode<R>>(reader: &mut StreamReader<R, Df, M>) -> Vec<Option<Vec<u8>>> {
+    let mut out = Vec::new();
+    for _ in 0..100 {
+        match reader.read_message() {
+            Ok(p) => out.push(p.map(<[u8]>::to_vec)),
+            Err(e) => panic!("{e}"),
+        }
+        if out.len() >= 2 && out[out.len() - 1].is_none() && out[out.len() - 2].is_none() {
+            break;
+        }
+    }
+    out
+}
+
+/// The end of a source that ends once is reported as `Ok(None)` by every mode, and the
+/// source is not read again at that end.
+// FAILS: in_place's fast path calls fill_buf, gets the empty buffer of the end, and falls to
+// read_general, which calls fill_buf again: a BufReader reads its source a second time, past
+// the end, so the `Ok(None)` is lost (the next piece's frame is returned instead); the reader
+// before this change, `unbuffered` and `new` report it.
+#[test]
+fn the_in_place_reader_does_not_read_past_an_end() {
+    let name = "crc32";
+    let first: Vec<Vec<u8>> = (0..2).map(|i| payload_of(20, i)).collect();
+    let second: Vec<Vec<u8>> = (2..4).map(|i| payload_of(30, i)).collect();
+    let pieces = || vec![stream_of(name, &first), Vec::new(), stream_of(name, &second)];
+    let mut expected: Vec<Option<Vec<u8>>> = first.iter().cloned().map(Some).collect();
+    expected.push(None);
+    expected.extend(second.iter().cloned().map(Some));
+    expected.extend([None, None]);
+
+    let mut buffered = StreamReader::new(EndsOnce { pieces: pieces(), reads_after_end: 0 }, deframer(name, None));
+    assert_eq!(reads_with_ends(&mut buffered), expected, "new");
+    let mut unbuffered = StreamReader::unbuffered(EndsOnce { pieces: pieces(), reads_after_end: 0 }, deframer(name, None));
+    assert_eq!(reads_with_ends(&mut unbuffered), expected, "unbuffered");
+    let mut in_place = StreamReader::in_place(
+        BufReader::new(EndsOnce { pieces: pieces(), reads_after_end: 0 }),
+        deframer(name, None),
+    );
+    assert_eq!(reads_with_ends(&mut in_place), expected, "in_place over a BufReader");
+    // At the final end: one read of the source per `read_message`, as the other modes.
+    assert_eq!(
+        in_place.get_ref().get_ref().reads_after_end,
+        buffered.get_ref().reads_after_end,
+        "reads of the source after its end"
+    );
+}
