@@ -310,6 +310,13 @@ fn mutate(rng: &mut Rng, stream: &mut Vec<u8>, frame_starts: &[usize], hl: usize
     if stream.is_empty() {
         return;
     }
+    // Frames still whole enough to hold a header (after an earlier truncation).
+    let frame_starts: Vec<usize> =
+        frame_starts.iter().copied().filter(|&at| at + hl <= stream.len()).collect();
+    let frame_starts = &frame_starts[..];
+    if frame_starts.is_empty() {
+        return;
+    }
     match rng.below(8) {
         0 => {
             // Bit flip anywhere.
