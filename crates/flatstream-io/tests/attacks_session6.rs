@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
-use flatstream_core::{Checksum, Error, ErrorKind, Result};
+use flatstream_core::{Checksum, Error, ErrorKind};
 use flatstream_io::{ChecksumDeframer, ChecksumFramer, ReadMode, SliceReader, StreamReader, StreamWriter};
 
 use crate::common::{ALGORITHMS, ShortReads, checksum_by_name, payload_of};
@@ -997,4 +997,92 @@ fn the_in_place_reader_reads_an_ended_source_once_per_call() {
     assert_eq!(in_place.read_message().unwrap(), None);
     assert_eq!(buffered.get_ref().reads_after_end, 1, "new");
     assert_eq!(in_place.get_ref().get_ref().reads_after_end, 1, "in_place: reads past the end");
+}
+
+/// A `BufRead` that keeps the letter of the contract loosely: each `fill_buf` shows a
+/// random non-empty prefix of what is left (so a second look without a consume may be
+/// shorter or longer), now and then from a second copy of the bytes (another address), or
+/// fails with `Interrupted` or `WouldBlock`.
+struct Wobbly {
+    a: Vec<u8>,
+    b: Vec<u8>,
+    pos: usize,
+    rng: Rng,
+}
+
+impl Read for Wobbly {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let available = self.fill_buf()?;
+            let n = available.len().min(buf.len());
+            buf[..n].copy_from_slice(&available[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Wobbly {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        match self.rng.below(20) {
+            0 => return Err(io::ErrorKind::Interrupted.into()),
+            1 => return Err(io::ErrorKind::WouldBlock.into()),
+            _ => {}
+        }
+        let left = self.a.len() - self.pos;
+        let len = if left == 0 { 0 } else { 1 + self.rng.below(left) };
+        let len = if self.rng.below(3) == 0 { left } else { len };
+        let copy = if self.rng.below(6) == 0 { &self.b } else { &self.a };
+        Ok(&copy[self.pos..self.pos + len])
+    }
+    fn consume(&mut self, amount: usize) {
+        self.pos = (self.pos + amount).min(self.a.len());
+    }
+}
+
+/// Whatever the `BufRead` does, the in-place reader gives an error or the right payload for
+/// the frame it says it read, never another, and never panics.
+#[test]
+fn a_wobbly_bufread_gives_errors_or_right_payloads() {
+    let mut rng = Rng(seed(0xb0b));
+    for round in 0..rounds() * 5 {
+        let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
+        let count = 1 + rng.below(20);
+        let sizes = sizes_pattern(&mut rng, count);
+        let payloads: Vec<Vec<u8>> =
+            sizes.iter().enumerate().map(|(i, &n)| payload_of(n, i as u8)).collect();
+        let stream = stream_of(name, &payloads);
+        let source = Wobbly { a: stream.clone(), b: stream.clone(), pos: 0, rng: Rng(rng.next() | 1) };
+        let mut reader = StreamReader::in_place(source, deframer(name, None));
+        if rng.below(2) == 0 {
+            for _ in 0..1000 {
+                let index = reader.frames_read() as usize;
+                match reader.read_message() {
+                    Ok(Some(p)) => assert!(p == &payloads[index][..], "round {round}: frame {index}"),
+                    Ok(None) => break,
+                    Err(e) => {
+                        assert!(!e.is_resumable(), "round {round}: {e}");
+                        break;
+                    }
+                }
+            }
+        } else {
+            let mut index = reader.frames_read() as usize;
+            let _ = reader.process_all(|p| {
+                assert!(p == &payloads[index][..], "round {round}: frame {index}");
+                index += 1;
+                Ok(())
+            });
+            assert_eq!(index as u64, reader.frames_read(), "round {round}");
+        }
+        let position = reader.position() as usize;
+        let ends: Vec<usize> = std::iter::once(0)
+            .chain(payloads.iter().scan(0, |at, p| {
+                *at += header_len(name) + p.len();
+                Some(*at)
+            }))
+            .collect();
+        assert_eq!(ends[reader.frames_read() as usize], position, "round {round}");
+    }
 }
