@@ -1086,3 +1086,68 @@ fn a_wobbly_bufread_gives_errors_or_right_payloads() {
         assert_eq!(ends[reader.frames_read() as usize], position, "round {round}");
     }
 }
+
+/// A `Read` that returns random amounts (often exactly the room it was given, so the 4 KiB
+/// first buffer fills at odd moments), with `Interrupted` now and then.
+struct Jumpy<'a> {
+    bytes: &'a [u8],
+    rng: Rng,
+}
+
+impl Read for Jumpy<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.rng.below(10) == 0 {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        let most = buf.len().min(self.bytes.len());
+        let n = match self.rng.below(4) {
+            0 => most,
+            1 => most.min(1 + self.rng.below(16)),
+            _ => if most == 0 { 0 } else { 1 + self.rng.below(most) },
+        };
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+/// The buffered reader over random read sizes and buffer sizes: every payload right, and
+/// `buffer()` then the source's rest is the stream from `position()` on, after every call.
+#[test]
+fn jumpy_reads_into_a_growing_buffer() {
+    let mut rng = Rng(seed(0x6a75_6d70));
+    for round in 0..rounds() * 2 {
+        let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
+        let count = 1 + rng.below(40);
+        let sizes = sizes_pattern(&mut rng, count);
+        let payloads: Vec<Vec<u8>> =
+            sizes.iter().enumerate().map(|(i, &n)| payload_of(n, i as u8)).collect();
+        let stream = stream_of(name, &payloads);
+        let size = [16usize, 64, 4095, 4096, 4097, 8000, 65_600][rng.below(7)];
+        let source = Jumpy { bytes: &stream, rng: Rng(rng.next() | 1) };
+        let mut reader = StreamReader::with_buffer_size(source, deframer(name, None), size);
+        let use_process = rng.below(2) == 0;
+        if use_process {
+            let mut index = 0;
+            reader
+                .process_all(|p| {
+                    assert!(p == &payloads[index][..], "round {round}: frame {index}");
+                    index += 1;
+                    Ok(())
+                })
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert_eq!(index, payloads.len(), "round {round}");
+        } else {
+            for (index, expected) in payloads.iter().enumerate() {
+                let p = reader.read_message().unwrap_or_else(|e| panic!("round {round}: {e}"));
+                assert!(p == Some(&expected[..]), "round {round} size {size}: frame {index}");
+                let position = reader.position() as usize;
+                let mut rest = reader.buffer().to_vec();
+                rest.extend_from_slice(reader.get_ref().bytes);
+                assert!(rest == stream[position..], "round {round} size {size}: after frame {index}");
+            }
+            assert_eq!(reader.read_message().unwrap(), None, "round {round}");
+        }
+        assert_eq!(reader.position() as usize, stream.len(), "round {round}");
+    }
+}
