@@ -7,7 +7,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
 use flatstream_core::{Checksum, Error, ErrorKind};
-use flatstream_io::{ChecksumDeframer, ChecksumFramer, ReadMode, SliceReader, StreamReader, StreamWriter};
+use flatstream_io::{
+    ChecksumDeframer, ChecksumFramer, ReadMode, SliceReader, StreamReader, StreamWriter,
+};
 
 use crate::common::{ALGORITHMS, ShortReads, checksum_by_name, payload_of};
 
@@ -50,12 +52,18 @@ impl Rng {
 
 /// Rounds of the property loops: 60, or `ATTACK6_ROUNDS` for a longer search.
 fn rounds() -> usize {
-    std::env::var("ATTACK6_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(60)
+    std::env::var("ATTACK6_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60)
 }
 
 /// The PRNG seed, or `ATTACK6_SEED` mixed in.
 fn seed(default: u64) -> u64 {
-    std::env::var("ATTACK6_SEED").ok().and_then(|v| v.parse::<u64>().ok()).map_or(default, |s| default ^ s.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    std::env::var("ATTACK6_SEED")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(default, |s| default ^ s.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,11 +225,23 @@ fn all_modes_agree(stream: &[u8], name: &str, max: Option<usize>, what: &str) {
     let reference = slice_by_read(stream, d());
     let mut outcomes: Vec<(String, Outcome)> = Vec::new();
     outcomes.push(("slice process_all".into(), slice_by_process(stream, d())));
-    outcomes.push(("unbuffered read".into(), by_read(StreamReader::unbuffered(stream, d()))));
+    outcomes.push((
+        "unbuffered read".into(),
+        by_read(StreamReader::unbuffered(stream, d())),
+    ));
     outcomes.push(("new read".into(), by_read(StreamReader::new(stream, d()))));
-    outcomes.push(("new messages".into(), by_messages(StreamReader::new(stream, d()))));
-    outcomes.push(("new process".into(), by_process(StreamReader::new(stream, d()))));
-    outcomes.push(("in_place slice read".into(), by_read(StreamReader::in_place(stream, d()))));
+    outcomes.push((
+        "new messages".into(),
+        by_messages(StreamReader::new(stream, d())),
+    ));
+    outcomes.push((
+        "new process".into(),
+        by_process(StreamReader::new(stream, d())),
+    ));
+    outcomes.push((
+        "in_place slice read".into(),
+        by_read(StreamReader::in_place(stream, d())),
+    ));
     outcomes.push((
         "in_place slice process".into(),
         by_process(StreamReader::in_place(stream, d())),
@@ -239,11 +259,17 @@ fn all_modes_agree(stream: &[u8], name: &str, max: Option<usize>, what: &str) {
     for cap in [1usize, 7, 64, 4096, 4097] {
         outcomes.push((
             format!("bufreader {cap} read"),
-            by_read(StreamReader::in_place(BufReader::with_capacity(cap, stream), d())),
+            by_read(StreamReader::in_place(
+                BufReader::with_capacity(cap, stream),
+                d(),
+            )),
         ));
         outcomes.push((
             format!("bufreader {cap} process"),
-            by_process(StreamReader::in_place(BufReader::with_capacity(cap, stream), d())),
+            by_process(StreamReader::in_place(
+                BufReader::with_capacity(cap, stream),
+                d(),
+            )),
         ));
     }
     for chunk in [1usize, 5, 4095, 4096] {
@@ -274,7 +300,9 @@ fn all_modes_agree(stream: &[u8], name: &str, max: Option<usize>, what: &str) {
 /// Payload sizes in the patterns the stride meets: runs, alternations, zeros, changes.
 fn sizes_pattern(rng: &mut Rng, count: usize) -> Vec<usize> {
     let mut sizes = Vec::with_capacity(count);
-    let pool = [0usize, 0, 1, 4, 8, 12, 64, 100, 4084, 4088, 4092, 4096, 5000];
+    let pool = [
+        0usize, 0, 1, 4, 8, 12, 64, 100, 4084, 4088, 4092, 4096, 5000,
+    ];
     let mut last = pool[rng.below(pool.len())];
     while sizes.len() < count {
         match rng.below(5) {
@@ -311,8 +339,11 @@ fn mutate(rng: &mut Rng, stream: &mut Vec<u8>, frame_starts: &[usize], hl: usize
         return;
     }
     // Frames still whole enough to hold a header (after an earlier truncation).
-    let frame_starts: Vec<usize> =
-        frame_starts.iter().copied().filter(|&at| at + hl <= stream.len()).collect();
+    let frame_starts: Vec<usize> = frame_starts
+        .iter()
+        .copied()
+        .filter(|&at| at + hl <= stream.len())
+        .collect();
     let frame_starts = &frame_starts[..];
     if frame_starts.is_empty() {
         return;
@@ -381,8 +412,11 @@ fn every_mode_agrees_on_patterned_and_damaged_streams() {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let count = rng.below(30) + 1;
         let sizes = sizes_pattern(&mut rng, count);
-        let payloads: Vec<Vec<u8>> =
-            sizes.iter().enumerate().map(|(i, &n)| payload_of(n, i as u8)).collect();
+        let payloads: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| payload_of(n, i as u8))
+            .collect();
         let clean = stream_of(name, &payloads);
         let hl = header_len(name);
         let mut starts = Vec::new();
@@ -400,7 +434,12 @@ fn every_mode_agrees_on_patterned_and_damaged_streams() {
         for _ in 0..mutations {
             mutate(&mut rng, &mut stream, &starts, hl);
         }
-        all_modes_agree(&stream, name, max, &format!("round {round} sizes {sizes:?}"));
+        all_modes_agree(
+            &stream,
+            name,
+            max,
+            &format!("round {round} sizes {sizes:?}"),
+        );
     }
 }
 
@@ -430,10 +469,25 @@ fn every_mode_agrees_on_random_bytes() {
 fn streams_around_the_first_buffer_edge() {
     for name in ["none", "crc32c"] {
         let hl = header_len(name);
-        for total in [4095usize, 4096, 4097, 4096 + hl, 8192, 8193, 65_600, 65_601, 70_000] {
+        for total in [
+            4095usize,
+            4096,
+            4097,
+            4096 + hl,
+            8192,
+            8193,
+            65_600,
+            65_601,
+            70_000,
+        ] {
             // One frame of the whole length; two frames whose boundary is at 4096 +/- 1.
             let one = vec![payload_of(total - hl, 1)];
-            all_modes_agree(&stream_of(name, &one), name, None, &format!("one frame {total}"));
+            all_modes_agree(
+                &stream_of(name, &one),
+                name,
+                None,
+                &format!("one frame {total}"),
+            );
             for split in [4090usize, 4095, 4096, 4097] {
                 if split > hl && total > split + hl {
                     let two = vec![payload_of(split - hl, 2), payload_of(total - split - hl, 3)];
@@ -536,7 +590,13 @@ fn closure_failures_everywhere(stream: &[u8], name: &str, refuse: &[usize], pani
     let d = || deframer(name, None);
     let reference = reference_messages(stream, d());
     let what = format!("{name} refuse {refuse:?} panic {panic_at:?}");
-    check_closure_failures(StreamReader::new(stream, d()), &reference, refuse, panic_at, &format!("new {what}"));
+    check_closure_failures(
+        StreamReader::new(stream, d()),
+        &reference,
+        refuse,
+        panic_at,
+        &format!("new {what}"),
+    );
     for size in [16usize, 100, 4096, 5000] {
         check_closure_failures(
             StreamReader::with_buffer_size(stream, d(), size),
@@ -555,7 +615,13 @@ fn closure_failures_everywhere(stream: &[u8], name: &str, refuse: &[usize], pani
             &format!("new short {chunk} {what}"),
         );
     }
-    check_closure_failures(StreamReader::in_place(stream, d()), &reference, refuse, panic_at, &format!("in_place {what}"));
+    check_closure_failures(
+        StreamReader::in_place(stream, d()),
+        &reference,
+        refuse,
+        panic_at,
+        &format!("in_place {what}"),
+    );
     for cap in [1usize, 64, 4096] {
         check_closure_failures(
             StreamReader::in_place(BufReader::with_capacity(cap, stream), d()),
@@ -565,7 +631,13 @@ fn closure_failures_everywhere(stream: &[u8], name: &str, refuse: &[usize], pani
             &format!("bufreader {cap} {what}"),
         );
     }
-    check_closure_failures(StreamReader::unbuffered(stream, d()), &reference, refuse, panic_at, &format!("unbuffered {what}"));
+    check_closure_failures(
+        StreamReader::unbuffered(stream, d()),
+        &reference,
+        refuse,
+        panic_at,
+        &format!("unbuffered {what}"),
+    );
     // SliceReader.
     let mut reader = SliceReader::new(stream, d());
     let mut delivered: Vec<Vec<u8>> = Vec::new();
@@ -628,8 +700,11 @@ fn closure_errors_and_panics_leave_every_reader_after_their_frame() {
     for _ in 0..20 {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let sizes = sizes_pattern(&mut rng, 25);
-        let payloads: Vec<Vec<u8>> =
-            sizes.iter().enumerate().map(|(i, &n)| payload_of(n, i as u8)).collect();
+        let payloads: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| payload_of(n, i as u8))
+            .collect();
         let stream = stream_of(name, &payloads);
         let refuse = [rng.below(25), rng.below(25)];
         let panic_at: Vec<usize> = [rng.below(25), rng.below(25)]
@@ -671,12 +746,18 @@ fn buffer_and_into_parts_hold_exactly_the_unread_bytes() {
                         reader.buffer().len()
                     );
                 }
-                assert!(n >= payloads.len(), "size {size} chunk {chunk}: {n} messages");
+                assert!(
+                    n >= payloads.len(),
+                    "size {size} chunk {chunk}: {n} messages"
+                );
                 let position = reader.position() as usize;
                 let (source, unread) = reader.into_parts();
                 let mut rest = unread;
                 rest.extend_from_slice(source.bytes);
-                assert!(rest == stream[position..], "size {size} chunk {chunk}: into_parts");
+                assert!(
+                    rest == stream[position..],
+                    "size {size} chunk {chunk}: into_parts"
+                );
             }
         }
     }
@@ -724,18 +805,37 @@ impl<B: BufRead> BufRead for FailsOnce<B> {
 fn an_io_error_from_fill_buf_is_reported_by_the_in_place_reader() {
     let payloads: Vec<Vec<u8>> = (0..3).map(|i| payload_of(10, i)).collect();
     let stream = stream_of("crc32c", &payloads);
-    for kind in [io::ErrorKind::TimedOut, io::ErrorKind::Other, io::ErrorKind::WouldBlock] {
+    for kind in [
+        io::ErrorKind::TimedOut,
+        io::ErrorKind::Other,
+        io::ErrorKind::WouldBlock,
+    ] {
         // Unbuffered over the same failing source: the error, at frame 0.
-        let source = FailsOnce { inner: &stream[..], calls: 0, fail_at: 1, kind };
+        let source = FailsOnce {
+            inner: &stream[..],
+            calls: 0,
+            fail_at: 1,
+            kind,
+        };
         let mut unbuffered = StreamReader::unbuffered(source, deframer("crc32c", None));
         let error = unbuffered.read_message().unwrap_err();
         assert_eq!(tag(&error), format!("io:{kind:?}"));
-        let source = FailsOnce { inner: &stream[..], calls: 0, fail_at: 1, kind };
+        let source = FailsOnce {
+            inner: &stream[..],
+            calls: 0,
+            fail_at: 1,
+            kind,
+        };
         let mut buffered = StreamReader::new(source, deframer("crc32c", None));
         let error = buffered.read_message().unwrap_err();
         assert_eq!(tag(&error), format!("io:{kind:?}"));
 
-        let source = FailsOnce { inner: &stream[..], calls: 0, fail_at: 1, kind };
+        let source = FailsOnce {
+            inner: &stream[..],
+            calls: 0,
+            fail_at: 1,
+            kind,
+        };
         let mut reader = StreamReader::in_place(source, deframer("crc32c", None));
         let outcome = reader.read_message().map(|p| p.map(<[u8]>::to_vec));
         assert!(
@@ -753,7 +853,12 @@ fn an_io_error_from_fill_buf_is_reported_by_the_in_place_reader() {
 fn interrupted_from_the_second_fill_buf_is_retried_by_the_in_place_reader() {
     let payloads: Vec<Vec<u8>> = (0..3).map(|i| payload_of(10, i)).collect();
     let stream = stream_of("none", &payloads);
-    let source = FailsOnce { inner: &stream[..], calls: 0, fail_at: 2, kind: io::ErrorKind::Interrupted };
+    let source = FailsOnce {
+        inner: &stream[..],
+        calls: 0,
+        fail_at: 2,
+        kind: io::ErrorKind::Interrupted,
+    };
     let mut reader = StreamReader::in_place(source, deframer("none", None));
     let mut got = Vec::new();
     loop {
@@ -807,16 +912,31 @@ fn a_growing_source_is_read_on_after_each_end() {
                     data.extend_from_slice(&stream[len..upto]);
                 };
                 let mut buffered = StreamReader::new(
-                    Growing { data: shared.clone(), pos: 0, chunk },
+                    Growing {
+                        data: shared.clone(),
+                        pos: 0,
+                        chunk,
+                    },
                     d(),
                 );
                 let mut sized = StreamReader::with_buffer_size(
-                    Growing { data: shared.clone(), pos: 0, chunk },
+                    Growing {
+                        data: shared.clone(),
+                        pos: 0,
+                        chunk,
+                    },
                     d(),
                     4097,
                 );
                 let mut in_place = StreamReader::in_place(
-                    BufReader::with_capacity(5000, Growing { data: shared.clone(), pos: 0, chunk }),
+                    BufReader::with_capacity(
+                        5000,
+                        Growing {
+                            data: shared.clone(),
+                            pos: 0,
+                            chunk,
+                        },
+                    ),
                     d(),
                 );
                 let mut got = [Vec::new(), Vec::new(), Vec::new()];
@@ -834,10 +954,16 @@ fn a_growing_source_is_read_on_after_each_end() {
                             match next {
                                 Ok(Some(p)) => got.push(p.to_vec()),
                                 Ok(None) => break,
-                                Err(e) => panic!("{name} chunk {chunk} step {step} reader {which}: {e}"),
+                                Err(e) => {
+                                    panic!("{name} chunk {chunk} step {step} reader {which}: {e}")
+                                }
                             }
                         }
-                        assert_eq!(got.len(), i, "{name} chunk {chunk} step {step} reader {which}");
+                        assert_eq!(
+                            got.len(),
+                            i,
+                            "{name} chunk {chunk} step {step} reader {which}"
+                        );
                     }
                 }
                 for got in &got {
@@ -850,7 +976,6 @@ fn a_growing_source_is_read_on_after_each_end() {
     }
 }
 
-
 /// `into_parts()` after the reader stopped at a torn tail or an oversized length: the stream
 /// from `position()` on should be the bytes given back, then the source's (so that a reader
 /// of a file being appended to can start again from there).
@@ -862,7 +987,11 @@ fn into_parts_after_a_torn_or_oversized_tail_keeps_its_bytes() {
     let name = "none";
     let payloads: Vec<Vec<u8>> = (0..3).map(|i| payload_of(60, i as u8)).collect();
     let clean = stream_of(name, &payloads);
-    for tail in [&b"\x05\0\0\0ab"[..], &b"\x05\0"[..], &b"trailing bytes not a frame"[..]] {
+    for tail in [
+        &b"\x05\0\0\0ab"[..],
+        &b"\x05\0"[..],
+        &b"trailing bytes not a frame"[..],
+    ] {
         let mut stream = clean.clone();
         stream.extend_from_slice(tail);
         for size in [16usize, 4096, 65_600] {
@@ -952,21 +1081,46 @@ fn the_in_place_reader_does_not_read_past_an_end() {
     let name = "crc32";
     let first: Vec<Vec<u8>> = (0..2).map(|i| payload_of(20, i)).collect();
     let second: Vec<Vec<u8>> = (2..4).map(|i| payload_of(30, i)).collect();
-    let pieces = || vec![stream_of(name, &first), Vec::new(), stream_of(name, &second)];
+    let pieces = || {
+        vec![
+            stream_of(name, &first),
+            Vec::new(),
+            stream_of(name, &second),
+        ]
+    };
     let mut expected: Vec<Option<Vec<u8>>> = first.iter().cloned().map(Some).collect();
     expected.push(None);
     expected.extend(second.iter().cloned().map(Some));
     expected.extend([None, None]);
 
-    let mut buffered = StreamReader::new(EndsOnce { pieces: pieces(), reads_after_end: 0 }, deframer(name, None));
-    assert_eq!(reads_with_ends(&mut buffered), expected, "new");
-    let mut unbuffered = StreamReader::unbuffered(EndsOnce { pieces: pieces(), reads_after_end: 0 }, deframer(name, None));
-    assert_eq!(reads_with_ends(&mut unbuffered), expected, "unbuffered");
-    let mut in_place = StreamReader::in_place(
-        BufReader::new(EndsOnce { pieces: pieces(), reads_after_end: 0 }),
+    let mut buffered = StreamReader::new(
+        EndsOnce {
+            pieces: pieces(),
+            reads_after_end: 0,
+        },
         deframer(name, None),
     );
-    assert_eq!(reads_with_ends(&mut in_place), expected, "in_place over a BufReader");
+    assert_eq!(reads_with_ends(&mut buffered), expected, "new");
+    let mut unbuffered = StreamReader::unbuffered(
+        EndsOnce {
+            pieces: pieces(),
+            reads_after_end: 0,
+        },
+        deframer(name, None),
+    );
+    assert_eq!(reads_with_ends(&mut unbuffered), expected, "unbuffered");
+    let mut in_place = StreamReader::in_place(
+        BufReader::new(EndsOnce {
+            pieces: pieces(),
+            reads_after_end: 0,
+        }),
+        deframer(name, None),
+    );
+    assert_eq!(
+        reads_with_ends(&mut in_place),
+        expected,
+        "in_place over a BufReader"
+    );
     // At the final end: one read of the source per `read_message`, as the other modes.
     assert_eq!(
         in_place.get_ref().get_ref().reads_after_end,
@@ -985,10 +1139,19 @@ fn the_in_place_reader_reads_an_ended_source_once_per_call() {
     let payloads: Vec<Vec<u8>> = (0..3).map(|i| payload_of(20, i)).collect();
     let stream = stream_of(name, &payloads);
     let mut in_place = StreamReader::in_place(
-        BufReader::new(EndsOnce { pieces: vec![stream.clone()], reads_after_end: 0 }),
+        BufReader::new(EndsOnce {
+            pieces: vec![stream.clone()],
+            reads_after_end: 0,
+        }),
         deframer(name, None),
     );
-    let mut buffered = StreamReader::new(EndsOnce { pieces: vec![stream], reads_after_end: 0 }, deframer(name, None));
+    let mut buffered = StreamReader::new(
+        EndsOnce {
+            pieces: vec![stream],
+            reads_after_end: 0,
+        },
+        deframer(name, None),
+    );
     for _ in 0..3 {
         assert!(in_place.read_message().unwrap().is_some());
         assert!(buffered.read_message().unwrap().is_some());
@@ -996,7 +1159,11 @@ fn the_in_place_reader_reads_an_ended_source_once_per_call() {
     assert_eq!(buffered.read_message().unwrap(), None);
     assert_eq!(in_place.read_message().unwrap(), None);
     assert_eq!(buffered.get_ref().reads_after_end, 1, "new");
-    assert_eq!(in_place.get_ref().get_ref().reads_after_end, 1, "in_place: reads past the end");
+    assert_eq!(
+        in_place.get_ref().get_ref().reads_after_end,
+        1,
+        "in_place: reads past the end"
+    );
 }
 
 /// A `BufRead` that keeps the letter of the contract loosely: each `fill_buf` shows a
@@ -1031,9 +1198,17 @@ impl BufRead for Wobbly {
             _ => {}
         }
         let left = self.a.len() - self.pos;
-        let len = if left == 0 { 0 } else { 1 + self.rng.below(left) };
+        let len = if left == 0 {
+            0
+        } else {
+            1 + self.rng.below(left)
+        };
         let len = if self.rng.below(3) == 0 { left } else { len };
-        let copy = if self.rng.below(6) == 0 { &self.b } else { &self.a };
+        let copy = if self.rng.below(6) == 0 {
+            &self.b
+        } else {
+            &self.a
+        };
         Ok(&copy[self.pos..self.pos + len])
     }
     fn consume(&mut self, amount: usize) {
@@ -1050,16 +1225,26 @@ fn a_wobbly_bufread_gives_errors_or_right_payloads() {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let count = 1 + rng.below(20);
         let sizes = sizes_pattern(&mut rng, count);
-        let payloads: Vec<Vec<u8>> =
-            sizes.iter().enumerate().map(|(i, &n)| payload_of(n, i as u8)).collect();
+        let payloads: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| payload_of(n, i as u8))
+            .collect();
         let stream = stream_of(name, &payloads);
-        let source = Wobbly { a: stream.clone(), b: stream.clone(), pos: 0, rng: Rng(rng.next() | 1) };
+        let source = Wobbly {
+            a: stream.clone(),
+            b: stream.clone(),
+            pos: 0,
+            rng: Rng(rng.next() | 1),
+        };
         let mut reader = StreamReader::in_place(source, deframer(name, None));
         if rng.below(2) == 0 {
             for _ in 0..1000 {
                 let index = reader.frames_read() as usize;
                 match reader.read_message() {
-                    Ok(Some(p)) => assert!(p == &payloads[index][..], "round {round}: frame {index}"),
+                    Ok(Some(p)) => {
+                        assert!(p == &payloads[index][..], "round {round}: frame {index}")
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         assert!(!e.is_resumable(), "round {round}: {e}");
@@ -1083,7 +1268,11 @@ fn a_wobbly_bufread_gives_errors_or_right_payloads() {
                 Some(*at)
             }))
             .collect();
-        assert_eq!(ends[reader.frames_read() as usize], position, "round {round}");
+        assert_eq!(
+            ends[reader.frames_read() as usize],
+            position,
+            "round {round}"
+        );
     }
 }
 
@@ -1103,7 +1292,13 @@ impl Read for Jumpy<'_> {
         let n = match self.rng.below(4) {
             0 => most,
             1 => most.min(1 + self.rng.below(16)),
-            _ => if most == 0 { 0 } else { 1 + self.rng.below(most) },
+            _ => {
+                if most == 0 {
+                    0
+                } else {
+                    1 + self.rng.below(most)
+                }
+            }
         };
         buf[..n].copy_from_slice(&self.bytes[..n]);
         self.bytes = &self.bytes[n..];
@@ -1120,11 +1315,17 @@ fn jumpy_reads_into_a_growing_buffer() {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let count = 1 + rng.below(40);
         let sizes = sizes_pattern(&mut rng, count);
-        let payloads: Vec<Vec<u8>> =
-            sizes.iter().enumerate().map(|(i, &n)| payload_of(n, i as u8)).collect();
+        let payloads: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| payload_of(n, i as u8))
+            .collect();
         let stream = stream_of(name, &payloads);
         let size = [16usize, 64, 4095, 4096, 4097, 8000, 65_600][rng.below(7)];
-        let source = Jumpy { bytes: &stream, rng: Rng(rng.next() | 1) };
+        let source = Jumpy {
+            bytes: &stream,
+            rng: Rng(rng.next() | 1),
+        };
         let mut reader = StreamReader::with_buffer_size(source, deframer(name, None), size);
         let use_process = rng.below(2) == 0;
         if use_process {
@@ -1139,12 +1340,20 @@ fn jumpy_reads_into_a_growing_buffer() {
             assert_eq!(index, payloads.len(), "round {round}");
         } else {
             for (index, expected) in payloads.iter().enumerate() {
-                let p = reader.read_message().unwrap_or_else(|e| panic!("round {round}: {e}"));
-                assert!(p == Some(&expected[..]), "round {round} size {size}: frame {index}");
+                let p = reader
+                    .read_message()
+                    .unwrap_or_else(|e| panic!("round {round}: {e}"));
+                assert!(
+                    p == Some(&expected[..]),
+                    "round {round} size {size}: frame {index}"
+                );
                 let position = reader.position() as usize;
                 let mut rest = reader.buffer().to_vec();
                 rest.extend_from_slice(reader.get_ref().bytes);
-                assert!(rest == stream[position..], "round {round} size {size}: after frame {index}");
+                assert!(
+                    rest == stream[position..],
+                    "round {round} size {size}: after frame {index}"
+                );
             }
             assert_eq!(reader.read_message().unwrap(), None, "round {round}");
         }
