@@ -1,6 +1,8 @@
 //! Every deframer over arbitrary bytes: the blocking readers (buffered, with the default
-//! buffer and a small one, and unbuffered) and the slice reader agree exactly, and what they
-//! deliver re-encodes to exactly the input's prefix up to where reading stopped.
+//! buffer and a small one, and unbuffered) and the slice reader agree exactly, one frame at a
+//! time and through `process_all` (with the in-place reader over a small `BufReader` too),
+//! and what they deliver re-encodes to exactly the input's prefix up to where reading
+//! stopped.
 #![no_main]
 
 mod common;
@@ -25,8 +27,25 @@ fn drain<R, D: Deframer, M: ReadMode<R>>(
     (payloads, error, reader.position())
 }
 
+/// The same through `process_all`, which stops at the first error.
+fn drain_all<R, D: Deframer, M: ReadMode<R>>(
+    mut reader: StreamReader<R, D, M>,
+) -> (Vec<Vec<u8>>, Option<String>, u64) {
+    let mut payloads = Vec::new();
+    let error = reader
+        .process_all(|payload| {
+            payloads.push(payload.to_vec());
+            Ok(())
+        })
+        .err()
+        .map(|error| error.to_string());
+    (payloads, error, reader.position())
+}
+
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, stream)) = data.split_first() else { return };
+    let Some((&selector, stream)) = data.split_first() else {
+        return;
+    };
     let (checksum, limit) = common::deframer_from(selector);
     let deframer = ChecksumDeframer::new(&*checksum).with_max_frame_len(limit);
 
@@ -48,8 +67,32 @@ fuzz_target!(|data: &[u8]| {
         reader.position(),
     );
     let small_buffer = drain(StreamReader::with_buffer_size(stream, deframer, small));
-    assert_eq!(small_buffer, expected, "a buffer of {small} bytes disagrees");
-    assert_eq!(drain(StreamReader::unbuffered(stream, deframer)), expected, "unbuffered disagrees");
+    assert_eq!(
+        small_buffer, expected,
+        "a buffer of {small} bytes disagrees"
+    );
+    assert_eq!(
+        drain(StreamReader::unbuffered(stream, deframer)),
+        expected,
+        "unbuffered disagrees"
+    );
+    assert_eq!(
+        drain_all(StreamReader::new(stream, deframer)),
+        expected,
+        "process_all disagrees"
+    );
+    assert_eq!(
+        drain_all(StreamReader::with_buffer_size(stream, deframer, small)),
+        expected,
+        "process_all through a buffer of {small} bytes disagrees"
+    );
+    let in_place =
+        StreamReader::in_place(std::io::BufReader::with_capacity(small, stream), deframer);
+    assert_eq!(
+        drain_all(in_place),
+        expected,
+        "process_all in place disagrees"
+    );
     let mut slice = SliceReader::new(stream, deframer);
     let mut borrowed = Vec::new();
     let slice_error = loop {
@@ -59,7 +102,24 @@ fuzz_target!(|data: &[u8]| {
             Err(error) => break Some(error),
         }
     };
-    assert!(borrowed.iter().eq(payloads.iter()), "readers disagree on payloads");
+    assert!(
+        borrowed.iter().eq(payloads.iter()),
+        "readers disagree on payloads"
+    );
+    let mut slice_all = SliceReader::new(stream, deframer);
+    let mut all = Vec::new();
+    let all_error = slice_all
+        .process_all(|payload| {
+            all.push(payload.to_vec());
+            Ok(())
+        })
+        .err()
+        .map(|error| error.to_string());
+    assert_eq!(
+        (all, all_error, slice_all.position()),
+        expected,
+        "the slice reader's process_all disagrees"
+    );
     assert_eq!(
         error.as_ref().map(ToString::to_string),
         slice_error.as_ref().map(ToString::to_string),
@@ -71,7 +131,11 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(good_end as usize <= stream.len());
     if error.is_none() {
-        assert_eq!(good_end as usize, stream.len(), "a clean end consumes everything");
+        assert_eq!(
+            good_end as usize,
+            stream.len(),
+            "a clean end consumes everything"
+        );
     }
     // What was delivered re-encodes to exactly the bytes it came from.
     let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(&*checksum));

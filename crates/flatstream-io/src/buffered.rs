@@ -121,13 +121,27 @@ impl Buffered {
         payload: &'a mut Vec<u8>,
         at_end: bool,
     ) -> Result<Option<(&'a [u8], usize)>> {
+        let start = self.start;
         let mut through = Through {
             held: self,
             source,
             at_end,
+            pulled: false,
         };
-        let frame_len = deframer.read_frame(&mut through, payload)?;
-        Ok(frame_len.map(|frame_len| (&payload[..], frame_len)))
+        match deframer.read_frame(&mut through, payload) {
+            Ok(frame_len) => Ok(frame_len.map(|frame_len| (&payload[..], frame_len))),
+            Err(error) => {
+                // An error that stops the reader leaves its position where the frame began:
+                // the frame's bytes are held again, so that `buffer` and `into_parts` give
+                // back the stream from `position` on. All of them are, unless the deframer
+                // read past the bytes held (a frame larger than the buffer, torn in its
+                // payload): those went into the payload buffer and are not kept.
+                if error.frame_len().is_none() && !through.pulled {
+                    self.start = start;
+                }
+                Err(error)
+            }
+        }
     }
 
     /// The next frame, from the bytes held or after reading more: [`ReadMode::read_frame`]
@@ -275,6 +289,8 @@ struct Through<'s, R> {
     /// The source just reported its end: give the held bytes, then the end, and do not
     /// read it again.
     at_end: bool,
+    /// Whether bytes came from the source itself, not only from the bytes held.
+    pulled: bool,
 }
 
 impl<R: Read> Read for Through<'_, R> {
@@ -286,6 +302,7 @@ impl<R: Read> Read for Through<'_, R> {
             }
             // Nothing held: a large read goes straight to the caller's buffer.
             if out.len() >= held.size {
+                self.pulled = true;
                 let read = self.source.read(out)?;
                 if read > out.len() {
                     return Err(over_claimed(read, out.len()));
@@ -304,6 +321,7 @@ impl<R: Read> Read for Through<'_, R> {
 impl<R: Read> BufRead for Through<'_, R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.held.start == self.held.end && !self.at_end {
+            self.pulled = true;
             self.held.fill(self.source)?;
         }
         Ok(self.held.unread())

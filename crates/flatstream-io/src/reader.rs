@@ -126,6 +126,12 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     /// Returns the underlying reader and the bytes read from it but not delivered: the
     /// stream from [`position`](Self::position) on is those bytes, then the reader's.
     ///
+    /// After an error that stopped the reader (a torn tail, a length over the limit) that
+    /// still holds: the frame it stopped in is given back from its first byte. The one
+    /// exception is a frame larger than the buffer that the source ended inside: the bytes
+    /// of it read past the buffer went into the payload buffer and are not given back (a
+    /// seekable source can be sought to `position`).
+    ///
     /// ```
     /// use std::io::{Cursor, Read};
     /// use flatstream_io::{DefaultDeframer, DefaultFramer, StreamReader, StreamWriter};
@@ -585,6 +591,21 @@ pub struct InPlace {
     stride: Stride,
 }
 
+/// The source's buffer again, to borrow a payload found there: `fill_buf` asked again after
+/// `Interrupted`, as every read is. Only for a buffer known not to be empty (a whole frame
+/// lies in it): a `BufReader` asked twice then reads nothing, where at the end of its source
+/// it would read again. Two calls where one would do, because a borrow returned from the
+/// first call cannot coexist with the retry (the borrow checker's "problem case 3").
+#[inline]
+fn borrow_again<R: BufRead>(source: &mut R) -> io::Result<&[u8]> {
+    while let Err(error) = source.fill_buf() {
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+    source.fill_buf()
+}
+
 /// The error for a `BufRead` whose `fill_buf`, called again without a `consume`, returned
 /// another buffer or a shorter one.
 #[cold]
@@ -725,7 +746,7 @@ impl InPlace {
                 // The payload buffer holds no payload now (the memory policy counts it).
                 payload.clear();
                 // Borrow the payload again: the same buffer, since nothing was consumed.
-                let buffer = source.fill_buf()?;
+                let buffer = borrow_again(source)?;
                 // The same bytes, or at least as many of them: a source that hands out another
                 // or a shorter view without a consume is refused, never indexed past.
                 match buffer.get(payload_start..payload_start + payload_len) {
@@ -800,14 +821,21 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         progress: &mut Progress,
     ) -> Result<Option<(&'a [u8], usize)>> {
         self.settle(source);
-        // The frame per call: whole in the source's buffer and passed through. Anything
-        // else (and a source error, which the general path meets again) takes
-        // `read_general`.
+        // The frame per call: whole in the source's buffer and passed through. The source
+        // is asked once: at its end (an empty buffer) it is not asked again, since a
+        // `BufReader` would read its source again, past the end. A frame not whole there,
+        // or not passed through, takes `read_general`, which looks at the same buffer.
         let whole = match source.fill_buf() {
+            Ok([]) => {
+                // The deframer may require the stream to end otherwise (with a final frame).
+                return deframer.decode_frame(&[], payload).map(|_| None);
+            }
             Ok(held) => deframer
                 .parse_plain(held)
                 .map(|frame| (frame, held.as_ptr().addr())),
-            Err(_) => None,
+            // Retried by the general path, as every read is.
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => None,
+            Err(error) => return Err(error.into()),
         };
         let Some((frame, buffer_start)) = whole else {
             return self.read_general(source, deframer, payload, progress);
@@ -817,7 +845,7 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         // Borrow the payload again: the same buffer, since nothing was consumed. The same
         // bytes, or at least as many of them: a source that hands out another or a shorter
         // view without a consume is refused, never indexed past.
-        let buffer = source.fill_buf()?;
+        let buffer = borrow_again(source)?;
         match buffer.get(frame.payload) {
             Some(payload) if buffer.as_ptr().addr() == buffer_start => {
                 self.unconsumed = self.stride.next(frame.len);

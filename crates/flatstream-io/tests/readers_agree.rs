@@ -1,5 +1,9 @@
-//! Session 6's outside attack on the stride, the counts kept in a `PlainRun`, the inlined
-//! in-place path and the buffered reader's growing buffer (commits 1c71a87, 19eff8e).
+//! Every reader mode agrees (buffered at many sizes, in place, unbuffered, slice; one frame at
+//! a time, `messages()` and `process_all`) on patterned, damaged and random streams, on
+//! sources that misbehave or end and go on, and around failing closures. Written by an
+//! outside attack on the stride, the counts `process_all` keeps in registers, the inlined
+//! in-place path and the buffered reader's growing buffer; the five defects it found are
+//! fixed, and their tests say what was wrong.
 
 use std::cell::RefCell;
 use std::io::{self, BufRead, BufReader, Read};
@@ -223,29 +227,30 @@ fn slice_by_process(stream: &[u8], d: Df) -> Outcome {
 fn all_modes_agree(stream: &[u8], name: &str, max: Option<usize>, what: &str) {
     let d = || deframer(name, max);
     let reference = slice_by_read(stream, d());
-    let mut outcomes: Vec<(String, Outcome)> = Vec::new();
-    outcomes.push(("slice process_all".into(), slice_by_process(stream, d())));
-    outcomes.push((
-        "unbuffered read".into(),
-        by_read(StreamReader::unbuffered(stream, d())),
-    ));
-    outcomes.push(("new read".into(), by_read(StreamReader::new(stream, d()))));
-    outcomes.push((
-        "new messages".into(),
-        by_messages(StreamReader::new(stream, d())),
-    ));
-    outcomes.push((
-        "new process".into(),
-        by_process(StreamReader::new(stream, d())),
-    ));
-    outcomes.push((
-        "in_place slice read".into(),
-        by_read(StreamReader::in_place(stream, d())),
-    ));
-    outcomes.push((
-        "in_place slice process".into(),
-        by_process(StreamReader::in_place(stream, d())),
-    ));
+    let mut outcomes: Vec<(String, Outcome)> = vec![
+        ("slice process_all".into(), slice_by_process(stream, d())),
+        (
+            "unbuffered read".into(),
+            by_read(StreamReader::unbuffered(stream, d())),
+        ),
+        ("new read".into(), by_read(StreamReader::new(stream, d()))),
+        (
+            "new messages".into(),
+            by_messages(StreamReader::new(stream, d())),
+        ),
+        (
+            "new process".into(),
+            by_process(StreamReader::new(stream, d())),
+        ),
+        (
+            "in_place slice read".into(),
+            by_read(StreamReader::in_place(stream, d())),
+        ),
+        (
+            "in_place slice process".into(),
+            by_process(StreamReader::in_place(stream, d())),
+        ),
+    ];
     for size in [16usize, 23, 100, 4095, 4096, 4097, 5000, 70_000] {
         outcomes.push((
             format!("buffer {size} read"),
@@ -308,7 +313,7 @@ fn sizes_pattern(rng: &mut Rng, count: usize) -> Vec<usize> {
         match rng.below(5) {
             0 => {
                 // A run of the same size.
-                for _ in 0..rng.below(8) + 1 {
+                for _ in 0..=rng.below(8) {
                     sizes.push(last);
                 }
             }
@@ -359,20 +364,18 @@ fn mutate(rng: &mut Rng, stream: &mut Vec<u8>, frame_starts: &[usize], hl: usize
             let keep = rng.below(stream.len());
             stream.truncate(keep);
         }
-        2 => {
-            // A frame's length set to the previous frame's payload length (+/- header).
-            if frame_starts.len() >= 2 {
-                let i = 1 + rng.below(frame_starts.len() - 1);
-                let prev = frame_starts[i - 1];
-                let prev_len = u32::from_le_bytes(stream[prev..prev + 4].try_into().unwrap());
-                let new = match rng.below(3) {
-                    0 => prev_len,
-                    1 => prev_len.wrapping_add(hl as u32),
-                    _ => prev_len.wrapping_sub(hl as u32),
-                };
-                let at = frame_starts[i];
-                stream[at..at + 4].copy_from_slice(&new.to_le_bytes());
-            }
+        // A frame's length set to the previous frame's payload length (+/- header).
+        2 if frame_starts.len() >= 2 => {
+            let i = 1 + rng.below(frame_starts.len() - 1);
+            let prev = frame_starts[i - 1];
+            let prev_len = u32::from_le_bytes(stream[prev..prev + 4].try_into().unwrap());
+            let new = match rng.below(3) {
+                0 => prev_len,
+                1 => prev_len.wrapping_add(hl as u32),
+                _ => prev_len.wrapping_sub(hl as u32),
+            };
+            let at = frame_starts[i];
+            stream[at..at + 4].copy_from_slice(&new.to_le_bytes());
         }
         3 => {
             // Huge length.
@@ -393,13 +396,11 @@ fn mutate(rng: &mut Rng, stream: &mut Vec<u8>, frame_starts: &[usize], hl: usize
                 stream.push(rng.next() as u8);
             }
         }
-        6 => {
-            // A checksum corrupted on a frame whose length equals the previous one's.
-            if hl > 4 {
-                let i = rng.below(frame_starts.len());
-                let at = frame_starts[i] + 4;
-                stream[at] ^= 0x5a;
-            }
+        // A checksum corrupted on a frame whose length equals the previous one's.
+        6 if hl > 4 => {
+            let i = rng.below(frame_starts.len());
+            let at = frame_starts[i] + 4;
+            stream[at] ^= 0x5a;
         }
         _ => {}
     }
@@ -501,9 +502,9 @@ fn streams_around_the_first_buffer_edge() {
             }
         }
         // Many equal frames across the growth, then a different size.
-        let mut payloads: Vec<Vec<u8>> = (0..200).map(|i| payload_of(60, i as u8)).collect();
+        let mut payloads: Vec<Vec<u8>> = (0..200u8).map(|i| payload_of(60, i)).collect();
         payloads.push(payload_of(9000, 9));
-        payloads.extend((0..5).map(|i| payload_of(60, i as u8)));
+        payloads.extend((0..5u8).map(|i| payload_of(60, i)));
         all_modes_agree(&stream_of(name, &payloads), name, None, "runs across 4 KiB");
     }
 }
@@ -517,9 +518,8 @@ fn reference_messages(stream: &[u8], d: Df) -> Vec<(Vec<u8>, u64, u64, u64)> {
         let (frames, position) = (reader.frames_read(), reader.position());
         match reader.read_message() {
             Ok(Some(p)) => out.push((p.to_vec(), frames, position, reader.position())),
-            Ok(None) => break,
             Err(e) if e.is_resumable() => {}
-            Err(_) => break,
+            Ok(None) | Err(_) => break,
         }
     }
     out
@@ -679,9 +679,9 @@ fn closure_errors_and_panics_leave_every_reader_after_their_frame() {
     for name in ["none", "crc16", "xxh3"] {
         let hl = header_len(name);
         // 60 frames of 64 B: the 4 KiB first buffer ends inside frame 4096 / (64 + hl).
-        let mut payloads: Vec<Vec<u8>> = (0..60).map(|i| payload_of(64, i as u8)).collect();
+        let mut payloads: Vec<Vec<u8>> = (0..60u8).map(|i| payload_of(64, i)).collect();
         payloads.push(payload_of(6000, 1));
-        payloads.extend((0..10).map(|i| payload_of(i % 3, i as u8)));
+        payloads.extend((0..10u8).map(|i| payload_of(usize::from(i % 3), i)));
         let stream = stream_of(name, &payloads);
         let edge = 4096 / (64 + hl);
         for k in [0usize, 1, edge - 1, edge, edge + 1, 59, 60, 61, 70] {
@@ -720,11 +720,11 @@ fn closure_errors_and_panics_leave_every_reader_after_their_frame() {
 fn buffer_and_into_parts_hold_exactly_the_unread_bytes() {
     for name in ["none", "crc32"] {
         let hl = header_len(name);
-        let mut payloads: Vec<Vec<u8>> = (0..70).map(|i| payload_of(60, i as u8)).collect();
+        let mut payloads: Vec<Vec<u8>> = (0..70u8).map(|i| payload_of(60, i)).collect();
         payloads.push(payload_of(4096 - hl, 1));
         payloads.push(payload_of(9000, 2));
         payloads.push(payload_of(70_000, 3));
-        payloads.extend((0..5).map(|i| payload_of(i, i as u8)));
+        payloads.extend((0..5u8).map(|i| payload_of(usize::from(i), i)));
         let stream = stream_of(name, &payloads);
         for size in [16usize, 100, 4096, 4097, 65_600, 200_000] {
             for chunk in [1usize, 3, 4096, usize::MAX] {
@@ -799,7 +799,7 @@ impl<B: BufRead> BufRead for FailsOnce<B> {
 
 /// The same source failure under `read_message` of each mode: the in-place reader's first
 /// `fill_buf` of a frame fails with an I/O error (a socket's timeout, a disk error).
-// FAILS: in_place's inlined fast path drops the error of its first fill_buf (`Err(_) => None`)
+// Was (fixed): in_place's inlined fast path drops the error of its first fill_buf (`Err(_) => None`)
 // and read_general calls fill_buf again: the error is never reported, unlike every other mode.
 #[test]
 fn an_io_error_from_fill_buf_is_reported_by_the_in_place_reader() {
@@ -847,7 +847,7 @@ fn an_io_error_from_fill_buf_is_reported_by_the_in_place_reader() {
 
 /// The in-place reader's second `fill_buf` (the payload borrowed again) returning
 /// `Interrupted`, which every reader retries elsewhere.
-// FAILS: the second fill_buf in InPlace::read_frame (fast path and read_general) uses `?`: an
+// Was (fixed): the second fill_buf in InPlace::read_frame (fast path and read_general) uses `?`: an
 // Interrupted there stops the reader with an I/O error (older than this change, kept by it).
 #[test]
 fn interrupted_from_the_second_fill_buf_is_retried_by_the_in_place_reader() {
@@ -979,13 +979,13 @@ fn a_growing_source_is_read_on_after_each_end() {
 /// `into_parts()` after the reader stopped at a torn tail or an oversized length: the stream
 /// from `position()` on should be the bytes given back, then the source's (so that a reader
 /// of a file being appended to can start again from there).
-// FAILS: the buffered reader hands the bytes of the frame it stopped in to the deframer's
+// Was (fixed): the buffered reader hands the bytes of the frame it stopped in to the deframer's
 // `read_frame` (read_through), which consumes them: `into_parts()` gives back 0 of the 6
 // torn bytes (or 12-22 of a 26-byte oversized tail) though `position()` stays before them.
 #[test]
 fn into_parts_after_a_torn_or_oversized_tail_keeps_its_bytes() {
     let name = "none";
-    let payloads: Vec<Vec<u8>> = (0..3).map(|i| payload_of(60, i as u8)).collect();
+    let payloads: Vec<Vec<u8>> = (0..3u8).map(|i| payload_of(60, i)).collect();
     let clean = stream_of(name, &payloads);
     for tail in [
         &b"\x05\0\0\0ab"[..],
@@ -1072,7 +1072,7 @@ fn reads_with_ends<R, M: ReadMode<R>>(reader: &mut StreamReader<R, Df, M>) -> Ve
 
 /// The end of a source that ends once is reported as `Ok(None)` by every mode, and the
 /// source is not read again at that end.
-// FAILS: in_place's fast path calls fill_buf, gets the empty buffer of the end, and falls to
+// Was (fixed): in_place's fast path calls fill_buf, gets the empty buffer of the end, and falls to
 // read_general, which calls fill_buf again: a BufReader reads its source a second time, past
 // the end, so the `Ok(None)` is lost (the next piece's frame is returned instead); the reader
 // before this change, `unbuffered` and `new` report it.
@@ -1130,7 +1130,7 @@ fn the_in_place_reader_does_not_read_past_an_end() {
 }
 
 /// At the end of the stream each `read_message` reads the source once, as `new` does.
-// FAILS: in_place (over a BufReader) reads the source twice per `read_message` at the end
+// Was (fixed): in_place (over a BufReader) reads the source twice per `read_message` at the end
 // (the fast path's fill_buf, then read_general's): a source that blocks after its end (a
 // terminal after Ctrl-D) blocks there.
 #[test]
@@ -1243,7 +1243,7 @@ fn a_wobbly_bufread_gives_errors_or_right_payloads() {
                 let index = reader.frames_read() as usize;
                 match reader.read_message() {
                     Ok(Some(p)) => {
-                        assert!(p == &payloads[index][..], "round {round}: frame {index}")
+                        assert!(p == &payloads[index][..], "round {round}: frame {index}");
                     }
                     Ok(None) => break,
                     Err(e) => {
