@@ -275,11 +275,11 @@ fn a_reader_of_a_short_stream_allocates_a_small_buffer() {
     let largest = largest_allocation_during(|| frames = read_all(&short));
     assert_eq!(frames, 3);
     assert!(
-        largest <= 4096,
+        largest <= 1024,
         "a 3-frame stream allocated {largest} bytes"
     );
 
-    // 16 000 frames of 68 bytes: the first 4 KiB read fills the first buffer.
+    // 16 000 frames of 68 bytes: the first read (1 KiB) fills the first buffer.
     let long = stream_of(16_000);
     let largest = largest_allocation_during(|| frames = read_all(&long));
     assert_eq!(frames, 16_000);
@@ -294,8 +294,8 @@ fn a_reader_of_a_short_stream_allocates_a_small_buffer() {
     };
     let mut reader = StreamReader::new(&mut counted, DefaultDeframer::new());
     reader.process_all(|_| Ok(())).unwrap();
-    // One 4 KiB read, then about 17 of 64 KiB, and the one that meets the end.
-    let full_reads = (long.len() - 4096).div_ceil(DEFAULT_BUFFER_SIZE - 68);
+    // One 1 KiB read, then about 17 of 64 KiB, and the one that meets the end.
+    let full_reads = (long.len() - 1024).div_ceil(DEFAULT_BUFFER_SIZE - 68);
     assert!(
         reads.get() <= 2 + full_reads,
         "{} reads for {} bytes",

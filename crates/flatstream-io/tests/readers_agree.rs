@@ -251,7 +251,7 @@ fn all_modes_agree(stream: &[u8], name: &str, max: Option<usize>, what: &str) {
             by_process(StreamReader::in_place(stream, d())),
         ),
     ];
-    for size in [16usize, 23, 100, 4095, 4096, 4097, 5000, 70_000] {
+    for size in [16usize, 23, 100, 1023, 1024, 1025, 4096, 5000, 70_000] {
         outcomes.push((
             format!("buffer {size} read"),
             by_read(StreamReader::with_buffer_size(stream, d(), size)),
@@ -277,7 +277,7 @@ fn all_modes_agree(stream: &[u8], name: &str, max: Option<usize>, what: &str) {
             )),
         ));
     }
-    for chunk in [1usize, 5, 4095, 4096] {
+    for chunk in [1usize, 5, 1023, 1024, 4095, 4096] {
         outcomes.push((
             format!("new short {chunk} read"),
             by_read(StreamReader::new(ShortReads::new(stream, chunk), d())),
@@ -306,7 +306,7 @@ fn all_modes_agree(stream: &[u8], name: &str, max: Option<usize>, what: &str) {
 fn sizes_pattern(rng: &mut Rng, count: usize) -> Vec<usize> {
     let mut sizes = Vec::with_capacity(count);
     let pool = [
-        0usize, 0, 1, 4, 8, 12, 64, 100, 4084, 4088, 4092, 4096, 5000,
+        0usize, 0, 1, 4, 8, 12, 64, 100, 1012, 1016, 1020, 1024, 4084, 4088, 4092, 4096, 5000,
     ];
     let mut last = pool[rng.below(pool.len())];
     while sizes.len() < count {
@@ -465,13 +465,18 @@ fn every_mode_agrees_on_random_bytes() {
     }
 }
 
-/// Streams whose total length sits at the first buffer's 4 KiB edge, and frames straddling it.
+/// Streams whose total length sits at the first buffer's 1 KiB edge (or 4 KiB, a common
+/// `BufReader` size), and frames straddling those.
 #[test]
 fn streams_around_the_first_buffer_edge() {
     for name in ["none", "crc32c"] {
         let hl = header_len(name);
         for total in [
-            4095usize,
+            1023usize,
+            1024,
+            1025,
+            1024 + hl,
+            4095,
             4096,
             4097,
             4096 + hl,
@@ -481,7 +486,7 @@ fn streams_around_the_first_buffer_edge() {
             65_601,
             70_000,
         ] {
-            // One frame of the whole length; two frames whose boundary is at 4096 +/- 1.
+            // One frame of the whole length; two frames whose boundary is at an edge +/- 1.
             let one = vec![payload_of(total - hl, 1)];
             all_modes_agree(
                 &stream_of(name, &one),
@@ -489,7 +494,7 @@ fn streams_around_the_first_buffer_edge() {
                 None,
                 &format!("one frame {total}"),
             );
-            for split in [4090usize, 4095, 4096, 4097] {
+            for split in [1018usize, 1023, 1024, 1025, 4090, 4095, 4096, 4097] {
                 if split > hl && total > split + hl {
                     let two = vec![payload_of(split - hl, 2), payload_of(total - split - hl, 3)];
                     let s = stream_of(name, &two);
@@ -505,7 +510,12 @@ fn streams_around_the_first_buffer_edge() {
         let mut payloads: Vec<Vec<u8>> = (0..200u8).map(|i| payload_of(60, i)).collect();
         payloads.push(payload_of(9000, 9));
         payloads.extend((0..5u8).map(|i| payload_of(60, i)));
-        all_modes_agree(&stream_of(name, &payloads), name, None, "runs across 4 KiB");
+        all_modes_agree(
+            &stream_of(name, &payloads),
+            name,
+            None,
+            "runs across the growth",
+        );
     }
 }
 
@@ -673,17 +683,17 @@ fn closure_failures_everywhere(stream: &[u8], name: &str, refuse: &[usize], pani
 }
 
 /// Errors and panics from the `process_all` closure at the first frame of a run, the last
-/// frame held, right after the 4 KiB buffer grows, and at random places.
+/// frame held, right after the 1 KiB first buffer grows, and at random places.
 #[test]
 fn closure_errors_and_panics_leave_every_reader_after_their_frame() {
     for name in ["none", "crc16", "xxh3"] {
         let hl = header_len(name);
-        // 60 frames of 64 B: the 4 KiB first buffer ends inside frame 4096 / (64 + hl).
+        // 60 frames of 64 B: the 1 KiB first buffer ends inside frame 1024 / (64 + hl).
         let mut payloads: Vec<Vec<u8>> = (0..60u8).map(|i| payload_of(64, i)).collect();
         payloads.push(payload_of(6000, 1));
         payloads.extend((0..10u8).map(|i| payload_of(usize::from(i % 3), i)));
         let stream = stream_of(name, &payloads);
-        let edge = 4096 / (64 + hl);
+        let edge = 1024 / (64 + hl);
         for k in [0usize, 1, edge - 1, edge, edge + 1, 59, 60, 61, 70] {
             closure_failures_everywhere(&stream, name, &[k], &[]);
             closure_failures_everywhere(&stream, name, &[], &[k]);
@@ -715,12 +725,13 @@ fn closure_errors_and_panics_leave_every_reader_after_their_frame() {
     }
 }
 
-/// `buffer()` and `into_parts()` after every message, across the 4 KiB growth.
+/// `buffer()` and `into_parts()` after every message, across the growth of the first buffer.
 #[test]
 fn buffer_and_into_parts_hold_exactly_the_unread_bytes() {
     for name in ["none", "crc32"] {
         let hl = header_len(name);
         let mut payloads: Vec<Vec<u8>> = (0..70u8).map(|i| payload_of(60, i)).collect();
+        payloads.push(payload_of(1024 - hl, 1));
         payloads.push(payload_of(4096 - hl, 1));
         payloads.push(payload_of(9000, 2));
         payloads.push(payload_of(70_000, 3));
@@ -1276,7 +1287,7 @@ fn a_wobbly_bufread_gives_errors_or_right_payloads() {
     }
 }
 
-/// A `Read` that returns random amounts (often exactly the room it was given, so the 4 KiB
+/// A `Read` that returns random amounts (often exactly the room it was given, so the 1 KiB
 /// first buffer fills at odd moments), with `Interrupted` now and then.
 struct Jumpy<'a> {
     bytes: &'a [u8],
@@ -1321,7 +1332,7 @@ fn jumpy_reads_into_a_growing_buffer() {
             .map(|(i, &n)| payload_of(n, i as u8))
             .collect();
         let stream = stream_of(name, &payloads);
-        let size = [16usize, 64, 4095, 4096, 4097, 8000, 65_600][rng.below(7)];
+        let size = [16usize, 64, 1023, 1024, 1025, 4096, 8000, 65_600][rng.below(8)];
         let source = Jumpy {
             bytes: &stream,
             rng: Rng(rng.next() | 1),

@@ -482,10 +482,10 @@ fn a_read_that_claims_too_much_is_an_error() {
     let mut reader = StreamReader::new(Liar, ChecksumDeframer::new(checksum_by_name("none")));
     let error = reader.read_message().unwrap_err();
     assert!(
-        // The first read, into the reader's first (4 KiB) buffer.
+        // The first read, into the reader's first (1 KiB) buffer.
         error
             .to_string()
-            .contains("returned 4106 bytes for a 4096-byte buffer"),
+            .contains("returned 1034 bytes for a 1024-byte buffer"),
         "{error}"
     );
     assert_eq!(reader.position(), 0);
