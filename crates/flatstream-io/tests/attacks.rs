@@ -5,6 +5,8 @@ use std::io::{self, BufRead, Read};
 
 use flatstream_io::{DefaultDeframer, DefaultFramer, StreamReader, StreamWriter};
 
+use crate::common::read_via_fill_buf;
+
 /// A `BufRead` whose `fill_buf`, called again without a `consume`, returns a shorter view of
 /// the same buffer (same address): every other call shows at most 3 bytes.
 struct Shrinking {
@@ -15,14 +17,7 @@ struct Shrinking {
 
 impl Read for Shrinking {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let available = self.fill_buf()?;
-            let n = available.len().min(buf.len());
-            buf[..n].copy_from_slice(&available[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
+        read_via_fill_buf(self, buf)
     }
 }
 
@@ -101,14 +96,7 @@ struct ShrinksOnceLooked {
 
 impl Read for ShrinksOnceLooked {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let available = self.fill_buf()?;
-            let n = available.len().min(buf.len());
-            buf[..n].copy_from_slice(&available[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
+        read_via_fill_buf(self, buf)
     }
 }
 

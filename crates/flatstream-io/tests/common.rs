@@ -1,6 +1,6 @@
 //! Helpers shared by the test modules.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
 use flatstream::ChecksumKind;
 use flatstream_core::{Checksum, Error, Result};
@@ -78,4 +78,51 @@ pub(crate) fn drain(
             Err(error) => return (payloads, Some(error)),
         }
     }
+}
+
+/// What the tests ask of every reader, `StreamReader` in any mode and `SliceReader` alike:
+/// one payload at a time, all of them through a closure, and the counts.
+pub(crate) trait AnyReader {
+    fn next_payload(&mut self) -> Result<Option<Vec<u8>>>;
+    fn process(&mut self, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>;
+    /// Frames read and position.
+    fn counts(&self) -> (u64, u64);
+}
+
+impl<R, D: flatstream_core::Deframer, M: flatstream_io::ReadMode<R>> AnyReader
+    for flatstream_io::StreamReader<R, D, M>
+{
+    fn next_payload(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(self.read_message()?.map(<[u8]>::to_vec))
+    }
+    fn process(&mut self, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        self.process_all(f)
+    }
+    fn counts(&self) -> (u64, u64) {
+        (self.frames_read(), self.position())
+    }
+}
+
+impl<D: flatstream_core::Deframer> AnyReader for flatstream_io::SliceReader<'_, D> {
+    fn next_payload(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(self.read_message()?.map(<[u8]>::to_vec))
+    }
+    fn process(&mut self, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        self.process_all(f)
+    }
+    fn counts(&self) -> (u64, u64) {
+        (self.frames_read(), self.position())
+    }
+}
+
+/// `Read::read` for a test's `BufRead`: through its own `fill_buf` and `consume`.
+pub(crate) fn read_via_fill_buf<B: BufRead>(source: &mut B, buf: &mut [u8]) -> io::Result<usize> {
+    let n = {
+        let available = source.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        n
+    };
+    source.consume(n);
+    Ok(n)
 }

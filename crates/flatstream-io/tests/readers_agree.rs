@@ -15,7 +15,9 @@ use flatstream_io::{
     ChecksumDeframer, ChecksumFramer, ReadMode, SliceReader, StreamReader, StreamWriter,
 };
 
-use crate::common::{ALGORITHMS, ShortReads, checksum_by_name, payload_of};
+use crate::common::{
+    ALGORITHMS, AnyReader, ShortReads, checksum_by_name, payload_of, read_via_fill_buf,
+};
 
 type Df = ChecksumDeframer<Box<dyn Checksum>>;
 
@@ -112,11 +114,11 @@ const CAP: usize = 200_000;
 
 /// `read_message` until the end or an error that stops the reader; resumable errors are
 /// recorded and stepped over.
-fn by_read<R, M: ReadMode<R>>(mut reader: StreamReader<R, Df, M>) -> Outcome {
+fn by_read(mut reader: impl AnyReader) -> Outcome {
     let mut events = Vec::new();
     for _ in 0..CAP {
-        match reader.read_message() {
-            Ok(Some(p)) => events.push(Ev::Msg(p.to_vec())),
+        match reader.next_payload() {
+            Ok(Some(p)) => events.push(Ev::Msg(p)),
             Ok(None) => break,
             Err(e) => {
                 events.push(ev_err(&e));
@@ -126,10 +128,16 @@ fn by_read<R, M: ReadMode<R>>(mut reader: StreamReader<R, Df, M>) -> Outcome {
             }
         }
     }
+    outcome(events, &reader)
+}
+
+/// The events and the reader's counts.
+fn outcome(events: Vec<Ev>, reader: &impl AnyReader) -> Outcome {
+    let (frames, position) = reader.counts();
     Outcome {
         events,
-        frames: reader.frames_read(),
-        position: reader.position(),
+        frames,
+        position,
     }
 }
 
@@ -146,18 +154,14 @@ fn by_messages<R, M: ReadMode<R>>(mut reader: StreamReader<R, Df, M>) -> Outcome
             }
         }
     }
-    Outcome {
-        events,
-        frames: reader.frames_read(),
-        position: reader.position(),
-    }
+    outcome(events, &reader)
 }
 
 /// `process_all`, called again after each resumable error.
-fn by_process<R, M: ReadMode<R>>(mut reader: StreamReader<R, Df, M>) -> Outcome {
+fn by_process(mut reader: impl AnyReader) -> Outcome {
     let mut events = Vec::new();
     for _ in 0..CAP {
-        match reader.process_all(|p| {
+        match reader.process(&mut |p| {
             events.push(Ev::Msg(p.to_vec()));
             Ok(())
         }) {
@@ -170,65 +174,18 @@ fn by_process<R, M: ReadMode<R>>(mut reader: StreamReader<R, Df, M>) -> Outcome 
             }
         }
     }
-    Outcome {
-        events,
-        frames: reader.frames_read(),
-        position: reader.position(),
-    }
-}
-
-fn slice_by_read(stream: &[u8], d: Df) -> Outcome {
-    let mut reader = SliceReader::new(stream, d);
-    let mut events = Vec::new();
-    for _ in 0..CAP {
-        match reader.read_message() {
-            Ok(Some(p)) => events.push(Ev::Msg(p.to_vec())),
-            Ok(None) => break,
-            Err(e) => {
-                events.push(ev_err(&e));
-                if !e.is_resumable() {
-                    break;
-                }
-            }
-        }
-    }
-    Outcome {
-        events,
-        frames: reader.frames_read(),
-        position: reader.position(),
-    }
-}
-
-fn slice_by_process(stream: &[u8], d: Df) -> Outcome {
-    let mut reader = SliceReader::new(stream, d);
-    let mut events = Vec::new();
-    for _ in 0..CAP {
-        match reader.process_all(|p| {
-            events.push(Ev::Msg(p.to_vec()));
-            Ok(())
-        }) {
-            Ok(()) => break,
-            Err(e) => {
-                events.push(ev_err(&e));
-                if !e.is_resumable() {
-                    break;
-                }
-            }
-        }
-    }
-    Outcome {
-        events,
-        frames: reader.frames_read(),
-        position: reader.position(),
-    }
+    outcome(events, &reader)
 }
 
 /// Every reader mode over `stream`, each compared with `SliceReader::read_message`.
 fn all_modes_agree(stream: &[u8], name: &str, max: Option<usize>, what: &str) {
     let d = || deframer(name, max);
-    let reference = slice_by_read(stream, d());
+    let reference = by_read(SliceReader::new(stream, d()));
     let mut outcomes: Vec<(String, Outcome)> = vec![
-        ("slice process_all".into(), slice_by_process(stream, d())),
+        (
+            "slice process_all".into(),
+            by_process(SliceReader::new(stream, d())),
+        ),
         (
             "unbuffered read".into(),
             by_read(StreamReader::unbuffered(stream, d())),
@@ -821,33 +778,20 @@ fn an_io_error_from_fill_buf_is_reported_by_the_in_place_reader() {
         io::ErrorKind::Other,
         io::ErrorKind::WouldBlock,
     ] {
-        // Unbuffered over the same failing source: the error, at frame 0.
-        let source = FailsOnce {
+        let source = || FailsOnce {
             inner: &stream[..],
             calls: 0,
             fail_at: 1,
             kind,
         };
-        let mut unbuffered = StreamReader::unbuffered(source, deframer("crc32c", None));
+        // Unbuffered and buffered over the same failing source: the error, at frame 0.
+        let mut unbuffered = StreamReader::unbuffered(source(), deframer("crc32c", None));
         let error = unbuffered.read_message().unwrap_err();
         assert_eq!(tag(&error), format!("io:{kind:?}"));
-        let source = FailsOnce {
-            inner: &stream[..],
-            calls: 0,
-            fail_at: 1,
-            kind,
-        };
-        let mut buffered = StreamReader::new(source, deframer("crc32c", None));
+        let mut buffered = StreamReader::new(source(), deframer("crc32c", None));
         let error = buffered.read_message().unwrap_err();
         assert_eq!(tag(&error), format!("io:{kind:?}"));
-
-        let source = FailsOnce {
-            inner: &stream[..],
-            calls: 0,
-            fail_at: 1,
-            kind,
-        };
-        let mut reader = StreamReader::in_place(source, deframer("crc32c", None));
+        let mut reader = StreamReader::in_place(source(), deframer("crc32c", None));
         let outcome = reader.read_message().map(|p| p.map(<[u8]>::to_vec));
         assert!(
             matches!(&outcome, Err(e) if tag(e) == format!("io:{kind:?}")),
@@ -1190,14 +1134,7 @@ struct Wobbly {
 
 impl Read for Wobbly {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let available = self.fill_buf()?;
-            let n = available.len().min(buf.len());
-            buf[..n].copy_from_slice(&available[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
+        read_via_fill_buf(self, buf)
     }
 }
 

@@ -7,7 +7,7 @@ use flatstream_io::{
     ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, StreamReader, StreamWriter,
 };
 
-use crate::common::checksum_by_name;
+use crate::common::{AnyReader, checksum_by_name};
 
 fn stream_of(checksum: &str, payloads: &[&[u8]]) -> Vec<u8> {
     let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum_by_name(checksum)));
@@ -619,48 +619,6 @@ fn seen_by_process_all<R, D: flatstream_core::Deframer, M: flatstream_io::ReadMo
     got
 }
 
-/// What [`frames_of_changing_sizes_are_counted_exactly`] needs of a reader.
-trait Counted {
-    fn process(
-        &mut self,
-        f: &mut dyn FnMut(&[u8]) -> flatstream_core::Result<()>,
-    ) -> flatstream_core::Result<()>;
-    fn next(&mut self) -> Option<Vec<u8>>;
-    fn counts(&self) -> (u64, u64);
-}
-
-impl<R, D: flatstream_core::Deframer, M: flatstream_io::ReadMode<R>> Counted
-    for StreamReader<R, D, M>
-{
-    fn process(
-        &mut self,
-        f: &mut dyn FnMut(&[u8]) -> flatstream_core::Result<()>,
-    ) -> flatstream_core::Result<()> {
-        self.process_all(f)
-    }
-    fn next(&mut self) -> Option<Vec<u8>> {
-        self.read_message().unwrap().map(<[u8]>::to_vec)
-    }
-    fn counts(&self) -> (u64, u64) {
-        (self.frames_read(), self.position())
-    }
-}
-
-impl<D: flatstream_core::Deframer> Counted for flatstream_io::SliceReader<'_, D> {
-    fn process(
-        &mut self,
-        f: &mut dyn FnMut(&[u8]) -> flatstream_core::Result<()>,
-    ) -> flatstream_core::Result<()> {
-        self.process_all(f)
-    }
-    fn next(&mut self) -> Option<Vec<u8>> {
-        self.read_message().unwrap().map(<[u8]>::to_vec)
-    }
-    fn counts(&self) -> (u64, u64) {
-        (self.frames_read(), self.position())
-    }
-}
-
 /// Runs of frames of one size broken by frames of others. The parse loops move to the next
 /// frame by the last frame's length while the two agree (a branch the CPU predicts, instead
 /// of a wait on the length just loaded) and must take the new length at every change; and
@@ -688,7 +646,8 @@ fn frames_of_changing_sizes_are_counted_exactly() {
         })
         .collect();
     assert_eq!(ends[sizes.len() - 1], stream.len() as u64);
-    let check = |reader: &mut dyn Counted, what: &str| check_counts(reader, &payloads, &ends, what);
+    let check =
+        |reader: &mut dyn AnyReader, what: &str| check_counts(reader, &payloads, &ends, what);
     let deframer = || ChecksumDeframer::new(checksum_by_name("crc32c"));
     check(
         &mut StreamReader::new(stream.as_slice(), deframer()),
@@ -719,7 +678,7 @@ fn frames_of_changing_sizes_are_counted_exactly() {
 
 /// [`frames_of_changing_sizes_are_counted_exactly`] for one reader: an error from the
 /// closure at frame 5, a panic at frame 12, three frames one at a time, then the rest.
-fn check_counts(reader: &mut dyn Counted, payloads: &[Vec<u8>], ends: &[u64], what: &str) {
+fn check_counts(reader: &mut dyn AnyReader, payloads: &[Vec<u8>], ends: &[u64], what: &str) {
     let (refused, panicked) = (5usize, 12usize);
     let sizes: Vec<usize> = payloads.iter().map(Vec::len).collect();
     let stream_len = ends[ends.len() - 1];
@@ -764,7 +723,11 @@ fn check_counts(reader: &mut dyn Counted, payloads: &[Vec<u8>], ends: &[u64], wh
     );
     // One frame at a time, then the rest in one call: every frame once, in order.
     for index in panicked + 1..panicked + 4 {
-        assert_eq!(reader.next().as_ref(), Some(&payloads[index]), "{what}");
+        assert_eq!(
+            reader.next_payload().unwrap().as_ref(),
+            Some(&payloads[index]),
+            "{what}"
+        );
         assert_eq!(reader.counts(), (index as u64 + 1, ends[index]), "{what}");
     }
     let mut index = panicked + 4;
@@ -777,5 +740,5 @@ fn check_counts(reader: &mut dyn Counted, payloads: &[Vec<u8>], ends: &[u64], wh
         .unwrap();
     assert_eq!(index, sizes.len(), "{what}");
     assert_eq!(reader.counts(), (sizes.len() as u64, stream_len), "{what}");
-    assert_eq!(reader.next(), None, "{what}");
+    assert_eq!(reader.next_payload().unwrap(), None, "{what}");
 }
