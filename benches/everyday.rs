@@ -304,6 +304,37 @@ fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
             }
             total
         }),
+        // `new` reads a cursor over bytes in memory where they lie; these read it through
+        // the buffer, as `new` reads a file or socket (the buffered loop's table).
+        Body::new("stream_buffered_read_message", count, bytes, move || {
+            let cursor = Cursor::new(black_box(stream));
+            let mut reader = StreamReader::with_buffer_size(
+                cursor,
+                ChecksumDeframer::new(checksum),
+                flatstream::DEFAULT_BUFFER_SIZE,
+            );
+            let mut total = 0usize;
+            while let Some(payload) = reader.read_message().unwrap() {
+                total += black_box(payload).len();
+            }
+            total
+        }),
+        Body::new("stream_buffered_process_all", count, bytes, move || {
+            let cursor = Cursor::new(black_box(stream));
+            let mut reader = StreamReader::with_buffer_size(
+                cursor,
+                ChecksumDeframer::new(checksum),
+                flatstream::DEFAULT_BUFFER_SIZE,
+            );
+            let mut total = 0usize;
+            reader
+                .process_all(|payload| {
+                    total += black_box(payload).len();
+                    Ok(())
+                })
+                .unwrap();
+            total
+        }),
         // The `BufRead` fast path: frames parsed where they lie in the cursor's buffer.
         Body::new("stream_in_place_read_message", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));

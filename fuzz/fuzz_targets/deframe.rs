@@ -1,8 +1,8 @@
-//! Every deframer over arbitrary bytes: the blocking readers (buffered, with the default
-//! buffer and a small one, and unbuffered) and the slice reader agree exactly, one frame at a
-//! time and through `process_all` (with the in-place reader over a small `BufReader` too),
-//! and what they deliver re-encodes to exactly the input's prefix up to where reading
-//! stopped.
+//! Every deframer over arbitrary bytes: the blocking readers (`new`, which reads bytes in
+//! memory where they lie; buffered, with the default buffer and a small one; unbuffered)
+//! and the slice reader agree exactly, one frame at a time and through `process_all` (with
+//! the in-place reader over a small `BufReader` too), and what they deliver re-encodes to
+//! exactly the input's prefix up to where reading stopped.
 #![no_main]
 
 mod common;
@@ -66,6 +66,13 @@ fuzz_target!(|data: &[u8]| {
         error.as_ref().map(ToString::to_string),
         reader.position(),
     );
+    // `new` reads these bytes where they lie; the default buffer reads them through it.
+    let default_buffer = drain(StreamReader::with_buffer_size(
+        stream,
+        deframer,
+        flatstream::DEFAULT_BUFFER_SIZE,
+    ));
+    assert_eq!(default_buffer, expected, "the default buffer disagrees");
     let small_buffer = drain(StreamReader::with_buffer_size(stream, deframer, small));
     assert_eq!(
         small_buffer, expected,

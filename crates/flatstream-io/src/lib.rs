@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 // `deny` rather than `forbid`: the `mmap` module (feature `mmap`) maps a file, which needs
-// one `unsafe` call with its contract spelled out there. Everything else is safe code.
+// one `unsafe` call with its contract spelled out there, and `in_memory` views a source of
+// bytes in memory as the type it is (pointer casts, each argued there). Everything else is
+// safe code.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -8,6 +10,7 @@
 mod adapters;
 mod buffered;
 mod framing;
+mod in_memory;
 mod memory;
 #[cfg(feature = "mmap")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mmap")))]

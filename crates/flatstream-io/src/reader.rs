@@ -70,6 +70,14 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     /// own buffer (see [`Buffered`]): any [`Read`] (a `File`, a socket, a `Cursor`), no
     /// `BufReader` needed.
     ///
+    /// Bytes already in memory behind `Read` (`&[u8]`, `Cursor<&[u8]>`, `Cursor<&Vec<u8>>`)
+    /// are recognised by type and parsed where they lie, without being copied into the
+    /// buffer: each payload borrows the caller's bytes, and the source moves on exactly past
+    /// the frames delivered. Anything else about such a frame (a torn tail, an error, a
+    /// payload an adapter transforms) goes through the buffer as for any source, with the
+    /// same payloads, errors and positions. [`with_buffer_size`](Self::with_buffer_size)
+    /// always reads through the buffer.
+    ///
     /// ```
     /// use flatstream_io::{DefaultDeframer, DefaultFramer, StreamReader, StreamWriter};
     ///
@@ -86,12 +94,13 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
     /// # Ok::<(), flatstream_core::Error>(())
     /// ```
     pub fn new(reader: R, deframer: D) -> Self {
-        Self::with_buffer_size(reader, deframer, DEFAULT_BUFFER_SIZE)
+        Self::with_payload_capacity(reader, deframer, 0)
     }
 
     /// A [`new`](Self::new) reader whose own buffer holds `buffer_size` bytes (default
     /// [`DEFAULT_BUFFER_SIZE`]): frames up to that size, header included, are parsed in
-    /// place; larger ones are copied into the payload buffer.
+    /// place; larger ones are copied into the payload buffer. Every source is read through
+    /// the buffer, bytes in memory too (which `new` reads where they lie).
     pub fn with_buffer_size(reader: R, deframer: D, buffer_size: usize) -> Self {
         StreamReader::with_mode(reader, deframer, 0, Buffered::with_size(buffer_size))
     }
@@ -104,7 +113,7 @@ impl<R: Read, D: Deframer> StreamReader<R, D> {
             reader,
             deframer,
             payload_capacity,
-            Buffered::with_size(DEFAULT_BUFFER_SIZE),
+            Buffered::in_place_in_memory(DEFAULT_BUFFER_SIZE),
         )
     }
 

@@ -9,7 +9,7 @@ use flatstream_test_support::{
     CountingAllocator, allocations_during, largest_allocation_during, live_bytes,
 };
 
-use crate::common::{ALGORITHMS, checksum_by_name, payload_of};
+use crate::common::{ALGORITHMS, AnyReader, Opaque, checksum_by_name, payload_of};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -63,21 +63,28 @@ fn reading_allocates_nothing_per_message_in_steady_state() {
                 .unwrap();
         }
         let stream = writer.into_inner();
-        let mut reader = StreamReader::new(stream.as_slice(), ChecksumDeframer::new(&*checksum));
+        // Where the bytes lie, and through the reader's own buffer.
+        let mut in_memory = StreamReader::new(stream.as_slice(), ChecksumDeframer::new(&*checksum));
+        let mut buffered =
+            StreamReader::new(Opaque(stream.as_slice()), ChecksumDeframer::new(&*checksum));
         // Warm up past the largest payload.
         for _ in 0..SIZES.len() {
-            reader.read_message().unwrap().unwrap();
+            in_memory.read_message().unwrap().unwrap();
+            buffered.read_message().unwrap().unwrap();
         }
         let mut bytes = 0usize;
         let count = allocations_during(|| {
-            reader
-                .process_all(|payload| {
-                    bytes += payload.len();
-                    Ok(())
-                })
-                .unwrap();
+            for reader in [&mut in_memory as &mut dyn AnyReader, &mut buffered] {
+                reader
+                    .process(&mut |payload| {
+                        bytes += payload.len();
+                        Ok(())
+                    })
+                    .unwrap();
+            }
         });
-        assert_eq!(reader.frames_read(), 10_000);
+        assert_eq!(in_memory.frames_read(), 10_000);
+        assert_eq!(buffered.frames_read(), 10_000);
         assert!(bytes > 0);
         assert_eq!(count, 0, "{name}: allocations while reading");
     }
@@ -96,8 +103,8 @@ fn every_reading_path_allocates_nothing_per_message_in_steady_state() {
         }
         let stream = writer.into_inner();
         let deframer = || ChecksumDeframer::new(&*checksum);
-        // Copying: read_message, messages().
-        let mut copying = StreamReader::new(Cursor::new(&stream[..]), deframer());
+        // The buffered reader (through its buffer): read_message, messages().
+        let mut copying = StreamReader::new(Opaque(Cursor::new(&stream[..])), deframer());
         // In place from a cursor (every frame in the buffer), and from a 1000-byte
         // `BufReader` (frames straddle its end, and 4096-byte ones never fit).
         let mut cursor = StreamReader::in_place(Cursor::new(&stream[..]), deframer());
@@ -193,8 +200,10 @@ fn reader_gives_memory_back_after_a_spike() {
     }
     let stream = writer.into_inner();
     let policy = MemoryPolicy::new().retain(64 * 1024).after(100);
-    let mut reader =
-        StreamReader::new(stream.as_slice(), DefaultDeframer::new()).with_memory_policy(policy);
+    // Through the reader's own buffer (bytes in memory would be read where they lie, the
+    // payload buffer never used).
+    let mut reader = StreamReader::new(Opaque(stream.as_slice()), DefaultDeframer::new())
+        .with_memory_policy(policy);
     reader.read_message().unwrap();
     assert!(reader.buffer_capacity() >= 4 << 20);
     for _ in 0..99 {
@@ -210,7 +219,7 @@ fn reader_gives_memory_back_after_a_spike() {
     );
 
     // Never shrinking is a choice too.
-    let mut keeper = StreamReader::new(stream.as_slice(), DefaultDeframer::new())
+    let mut keeper = StreamReader::new(Opaque(stream.as_slice()), DefaultDeframer::new())
         .with_memory_policy(MemoryPolicy::never_shrink());
     keeper.process_all(|_| Ok(())).unwrap();
     assert!(keeper.buffer_capacity() >= 4 << 20);
@@ -248,7 +257,8 @@ fn writer_builder_gives_memory_back_after_a_spike() {
 /// `StreamReader::new` over a short stream (a received batch of a few frames) allocates a
 /// small first buffer, not its full 64 KiB: zeroing that was most of the cost of such a
 /// stream. A source with more than that first buffer's worth grows it to the full size, once,
-/// and reads in full-size pieces from then on.
+/// and reads in full-size pieces from then on. Bytes already in memory (`&[u8]`, a `Cursor`
+/// over them) are read where they lie: no buffer at all.
 #[test]
 fn a_reader_of_a_short_stream_allocates_a_small_buffer() {
     use flatstream_io::{DEFAULT_BUFFER_SIZE, DefaultDeframer, DefaultFramer};
@@ -259,8 +269,8 @@ fn a_reader_of_a_short_stream_allocates_a_small_buffer() {
         }
         writer.into_inner()
     };
-    let read_all = |stream: &[u8]| {
-        let mut reader = StreamReader::new(stream, DefaultDeframer::new());
+    let read_all = |source: &mut dyn std::io::Read| {
+        let mut reader = StreamReader::new(source, DefaultDeframer::new());
         let mut frames = 0;
         reader
             .process_all(|_| {
@@ -271,17 +281,24 @@ fn a_reader_of_a_short_stream_allocates_a_small_buffer() {
         frames
     };
     let short = stream_of(3);
+    let long = stream_of(16_000);
     let mut frames = 0;
-    let largest = largest_allocation_during(|| frames = read_all(&short));
+    let largest = largest_allocation_during(|| frames = read_all(&mut Opaque(&short[..])));
     assert_eq!(frames, 3);
     assert!(
         largest <= 1024,
         "a 3-frame stream allocated {largest} bytes"
     );
+    let count = allocations_during(|| {
+        let mut reader = StreamReader::new(&long[..], DefaultDeframer::new());
+        reader.process_all(|_| Ok(())).unwrap();
+        let mut reader = StreamReader::new(std::io::Cursor::new(&long[..]), DefaultDeframer::new());
+        while reader.read_message().unwrap().is_some() {}
+    });
+    assert_eq!(count, 0, "bytes in memory are read where they lie");
 
     // 16 000 frames of 68 bytes: the first read (1 KiB) fills the first buffer.
-    let long = stream_of(16_000);
-    let largest = largest_allocation_during(|| frames = read_all(&long));
+    let largest = largest_allocation_during(|| frames = read_all(&mut Opaque(&long[..])));
     assert_eq!(frames, 16_000);
     assert_eq!(
         largest, DEFAULT_BUFFER_SIZE,

@@ -126,3 +126,13 @@ pub(crate) fn read_via_fill_buf<B: BufRead>(source: &mut B, buf: &mut [u8]) -> i
     source.consume(n);
     Ok(n)
 }
+
+/// A `Read` that `StreamReader::new` does not recognise as bytes in memory, so that it reads
+/// it into its own buffer as it would a file: for tests of that path over bytes in memory.
+pub(crate) struct Opaque<R>(pub(crate) R);
+
+impl<R: Read> Read for Opaque<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
