@@ -424,7 +424,12 @@ fn write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
         .serialize(&mut finished)
         .unwrap();
     assert_eq!(finished.finished_data().len(), size);
-    let finished_copy = finished.finished_data().to_vec();
+    // The loop's own builder, made the same way: the same bytes at the same place in it,
+    // read through `finished_data` as `write_finished` reads them (in a single-cell harness
+    // the loop over a copy of them elsewhere ran 0.90× the loop over the builder at 64 B).
+    let mut same = FlatBufferBuilder::new();
+    Blob(&payloads[0][..size - 8]).serialize(&mut same).unwrap();
+    assert_eq!(same.finished_data(), finished.finished_data());
     let output = Rc::new(RefCell::new(Vec::<u8>::with_capacity(
         written_len.max(payload_written_len),
     )));
@@ -485,7 +490,7 @@ fn write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
             let mut out = finished_out_loop.borrow_mut();
             out.clear();
             for _ in 0..count {
-                let data = black_box(&finished_copy[..]);
+                let data = black_box(&same).finished_data();
                 out.write_all(&loop_header::<HEADER, C>(&checksum, data))
                     .unwrap();
                 out.write_all(data).unwrap();

@@ -1108,8 +1108,9 @@ fn render_everyday(out: &mut String, everyday: &[EverydayCell], options: &Option
          `BufReader<File>` of the stream (page cache), beside `file_read_message`, \
          `StreamReader::new` over the `File`. `loop_write`: `builder.reset()`, serialize, \
          finish, two `write_all`s into a reused `Vec`. `loop_write_payload`: the same \
-         without the builder, for `write_payload`; `loop_write_same`: one finished payload \
-         written again and again, for `write_finished` (which writes one finished builder). \
+         without the builder, for `write_payload`; `loop_write_same`: one finished builder's \
+         data (`finished_data`) written again and again, for `write_finished`, which does \
+         that through the writer. \
          Every writing operation writes into the same buffer. `--check` fails \
          under {CHECK_FLOOR}×.\n"
     );
