@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use flatbuffers::FlatBufferBuilder;
 use flatstream::{
-    Checksum, ChecksumDeframer, ChecksumFramer, Crc32, Crc32c, NoChecksum, StreamReader,
-    StreamSerialize, StreamWriter, Xxh3,
+    Checksum, ChecksumDeframer, ChecksumFramer, Crc32, Crc32c, Deframer, NoChecksum, ReadMode,
+    StreamReader, StreamSerialize, StreamWriter, Xxh3,
 };
 use flatstream_test_support::pseudo_random_bytes;
 
@@ -258,6 +258,32 @@ fn cells<const HEADER: usize, C: Checksum + Copy + 'static>(
     );
 }
 
+/// Every payload of `reader` by `read_message`: their lengths, summed through `black_box`.
+/// Inlined always, as the bodies' own code was before it was shared.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn each_message<R, D: Deframer, M: ReadMode<R>>(mut reader: StreamReader<R, D, M>) -> usize {
+    let mut total = 0usize;
+    while let Some(payload) = reader.read_message().unwrap() {
+        total += black_box(payload).len();
+    }
+    total
+}
+
+/// The same through `process_all`.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn every_message<R, D: Deframer, M: ReadMode<R>>(mut reader: StreamReader<R, D, M>) -> usize {
+    let mut total = 0usize;
+    reader
+        .process_all(|payload| {
+            total += black_box(payload).len();
+            Ok(())
+        })
+        .unwrap();
+    total
+}
+
 /// The reading operations of one checksum and size, over `stream`.
 fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
     checksum: C,
@@ -275,24 +301,11 @@ fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
         }),
         Body::new("stream_read_message", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
-            let mut reader = StreamReader::new(cursor, ChecksumDeframer::new(checksum));
-            let mut total = 0usize;
-            while let Some(payload) = reader.read_message().unwrap() {
-                total += black_box(payload).len();
-            }
-            total
+            each_message(StreamReader::new(cursor, ChecksumDeframer::new(checksum)))
         }),
         Body::new("stream_process_all", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
-            let mut reader = StreamReader::new(cursor, ChecksumDeframer::new(checksum));
-            let mut total = 0usize;
-            reader
-                .process_all(|payload| {
-                    total += black_box(payload).len();
-                    Ok(())
-                })
-                .unwrap();
-            total
+            every_message(StreamReader::new(cursor, ChecksumDeframer::new(checksum)))
         }),
         Body::new("stream_messages", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
@@ -308,54 +321,34 @@ fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
         // the buffer, as `new` reads a file or socket (the buffered loop's table).
         Body::new("stream_buffered_read_message", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
-            let mut reader = StreamReader::with_buffer_size(
+            each_message(StreamReader::with_buffer_size(
                 cursor,
                 ChecksumDeframer::new(checksum),
                 flatstream::DEFAULT_BUFFER_SIZE,
-            );
-            let mut total = 0usize;
-            while let Some(payload) = reader.read_message().unwrap() {
-                total += black_box(payload).len();
-            }
-            total
+            ))
         }),
         Body::new("stream_buffered_process_all", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
-            let mut reader = StreamReader::with_buffer_size(
+            every_message(StreamReader::with_buffer_size(
                 cursor,
                 ChecksumDeframer::new(checksum),
                 flatstream::DEFAULT_BUFFER_SIZE,
-            );
-            let mut total = 0usize;
-            reader
-                .process_all(|payload| {
-                    total += black_box(payload).len();
-                    Ok(())
-                })
-                .unwrap();
-            total
+            ))
         }),
         // The `BufRead` fast path: frames parsed where they lie in the cursor's buffer.
         Body::new("stream_in_place_read_message", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
-            let mut reader = StreamReader::in_place(cursor, ChecksumDeframer::new(checksum));
-            let mut total = 0usize;
-            while let Some(payload) = reader.read_message().unwrap() {
-                total += black_box(payload).len();
-            }
-            total
+            each_message(StreamReader::in_place(
+                cursor,
+                ChecksumDeframer::new(checksum),
+            ))
         }),
         Body::new("stream_in_place_process_all", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
-            let mut reader = StreamReader::in_place(cursor, ChecksumDeframer::new(checksum));
-            let mut total = 0usize;
-            reader
-                .process_all(|payload| {
-                    total += black_box(payload).len();
-                    Ok(())
-                })
-                .unwrap();
-            total
+            every_message(StreamReader::in_place(
+                cursor,
+                ChecksumDeframer::new(checksum),
+            ))
         }),
     ]
 }
@@ -375,12 +368,7 @@ fn file_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
             loop_read::<HEADER, C, _>(&checksum, std::io::BufReader::new(open()))
         }),
         Body::new("stream_file_read_message", count, stream_len, move || {
-            let mut reader = StreamReader::new(open(), ChecksumDeframer::new(checksum));
-            let mut total = 0usize;
-            while let Some(payload) = reader.read_message().unwrap() {
-                total += black_box(payload).len();
-            }
-            total
+            each_message(StreamReader::new(open(), ChecksumDeframer::new(checksum)))
         }),
     ]
 }
