@@ -1,0 +1,424 @@
+//! An outside attack on `StreamReader::new` reading bytes in memory (`&[u8]`,
+//! `Cursor<&[u8]>`, `Cursor<&Vec<u8>>`) where they lie: the three kinds against the buffered
+//! path (`with_buffer_size` over an opaque `Read`), `unbuffered` and `SliceReader`, over
+//! good, damaged and random streams, under random call sequences (one frame, `messages`,
+//! `process_all` with errors and caught panics in the closure), with the source moved by the
+//! caller between calls, and with the source's state checked after every step.
+
+use std::io::{Chain, Cursor, Read, Take};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use flatstream_core::{Checksum, Deframer, Error, ErrorKind, Result};
+use flatstream_io::{
+    ChecksumDeframer, ChecksumFramer, DEFAULT_BUFFER_SIZE, DeframerExt, DefaultDeframer,
+    DefaultFramer, SliceReader, StreamReader, StreamWriter,
+};
+
+use crate::common::{ALGORITHMS, AnyReader, Opaque, checksum_by_name, payload_of};
+
+type Df = ChecksumDeframer<Box<dyn Checksum>>;
+
+fn deframer(name: &str, max: Option<usize>) -> Df {
+    let d = ChecksumDeframer::new(checksum_by_name(name));
+    match max {
+        Some(max) => d.with_max_frame_len(max),
+        None => d,
+    }
+}
+
+fn stream_of(name: &str, payloads: &[Vec<u8>]) -> Vec<u8> {
+    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum_by_name(name)));
+    for p in payloads {
+        writer.write_payload(p).unwrap();
+    }
+    writer.into_inner()
+}
+
+/// xorshift64*.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn rounds() -> usize {
+    std::env::var("ATTACK7_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(80)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ev {
+    Msg(Vec<u8>),
+    End,
+    Err {
+        tag: String,
+        index: Option<u64>,
+        offset: Option<u64>,
+        resumable: bool,
+    },
+    Panicked,
+    /// Counts after a step: frames read, position, last frame offset.
+    Counts(u64, u64, u64),
+}
+
+fn tag(error: &Error) -> String {
+    match error.kind() {
+        ErrorKind::Io(e) => format!("io:{:?}", e.kind()),
+        ErrorKind::ChecksumMismatch { .. } => "checksum".into(),
+        ErrorKind::UnexpectedEof { .. } => "eof".into(),
+        ErrorKind::FrameTooLarge { .. } => "too_large".into(),
+        ErrorKind::InvalidFrame { .. } => "invalid".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn ev_err(error: &Error) -> Ev {
+    Ev::Err {
+        tag: tag(error),
+        index: error.frame_index(),
+        offset: error.offset(),
+        resumable: error.is_resumable(),
+    }
+}
+
+/// One step of a call sequence.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    ReadOne,
+    Messages(usize),
+    ProcessAll,
+    /// `process_all` whose closure returns an error at its n-th payload.
+    ProcessErrAt(usize),
+    /// `process_all` whose closure panics at its n-th payload (caught).
+    ProcessPanicAt(usize),
+}
+
+fn random_ops(rng: &mut Rng) -> Vec<Op> {
+    (0..2 + rng.below(12))
+        .map(|_| match rng.below(7) {
+            0 | 1 => Op::ReadOne,
+            2 => Op::Messages(1 + rng.below(5)),
+            3 => Op::ProcessAll,
+            4 => Op::ProcessErrAt(rng.below(6)),
+            _ => Op::ProcessPanicAt(rng.below(6)),
+        })
+        .collect()
+}
+
+/// What the invariant check needs of a reader over `stream`: the stream from `position()`
+/// on must be `buffer()` followed by what the source still holds.
+trait Probe {
+    /// The bytes the source still yields.
+    fn remainder(&self) -> Vec<u8>;
+    fn unread(&self) -> Vec<u8>;
+}
+
+impl<D: Deframer> Probe for StreamReader<&[u8], D> {
+    fn remainder(&self) -> Vec<u8> {
+        self.get_ref().to_vec()
+    }
+    fn unread(&self) -> Vec<u8> {
+        self.buffer().to_vec()
+    }
+}
+
+fn cursor_rest<T: AsRef<[u8]>>(c: &Cursor<T>) -> Vec<u8> {
+    let bytes = c.get_ref().as_ref();
+    let at = usize::try_from(c.position()).unwrap_or(usize::MAX).min(bytes.len());
+    bytes[at..].to_vec()
+}
+
+impl<D: Deframer> Probe for StreamReader<Cursor<&[u8]>, D> {
+    fn remainder(&self) -> Vec<u8> {
+        cursor_rest(self.get_ref())
+    }
+    fn unread(&self) -> Vec<u8> {
+        self.buffer().to_vec()
+    }
+}
+
+impl<D: Deframer> Probe for StreamReader<Cursor<&Vec<u8>>, D> {
+    fn remainder(&self) -> Vec<u8> {
+        cursor_rest(self.get_ref())
+    }
+    fn unread(&self) -> Vec<u8> {
+        self.buffer().to_vec()
+    }
+}
+
+impl<D: Deframer> Probe for StreamReader<Opaque<&[u8]>, D> {
+    fn remainder(&self) -> Vec<u8> {
+        self.get_ref().0.to_vec()
+    }
+    fn unread(&self) -> Vec<u8> {
+        self.buffer().to_vec()
+    }
+}
+
+/// Runs `ops` on `reader`, recording events; after each step, checks that the stream from
+/// `position()` on is the unread bytes then the source's (`check`).
+fn run_ops<T: AnyReader + Probe>(
+    reader: &mut T,
+    ops: &[Op],
+    stream: &[u8],
+    check: bool,
+    what: &str,
+) -> Vec<Ev> {
+    let mut events = Vec::new();
+    let mut stopped = false;
+    for (step, op) in ops.iter().enumerate() {
+        match *op {
+            Op::ReadOne => match reader.next_payload() {
+                Ok(Some(p)) => events.push(Ev::Msg(p)),
+                Ok(None) => events.push(Ev::End),
+                Err(e) => {
+                    stopped |= !e.is_resumable();
+                    events.push(ev_err(&e));
+                }
+            },
+            Op::Messages(n) => {
+                for _ in 0..n {
+                    match reader.next_payload() {
+                        Ok(Some(p)) => events.push(Ev::Msg(p)),
+                        Ok(None) => {
+                            events.push(Ev::End);
+                            break;
+                        }
+                        Err(e) => {
+                            stopped |= !e.is_resumable();
+                            events.push(ev_err(&e));
+                            break;
+                        }
+                    }
+                }
+            }
+            Op::ProcessAll | Op::ProcessErrAt(_) | Op::ProcessPanicAt(_) => {
+                let mut seen = 0usize;
+                let mut got = Vec::new();
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    reader.process(&mut |p| {
+                        got.push(p.to_vec());
+                        seen += 1;
+                        match *op {
+                            Op::ProcessErrAt(n) if seen == n + 1 => {
+                                Err(Error::invalid_frame("closure says no"))
+                            }
+                            Op::ProcessPanicAt(n) if seen == n + 1 => panic!("closure panics"),
+                            _ => Ok(()),
+                        }
+                    })
+                }));
+                events.extend(got.into_iter().map(Ev::Msg));
+                match outcome {
+                    Ok(Ok(())) => events.push(Ev::End),
+                    Ok(Err(e)) => {
+                        stopped |= !e.is_resumable();
+                        events.push(ev_err(&e));
+                    }
+                    Err(_) => events.push(Ev::Panicked),
+                }
+            }
+        }
+        let (frames, position) = reader.counts();
+        events.push(Ev::Counts(frames, position, 0));
+        let from = usize::try_from(position).unwrap().min(stream.len());
+        // The documented exception: a frame larger than the buffer, torn past it.
+        let far = stream.len() - from >= 4
+            && u32::from_le_bytes(stream[from..from + 4].try_into().unwrap()) as usize + 12
+                > DEFAULT_BUFFER_SIZE;
+        if check && !(stopped && far) {
+            let mut held = reader.unread();
+            held.extend(reader.remainder());
+            if held != stream[from..] {
+                eprintln!("events so far: {:?}", events.iter().map(|e| match e { Ev::Msg(p) => format!("msg{}", p.len()), other => format!("{other:?}") }).collect::<Vec<_>>());
+                eprintln!("stream head {:?}", &stream[from..(from + 16).min(stream.len())]);
+            }
+            assert!(
+                held == stream[from..],
+                "{what}: after step {step} ({op:?}), the stream from position {position} \
+                 ({} bytes) is not unread ({} bytes) + source ({} bytes); ops {ops:?}",
+                stream.len() - from,
+                reader.unread().len(),
+                reader.remainder().len(),
+            );
+        }
+    }
+    events
+}
+
+/// A random stream, good or damaged in one of many ways.
+fn random_stream(rng: &mut Rng, name: &str) -> (Vec<u8>, Option<usize>) {
+    let frames = rng.below(40);
+    let payloads: Vec<Vec<u8>> = (0..frames)
+        .map(|i| {
+            let len = match rng.below(10) {
+                0 => 0,
+                1 => 900 + rng.below(400),
+                2 => 3000 + rng.below(3000),
+                _ => rng.below(90),
+            };
+            payload_of(len, i as u8)
+        })
+        .collect();
+    let mut stream = stream_of(name, &payloads);
+    let max = match rng.below(5) {
+        0 => Some(rng.below(200)),
+        _ => None,
+    };
+    match rng.below(9) {
+        0 => {}
+        1 if !stream.is_empty() => {
+            let at = rng.below(stream.len());
+            stream[at] ^= 1 << rng.below(8);
+        }
+        2 if !stream.is_empty() => {
+            let at = rng.below(stream.len());
+            stream.truncate(at);
+        }
+        3 => {
+            let n = rng.below(300);
+            stream.extend(std::iter::repeat_n(0u8, n));
+        }
+        4 => {
+            let n = rng.below(2000);
+            stream.extend((0..n).map(|_| rng.next() as u8));
+        }
+        5 => {
+            // An oversized length in the middle.
+            let cut = rng.below(stream.len() + 1);
+            let mut tail = stream.split_off(cut);
+            stream.extend_from_slice(&(u32::MAX - rng.below(1000) as u32).to_le_bytes());
+            stream.append(&mut tail);
+        }
+        6 => {
+            stream = (0..rng.below(3000)).map(|_| rng.next() as u8).collect();
+        }
+        7 if !stream.is_empty() => {
+            for _ in 0..3 {
+                let at = rng.below(stream.len());
+                stream[at] ^= 1 << rng.below(8);
+            }
+        }
+        _ => {
+            let n = rng.below(10);
+            stream.extend(std::iter::repeat_n(0u8, n));
+        }
+    }
+    (stream, max)
+}
+
+/// The three in-memory kinds and the buffered path over an opaque `Read` agree on every
+/// event (payloads, errors with index, offset and resumability, counts, panics) under random
+/// call sequences, and each stands where documented after every step.
+#[test]
+fn in_memory_kinds_agree_with_the_buffered_path_under_random_call_sequences() {
+    let mut rng = Rng(0x7A11_AC47_0000_0001);
+    for round in 0..rounds() {
+        let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
+        let (stream, max) = random_stream(&mut rng, name);
+        let ops = random_ops(&mut rng);
+        let d = || deframer(name, max);
+        let what = format!("round {round} ({name}, max {max:?}, {} bytes)", stream.len());
+        let reference = run_ops(
+            &mut StreamReader::with_buffer_size(Opaque(&stream[..]), d(), DEFAULT_BUFFER_SIZE),
+            &ops,
+            &stream,
+            true,
+            &format!("{what} buffered"),
+        );
+        let slice = run_ops(
+            &mut StreamReader::new(&stream[..], d()),
+            &ops,
+            &stream,
+            true,
+            &format!("{what} &[u8]"),
+        );
+        assert_eq!(slice, reference, "{what} &[u8] vs buffered; ops {ops:?}");
+        let cursor = run_ops(
+            &mut StreamReader::new(Cursor::new(&stream[..]), d()),
+            &ops,
+            &stream,
+            true,
+            &format!("{what} Cursor<&[u8]>"),
+        );
+        assert_eq!(cursor, reference, "{what} Cursor<&[u8]>; ops {ops:?}");
+        let vec = run_ops(
+            &mut StreamReader::with_payload_capacity(Cursor::new(&stream), d(), 7),
+            &ops,
+            &stream,
+            true,
+            &format!("{what} Cursor<&Vec<u8>>"),
+        );
+        assert_eq!(vec, reference, "{what} Cursor<&Vec<u8>>; ops {ops:?}");
+        // A deframer by `&mut` forwards `parse_plain`: read in place too.
+        let mut borrowed = d();
+        let by_ref = run_ops(
+            &mut StreamReader::new(&stream[..], &mut borrowed),
+            &ops,
+            &stream,
+            true,
+            &format!("{what} &mut deframer"),
+        );
+        assert_eq!(by_ref, reference, "{what} &mut deframer; ops {ops:?}");
+    }
+}
+
+/// The same, against `unbuffered` and `SliceReader` (one frame at a time, then `process_all`).
+#[test]
+fn in_memory_kinds_agree_with_unbuffered_and_the_slice_reader() {
+    let mut rng = Rng(0x7A11_AC47_0000_0002);
+    for round in 0..rounds() {
+        let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
+        let (stream, max) = random_stream(&mut rng, name);
+        let d = || deframer(name, max);
+        let drain = |reader: &mut dyn AnyReader| {
+            let mut events = Vec::new();
+            for _ in 0..10_000 {
+                match reader.next_payload() {
+                    Ok(Some(p)) => events.push(Ev::Msg(p)),
+                    Ok(None) => break,
+                    Err(e) => {
+                        events.push(ev_err(&e));
+                        if !e.is_resumable() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let (f, p) = reader.counts();
+            events.push(Ev::Counts(f, p, 0));
+            events
+        };
+        let reference = drain(&mut SliceReader::new(&stream[..], d()));
+        assert_eq!(
+            drain(&mut StreamReader::unbuffered(&stream[..], d())),
+            reference,
+            "round {round}: unbuffered"
+        );
+        assert_eq!(
+            drain(&mut StreamReader::new(&stream[..], d())),
+            reference,
+            "round {round}: new(&[u8])"
+        );
+        assert_eq!(
+            drain(&mut StreamReader::new(Cursor::new(&stream[..]), d())),
+            reference,
+            "round {round}: new(Cursor<&[u8]>)"
+        );
+        assert_eq!(
+            drain(&mut StreamReader::new(Cursor::new(&stream), d())),
+            reference,
+            "round {round}: new(Cursor<&Vec<u8>>)"
+        );
+    }
+}
