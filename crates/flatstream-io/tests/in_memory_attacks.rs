@@ -422,3 +422,163 @@ fn in_memory_kinds_agree_with_unbuffered_and_the_slice_reader() {
         );
     }
 }
+
+/// A step of a call sequence that moves the source between calls.
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    Op(Op),
+    /// Set the cursor's position (re-slice the slice) to this offset of the stream.
+    Seek(u64),
+}
+
+/// Runs `moves` on two readers over the same kind of source, `a` (`new`) and `b`
+/// (`unbuffered`), moving both sources alike when `a` holds nothing (so both stand right
+/// after the last frame delivered); every event must agree.
+fn moves_agree<R, Da: Deframer, Db: Deframer>(
+    a: &mut StreamReader<R, Da>,
+    b: &mut StreamReader<R, Db, flatstream_io::Copying>,
+    moves: &[Move],
+    seek: impl Fn(&mut R, u64),
+    stream: &[u8],
+    what: &str,
+) where
+    R: Read,
+    StreamReader<R, Da>: Probe,
+{
+    for (step, m) in moves.iter().enumerate() {
+        match *m {
+            Move::Seek(to) => {
+                if a.buffer().is_empty() {
+                    seek(a.get_mut(), to);
+                    seek(b.get_mut(), to);
+                }
+            }
+            Move::Op(op) => {
+                let ea = run_ops(a, &[op], stream, false, what);
+                let eb = run_ops_plain(b, &[op]);
+                assert_eq!(ea, eb, "{what}: step {step} {m:?}; moves {moves:?}");
+            }
+        }
+    }
+}
+
+/// `run_ops` without the invariant check (for `unbuffered`).
+fn run_ops_plain<T: AnyReader>(reader: &mut T, ops: &[Op]) -> Vec<Ev> {
+    struct NoProbe<'r, T>(&'r mut T);
+    impl<T: AnyReader> AnyReader for NoProbe<'_, T> {
+        fn next_payload(&mut self) -> Result<Option<Vec<u8>>> {
+            self.0.next_payload()
+        }
+        fn process(&mut self, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+            self.0.process(f)
+        }
+        fn counts(&self) -> (u64, u64) {
+            self.0.counts()
+        }
+    }
+    impl<T> Probe for NoProbe<'_, T> {
+        fn remainder(&self) -> Vec<u8> {
+            Vec::new()
+        }
+        fn unread(&self) -> Vec<u8> {
+            Vec::new()
+        }
+    }
+    run_ops(&mut NoProbe(reader), ops, &[], false, "")
+}
+
+fn random_moves(rng: &mut Rng, boundaries: &[usize], len: usize) -> Vec<Move> {
+    (0..4 + rng.below(14))
+        .map(|_| match rng.below(5) {
+            0 => Move::Seek(match rng.below(6) {
+                0 => rng.below(len + 1) as u64,
+                1 => (len + rng.below(10)) as u64,
+                2 => u64::MAX - rng.below(3) as u64,
+                _ => boundaries[rng.below(boundaries.len())] as u64,
+            }),
+            _ => Move::Op(random_ops(rng)[0]),
+        })
+        .collect()
+}
+
+/// The caller moves the source between calls (`get_mut`: a cursor's `set_position`, a
+/// slice re-sliced), back, forward, into a frame, past the end: `new` reads on from where
+/// the source stands, as `unbuffered` does.
+#[test]
+fn a_source_moved_between_calls_is_read_from_where_it_stands() {
+    let mut rng = Rng(0x7A11_AC47_0000_0003);
+    for round in 0..rounds() {
+        let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
+        let (stream, max) = random_stream(&mut rng, name);
+        let d = || deframer(name, max);
+        // Frame boundaries of the good prefix.
+        let mut boundaries = vec![0];
+        let mut probe = SliceReader::new(&stream[..], d());
+        while let Ok(Some(_)) = probe.read_message() {
+            boundaries.push(probe.position() as usize);
+        }
+        let moves = random_moves(&mut rng, &boundaries, stream.len());
+        let what = format!("round {round} ({name}, max {max:?}, {} bytes)", stream.len());
+        moves_agree(
+            &mut StreamReader::new(Cursor::new(&stream[..]), d()),
+            &mut StreamReader::unbuffered(Cursor::new(&stream[..]), d()),
+            &moves,
+            |c, to| c.set_position(to),
+            &stream,
+            &format!("{what} Cursor<&[u8]>"),
+        );
+        moves_agree(
+            &mut StreamReader::new(Cursor::new(&stream), d()),
+            &mut StreamReader::unbuffered(Cursor::new(&stream), d()),
+            &moves,
+            |c, to| c.set_position(to),
+            &stream,
+            &format!("{what} Cursor<&Vec<u8>>"),
+        );
+        let whole = &stream[..];
+        moves_agree(
+            &mut StreamReader::new(whole, d()),
+            &mut StreamReader::unbuffered(whole, d()),
+            &moves,
+            |s, to| *s = &whole[usize::try_from(to).unwrap_or(usize::MAX).min(whole.len())..],
+            &stream,
+            &format!("{what} &[u8]"),
+        );
+    }
+}
+
+/// A cursor that stands past its end, far past it, at `u64::MAX`: the end, no panic, as
+/// through the buffer; and moved back, it reads from there.
+#[test]
+fn a_cursor_past_its_end_is_at_the_end() {
+    let stream = stream_of("crc32c", &[payload_of(10, 1), payload_of(20, 2)]);
+    for at in [
+        stream.len() as u64,
+        stream.len() as u64 + 1,
+        1 << 40,
+        u64::MAX / 2,
+        u64::MAX - 1,
+        u64::MAX,
+    ] {
+        let mut cursor = Cursor::new(&stream[..]);
+        cursor.set_position(at);
+        let mut reader = StreamReader::new(cursor, deframer("crc32c", None));
+        assert_eq!(reader.read_message().unwrap(), None, "at {at}");
+        reader.process_all(|_| panic!("no frames")).unwrap();
+        assert_eq!((reader.frames_read(), reader.position()), (0, 0));
+        assert_eq!(reader.get_ref().position(), at, "the cursor is not moved");
+        reader.get_mut().set_position(0);
+        assert_eq!(reader.read_message().unwrap(), Some(&payload_of(10, 1)[..]));
+        reader.get_mut().set_position(at);
+        assert_eq!(reader.read_message().unwrap(), None);
+        reader.get_mut().set_position(18);
+        assert_eq!(reader.read_message().unwrap(), Some(&payload_of(20, 2)[..]));
+        assert_eq!(reader.position(), 18 + 28);
+
+        let mut cursor = Cursor::new(&stream);
+        cursor.set_position(at);
+        let mut reader = StreamReader::new(cursor, deframer("crc32c", None));
+        let mut messages = reader.messages();
+        assert!(messages.next().is_none());
+    }
+}
