@@ -5,13 +5,12 @@
 //! `process_all` with errors and caught panics in the closure), with the source moved by the
 //! caller between calls, and with the source's state checked after every step.
 
-use std::io::{Chain, Cursor, Read, Take};
+use std::io::{Cursor, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use flatstream_core::{Checksum, Deframer, Error, ErrorKind, Result};
 use flatstream_io::{
-    ChecksumDeframer, ChecksumFramer, DEFAULT_BUFFER_SIZE, DeframerExt, DefaultDeframer,
-    DefaultFramer, SliceReader, StreamReader, StreamWriter,
+    ChecksumDeframer, ChecksumFramer, DEFAULT_BUFFER_SIZE, DeframerExt, SliceReader, StreamReader, StreamWriter,
 };
 
 use crate::common::{ALGORITHMS, AnyReader, Opaque, checksum_by_name, payload_of};
@@ -580,5 +579,185 @@ fn a_cursor_past_its_end_is_at_the_end() {
         let mut reader = StreamReader::new(cursor, deframer("crc32c", None));
         let mut messages = reader.messages();
         assert!(messages.next().is_none());
+    }
+}
+
+/// Frames larger than the reader's buffer (which the buffered path reads through into the
+/// payload buffer) lie whole in memory and are read where they lie: the same payloads,
+/// errors and counts, good, bit-flipped, torn, over a limit, and the source where it should
+/// be (except the documented case of such a frame torn past the buffer).
+#[test]
+fn frames_larger_than_the_buffer_agree() {
+    let mut rng = Rng(0x7A11_AC47_0000_0004);
+    for round in 0..12 {
+        let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
+        let payloads: Vec<Vec<u8>> = (0..1 + rng.below(4))
+            .map(|i| {
+                let len = match rng.below(3) {
+                    0 => rng.below(100),
+                    1 => DEFAULT_BUFFER_SIZE - 12 + rng.below(24),
+                    _ => 70_000 + rng.below(100_000),
+                };
+                payload_of(len, i as u8)
+            })
+            .collect();
+        let mut stream = stream_of(name, &payloads);
+        let max = match rng.below(3) {
+            0 => Some(66_000 + rng.below(60_000)),
+            _ => None,
+        };
+        match rng.below(4) {
+            0 => {
+                let at = rng.below(stream.len());
+                stream[at] ^= 1 << rng.below(8);
+            }
+            1 => {
+                let at = rng.below(stream.len());
+                stream.truncate(at);
+            }
+            _ => {}
+        }
+        let d = || deframer(name, max);
+        let ops = random_ops(&mut rng);
+        let what = format!("round {round} ({name}, max {max:?}, {} bytes)", stream.len());
+        let reference = run_ops(
+            &mut StreamReader::with_buffer_size(Opaque(&stream[..]), d(), DEFAULT_BUFFER_SIZE),
+            &ops,
+            &stream,
+            true,
+            &format!("{what} buffered"),
+        );
+        for (kind, events) in [
+            (
+                "&[u8]",
+                run_ops(&mut StreamReader::new(&stream[..], d()), &ops, &stream, true, &what),
+            ),
+            (
+                "Cursor<&[u8]>",
+                run_ops(
+                    &mut StreamReader::new(Cursor::new(&stream[..]), d()),
+                    &ops,
+                    &stream,
+                    true,
+                    &what,
+                ),
+            ),
+            (
+                "Cursor<&Vec<u8>>",
+                run_ops(
+                    &mut StreamReader::new(Cursor::new(&stream), d()),
+                    &ops,
+                    &stream,
+                    true,
+                    &what,
+                ),
+            ),
+        ] {
+            assert_eq!(events, reference, "{what} {kind}; ops {ops:?}");
+        }
+    }
+}
+
+/// A deframer that transforms payloads (each byte XOR 0x5A, into the scratch buffer) and
+/// keeps `parse_plain`'s default: over bytes in memory every frame goes through the buffer.
+struct Xor(Df);
+
+impl Deframer for Xor {
+    fn read_frame<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        payload: &mut Vec<u8>,
+    ) -> Result<Option<usize>> {
+        let len = self.0.read_frame(reader, payload)?;
+        payload.iter_mut().for_each(|b| *b ^= 0x5A);
+        Ok(len)
+    }
+    fn parse_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+    ) -> Result<Option<flatstream_core::wire::Frame<'a>>> {
+        self.0.parse_frame(input)
+    }
+    fn decode_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<Option<flatstream_core::wire::Frame<'a>>> {
+        let Some(frame) = self.0.parse_frame(input)? else {
+            return Ok(None);
+        };
+        scratch.clear();
+        scratch.extend(frame.payload.iter().map(|b| b ^ 0x5A));
+        Ok(Some(flatstream_core::wire::Frame {
+            payload: &scratch[..],
+            len: frame.len,
+        }))
+    }
+    fn peek_frame_len(&self, input: &[u8]) -> Result<Option<usize>> {
+        self.0.peek_frame_len(input)
+    }
+}
+
+/// Adapters (validating, observing, bounded) and a transforming deframer over the three
+/// kinds agree with the buffered path, under random call sequences.
+#[test]
+fn adapters_and_transforming_deframers_agree() {
+    struct NoSevens;
+    impl flatstream_core::Validator for NoSevens {
+        fn validate(&self, payload: &[u8]) -> Result<()> {
+            if payload.first() == Some(&7) {
+                Err(Error::invalid_frame("seven"))
+            } else {
+                Ok(())
+            }
+        }
+        fn name(&self) -> &'static str {
+            "no sevens"
+        }
+    }
+    let mut rng = Rng(0x7A11_AC47_0000_0005);
+    for round in 0..rounds() {
+        let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
+        let (stream, max) = random_stream(&mut rng, name);
+        let ops = random_ops(&mut rng);
+        let bound = 1 + rng.below(400);
+        let what = format!("round {round} ({name}, max {max:?}, bound {bound})");
+        macro_rules! agree {
+            ($label:expr, $make:expr) => {{
+                let reference = run_ops(
+                    &mut StreamReader::with_buffer_size(
+                        Opaque(&stream[..]),
+                        $make,
+                        DEFAULT_BUFFER_SIZE,
+                    ),
+                    &ops,
+                    &stream,
+                    true,
+                    &what,
+                );
+                let a = run_ops(&mut StreamReader::new(&stream[..], $make), &ops, &stream, true, &what);
+                let b = run_ops(
+                    &mut StreamReader::new(Cursor::new(&stream[..]), $make),
+                    &ops,
+                    &stream,
+                    true,
+                    &what,
+                );
+                let c = run_ops(
+                    &mut StreamReader::new(Cursor::new(&stream), $make),
+                    &ops,
+                    &stream,
+                    true,
+                    &what,
+                );
+                assert_eq!(a, reference, "{what} {} &[u8]; ops {ops:?}", $label);
+                assert_eq!(b, reference, "{what} {} Cursor<&[u8]>; ops {ops:?}", $label);
+                assert_eq!(c, reference, "{what} {} Cursor<&Vec<u8>>; ops {ops:?}", $label);
+            }};
+        }
+        agree!("validating", deframer(name, max).with_validator(NoSevens));
+        agree!("bounded", deframer(name, max).bounded(bound));
+        agree!("observer", deframer(name, max).observe(|_: &[u8]| {}));
+        agree!("xor", Xor(deframer(name, max)));
     }
 }
