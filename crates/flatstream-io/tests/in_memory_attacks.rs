@@ -761,3 +761,67 @@ fn adapters_and_transforming_deframers_agree() {
         agree!("xor", Xor(deframer(name, max)));
     }
 }
+
+/// Bytes in memory read where they lie allocate nothing at all, whatever the frame sizes
+/// (frames larger than the buffer too), for each kind and each way of reading; after a
+/// frame that went through the buffer (a checksum mismatch), steady state allocates
+/// nothing again.
+#[test]
+fn reading_in_memory_allocates_nothing() {
+    use flatstream_test_support::allocations_during;
+    for name in ALGORITHMS {
+        let payloads: Vec<Vec<u8>> = (0..3000)
+            .map(|i| payload_of([0, 1, 64, 1000, 70_000][i % 5] * usize::from(i % 97 != 0), i as u8))
+            .collect();
+        let stream = stream_of(name, &payloads);
+        let checksum = checksum_by_name(name);
+        let d = || ChecksumDeframer::new(&*checksum);
+        let mut bytes = 0usize;
+        let count = allocations_during(|| {
+            let mut reader = StreamReader::new(&stream[..], d());
+            while let Some(p) = reader.read_message().unwrap() {
+                bytes += p.len();
+            }
+            let mut reader = StreamReader::new(Cursor::new(&stream[..]), d());
+            let mut messages = reader.messages();
+            while let Some(p) = messages.next() {
+                bytes += p.unwrap().len();
+            }
+            let mut reader = StreamReader::new(Cursor::new(&stream), d());
+            reader
+                .process_all(|p| {
+                    bytes += p.len();
+                    Ok(())
+                })
+                .unwrap();
+        });
+        assert!(bytes > 0);
+        assert_eq!(count, 0, "{name}: allocations reading bytes in memory");
+
+        // A mismatch early: once the buffer is set up, nothing more.
+        let mut damaged = stream.clone();
+        if checksum.size() == 0 {
+            continue;
+        }
+        let at = {
+            let mut probe = SliceReader::new(&stream[..], d());
+            probe.read_message().unwrap();
+            probe.read_message().unwrap();
+            probe.position() as usize + 4 + checksum.size()
+        };
+        damaged[at] ^= 1;
+        let mut reader = StreamReader::new(Cursor::new(&damaged[..]), d());
+        for _ in 0..2 {
+            reader.read_message().unwrap();
+        }
+        assert!(reader.read_message().is_err());
+        for _ in 0..100 {
+            reader.read_message().unwrap();
+        }
+        let count = allocations_during(|| {
+            reader.process_all(|_| Ok(())).unwrap();
+        });
+        assert_eq!(reader.frames_read(), 3000);
+        assert_eq!(count, 0, "{name}: allocations after a mismatch");
+    }
+}
