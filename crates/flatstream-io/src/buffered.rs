@@ -543,14 +543,34 @@ mod tests {
         let mut slice = &stream[..];
         assert_eq!(held_after_one(&mut slice), rest, "&mut &[u8]");
         assert!(slice.is_empty(), "&mut &[u8] was read through Read");
-        assert_eq!(held_after_one(Cursor::new(stream.clone())), rest, "Cursor<Vec<u8>>");
+        assert_eq!(
+            held_after_one(Cursor::new(stream.clone())),
+            rest,
+            "Cursor<Vec<u8>>"
+        );
         let mut copy = stream.clone();
-        assert_eq!(held_after_one(Cursor::new(&mut copy[..])), rest, "Cursor<&mut [u8]>");
-        assert_eq!(held_after_one(Cursor::new(&mut copy)), rest, "Cursor<&mut Vec<u8>>");
+        assert_eq!(
+            held_after_one(Cursor::new(&mut copy[..])),
+            rest,
+            "Cursor<&mut [u8]>"
+        );
+        assert_eq!(
+            held_after_one(Cursor::new(&mut copy)),
+            rest,
+            "Cursor<&mut Vec<u8>>"
+        );
         let boxed: Box<[u8]> = stream.clone().into_boxed_slice();
-        assert_eq!(held_after_one(Cursor::new(boxed)), rest, "Cursor<Box<[u8]>>");
+        assert_eq!(
+            held_after_one(Cursor::new(boxed)),
+            rest,
+            "Cursor<Box<[u8]>>"
+        );
         let array: [u8; 7] = stream[..7].try_into().unwrap();
-        assert_eq!(held_after_one(Cursor::new(&array)), 0, "Cursor<&[u8; 7]>: one frame");
+        assert_eq!(
+            held_after_one(Cursor::new(&array)),
+            0,
+            "Cursor<&[u8; 7]>: one frame"
+        );
         let mut reader = StreamReader::new(Cursor::new(&array), DefaultDeframer::new());
         reader.read_message().unwrap().unwrap();
         assert_eq!(reader.get_ref().position(), 7);
@@ -570,9 +590,16 @@ mod tests {
         assert_eq!(cursor.position(), stream.len() as u64);
         // Payloads are the same over each.
         let mut slice = &stream[..];
-        assert_eq!(drain_all(StreamReader::new(&mut slice, DefaultDeframer::new())).0, expected);
         assert_eq!(
-            drain_all(StreamReader::new(Cursor::new(&mut copy[..]), DefaultDeframer::new())).0,
+            drain_all(StreamReader::new(&mut slice, DefaultDeframer::new())).0,
+            expected
+        );
+        assert_eq!(
+            drain_all(StreamReader::new(
+                Cursor::new(&mut copy[..]),
+                DefaultDeframer::new()
+            ))
+            .0,
             expected
         );
         assert_eq!(
@@ -649,13 +676,19 @@ mod tests {
         // Into a frame: a length of 0x00000000 then ... read as the other paths do.
         let expected = {
             let mut other = StreamReader::unbuffered(&whole[3..], DefaultDeframer::new());
-            other.read_message().map(|p| p.map(<[u8]>::to_vec)).map_err(|e| e.to_string())
+            other
+                .read_message()
+                .map(|p| p.map(<[u8]>::to_vec))
+                .map_err(|e| e.to_string())
         };
-        let got = reader.read_message().map(|p| p.map(<[u8]>::to_vec)).map_err(|e| {
-            // The frame index and offset differ (this reader read two frames before).
-            let _ = e;
-            String::new()
-        });
+        let got = reader
+            .read_message()
+            .map(|p| p.map(<[u8]>::to_vec))
+            .map_err(|e| {
+                // The frame index and offset differ (this reader read two frames before).
+                let _ = e;
+                String::new()
+            });
         assert_eq!(got.is_ok(), expected.is_ok());
     }
 }

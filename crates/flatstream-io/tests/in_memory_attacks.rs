@@ -10,7 +10,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use flatstream_core::{Checksum, Deframer, Error, ErrorKind, Result};
 use flatstream_io::{
-    ChecksumDeframer, ChecksumFramer, DEFAULT_BUFFER_SIZE, DeframerExt, SliceReader, StreamReader, StreamWriter,
+    ChecksumDeframer, ChecksumFramer, DEFAULT_BUFFER_SIZE, DeframerExt, SliceReader, StreamReader,
+    StreamWriter,
 };
 
 use crate::common::{ALGORITHMS, AnyReader, Opaque, checksum_by_name, payload_of};
@@ -133,7 +134,9 @@ impl<D: Deframer> Probe for StreamReader<&[u8], D> {
 
 fn cursor_rest<T: AsRef<[u8]>>(c: &Cursor<T>) -> Vec<u8> {
     let bytes = c.get_ref().as_ref();
-    let at = usize::try_from(c.position()).unwrap_or(usize::MAX).min(bytes.len());
+    let at = usize::try_from(c.position())
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
     bytes[at..].to_vec()
 }
 
@@ -239,8 +242,20 @@ fn run_ops<T: AnyReader + Probe>(
             let mut held = reader.unread();
             held.extend(reader.remainder());
             if held != stream[from..] {
-                eprintln!("events so far: {:?}", events.iter().map(|e| match e { Ev::Msg(p) => format!("msg{}", p.len()), other => format!("{other:?}") }).collect::<Vec<_>>());
-                eprintln!("stream head {:?}", &stream[from..(from + 16).min(stream.len())]);
+                eprintln!(
+                    "events so far: {:?}",
+                    events
+                        .iter()
+                        .map(|e| match e {
+                            Ev::Msg(p) => format!("msg{}", p.len()),
+                            other => format!("{other:?}"),
+                        })
+                        .collect::<Vec<_>>()
+                );
+                eprintln!(
+                    "stream head {:?}",
+                    &stream[from..(from + 16).min(stream.len())]
+                );
             }
             assert!(
                 held == stream[from..],
@@ -327,7 +342,10 @@ fn in_memory_kinds_agree_with_the_buffered_path_under_random_call_sequences() {
         let (stream, max) = random_stream(&mut rng, name);
         let ops = random_ops(&mut rng);
         let d = || deframer(name, max);
-        let what = format!("round {round} ({name}, max {max:?}, {} bytes)", stream.len());
+        let what = format!(
+            "round {round} ({name}, max {max:?}, {} bytes)",
+            stream.len()
+        );
         let reference = run_ops(
             &mut StreamReader::with_buffer_size(Opaque(&stream[..]), d(), DEFAULT_BUFFER_SIZE),
             &ops,
@@ -517,7 +535,10 @@ fn a_source_moved_between_calls_is_read_from_where_it_stands() {
             boundaries.push(probe.position() as usize);
         }
         let moves = random_moves(&mut rng, &boundaries, stream.len());
-        let what = format!("round {round} ({name}, max {max:?}, {} bytes)", stream.len());
+        let what = format!(
+            "round {round} ({name}, max {max:?}, {} bytes)",
+            stream.len()
+        );
         moves_agree(
             &mut StreamReader::new(Cursor::new(&stream[..]), d()),
             &mut StreamReader::unbuffered(Cursor::new(&stream[..]), d()),
@@ -619,7 +640,10 @@ fn frames_larger_than_the_buffer_agree() {
         }
         let d = || deframer(name, max);
         let ops = random_ops(&mut rng);
-        let what = format!("round {round} ({name}, max {max:?}, {} bytes)", stream.len());
+        let what = format!(
+            "round {round} ({name}, max {max:?}, {} bytes)",
+            stream.len()
+        );
         let reference = run_ops(
             &mut StreamReader::with_buffer_size(Opaque(&stream[..]), d(), DEFAULT_BUFFER_SIZE),
             &ops,
@@ -630,7 +654,13 @@ fn frames_larger_than_the_buffer_agree() {
         for (kind, events) in [
             (
                 "&[u8]",
-                run_ops(&mut StreamReader::new(&stream[..], d()), &ops, &stream, true, &what),
+                run_ops(
+                    &mut StreamReader::new(&stream[..], d()),
+                    &ops,
+                    &stream,
+                    true,
+                    &what,
+                ),
             ),
             (
                 "Cursor<&[u8]>",
@@ -735,7 +765,13 @@ fn adapters_and_transforming_deframers_agree() {
                     true,
                     &what,
                 );
-                let a = run_ops(&mut StreamReader::new(&stream[..], $make), &ops, &stream, true, &what);
+                let a = run_ops(
+                    &mut StreamReader::new(&stream[..], $make),
+                    &ops,
+                    &stream,
+                    true,
+                    &what,
+                );
                 let b = run_ops(
                     &mut StreamReader::new(Cursor::new(&stream[..]), $make),
                     &ops,
@@ -752,7 +788,11 @@ fn adapters_and_transforming_deframers_agree() {
                 );
                 assert_eq!(a, reference, "{what} {} &[u8]; ops {ops:?}", $label);
                 assert_eq!(b, reference, "{what} {} Cursor<&[u8]>; ops {ops:?}", $label);
-                assert_eq!(c, reference, "{what} {} Cursor<&Vec<u8>>; ops {ops:?}", $label);
+                assert_eq!(
+                    c, reference,
+                    "{what} {} Cursor<&Vec<u8>>; ops {ops:?}",
+                    $label
+                );
             }};
         }
         agree!("validating", deframer(name, max).with_validator(NoSevens));
@@ -771,7 +811,12 @@ fn reading_in_memory_allocates_nothing() {
     use flatstream_test_support::allocations_during;
     for name in ALGORITHMS {
         let payloads: Vec<Vec<u8>> = (0..3000)
-            .map(|i| payload_of([0, 1, 64, 1000, 70_000][i % 5] * usize::from(i % 97 != 0), i as u8))
+            .map(|i| {
+                payload_of(
+                    [0, 1, 64, 1000, 70_000][i % 5] * usize::from(i % 97 != 0),
+                    i as u8,
+                )
+            })
             .collect();
         let stream = stream_of(name, &payloads);
         let checksum = checksum_by_name(name);
@@ -824,4 +869,90 @@ fn reading_in_memory_allocates_nothing() {
         assert_eq!(reader.frames_read(), 3000);
         assert_eq!(count, 0, "{name}: allocations after a mismatch");
     }
+}
+
+/// `process_typed` and `typed_messages` over the three kinds agree with the buffered path:
+/// strings, payloads that are not strings (rejected, resumable), a torn tail; the stream
+/// laid at an odd address too (payloads borrow the caller's bytes there).
+#[test]
+fn typed_reading_agrees() {
+    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum_by_name("crc32")));
+    for i in 0..40u32 {
+        if i % 7 == 3 {
+            writer.write_payload(&[0xff; 3]).unwrap();
+        } else {
+            writer.write(&*format!("message {i}")).unwrap();
+        }
+    }
+    let mut stream = writer.into_inner();
+    stream.extend_from_slice(&[9, 0, 0]);
+    // At an odd address.
+    let mut odd = vec![0u8];
+    odd.extend_from_slice(&stream);
+    let stream = &odd[1..];
+    let d = || deframer("crc32", None);
+    fn typed<R: Read>(mut reader: StreamReader<R, Df>) -> Vec<Ev> {
+        let mut events = Vec::new();
+        for _ in 0..100 {
+            let mut got = Vec::new();
+            let outcome = reader.process_typed::<str, _>(|text| {
+                got.push(Ev::Msg(text.as_bytes().to_vec()));
+                Ok(())
+            });
+            events.extend(got);
+            events.push(Ev::Counts(reader.frames_read(), reader.position(), 0));
+            match outcome {
+                Ok(()) => break,
+                Err(e) => {
+                    events.push(ev_err(&e));
+                    if !e.is_resumable() {
+                        break;
+                    }
+                }
+            }
+        }
+        events
+    }
+    fn typed_messages<R: Read>(mut reader: StreamReader<R, Df>) -> Vec<Ev> {
+        let mut events = Vec::new();
+        let mut messages = reader.typed_messages::<str>();
+        while let Some(next) = messages.next() {
+            events.push(match next {
+                Ok(text) => Ev::Msg(text.as_bytes().to_vec()),
+                Err(e) => ev_err(&e),
+            });
+        }
+        events.push(Ev::Counts(reader.frames_read(), reader.position(), 0));
+        events
+    }
+    let reference = typed(StreamReader::with_buffer_size(
+        Opaque(stream),
+        d(),
+        DEFAULT_BUFFER_SIZE,
+    ));
+    assert!(reference.len() > 40);
+    assert_eq!(typed(StreamReader::new(stream, d())), reference);
+    assert_eq!(
+        typed(StreamReader::new(Cursor::new(stream), d())),
+        reference
+    );
+    let owned = stream.to_vec();
+    assert_eq!(
+        typed(StreamReader::new(Cursor::new(&owned), d())),
+        reference
+    );
+    let reference = typed_messages(StreamReader::with_buffer_size(
+        Opaque(stream),
+        d(),
+        DEFAULT_BUFFER_SIZE,
+    ));
+    assert_eq!(typed_messages(StreamReader::new(stream, d())), reference);
+    assert_eq!(
+        typed_messages(StreamReader::new(Cursor::new(stream), d())),
+        reference
+    );
+    assert_eq!(
+        typed_messages(StreamReader::new(Cursor::new(&owned), d())),
+        reference
+    );
 }
