@@ -499,4 +499,196 @@ mod tests {
         assert_eq!(count, 12);
         assert_eq!(reader.get_ref().position(), stream.len() as u64);
     }
+
+    /// (attack7) A small stream: frames of 3, 4 and 5 bytes of `i`, then a bad checksum
+    /// frame's stand-in (a torn tail) only when asked.
+    fn small_stream() -> Vec<u8> {
+        let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+        for i in 0..6u8 {
+            writer
+                .write_payload(&vec![i; 3 + usize::from(i % 3)])
+                .unwrap();
+        }
+        writer.into_inner()
+    }
+
+    fn drain_all<R: Read>(mut reader: StreamReader<R, DefaultDeframer>) -> (Vec<Vec<u8>>, usize) {
+        let mut got = Vec::new();
+        while let Some(payload) = reader.read_message().unwrap() {
+            got.push(payload.to_vec());
+        }
+        let held = reader.buffer().len();
+        (got, held)
+    }
+
+    /// (attack7) Sources that look like bytes in memory but are not one of the three kinds
+    /// are read through the buffer, as before (the source runs ahead: bytes are held), with
+    /// the same payloads; under Miri, no view of them is made.
+    #[test]
+    fn look_alike_sources_are_read_through_the_buffer() {
+        use std::io::{Chain, Take};
+        let stream = small_stream();
+        let expected = drain_all(StreamReader::new(&stream[..], DefaultDeframer::new())).0;
+        assert_eq!(expected.len(), 6);
+        // After one frame, the buffered path holds the rest; the in-place one nothing.
+        fn held_after_one<R: Read>(source: R) -> usize {
+            let mut reader = StreamReader::new(source, DefaultDeframer::new());
+            reader.read_message().unwrap().unwrap();
+            reader.buffer().len()
+        }
+        let rest = stream.len() - 7;
+        assert_eq!(held_after_one(&stream[..]), 0);
+        assert_eq!(held_after_one(Cursor::new(&stream[..])), 0);
+        assert_eq!(held_after_one(Cursor::new(&stream)), 0);
+        let mut slice = &stream[..];
+        assert_eq!(held_after_one(&mut slice), rest, "&mut &[u8]");
+        assert!(slice.is_empty(), "&mut &[u8] was read through Read");
+        assert_eq!(
+            held_after_one(Cursor::new(stream.clone())),
+            rest,
+            "Cursor<Vec<u8>>"
+        );
+        let mut copy = stream.clone();
+        assert_eq!(
+            held_after_one(Cursor::new(&mut copy[..])),
+            rest,
+            "Cursor<&mut [u8]>"
+        );
+        assert_eq!(
+            held_after_one(Cursor::new(&mut copy)),
+            rest,
+            "Cursor<&mut Vec<u8>>"
+        );
+        let boxed: Box<[u8]> = stream.clone().into_boxed_slice();
+        assert_eq!(
+            held_after_one(Cursor::new(boxed)),
+            rest,
+            "Cursor<Box<[u8]>>"
+        );
+        let array: [u8; 7] = stream[..7].try_into().unwrap();
+        assert_eq!(
+            held_after_one(Cursor::new(&array)),
+            0,
+            "Cursor<&[u8; 7]>: one frame"
+        );
+        let mut reader = StreamReader::new(Cursor::new(&array), DefaultDeframer::new());
+        reader.read_message().unwrap().unwrap();
+        assert_eq!(reader.get_ref().position(), 7);
+        let chain: Chain<&[u8], &[u8]> = (&stream[..10]).chain(&stream[10..]);
+        assert_eq!(held_after_one(chain), 3, "Chain: its first part read whole");
+        let take: Take<&[u8]> = (&stream[..]).take(1000);
+        assert_eq!(held_after_one(take), rest, "Take");
+        struct Wrap<'a>(&'a [u8]);
+        impl Read for Wrap<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.0.read(buf)
+            }
+        }
+        assert_eq!(held_after_one(Wrap(&stream)), rest, "a wrapper");
+        let mut cursor = Cursor::new(&stream[..]);
+        assert_eq!(held_after_one(&mut cursor), rest, "&mut Cursor<&[u8]>");
+        assert_eq!(cursor.position(), stream.len() as u64);
+        // Payloads are the same over each.
+        let mut slice = &stream[..];
+        assert_eq!(
+            drain_all(StreamReader::new(&mut slice, DefaultDeframer::new())).0,
+            expected
+        );
+        assert_eq!(
+            drain_all(StreamReader::new(
+                Cursor::new(&mut copy[..]),
+                DefaultDeframer::new()
+            ))
+            .0,
+            expected
+        );
+        assert_eq!(
+            drain_all(StreamReader::new(
+                (&stream[..10]).chain(&stream[10..]),
+                DefaultDeframer::new()
+            ))
+            .0,
+            expected
+        );
+        assert_eq!(
+            drain_all(StreamReader::new(Wrap(&stream), DefaultDeframer::new())).0,
+            expected
+        );
+    }
+
+    /// (attack7) A cursor over a borrowed `Vec` and a slice, moved by the caller between
+    /// calls (back, into a frame, past the end), through a panic in a run and an error a
+    /// closure returns: payloads borrow the caller's bytes, read after the source moved;
+    /// under Miri, every view is checked.
+    #[test]
+    fn moved_sources_and_panics_under_miri() {
+        let stream = small_stream();
+        let mut reader = StreamReader::new(Cursor::new(&stream), DefaultDeframer::new());
+        let first = reader.read_message().unwrap().unwrap();
+        assert_eq!(first, [0, 0, 0]);
+        reader.get_mut().set_position(0);
+        let again = reader.read_message().unwrap().unwrap().to_vec();
+        assert_eq!(again, [0, 0, 0]);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            reader
+                .process_all(|payload| {
+                    assert!(payload[0] != 2, "frame 2");
+                    Ok(())
+                })
+                .unwrap();
+        }));
+        assert!(outcome.is_err());
+        assert_eq!(reader.get_ref().position(), 7 + 8 + 9);
+        let error = reader
+            .process_all(|payload| {
+                if payload[0] == 4 {
+                    Err(flatstream_core::Error::invalid_frame("no"))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+        assert_eq!(error.frame_index(), Some(5));
+        assert_eq!(reader.get_ref().position(), 7 + 8 + 9 + 7 + 8);
+        reader.get_mut().set_position(u64::MAX);
+        assert!(reader.read_message().unwrap().is_none());
+        reader.get_mut().set_position(7 + 8 + 9 + 7 + 8);
+        assert_eq!(reader.read_message().unwrap().unwrap(), [5; 5]);
+        let (cursor, unread) = reader.into_parts();
+        assert!(unread.is_empty());
+        assert_eq!(cursor.position(), stream.len() as u64);
+
+        // A slice re-sliced between calls; a payload taken before is copied, then the
+        // bytes read after the source moved on.
+        let whole = &stream[..];
+        let mut reader = StreamReader::new(whole, DefaultDeframer::new());
+        let mut count = 0;
+        reader
+            .process_all(|payload| {
+                count += payload.len();
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(count, 3 + 4 + 5 + 3 + 4 + 5);
+        *reader.get_mut() = &whole[7..];
+        assert_eq!(reader.read_message().unwrap().unwrap(), [1; 4]);
+        *reader.get_mut() = &whole[3..];
+        // Into a frame: a length of 0x00000000 then ... read as the other paths do.
+        let expected = {
+            let mut other = StreamReader::unbuffered(&whole[3..], DefaultDeframer::new());
+            other
+                .read_message()
+                .map(|p| p.map(<[u8]>::to_vec))
+                .map_err(|e| e.to_string())
+        };
+        let got = reader
+            .read_message()
+            .map(|p| p.map(<[u8]>::to_vec))
+            .map_err(|e| {
+                // The frame index and offset differ (this reader read two frames before).
+                let _ = e;
+                String::new()
+            });
+        assert_eq!(got.is_ok(), expected.is_ok());
+    }
 }

@@ -6,6 +6,7 @@ mod attacks;
 mod common;
 mod conformance;
 mod faults;
+mod in_memory_attacks;
 mod in_place;
 mod properties;
 mod reader_modes;
