@@ -527,15 +527,23 @@ mod tests {
     #[test]
     fn look_alike_sources_are_read_through_the_buffer() {
         use std::io::{Chain, Take};
-        let stream = small_stream();
-        let expected = drain_all(StreamReader::new(&stream[..], DefaultDeframer::new())).0;
-        assert_eq!(expected.len(), 6);
-        // After one frame, the buffered path holds the rest; the in-place one nothing.
+        /// A user's type around bytes in memory: not one the reader knows.
+        struct Wrap<'a>(&'a [u8]);
+        impl Read for Wrap<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.0.read(buf)
+            }
+        }
+        /// Bytes the reader holds after one frame.
         fn held_after_one<R: Read>(source: R) -> usize {
             let mut reader = StreamReader::new(source, DefaultDeframer::new());
             reader.read_message().unwrap().unwrap();
             reader.buffer().len()
         }
+        let stream = small_stream();
+        let expected = drain_all(StreamReader::new(&stream[..], DefaultDeframer::new())).0;
+        assert_eq!(expected.len(), 6);
+        // After one frame, the buffered path holds the rest; the in-place one nothing.
         let rest = stream.len() - 7;
         assert_eq!(held_after_one(&stream[..]), 0);
         assert_eq!(held_after_one(Cursor::new(&stream[..])), 0);
@@ -578,12 +586,6 @@ mod tests {
         assert_eq!(held_after_one(chain), 3, "Chain: its first part read whole");
         let take: Take<&[u8]> = (&stream[..]).take(1000);
         assert_eq!(held_after_one(take), rest, "Take");
-        struct Wrap<'a>(&'a [u8]);
-        impl Read for Wrap<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.0.read(buf)
-            }
-        }
         assert_eq!(held_after_one(Wrap(&stream)), rest, "a wrapper");
         let mut cursor = Cursor::new(&stream[..]);
         assert_eq!(held_after_one(&mut cursor), rest, "&mut Cursor<&[u8]>");

@@ -543,7 +543,7 @@ fn a_source_moved_between_calls_is_read_from_where_it_stands() {
             &mut StreamReader::new(Cursor::new(&stream[..]), d()),
             &mut StreamReader::unbuffered(Cursor::new(&stream[..]), d()),
             &moves,
-            |c, to| c.set_position(to),
+            Cursor::set_position,
             &stream,
             &format!("{what} Cursor<&[u8]>"),
         );
@@ -551,7 +551,7 @@ fn a_source_moved_between_calls_is_read_from_where_it_stands() {
             &mut StreamReader::new(Cursor::new(&stream), d()),
             &mut StreamReader::unbuffered(Cursor::new(&stream), d()),
             &moves,
-            |c, to| c.set_position(to),
+            Cursor::set_position,
             &stream,
             &format!("{what} Cursor<&Vec<u8>>"),
         );
@@ -612,7 +612,7 @@ fn frames_larger_than_the_buffer_agree() {
     let mut rng = Rng(0x7A11_AC47_0000_0004);
     for round in 0..12 {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
-        let payloads: Vec<Vec<u8>> = (0..1 + rng.below(4))
+        let payloads: Vec<Vec<u8>> = (0..=rng.below(4))
             .map(|i| {
                 let len = match rng.below(3) {
                     0 => rng.below(100),
@@ -699,7 +699,9 @@ impl Deframer for Xor {
         payload: &mut Vec<u8>,
     ) -> Result<Option<usize>> {
         let len = self.0.read_frame(reader, payload)?;
-        payload.iter_mut().for_each(|b| *b ^= 0x5A);
+        for b in payload.iter_mut() {
+            *b ^= 0x5A;
+        }
         Ok(len)
     }
     fn parse_frame<'a>(
@@ -876,21 +878,18 @@ fn reading_in_memory_allocates_nothing() {
 /// laid at an odd address too (payloads borrow the caller's bytes there).
 #[test]
 fn typed_reading_agrees() {
-    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum_by_name("crc32")));
-    for i in 0..40u32 {
-        if i % 7 == 3 {
-            writer.write_payload(&[0xff; 3]).unwrap();
-        } else {
-            writer.write(&*format!("message {i}")).unwrap();
+    fn typed_messages<R: Read>(mut reader: StreamReader<R, Df>) -> Vec<Ev> {
+        let mut events = Vec::new();
+        let mut messages = reader.typed_messages::<str>();
+        while let Some(next) = messages.next() {
+            events.push(match next {
+                Ok(text) => Ev::Msg(text.as_bytes().to_vec()),
+                Err(e) => ev_err(&e),
+            });
         }
+        events.push(Ev::Counts(reader.frames_read(), reader.position(), 0));
+        events
     }
-    let mut stream = writer.into_inner();
-    stream.extend_from_slice(&[9, 0, 0]);
-    // At an odd address.
-    let mut odd = vec![0u8];
-    odd.extend_from_slice(&stream);
-    let stream = &odd[1..];
-    let d = || deframer("crc32", None);
     fn typed<R: Read>(mut reader: StreamReader<R, Df>) -> Vec<Ev> {
         let mut events = Vec::new();
         for _ in 0..100 {
@@ -913,18 +912,21 @@ fn typed_reading_agrees() {
         }
         events
     }
-    fn typed_messages<R: Read>(mut reader: StreamReader<R, Df>) -> Vec<Ev> {
-        let mut events = Vec::new();
-        let mut messages = reader.typed_messages::<str>();
-        while let Some(next) = messages.next() {
-            events.push(match next {
-                Ok(text) => Ev::Msg(text.as_bytes().to_vec()),
-                Err(e) => ev_err(&e),
-            });
+    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum_by_name("crc32")));
+    for i in 0..40u32 {
+        if i % 7 == 3 {
+            writer.write_payload(&[0xff; 3]).unwrap();
+        } else {
+            writer.write(&*format!("message {i}")).unwrap();
         }
-        events.push(Ev::Counts(reader.frames_read(), reader.position(), 0));
-        events
     }
+    let mut stream = writer.into_inner();
+    stream.extend_from_slice(&[9, 0, 0]);
+    // At an odd address.
+    let mut odd = vec![0u8];
+    odd.extend_from_slice(&stream);
+    let stream = &odd[1..];
+    let d = || deframer("crc32", None);
     let reference = typed(StreamReader::with_buffer_size(
         Opaque(stream),
         d(),
