@@ -316,10 +316,7 @@ impl<R: Read> ReadMode<R> for Buffered {
             }
             // The run of frames where they lie; the source moved past those delivered when
             // the run ends, however it ends (a panic in `process` too).
-            let mut moved = MovesOn {
-                source,
-                consumed: 0,
-            };
+            let mut moved = in_memory::MovesOn::new(source);
             process_plain_frames(rest, &mut moved.consumed, deframer, progress, process)?;
             return Ok(false);
         }
@@ -337,18 +334,6 @@ fn over_claimed(read: usize, room: usize) -> io::Error {
         io::ErrorKind::InvalidData,
         format!("reader returned {read} bytes for a {room}-byte buffer"),
     )
-}
-
-/// An in-memory source, moved on by the bytes of a run of frames when the run ends.
-struct MovesOn<'s, R> {
-    source: &'s mut R,
-    consumed: usize,
-}
-
-impl<R> Drop for MovesOn<'_, R> {
-    fn drop(&mut self) {
-        in_memory::advance(self.source, self.consumed);
-    }
 }
 
 /// The held bytes, then the source: what [`Buffered::read_through`] hands the deframer.

@@ -97,6 +97,30 @@ pub(crate) fn advance<R>(source: &mut R, consumed: usize) {
     }
 }
 
+/// An in-memory source, moved on by `consumed` bytes when this is dropped: when a run of
+/// frames taken from its [`rest`] ends, however it ends (a panic in the caller's closure
+/// too), so that no frame is delivered twice.
+pub(crate) struct MovesOn<'s, R> {
+    source: &'s mut R,
+    /// Bytes of the frames delivered from the source's `rest`.
+    pub(crate) consumed: usize,
+}
+
+impl<'s, R> MovesOn<'s, R> {
+    pub(crate) fn new(source: &'s mut R) -> Self {
+        MovesOn {
+            source,
+            consumed: 0,
+        }
+    }
+}
+
+impl<R> Drop for MovesOn<'_, R> {
+    fn drop(&mut self) {
+        advance(self.source, self.consumed);
+    }
+}
+
 /// `bytes` from `position` on (a cursor may stand past its end: nothing is left then).
 #[inline]
 fn after(bytes: &[u8], position: u64) -> &[u8] {

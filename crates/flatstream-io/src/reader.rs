@@ -7,6 +7,7 @@ use std::path::Path;
 use flatstream_core::{Deframer, Error, Result, StreamDeserialize};
 
 use crate::buffered::{Buffered, DEFAULT_BUFFER_SIZE};
+use crate::in_memory;
 use crate::memory::{MemoryPolicy, ShrinkTracker};
 use crate::place::{PayloadPlace, address_range};
 use crate::progress::Progress;
@@ -585,6 +586,10 @@ impl<R: Read> ReadMode<R> for Copying {
 ///
 /// A payload that borrows the source's buffer keeps its frame unconsumed until the next read
 /// (`BufRead::consume`), or until [`StreamReader::get_mut`]/[`StreamReader::into_inner`].
+/// Bytes in memory (`&[u8]`, `Cursor<&[u8]>`, `Cursor<&Vec<u8>>`) are recognised by type, as
+/// under [`StreamReader::new`]: a plain frame is taken where it lies without asking the
+/// source for its buffer, and the source moves past it at once (the payload borrows the
+/// caller's bytes, not the source).
 ///
 /// The source must keep `BufRead`'s contract: `fill_buf` called again without a `consume`
 /// returns the same bytes. The reader parses a frame in one look at the buffer and takes the
@@ -830,6 +835,22 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         progress: &mut Progress,
     ) -> Result<Option<(&'a [u8], usize)>> {
         self.settle(source);
+        // Bytes in memory (`&[u8]`, a cursor over them): the frame where it lies, and the
+        // source moved past it at once (the payload borrows the caller's bytes, not the
+        // source), as `StreamReader::new` reads them.
+        if let Some(rest) = in_memory::rest::<R>(source) {
+            if rest.is_empty() {
+                return deframer.decode_frame(&[], payload).map(|_| None);
+            }
+            if let Some(frame) = deframer.parse_plain(rest) {
+                in_memory::advance(source, self.stride.next(frame.len));
+                payload.clear();
+                return Ok(Some((
+                    &rest[frame.payload.start..frame.payload.end],
+                    frame.len,
+                )));
+            }
+        }
         // The frame per call: whole in the source's buffer and passed through. The source
         // is asked once: at its end (an empty buffer) it is not asked again, since a
         // `BufReader` would read its source again, past the end. A frame not whole there,
@@ -881,6 +902,14 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         process: &mut F,
     ) -> Result<bool> {
         self.settle(source);
+        if let Some(rest) = in_memory::rest::<R>(source) {
+            if rest.is_empty() {
+                return Ok(true);
+            }
+            let mut moved = in_memory::MovesOn::new(source);
+            process_plain_frames(rest, &mut moved.consumed, deframer, progress, process)?;
+            return Ok(false);
+        }
         let held = match source.fill_buf() {
             Ok(held) => held,
             // Retried by the general path, as every read is.
