@@ -261,22 +261,16 @@ impl<R: Read> ReadMode<R> for Buffered {
     ) -> Result<Option<(&'a [u8], usize)>> {
         // A source with its stream in memory, with nothing held: the frame where it lies
         // there, and the source moved past it, as reading it would have.
-        if self.in_place
-            && self.start == self.end
-            && let Some(rest) = in_memory::rest::<R>(source)
-        {
-            if rest.is_empty() {
-                // The end: the bytes behind the source are borrowed, so they cannot grow.
+        if self.in_place && self.start == self.end {
+            match in_memory::next_frame(source, deframer, &mut self.stride) {
+                in_memory::Taken::Frame(frame, frame_len) => {
+                    // The payload buffer holds no payload now (the memory policy counts it).
+                    payload.clear();
+                    return Ok(Some((frame, frame_len)));
+                }
                 // The deframer may require the stream to end otherwise.
-                return deframer.decode_frame(&[], payload).map(|_| None);
-            }
-            if let Some(frame) = deframer.parse_plain(rest) {
-                in_memory::advance(source, self.stride.next(frame.len));
-                payload.clear();
-                return Ok(Some((
-                    &rest[frame.payload.start..frame.payload.end],
-                    frame.len,
-                )));
+                in_memory::Taken::End => return deframer.decode_frame(&[], payload).map(|_| None),
+                in_memory::Taken::Elsewhere => {}
             }
         }
         // The frame per call: whole in the buffer and passed through, delivered from there.

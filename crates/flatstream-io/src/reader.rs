@@ -838,18 +838,13 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         // Bytes in memory (`&[u8]`, a cursor over them): the frame where it lies, and the
         // source moved past it at once (the payload borrows the caller's bytes, not the
         // source), as `StreamReader::new` reads them.
-        if let Some(rest) = in_memory::rest::<R>(source) {
-            if rest.is_empty() {
-                return deframer.decode_frame(&[], payload).map(|_| None);
-            }
-            if let Some(frame) = deframer.parse_plain(rest) {
-                in_memory::advance(source, self.stride.next(frame.len));
+        match in_memory::next_frame(source, deframer, &mut self.stride) {
+            in_memory::Taken::Frame(frame, frame_len) => {
                 payload.clear();
-                return Ok(Some((
-                    &rest[frame.payload.start..frame.payload.end],
-                    frame.len,
-                )));
+                return Ok(Some((frame, frame_len)));
             }
+            in_memory::Taken::End => return deframer.decode_frame(&[], payload).map(|_| None),
+            in_memory::Taken::Elsewhere => {}
         }
         // The frame per call: whole in the source's buffer and passed through. The source
         // is asked once: at its end (an empty buffer) it is not asked again, since a
