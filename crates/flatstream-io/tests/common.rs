@@ -3,7 +3,8 @@
 use std::io::{self, BufRead, Read};
 
 use flatstream::ChecksumKind;
-use flatstream_core::{Checksum, Error, Result};
+use flatstream_core::{Checksum, Error, ErrorKind, Result};
+use flatstream_io::{ChecksumDeframer, ChecksumFramer, StreamWriter};
 
 /// Every algorithm by its name in the wire vectors' manifest: the facade's one table of
 /// names (a dev-dependency on the facade, which depends on this crate: fine for tests).
@@ -134,5 +135,88 @@ pub(crate) struct Opaque<R>(pub(crate) R);
 impl<R: Read> Read for Opaque<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read(buf)
+    }
+}
+
+/// The deframer of most of the mode-agreement tests: a checksum by name, and a limit.
+pub(crate) type Df = ChecksumDeframer<Box<dyn Checksum>>;
+
+/// A [`Df`] for checksum `name`, with `max` as its frame limit if given.
+pub(crate) fn deframer(name: &str, max: Option<usize>) -> Df {
+    let deframer = ChecksumDeframer::new(checksum_by_name(name));
+    match max {
+        Some(max) => deframer.with_max_frame_len(max),
+        None => deframer,
+    }
+}
+
+/// `payloads` framed with checksum `name`.
+pub(crate) fn stream_of(name: &str, payloads: &[Vec<u8>]) -> Vec<u8> {
+    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum_by_name(name)));
+    for payload in payloads {
+        writer.write_payload(payload).unwrap();
+    }
+    writer.into_inner()
+}
+
+/// A small deterministic PRNG (xorshift64*) for the property loops.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// A number below `n` (0 for `n` of 0).
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Rounds of a property loop: `default`, or `FLATSTREAM_TEST_ROUNDS` for a longer search.
+pub(crate) fn rounds(default: usize) -> usize {
+    std::env::var("FLATSTREAM_TEST_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What a reader did, step by step, to compare readers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ev {
+    Msg(Vec<u8>),
+    End,
+    Err {
+        tag: String,
+        index: Option<u64>,
+        offset: Option<u64>,
+        resumable: bool,
+    },
+    Panicked,
+    /// Counts after a step: frames read, position, last frame offset.
+    Counts(u64, u64, u64),
+}
+
+/// An error's kind, in a word.
+pub(crate) fn tag(error: &Error) -> String {
+    match error.kind() {
+        ErrorKind::Io(e) => format!("io:{:?}", e.kind()),
+        ErrorKind::ChecksumMismatch { .. } => "checksum".into(),
+        ErrorKind::UnexpectedEof { .. } => "eof".into(),
+        ErrorKind::FrameTooLarge { .. } => "too_large".into(),
+        ErrorKind::InvalidFrame { .. } => "invalid".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// An error as an [`Ev`]: its kind and where it is.
+pub(crate) fn ev_err(error: &Error) -> Ev {
+    Ev::Err {
+        tag: tag(error),
+        index: error.frame_index(),
+        offset: error.offset(),
+        resumable: error.is_resumable(),
     }
 }

@@ -8,88 +8,16 @@
 use std::io::{Cursor, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use flatstream_core::{Checksum, Deframer, Error, ErrorKind, Result};
+use flatstream_core::{Checksum, Deframer, Error, Result};
 use flatstream_io::{
     ChecksumDeframer, ChecksumFramer, DEFAULT_BUFFER_SIZE, DeframerExt, SliceReader, StreamReader,
     StreamWriter,
 };
 
-use crate::common::{ALGORITHMS, AnyReader, Opaque, checksum_by_name, payload_of};
-
-type Df = ChecksumDeframer<Box<dyn Checksum>>;
-
-fn deframer(name: &str, max: Option<usize>) -> Df {
-    let d = ChecksumDeframer::new(checksum_by_name(name));
-    match max {
-        Some(max) => d.with_max_frame_len(max),
-        None => d,
-    }
-}
-
-fn stream_of(name: &str, payloads: &[Vec<u8>]) -> Vec<u8> {
-    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum_by_name(name)));
-    for p in payloads {
-        writer.write_payload(p).unwrap();
-    }
-    writer.into_inner()
-}
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-fn rounds() -> usize {
-    std::env::var("ATTACK7_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(80)
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Ev {
-    Msg(Vec<u8>),
-    End,
-    Err {
-        tag: String,
-        index: Option<u64>,
-        offset: Option<u64>,
-        resumable: bool,
-    },
-    Panicked,
-    /// Counts after a step: frames read, position, last frame offset.
-    Counts(u64, u64, u64),
-}
-
-fn tag(error: &Error) -> String {
-    match error.kind() {
-        ErrorKind::Io(e) => format!("io:{:?}", e.kind()),
-        ErrorKind::ChecksumMismatch { .. } => "checksum".into(),
-        ErrorKind::UnexpectedEof { .. } => "eof".into(),
-        ErrorKind::FrameTooLarge { .. } => "too_large".into(),
-        ErrorKind::InvalidFrame { .. } => "invalid".into(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn ev_err(error: &Error) -> Ev {
-    Ev::Err {
-        tag: tag(error),
-        index: error.frame_index(),
-        offset: error.offset(),
-        resumable: error.is_resumable(),
-    }
-}
+use crate::common::{
+    ALGORITHMS, AnyReader, Df, Ev, Opaque, Rng, checksum_by_name, deframer, ev_err, payload_of,
+    rounds, stream_of,
+};
 
 /// One step of a call sequence.
 #[derive(Debug, Clone, Copy)]
@@ -337,7 +265,7 @@ fn random_stream(rng: &mut Rng, name: &str) -> (Vec<u8>, Option<usize>) {
 #[test]
 fn in_memory_kinds_agree_with_the_buffered_path_under_random_call_sequences() {
     let mut rng = Rng(0x7A11_AC47_0000_0001);
-    for round in 0..rounds() {
+    for round in 0..rounds(80) {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let (stream, max) = random_stream(&mut rng, name);
         let ops = random_ops(&mut rng);
@@ -394,7 +322,7 @@ fn in_memory_kinds_agree_with_the_buffered_path_under_random_call_sequences() {
 #[test]
 fn in_memory_kinds_agree_with_unbuffered_and_the_slice_reader() {
     let mut rng = Rng(0x7A11_AC47_0000_0002);
-    for round in 0..rounds() {
+    for round in 0..rounds(80) {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let (stream, max) = random_stream(&mut rng, name);
         let d = || deframer(name, max);
@@ -524,7 +452,7 @@ fn random_moves(rng: &mut Rng, boundaries: &[usize], len: usize) -> Vec<Move> {
 #[test]
 fn a_source_moved_between_calls_is_read_from_where_it_stands() {
     let mut rng = Rng(0x7A11_AC47_0000_0003);
-    for round in 0..rounds() {
+    for round in 0..rounds(80) {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let (stream, max) = random_stream(&mut rng, name);
         let d = || deframer(name, max);
@@ -748,7 +676,7 @@ fn adapters_and_transforming_deframers_agree() {
         }
     }
     let mut rng = Rng(0x7A11_AC47_0000_0005);
-    for round in 0..rounds() {
+    for round in 0..rounds(80) {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let (stream, max) = random_stream(&mut rng, name);
         let ops = random_ops(&mut rng);

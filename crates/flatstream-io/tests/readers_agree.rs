@@ -10,58 +10,16 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
-use flatstream_core::{Checksum, Error, ErrorKind};
-use flatstream_io::{
-    ChecksumDeframer, ChecksumFramer, ReadMode, SliceReader, StreamReader, StreamWriter,
-};
+use flatstream_core::{Checksum, Error};
+use flatstream_io::{ReadMode, SliceReader, StreamReader};
 
 use crate::common::{
-    ALGORITHMS, AnyReader, ShortReads, checksum_by_name, payload_of, read_via_fill_buf,
+    ALGORITHMS, AnyReader, Df, Ev, Rng, ShortReads, checksum_by_name, deframer, ev_err, payload_of,
+    read_via_fill_buf, rounds, stream_of, tag,
 };
-
-type Df = ChecksumDeframer<Box<dyn Checksum>>;
-
-fn deframer(name: &str, max: Option<usize>) -> Df {
-    let d = ChecksumDeframer::new(checksum_by_name(name));
-    match max {
-        Some(max) => d.with_max_frame_len(max),
-        None => d,
-    }
-}
-
-fn stream_of(name: &str, payloads: &[Vec<u8>]) -> Vec<u8> {
-    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum_by_name(name)));
-    for p in payloads {
-        writer.write_payload(p).unwrap();
-    }
-    writer.into_inner()
-}
 
 fn header_len(name: &str) -> usize {
     4 + checksum_by_name(name).size()
-}
-
-/// A small deterministic PRNG (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-/// Rounds of the property loops: 60, or `ATTACK6_ROUNDS` for a longer search.
-fn rounds() -> usize {
-    std::env::var("ATTACK6_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60)
 }
 
 /// The PRNG seed, or `ATTACK6_SEED` mixed in.
@@ -70,37 +28,6 @@ fn seed(default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .map_or(default, |s| default ^ s.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Ev {
-    Msg(Vec<u8>),
-    Err {
-        tag: String,
-        index: Option<u64>,
-        offset: Option<u64>,
-        resumable: bool,
-    },
-}
-
-fn tag(error: &Error) -> String {
-    match error.kind() {
-        ErrorKind::Io(e) => format!("io:{:?}", e.kind()),
-        ErrorKind::ChecksumMismatch { .. } => "checksum".into(),
-        ErrorKind::UnexpectedEof { .. } => "eof".into(),
-        ErrorKind::FrameTooLarge { .. } => "too_large".into(),
-        ErrorKind::InvalidFrame { .. } => "invalid".into(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn ev_err(error: &Error) -> Ev {
-    Ev::Err {
-        tag: tag(error),
-        index: error.frame_index(),
-        offset: error.offset(),
-        resumable: error.is_resumable(),
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -366,7 +293,7 @@ fn mutate(rng: &mut Rng, stream: &mut Vec<u8>, frame_starts: &[usize], hl: usize
 #[test]
 fn every_mode_agrees_on_patterned_and_damaged_streams() {
     let mut rng = Rng(seed(0x5eed_0006_dead_beef));
-    for round in 0..rounds() {
+    for round in 0..rounds(60) {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let count = rng.below(30) + 1;
         let sizes = sizes_pattern(&mut rng, count);
@@ -404,7 +331,7 @@ fn every_mode_agrees_on_patterned_and_damaged_streams() {
 #[test]
 fn every_mode_agrees_on_random_bytes() {
     let mut rng = Rng(seed(0x1234_5678_9abc_def1));
-    for round in 0..rounds() {
+    for round in 0..rounds(60) {
         let name = ALGORITHMS[rng.below(2)];
         let len = rng.below(300);
         let mut stream: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
@@ -1169,7 +1096,7 @@ impl BufRead for Wobbly {
 #[test]
 fn a_wobbly_bufread_gives_errors_or_right_payloads() {
     let mut rng = Rng(seed(0xb0b));
-    for round in 0..rounds() * 5 {
+    for round in 0..rounds(60) * 5 {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let count = 1 + rng.below(20);
         let sizes = sizes_pattern(&mut rng, count);
@@ -1259,7 +1186,7 @@ impl Read for Jumpy<'_> {
 #[test]
 fn jumpy_reads_into_a_growing_buffer() {
     let mut rng = Rng(seed(0x6a75_6d70));
-    for round in 0..rounds() * 2 {
+    for round in 0..rounds(60) * 2 {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let count = 1 + rng.below(40);
         let sizes = sizes_pattern(&mut rng, count);
