@@ -22,9 +22,9 @@ fn header_len(name: &str) -> usize {
     4 + checksum_by_name(name).size()
 }
 
-/// The PRNG seed, or `ATTACK6_SEED` mixed in.
+/// The PRNG seed, or `FLATSTREAM_TEST_SEED` mixed in.
 fn seed(default: u64) -> u64 {
-    std::env::var("ATTACK6_SEED")
+    std::env::var("FLATSTREAM_TEST_SEED")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .map_or(default, |s| default ^ s.wrapping_mul(0x9E37_79B9_7F4A_7C15))
