@@ -65,13 +65,16 @@ impl FrameHeader {
             checksum_len <= MAX_CHECKSUM_LEN,
             "checksum width {checksum_len} exceeds {MAX_CHECKSUM_LEN} bytes"
         );
-        // Built in a register and stored whole: written field by field into the array, the
-        // writer's wider loads of it stalled on store forwarding (measured with `perf`).
-        // Bytes past the checksum's width are never written out (`as_bytes`).
-        let word = u128::from(self.payload_len) | (u128::from(self.checksum) << (8 * LENGTH_LEN));
-        let wide = word.to_le_bytes();
+        // Field by field, as a hand-written loop writes it: with the writers' `write_all`
+        // inlined, LLVM stores the two fields straight into the output (a 4-byte and an
+        // 8-byte store) and the length's store need not wait for the checksum. Built as one
+        // `u128` in a register instead (which an older writer needed, against a store-
+        // forwarding stall), it cost three shifts and ors on the checksum's path: XXH3 at
+        // 64 B, `write_payload` 0.87 -> 0.91x the loop (single-cell harness), 0.85 -> 0.90x
+        // paired. Bytes past the checksum's width are never written out (`as_bytes`).
         let mut bytes = [0u8; MAX_HEADER_LEN];
-        bytes.copy_from_slice(&wide[..MAX_HEADER_LEN]);
+        bytes[..LENGTH_LEN].copy_from_slice(&self.payload_len.to_le_bytes());
+        bytes[LENGTH_LEN..].copy_from_slice(&self.checksum.to_le_bytes());
         EncodedHeader {
             bytes,
             len: (LENGTH_LEN + checksum_len) as u8,
