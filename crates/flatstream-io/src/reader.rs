@@ -740,7 +740,7 @@ impl InPlace {
         payload: &'a mut Vec<u8>,
         progress: &mut Progress,
     ) -> Result<Option<(&'a [u8], usize)>> {
-        ReadMode::<R>::settle(self, source);
+        // `read_frame` settled the last frame before it came here.
         let (found, buffer_start) = loop {
             match Self::find(source, deframer, payload)? {
                 None => return Ok(None),
@@ -757,19 +757,13 @@ impl InPlace {
                 payload_len,
                 frame_len,
             } => {
-                // The payload buffer holds no payload now (the memory policy counts it).
                 payload.clear();
-                // Borrow the payload again: the same buffer, since nothing was consumed.
-                let buffer = borrow_again(source)?;
-                // The same bytes, or at least as many of them: a source that hands out another
-                // or a shorter view without a consume is refused, never indexed past.
-                match buffer.get(payload_start..payload_start + payload_len) {
-                    Some(payload) if buffer.as_ptr().addr() == buffer_start => {
-                        self.unconsumed = self.stride.next(frame_len);
-                        Ok(Some((payload, frame_len)))
-                    }
-                    _ => Err(another_buffer()),
-                }
+                self.lend(
+                    source,
+                    payload_start..payload_start + payload_len,
+                    buffer_start,
+                    frame_len,
+                )
             }
             Found::Decoded {
                 payload_start,
@@ -794,6 +788,32 @@ impl InPlace {
                 };
                 Ok(Some((&payload[..], frame_len)))
             }
+        }
+    }
+
+    /// The payload of a frame found whole in the source's buffer (at `buffer_start`), at
+    /// `place` there, borrowed from the buffer again: the same buffer, since nothing was
+    /// consumed; the frame is consumed at the next read. The same bytes, or at least as many
+    /// of them: a source that hands out another or a shorter view without a consume is
+    /// refused, never indexed past. (The caller has cleared the payload buffer: it holds no
+    /// payload now, which the memory policy counts.)
+    // Always: the per-frame path of `read_frame`.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn lend<'a, R: BufRead>(
+        &mut self,
+        source: &'a mut R,
+        place: std::ops::Range<usize>,
+        buffer_start: usize,
+        frame_len: usize,
+    ) -> Result<Option<(&'a [u8], usize)>> {
+        let buffer = borrow_again(source)?;
+        match buffer.get(place) {
+            Some(payload) if buffer.as_ptr().addr() == buffer_start => {
+                self.unconsumed = self.stride.next(frame_len);
+                Ok(Some((payload, frame_len)))
+            }
+            _ => Err(another_buffer()),
         }
     }
 
@@ -865,19 +885,8 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         let Some((frame, buffer_start)) = whole else {
             return self.read_general(source, deframer, payload, progress);
         };
-        // The payload buffer holds no payload now (the memory policy counts it).
         payload.clear();
-        // Borrow the payload again: the same buffer, since nothing was consumed. The same
-        // bytes, or at least as many of them: a source that hands out another or a shorter
-        // view without a consume is refused, never indexed past.
-        let buffer = borrow_again(source)?;
-        match buffer.get(frame.payload) {
-            Some(payload) if buffer.as_ptr().addr() == buffer_start => {
-                self.unconsumed = self.stride.next(frame.len);
-                Ok(Some((payload, frame.len)))
-            }
-            _ => Err(another_buffer()),
-        }
+        self.lend(source, frame.payload, buffer_start, frame.len)
     }
 
     #[inline]
@@ -897,13 +906,8 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         process: &mut F,
     ) -> Result<bool> {
         self.settle(source);
-        if let Some(rest) = in_memory::rest::<R>(source) {
-            if rest.is_empty() {
-                return Ok(true);
-            }
-            let mut moved = in_memory::MovesOn::new(source);
-            process_plain_frames(rest, &mut moved.consumed, deframer, progress, process)?;
-            return Ok(false);
+        if let Some(ended) = in_memory::process_run(source, deframer, progress, process) {
+            return ended;
         }
         let held = match source.fill_buf() {
             Ok(held) => held,
