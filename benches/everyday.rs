@@ -262,7 +262,9 @@ fn cells<const HEADER: usize, C: Checksum + Copy + 'static>(
 /// Inlined always, as the bodies' own code was before it was shared.
 #[allow(clippy::inline_always)]
 #[inline(always)]
-fn each_message<R, D: Deframer, M: ReadMode<R>>(mut reader: StreamReader<R, D, M>) -> usize {
+pub(crate) fn each_message<R, D: Deframer, M: ReadMode<R>>(
+    mut reader: StreamReader<R, D, M>,
+) -> usize {
     let mut total = 0usize;
     while let Some(payload) = reader.read_message().unwrap() {
         total += black_box(payload).len();
@@ -273,7 +275,9 @@ fn each_message<R, D: Deframer, M: ReadMode<R>>(mut reader: StreamReader<R, D, M
 /// The same through `process_all`.
 #[allow(clippy::inline_always)]
 #[inline(always)]
-fn every_message<R, D: Deframer, M: ReadMode<R>>(mut reader: StreamReader<R, D, M>) -> usize {
+pub(crate) fn every_message<R, D: Deframer, M: ReadMode<R>>(
+    mut reader: StreamReader<R, D, M>,
+) -> usize {
     let mut total = 0usize;
     reader
         .process_all(|payload| {

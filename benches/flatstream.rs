@@ -285,26 +285,19 @@ macro_rules! stream_group {
 fn reading(criterion: &mut Criterion) {
     stream_group!(criterion, "read_message", |checksum, stream, size| {
         let deframer = ChecksumDeframer::new(checksum);
-        let mut reader =
-            StreamReader::with_payload_capacity(black_box(stream.as_slice()), deframer, size);
-        let mut total = 0usize;
-        while let Some(payload) = reader.read_message().unwrap() {
-            total += black_box(payload).len();
-        }
-        total
+        everyday::each_message(StreamReader::with_payload_capacity(
+            black_box(stream.as_slice()),
+            deframer,
+            size,
+        ))
     });
     stream_group!(criterion, "process_all", |checksum, stream, size| {
         let deframer = ChecksumDeframer::new(checksum);
-        let mut reader =
-            StreamReader::with_payload_capacity(black_box(stream.as_slice()), deframer, size);
-        let mut total = 0usize;
-        reader
-            .process_all(|payload| {
-                total += black_box(payload).len();
-                Ok(())
-            })
-            .unwrap();
-        total
+        everyday::every_message(StreamReader::with_payload_capacity(
+            black_box(stream.as_slice()),
+            deframer,
+            size,
+        ))
     });
     stream_group!(criterion, "slice", |checksum, stream, _size| {
         let mut reader = SliceReader::new(black_box(&stream), ChecksumDeframer::new(checksum));
