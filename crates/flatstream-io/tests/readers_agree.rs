@@ -223,6 +223,15 @@ fn sizes_pattern(rng: &mut Rng, count: usize) -> Vec<usize> {
     sizes
 }
 
+/// Payloads of the sizes [`sizes_pattern`] draws, each of its own bytes.
+fn patterned_payloads(rng: &mut Rng, count: usize) -> Vec<Vec<u8>> {
+    sizes_pattern(rng, count)
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| payload_of(n, i as u8))
+        .collect()
+}
+
 fn mutate(rng: &mut Rng, stream: &mut Vec<u8>, frame_starts: &[usize], hl: usize) {
     if stream.is_empty() {
         return;
@@ -296,17 +305,12 @@ fn every_mode_agrees_on_patterned_and_damaged_streams() {
     for round in 0..rounds(60) {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let count = rng.below(30) + 1;
-        let sizes = sizes_pattern(&mut rng, count);
-        let payloads: Vec<Vec<u8>> = sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| payload_of(n, i as u8))
-            .collect();
+        let payloads = patterned_payloads(&mut rng, count);
         let clean = stream_of(name, &payloads);
         let hl = header_len(name);
         let mut starts = Vec::new();
         let mut at = 0;
-        for &n in &sizes {
+        for n in payloads.iter().map(Vec::len) {
             starts.push(at);
             at += hl + n;
         }
@@ -323,7 +327,10 @@ fn every_mode_agrees_on_patterned_and_damaged_streams() {
             &stream,
             name,
             max,
-            &format!("round {round} sizes {sizes:?}"),
+            &format!(
+                "round {round} sizes {:?}",
+                payloads.iter().map(Vec::len).collect::<Vec<_>>()
+            ),
         );
     }
 }
@@ -422,8 +429,8 @@ fn reference_messages(stream: &[u8], d: Df) -> Vec<(Vec<u8>, u64, u64, u64)> {
 /// `process_all` whose closure returns an error at the messages in `refuse` and panics at
 /// those in `panic_at` (ordinals of delivered messages); each refusal must be located at its
 /// frame and each panic leave the reader after its frame; every message once, in order.
-fn check_closure_failures<R, M: ReadMode<R>>(
-    mut reader: StreamReader<R, Df, M>,
+fn check_closure_failures(
+    mut reader: impl AnyReader,
     reference: &[(Vec<u8>, u64, u64, u64)],
     refuse: &[usize],
     panic_at: &[usize],
@@ -433,7 +440,7 @@ fn check_closure_failures<R, M: ReadMode<R>>(
     for _ in 0..10_000 {
         let before = delivered.len();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            reader.process_all(|p| {
+            reader.process(&mut |p| {
                 let ordinal = delivered.len();
                 delivered.push(p.to_vec());
                 if refuse.contains(&ordinal) {
@@ -455,7 +462,7 @@ fn check_closure_failures<R, M: ReadMode<R>>(
                         "{what}: refusal at message {ordinal}"
                     );
                     assert_eq!(
-                        (reader.frames_read(), reader.position()),
+                        reader.counts(),
                         (index + 1, *end),
                         "{what}: counts after the refusal at message {ordinal}"
                     );
@@ -468,7 +475,7 @@ fn check_closure_failures<R, M: ReadMode<R>>(
                 let ordinal = delivered.len() - 1;
                 let (_, index, _, end) = &reference[ordinal];
                 assert_eq!(
-                    (reader.frames_read(), reader.position()),
+                    reader.counts(),
                     (index + 1, *end),
                     "{what}: counts after the panic at message {ordinal}"
                 );
@@ -532,38 +539,13 @@ fn closure_failures_everywhere(stream: &[u8], name: &str, refuse: &[usize], pani
         panic_at,
         &format!("unbuffered {what}"),
     );
-    // SliceReader.
-    let mut reader = SliceReader::new(stream, d());
-    let mut delivered: Vec<Vec<u8>> = Vec::new();
-    for _ in 0..10_000 {
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            reader.process_all(|p| {
-                let ordinal = delivered.len();
-                delivered.push(p.to_vec());
-                if refuse.contains(&ordinal) {
-                    return Err(Error::invalid_frame("refused by the caller"));
-                }
-                assert!(!panic_at.contains(&ordinal), "the closure panics");
-                Ok(())
-            })
-        }));
-        match outcome {
-            Ok(Ok(())) => break,
-            Ok(Err(e)) if !e.is_resumable() => break,
-            Ok(Err(e)) if !e.to_string().contains("refused by the caller") => {}
-            _ => {
-                let ordinal = delivered.len() - 1;
-                let (_, index, _, end) = &reference[ordinal];
-                assert_eq!(
-                    (reader.frames_read(), reader.position()),
-                    (index + 1, *end),
-                    "slice {what}: counts after message {ordinal}"
-                );
-            }
-        }
-    }
-    let expected: Vec<Vec<u8>> = reference.iter().map(|r| r.0.clone()).collect();
-    assert!(delivered == expected, "slice {what}: messages differ");
+    check_closure_failures(
+        SliceReader::new(stream, d()),
+        &reference,
+        refuse,
+        panic_at,
+        &format!("slice {what}"),
+    );
 }
 
 /// Errors and panics from the `process_all` closure at the first frame of a run, the last
@@ -593,12 +575,7 @@ fn closure_errors_and_panics_leave_every_reader_after_their_frame() {
     let mut rng = Rng(77);
     for _ in 0..20 {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
-        let sizes = sizes_pattern(&mut rng, 25);
-        let payloads: Vec<Vec<u8>> = sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| payload_of(n, i as u8))
-            .collect();
+        let payloads = patterned_payloads(&mut rng, 25);
         let stream = stream_of(name, &payloads);
         let refuse = [rng.below(25), rng.below(25)];
         let panic_at: Vec<usize> = [rng.below(25), rng.below(25)]
@@ -1099,12 +1076,7 @@ fn a_wobbly_bufread_gives_errors_or_right_payloads() {
     for round in 0..rounds(60) * 5 {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let count = 1 + rng.below(20);
-        let sizes = sizes_pattern(&mut rng, count);
-        let payloads: Vec<Vec<u8>> = sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| payload_of(n, i as u8))
-            .collect();
+        let payloads = patterned_payloads(&mut rng, count);
         let stream = stream_of(name, &payloads);
         let source = Wobbly {
             a: stream.clone(),
@@ -1189,12 +1161,7 @@ fn jumpy_reads_into_a_growing_buffer() {
     for round in 0..rounds(60) * 2 {
         let name = ALGORITHMS[rng.below(ALGORITHMS.len())];
         let count = 1 + rng.below(40);
-        let sizes = sizes_pattern(&mut rng, count);
-        let payloads: Vec<Vec<u8>> = sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| payload_of(n, i as u8))
-            .collect();
+        let payloads = patterned_payloads(&mut rng, count);
         let stream = stream_of(name, &payloads);
         let size = [16usize, 64, 1023, 1024, 1025, 4096, 8000, 65_600][rng.below(8)];
         let source = Jumpy {
