@@ -2,6 +2,7 @@
 
 use std::io::{self, IoSlice, Read, Write};
 
+use crate::vec_sink::{SHORT_PAYLOAD_MAX, append_frame, vec_of};
 use flatstream_core::wire::{
     Frame, FrameHeader, LENGTH_LEN, MAX_HEADER_LEN, PlainFrame, parse_header, peek_frame_len,
     split_frame, split_plain,
@@ -50,10 +51,16 @@ impl<C: Checksum> Framer for ChecksumFramer<C> {
             let header = FrameHeader {
                 payload_len: payload.len() as u32,
                 checksum: self.checksum.calculate(payload),
+            };
+            if payload.len() <= SHORT_PAYLOAD_MAX
+                && let Some(out) = vec_of(writer)
+            {
+                append_frame(out, header, self.checksum.size(), payload);
+            } else {
+                let header = header.encode(self.checksum.size());
+                writer.write_all(header.as_bytes())?;
+                writer.write_all(payload)?;
             }
-            .encode(self.checksum.size());
-            writer.write_all(header.as_bytes())?;
-            writer.write_all(payload)?;
         } else {
             let header =
                 FrameHeader::for_payload(&self.checksum, payload)?.encode(self.checksum.size());

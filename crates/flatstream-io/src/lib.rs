@@ -1,8 +1,9 @@
 #![doc = include_str!("../README.md")]
 // `deny` rather than `forbid`: the `mmap` module (feature `mmap`) maps a file, which needs
 // one `unsafe` call with its contract spelled out there, and `in_memory` views a source of
-// bytes in memory as the type it is (pointer casts, each argued there). Everything else is
-// safe code.
+// bytes in memory as the type it is (pointer casts, each argued there), and `vec_sink`
+// appends a frame to a `Vec<u8>` writer in one step (a cast and an inline copy into its
+// spare capacity). Everything else is safe code.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -20,6 +21,7 @@ mod progress;
 mod reader;
 mod recovery;
 mod slice;
+mod vec_sink;
 mod writer;
 mod zero_fill;
 

@@ -21,7 +21,9 @@ type ShrinkBuilder<A> = fn(&mut FlatBufferBuilder<'static, A>, usize);
 ///   yourself (you own its reuse), and [`write_payload`](Self::write_payload) takes raw bytes.
 ///
 /// The writer does not buffer: wrap files and sockets in a [`std::io::BufWriter`], and call
-/// [`flush`](Self::flush) before dropping it. Every I/O error is returned with the index of
+/// [`flush`](Self::flush) before dropping it. Into a `Vec<u8>` (or a `&mut Vec<u8>`), the
+/// framers of this crate append a frame of up to 128 bytes of payload in one step, with one
+/// capacity check and no call to `memcpy`: the fastest sink for batching frames in memory. Every I/O error is returned with the index of
 /// the frame and the byte offset where that frame began. After an I/O error, from a write or
 /// from [`flush`](Self::flush) (a `BufWriter` may have written part of its buffer), the stream
 /// may end in a partial frame, so the writer refuses further writes with an error that names

@@ -235,3 +235,80 @@ fn finish_writes_what_the_framer_closes_with_and_counts_it() {
     assert!(matches!(error.kind(), ErrorKind::Io(_)), "{error}");
     assert_eq!(writer.get_ref().written, [3, 0, 0, 0, b'e', b'n', b'd']);
 }
+
+/// A sink the framers cannot recognise: every write goes through `Write`.
+struct Unrecognised(Vec<u8>);
+
+impl Write for Unrecognised {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_vec_sink_gets_the_bytes_and_counts_any_other_sink_gets() {
+    // A `Vec<u8>` and a `&mut Vec<u8>` are appended to in one step (short payloads, inline
+    // copies); every payload length around the short path's limits, each checksum width
+    // (including one the framer knows only at run time), and the frames after bytes the
+    // vector held already.
+    let lengths = (0..=140).chain([255, 256, 4095, 4096, 5000]);
+    let payloads: Vec<Vec<u8>> = lengths
+        .map(|n| (0..n).map(|i| (i * 7 + n) as u8).collect())
+        .collect();
+    for name in crate::common::ALGORITHMS {
+        let framer = || flatstream_io::ChecksumFramer::new(crate::common::checksum_by_name(name));
+        let mut owned = StreamWriter::new(vec![9, 9], framer());
+        let mut borrowed_bytes = vec![9, 9];
+        let mut borrowed = StreamWriter::new(&mut borrowed_bytes, framer());
+        let mut other = StreamWriter::new(Unrecognised(vec![9, 9]), framer());
+        for payload in &payloads {
+            owned.write_payload(payload).unwrap();
+            borrowed.write_payload(payload).unwrap();
+            other.write_payload(payload).unwrap();
+        }
+        assert_eq!(owned.frames_written(), other.frames_written(), "{name}");
+        assert_eq!(owned.position(), other.position(), "{name}");
+        assert_eq!(borrowed.position(), other.position(), "{name}");
+        drop(borrowed);
+        let expected = other.into_inner().0;
+        assert_eq!(owned.into_inner(), expected, "{name}");
+        assert_eq!(borrowed_bytes, expected, "{name}");
+        // And it reads back, frame by frame.
+        let mut reader = flatstream_io::StreamReader::new(
+            &expected[2..],
+            flatstream_io::ChecksumDeframer::new(crate::common::checksum_by_name(name)),
+        );
+        for payload in &payloads {
+            assert_eq!(reader.read_message().unwrap(), Some(&payload[..]), "{name}");
+        }
+        assert_eq!(reader.read_message().unwrap(), None, "{name}");
+    }
+}
+
+#[test]
+fn a_vec_sink_with_a_framer_of_fixed_width_gets_the_same_bytes() {
+    // The widths known at compile time take the header's fixed-size stores.
+    fn both<F: flatstream_core::Framer + Copy>(framer: F) {
+        let mut vec = StreamWriter::new(Vec::new(), framer);
+        let mut other = StreamWriter::new(Unrecognised(Vec::new()), framer);
+        for n in [0, 3, 64, 128, 129] {
+            let payload = vec![n as u8; n];
+            vec.write_payload(&payload).unwrap();
+            other.write_payload(&payload).unwrap();
+        }
+        assert_eq!(vec.into_inner(), other.into_inner().0);
+    }
+    both(DefaultFramer);
+    both(flatstream_io::ChecksumFramer::new(
+        flatstream_checksum_crc16::Crc16::new(),
+    ));
+    both(flatstream_io::ChecksumFramer::new(
+        flatstream_checksum_crc32::Crc32::new(),
+    ));
+    both(flatstream_io::ChecksumFramer::new(
+        flatstream_checksum_xxh3::Xxh3::new(),
+    ));
+}
