@@ -279,4 +279,81 @@ mod tests {
         let mut boxed: Box<Vec<u8>> = Box::default();
         assert!(vec_of(&mut boxed).is_none());
     }
+
+    #[test]
+    fn close_relatives_of_the_two_types_are_not_recognised() {
+        // Each of these is a `Write` (or close to one) with a `Vec<u8>` inside or the same
+        // bytes, and none may be taken for one: a shared borrow above all.
+        struct Wrapper(#[allow(dead_code)] Vec<u8>);
+        let mut vec = vec![1u8];
+        assert!(vec_of(&mut &vec).is_none(), "&Vec<u8>");
+        let mut once = &mut vec;
+        assert!(vec_of(&mut &mut once).is_none(), "&mut &mut Vec<u8>");
+        assert!(vec_of(&mut Vec::<i8>::new()).is_none(), "Vec<i8>");
+        assert!(vec_of(&mut &mut Vec::<i8>::new()).is_none(), "&mut Vec<i8>");
+        assert!(vec_of(&mut &mut [0u8; 4][..]).is_none(), "&mut [u8]");
+        assert!(vec_of(&mut [0u8; 4][..]).is_none(), "[u8]");
+        assert!(vec_of(&mut Wrapper(Vec::new())).is_none(), "a wrapper");
+        let mut manually = std::mem::ManuallyDrop::new(Vec::<u8>::new());
+        assert!(vec_of(&mut manually).is_none(), "ManuallyDrop<Vec<u8>>");
+        let mut dynamic: Box<dyn std::io::Write> = Box::new(Vec::<u8>::new());
+        assert!(vec_of(&mut *dynamic).is_none(), "dyn Write");
+        assert!(vec_of(&mut dynamic).is_none(), "Box<dyn Write>");
+        // A short-lived `&mut Vec<u8>`: the vector is usable again once it is gone.
+        {
+            let mut short = &mut vec;
+            vec_of(&mut short).expect("a &mut Vec<u8>").push(3);
+        }
+        vec.push(4);
+        assert_eq!(vec, [1, 3, 4]);
+    }
+
+    #[test]
+    fn zero_capacity_and_exactly_full_vectors_take_every_short_frame() {
+        // The reserve is the only growth: from no allocation at all, and from a vector with
+        // no spare byte.
+        for n in 0..=SHORT_PAYLOAD_MAX + 1 {
+            for checksum_len in [0, 2, 4, 8] {
+                let payload = bytes(n, 3);
+                let header = FrameHeader {
+                    payload_len: n as u32,
+                    checksum: 0xF0E1_D2C3_B4A5_9687,
+                };
+                let expected = expected_frame(header, checksum_len, &payload);
+                let mut empty = Vec::new();
+                append_frame(&mut empty, header, checksum_len, &payload);
+                assert_eq!(empty, expected, "length {n}, width {checksum_len}");
+                let mut full = vec![0xAA; 5];
+                full.shrink_to_fit();
+                assert_eq!(full.len(), full.capacity());
+                append_frame(&mut full, header, checksum_len, &payload);
+                assert_eq!(full[..5], [0xAA; 5]);
+                assert_eq!(full[5..], expected[..], "length {n}, width {checksum_len}");
+            }
+        }
+    }
+
+    // FAILS: with overflow checks off (the default release profile), `append_frame` computes
+    // `LENGTH_LEN + checksum_len` wrapping: a width of `usize::MAX - 2` (a safe `Checksum`
+    // impl may report one) makes the frame 1 byte, `reserve(1)` leaves room for 1 byte, and
+    // `put_header` stores the 4-byte length field 3 bytes past the allocation before
+    // `encode`'s width assertion panics. With overflow checks on (`cargo test`, Miri's
+    // default) the addition panics first and this test passes; under
+    // `CARGO_PROFILE_DEV_OVERFLOW_CHECKS=false cargo +nightly miri test` Miri reports the
+    // out-of-bounds write. The width should be checked before anything is computed from it.
+    #[test]
+    // Either panic will do: the addition's overflow check, or a width check a fix adds.
+    #[allow(clippy::should_panic_without_expect)]
+    #[should_panic]
+    fn a_width_that_wraps_the_frame_length_panics_before_writing() {
+        // One spare byte, which is all `reserve(1)` asks for.
+        let mut out = Vec::with_capacity(8);
+        out.resize(7, 0x11);
+        assert_eq!(out.capacity(), 8);
+        let header = FrameHeader {
+            payload_len: 0,
+            checksum: 0,
+        };
+        append_frame(&mut out, header, usize::MAX - 2, &[]);
+    }
 }

@@ -14,4 +14,5 @@ mod readers_agree;
 mod reading;
 mod recovery;
 mod round_trip;
+mod vec_sink_attacks;
 mod writing;
