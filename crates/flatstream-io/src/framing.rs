@@ -43,10 +43,12 @@ impl<C: Checksum> Framer for ChecksumFramer<C> {
         writer: &mut W,
         payload: &[u8],
     ) -> Result<usize> {
-        let header_len = LENGTH_LEN + self.checksum.size();
+        // Asked once per frame, so the header written and the length returned agree. Nothing
+        // is computed from it before `encode` or `append_frame` has checked it against the
+        // field's 8 bytes: a `Checksum` may report any width.
+        let checksum_len = self.checksum.size();
         if payload.len() < VECTORED_MIN_PAYLOAD {
-            // Two plain writes, which buffered writers absorb more cheaply than `IoSlice`s; the
-            // length fits the field without a check.
+            // The length fits the field without a check.
             #[allow(clippy::cast_possible_truncation)] // Under 4096.
             let header = FrameHeader {
                 payload_len: payload.len() as u32,
@@ -55,18 +57,20 @@ impl<C: Checksum> Framer for ChecksumFramer<C> {
             if payload.len() <= SHORT_PAYLOAD_MAX
                 && let Some(out) = vec_of(writer)
             {
-                append_frame(out, header, self.checksum.size(), payload);
+                // A `Vec`: the whole frame in one step (`vec_sink`).
+                append_frame(out, header, checksum_len, payload);
             } else {
-                let header = header.encode(self.checksum.size());
+                // Two plain writes, which buffered writers absorb more cheaply than
+                // `IoSlice`s.
+                let header = header.encode(checksum_len);
                 writer.write_all(header.as_bytes())?;
                 writer.write_all(payload)?;
             }
         } else {
-            let header =
-                FrameHeader::for_payload(&self.checksum, payload)?.encode(self.checksum.size());
+            let header = FrameHeader::for_payload(&self.checksum, payload)?.encode(checksum_len);
             write_vectored_frame(writer, header.as_bytes(), payload)?;
         }
-        Ok(header_len + payload.len())
+        Ok(LENGTH_LEN + checksum_len + payload.len())
     }
 }
 

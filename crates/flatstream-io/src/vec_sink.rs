@@ -17,7 +17,7 @@
 //! and the harness showed no gain there.
 #![allow(unsafe_code)]
 
-use flatstream_core::wire::{FrameHeader, LENGTH_LEN};
+use flatstream_core::wire::{FrameHeader, LENGTH_LEN, MAX_CHECKSUM_LEN};
 
 /// The longest payload [`append_frame`] takes; every length up to it is copied inline.
 pub(crate) const SHORT_PAYLOAD_MAX: usize = 128;
@@ -53,7 +53,7 @@ pub(crate) fn vec_of<W: ?Sized>(writer: &mut W) -> Option<&mut Vec<u8>> {
 ///
 /// # Panics
 ///
-/// If `checksum_len` exceeds [`MAX_CHECKSUM_LEN`](flatstream_core::wire::MAX_CHECKSUM_LEN), as [`FrameHeader::encode`] does.
+/// If `checksum_len` exceeds [`MAX_CHECKSUM_LEN`], as [`FrameHeader::encode`] does.
 // Always: this is the per-frame path of every writer into a `Vec`.
 #[allow(clippy::inline_always)]
 #[inline(always)]
@@ -63,6 +63,14 @@ pub(crate) fn append_frame(
     checksum_len: usize,
     payload: &[u8],
 ) {
+    // Before any arithmetic on it: `Checksum::size` is a safe method, and a width near
+    // `usize::MAX` would wrap the frame's length below what `put_header` writes (found by an
+    // outside attack; the `Write` path panics in `encode` before writing). Known widths fold
+    // this away.
+    assert!(
+        checksum_len <= MAX_CHECKSUM_LEN,
+        "checksum width {checksum_len} exceeds {MAX_CHECKSUM_LEN} bytes"
+    );
     let header_len = LENGTH_LEN + checksum_len;
     let frame_len = header_len + payload.len();
     out.reserve(frame_len);
@@ -311,8 +319,9 @@ mod tests {
     #[test]
     fn zero_capacity_and_exactly_full_vectors_take_every_short_frame() {
         // The reserve is the only growth: from no allocation at all, and from a vector with
-        // no spare byte.
-        for n in 0..=SHORT_PAYLOAD_MAX + 1 {
+        // no spare byte. Each of `copy_short`'s branches at both of its ends (every length is
+        // in the test above; this one runs under Miri too, where each frame costs).
+        for n in [0, 1, 3, 4, 7, 8, 15, 16, 31, 32, 63, 64, 65, 127, 128, 129] {
             for checksum_len in [0, 2, 4, 8] {
                 let payload = bytes(n, 3);
                 let header = FrameHeader {
@@ -333,18 +342,15 @@ mod tests {
         }
     }
 
-    // FAILS: with overflow checks off (the default release profile), `append_frame` computes
-    // `LENGTH_LEN + checksum_len` wrapping: a width of `usize::MAX - 2` (a safe `Checksum`
-    // impl may report one) makes the frame 1 byte, `reserve(1)` leaves room for 1 byte, and
-    // `put_header` stores the 4-byte length field 3 bytes past the allocation before
-    // `encode`'s width assertion panics. With overflow checks on (`cargo test`, Miri's
-    // default) the addition panics first and this test passes; under
-    // `CARGO_PROFILE_DEV_OVERFLOW_CHECKS=false cargo +nightly miri test` Miri reports the
-    // out-of-bounds write. The width should be checked before anything is computed from it.
+    // Found by an outside attack, fixed since: the width was checked only after
+    // `LENGTH_LEN + checksum_len` had been computed, so without overflow checks (the default
+    // release profile) a width of `usize::MAX - 2` made the frame 1 byte, `reserve(1)` left
+    // room for 1 byte, and `put_header` stored the 4-byte length field 3 bytes past the
+    // allocation (Miri: `CARGO_PROFILE_DEV_OVERFLOW_CHECKS=false cargo +nightly miri test`).
+    // The expected message is the width check's, not the addition's overflow panic, so this
+    // fails in a debug build too if the check goes.
     #[test]
-    // Either panic will do: the addition's overflow check, or a width check a fix adds.
-    #[allow(clippy::should_panic_without_expect)]
-    #[should_panic]
+    #[should_panic(expected = "exceeds 8 bytes")]
     fn a_width_that_wraps_the_frame_length_panics_before_writing() {
         // One spare byte, which is all `reserve(1)` asks for.
         let mut out = Vec::with_capacity(8);

@@ -445,6 +445,17 @@ fn panics(write: impl FnOnce()) -> bool {
     catch_unwind(AssertUnwindSafe(write)).is_err()
 }
 
+/// The message `write` panicked with, if it did.
+fn panic_message(write: impl FnOnce()) -> Option<String> {
+    let payload = catch_unwind(AssertUnwindSafe(write)).err()?;
+    Some(match payload.downcast::<String>() {
+        Ok(message) => *message,
+        Err(payload) => payload
+            .downcast::<&str>()
+            .map_or_else(|_| String::new(), |message| (*message).to_owned()),
+    })
+}
+
 #[test]
 fn vec_sink_a_checksum_wider_than_the_field_panics_on_both_paths_writing_nothing() {
     for width in [9, 16, 1000] {
@@ -484,18 +495,14 @@ impl Checksum for AbsurdWidth {
     }
 }
 
-// FAILS: (in builds without overflow checks, as the default release profile is) the one-step
-// path computes `LENGTH_LEN + checksum_len` with wrapping arithmetic before it checks the
-// width: `size() == usize::MAX - 2` makes the frame "1 byte + payload", `reserve` makes room
-// for that, and `put_header` stores the 4-byte length field past the allocation before
-// `encode`'s width assertion panics: an out-of-bounds heap write from safe code (a safe
-// `Checksum` impl). With `usize::MAX - 3` and `Vec::new()` the store goes to the dangling
-// pointer (seen: SIGSEGV from `StreamWriter::new(Vec::new(), ..).write_payload(&[])` in a
-// release build). The `Write` path panics in `encode` without writing. With overflow checks
-// on (debug, `cargo test`), both panic at the addition and this test passes; under
-// `CARGO_PROFILE_DEV_OVERFLOW_CHECKS=false cargo +nightly miri test --test tests
-// vec_sink_a_width_that_wraps` Miri reports the 4-byte store 1 byte from the allocation's
-// end (in `put_header`).
+// Found by this attack, fixed since: the one-step path computed `LENGTH_LEN + checksum_len`
+// before it checked the width, so in builds without overflow checks (the default release
+// profile) `size() == usize::MAX - 2` made the frame "1 byte + payload", `reserve` made room
+// for that, and `put_header` stored the 4-byte length field past the allocation: an
+// out-of-bounds heap write from safe code (Miri-confirmed; SIGSEGV in release with
+// `Vec::new()`). Now the width is checked first, with `encode`'s message, which this test
+// asserts: in a debug build, where the addition would panic too, a different message shows
+// the check is gone.
 #[test]
 fn vec_sink_a_width_that_wraps_the_header_length_panics_without_writing() {
     for wrap in [1, 2, 3, 4] {
@@ -504,7 +511,13 @@ fn vec_sink_a_width_that_wraps_the_header_length_panics_without_writing() {
         let mut vec = Vec::with_capacity(16);
         vec.resize(15, 0x77);
         let mut writer = StreamWriter::new(&mut vec, ChecksumFramer::new(AbsurdWidth(width)));
-        assert!(panics(|| writer.write_payload(&[]).unwrap()), "{wrap}");
+        let message = panic_message(|| writer.write_payload(&[]).unwrap());
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|m| m.contains("exceeds 8 bytes")),
+            "{wrap}: {message:?}"
+        );
         let mut other = StreamWriter::new(
             Unrecognised(vec![0x77; 15]),
             ChecksumFramer::new(AbsurdWidth(width)),

@@ -256,7 +256,7 @@ fn a_vec_sink_gets_the_bytes_and_counts_any_other_sink_gets() {
     // vector held already.
     let lengths = (0..=140).chain([255, 256, 4095, 4096, 5000]);
     let payloads: Vec<Vec<u8>> = lengths
-        .map(|n| (0..n).map(|i| (i * 7 + n) as u8).collect())
+        .map(|n: usize| (0..n).map(|i| (i * 7 + n) as u8).collect())
         .collect();
     for name in crate::common::ALGORITHMS {
         let framer = || flatstream_io::ChecksumFramer::new(crate::common::checksum_by_name(name));
