@@ -220,3 +220,16 @@ pub(crate) fn ev_err(error: &Error) -> Ev {
         resumable: error.is_resumable(),
     }
 }
+
+/// A sink the framers cannot recognise: every write goes through `Write`, into a `Vec`.
+#[derive(Debug, Default)]
+pub(crate) struct Unrecognised(pub(crate) Vec<u8>);
+
+impl io::Write for Unrecognised {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -4,7 +4,7 @@
 //! recognise, which goes through `Write` as every other sink does.
 
 use std::cell::Cell;
-use std::io::{self, Write};
+use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use flatbuffers::FlatBufferBuilder;
@@ -13,20 +13,7 @@ use flatstream_io::{
     ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, StreamReader, StreamWriter,
 };
 
-use crate::common::{ALGORITHMS, checksum_by_name, payload_of};
-
-/// A sink the framers cannot recognise: every write goes through `Write`, into a `Vec`.
-#[derive(Debug, Default)]
-struct Unrecognised(Vec<u8>);
-
-impl Write for Unrecognised {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+use crate::common::{ALGORITHMS, Unrecognised, checksum_by_name, payload_of};
 
 /// A small deterministic generator (xorshift64*), so no new dependency.
 struct Rng(u64);
