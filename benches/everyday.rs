@@ -5,7 +5,8 @@
 //!
 //! Ids: `loop_read`, `loop_read_buffered` (the same job parsed out of a buffer read in
 //! large pieces, as `StreamReader::new` does), `loop_read_file` (over a `BufReader<File>` of
-//! the same stream), `loop_write` and `loop_write_payload` are the loops; `stream_*` are
+//! the same stream), `loop_write`, `loop_write_payload` and `loop_write_file` (into a
+//! `BufWriter<File>`) are the loops; `stream_*` are
 //! flatstream's operations; a `_64m` suffix marks the 64 MiB stream. `cargo xtask bench`
 //! divides each `stream_*` cell by its loop (see `xtask/src/bench.rs`).
 
@@ -256,6 +257,11 @@ fn cells<const HEADER: usize, C: Checksum + Copy + 'static>(
         &id,
         &mut write_bodies::<HEADER, C>(checksum, size, &payloads),
     );
+    runner.run(
+        suffix,
+        &id,
+        &mut file_write_bodies::<HEADER, C>(checksum, size, &payloads),
+    );
 }
 
 /// Every payload of `reader` by `read_message`: their lengths, summed through `black_box`.
@@ -376,6 +382,45 @@ fn file_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
         }),
     ]
 }
+
+/// Writing to a file as users do, through a `BufWriter` of [`FILE_WRITE_BUFFER`] bytes made
+/// per call (a writer per capture), flushed at the end: the minimal loop's two `write_all`s
+/// into it, and `StreamWriter::write_payload` into it. The file is `/dev/null`, opened once,
+/// so that the pass measures the path to the file and not the disk.
+fn file_write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
+    checksum: C,
+    size: usize,
+    payloads: &'a [&'a [u8]],
+) -> Vec<Body<'a>> {
+    let count = payloads.len();
+    let written_len = count * (HEADER + size);
+    let null = Rc::new(std::fs::File::create("/dev/null").expect("cannot open /dev/null"));
+    let loop_null = Rc::clone(&null);
+    vec![
+        Body::new("loop_write_file", count, written_len, move || {
+            let mut out = std::io::BufWriter::with_capacity(FILE_WRITE_BUFFER, &*loop_null);
+            for payload in payloads {
+                out.write_all(&loop_header::<HEADER, C>(&checksum, payload))
+                    .unwrap();
+                out.write_all(payload).unwrap();
+            }
+            out.flush().unwrap();
+            count
+        }),
+        Body::new("stream_file_write_payload", count, written_len, move || {
+            let mut writer =
+                StreamWriter::buffered(&*null, ChecksumFramer::new(checksum), FILE_WRITE_BUFFER);
+            for payload in payloads {
+                writer.write_payload(payload).unwrap();
+            }
+            writer.flush().unwrap();
+            black_box(writer.frames_written()) as usize
+        }),
+    ]
+}
+
+/// The `BufWriter` size of [`file_write_bodies`].
+const FILE_WRITE_BUFFER: usize = 64 << 10;
 
 /// A writer's pass over the shared output buffer, lent to it for the pass.
 fn lent<F: flatstream::Framer>(

@@ -390,6 +390,7 @@ fn everyday_baseline(group: &str) -> Option<(&'static str, &'static str, &str)> 
         "write_payload" => "loop_write_payload",
         "write_finished" => "loop_write_same",
         "file_read_message" => "loop_read_file",
+        "file_write_payload" => "loop_write_file",
         _ => "loop_read",
     };
     Some((baseline, stream, operation))
@@ -1110,8 +1111,10 @@ fn render_everyday(out: &mut String, everyday: &[EverydayCell], options: &Option
          finish, two `write_all`s into a reused `Vec`. `loop_write_payload`: the same \
          without the builder, for `write_payload`; `loop_write_same`: one finished builder's \
          data (`finished_data`) written again and again, for `write_finished`, which does \
-         that through the writer. \
-         Every writing operation writes into the same buffer. `--check` fails \
+         that through the writer. `loop_write_file`: the two `write_all`s into a 64 KiB \
+         `BufWriter` over `/dev/null` made per call and flushed, beside \
+         `file_write_payload`, `StreamWriter::buffered` over the same file. \
+         Every other writing operation writes into the same buffer. `--check` fails \
          under {CHECK_FLOOR}×.\n"
     );
     render_everyday_table(out, everyday);
@@ -1315,6 +1318,8 @@ mod tests {
         // A file read is held to the loop over a `BufReader<File>`.
         let file = everyday_baseline("stream_file_read_message_64m").unwrap();
         assert_eq!(file, ("loop_read_file", "64 MiB", "file_read_message"));
+        let file_write = everyday_baseline("stream_file_write_payload").unwrap();
+        assert_eq!(file_write, ("loop_write_file", "1 MiB", "file_write_payload"));
         assert!(check(&cells).is_err());
         assert!(check(&cells[..0]).is_err());
         assert!(check(std::slice::from_ref(read)).is_ok());
