@@ -1319,7 +1319,10 @@ mod tests {
         let file = everyday_baseline("stream_file_read_message_64m").unwrap();
         assert_eq!(file, ("loop_read_file", "64 MiB", "file_read_message"));
         let file_write = everyday_baseline("stream_file_write_payload").unwrap();
-        assert_eq!(file_write, ("loop_write_file", "1 MiB", "file_write_payload"));
+        assert_eq!(
+            file_write,
+            ("loop_write_file", "1 MiB", "file_write_payload")
+        );
         assert!(check(&cells).is_err());
         assert!(check(&cells[..0]).is_err());
         assert!(check(std::slice::from_ref(read)).is_ok());
