@@ -359,15 +359,11 @@ fn bench_with<V: Validator>(
     group.bench_function(format!("{name}/{size}"), |b| {
         b.iter(|| {
             let deframer = ChecksumDeframer::new(Crc32c::new()).with_validator(validator());
-            let mut reader = StreamReader::with_payload_capacity(black_box(stream), deframer, 256);
-            let mut total = 0usize;
-            reader
-                .process_all(|payload| {
-                    total += black_box(payload).len();
-                    Ok(())
-                })
-                .unwrap();
-            total
+            everyday::every_message(StreamReader::with_payload_capacity(
+                black_box(stream),
+                deframer,
+                256,
+            ))
         });
     });
 }
