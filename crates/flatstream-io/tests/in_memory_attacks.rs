@@ -262,6 +262,60 @@ fn random_stream(rng: &mut Rng, name: &str) -> (Vec<u8>, Option<usize>) {
 /// The three in-memory kinds and the buffered path over an opaque `Read` agree on every
 /// event (payloads, errors with index, offset and resumability, counts, panics) under random
 /// call sequences, and each stands where documented after every step.
+/// Runs `ops` over `stream` through the buffered path (the reference: an `Opaque` source,
+/// which the reader cannot recognise) and through each in-memory kind `new` recognises
+/// (`&[u8]`, `Cursor<&[u8]>`, `Cursor<&Vec<u8>>`), asserting that every kind sees what the
+/// buffered path sees; returns the reference.
+fn kinds_agree_with_buffered(
+    stream: &Vec<u8>,
+    d: &dyn Fn() -> Df,
+    ops: &[Op],
+    what: &str,
+) -> Vec<Ev> {
+    let reference = run_ops(
+        &mut StreamReader::with_buffer_size(Opaque(&stream[..]), d(), DEFAULT_BUFFER_SIZE),
+        ops,
+        stream,
+        true,
+        &format!("{what} buffered"),
+    );
+    for (kind, events) in [
+        (
+            "&[u8]",
+            run_ops(
+                &mut StreamReader::new(&stream[..], d()),
+                ops,
+                stream,
+                true,
+                &format!("{what} &[u8]"),
+            ),
+        ),
+        (
+            "Cursor<&[u8]>",
+            run_ops(
+                &mut StreamReader::new(Cursor::new(&stream[..]), d()),
+                ops,
+                stream,
+                true,
+                &format!("{what} Cursor<&[u8]>"),
+            ),
+        ),
+        (
+            "Cursor<&Vec<u8>>",
+            run_ops(
+                &mut StreamReader::new(Cursor::new(stream), d()),
+                ops,
+                stream,
+                true,
+                &format!("{what} Cursor<&Vec<u8>>"),
+            ),
+        ),
+    ] {
+        assert_eq!(events, reference, "{what} {kind} vs buffered; ops {ops:?}");
+    }
+    reference
+}
+
 #[test]
 fn in_memory_kinds_agree_with_the_buffered_path_under_random_call_sequences() {
     let mut rng = Rng(0x7A11_AC47_0000_0001);
@@ -274,29 +328,7 @@ fn in_memory_kinds_agree_with_the_buffered_path_under_random_call_sequences() {
             "round {round} ({name}, max {max:?}, {} bytes)",
             stream.len()
         );
-        let reference = run_ops(
-            &mut StreamReader::with_buffer_size(Opaque(&stream[..]), d(), DEFAULT_BUFFER_SIZE),
-            &ops,
-            &stream,
-            true,
-            &format!("{what} buffered"),
-        );
-        let slice = run_ops(
-            &mut StreamReader::new(&stream[..], d()),
-            &ops,
-            &stream,
-            true,
-            &format!("{what} &[u8]"),
-        );
-        assert_eq!(slice, reference, "{what} &[u8] vs buffered; ops {ops:?}");
-        let cursor = run_ops(
-            &mut StreamReader::new(Cursor::new(&stream[..]), d()),
-            &ops,
-            &stream,
-            true,
-            &format!("{what} Cursor<&[u8]>"),
-        );
-        assert_eq!(cursor, reference, "{what} Cursor<&[u8]>; ops {ops:?}");
+        let reference = kinds_agree_with_buffered(&stream, &d, &ops, &what);
         let vec = run_ops(
             &mut StreamReader::with_payload_capacity(Cursor::new(&stream), d(), 7),
             &ops,
@@ -572,47 +604,7 @@ fn frames_larger_than_the_buffer_agree() {
             "round {round} ({name}, max {max:?}, {} bytes)",
             stream.len()
         );
-        let reference = run_ops(
-            &mut StreamReader::with_buffer_size(Opaque(&stream[..]), d(), DEFAULT_BUFFER_SIZE),
-            &ops,
-            &stream,
-            true,
-            &format!("{what} buffered"),
-        );
-        for (kind, events) in [
-            (
-                "&[u8]",
-                run_ops(
-                    &mut StreamReader::new(&stream[..], d()),
-                    &ops,
-                    &stream,
-                    true,
-                    &what,
-                ),
-            ),
-            (
-                "Cursor<&[u8]>",
-                run_ops(
-                    &mut StreamReader::new(Cursor::new(&stream[..]), d()),
-                    &ops,
-                    &stream,
-                    true,
-                    &what,
-                ),
-            ),
-            (
-                "Cursor<&Vec<u8>>",
-                run_ops(
-                    &mut StreamReader::new(Cursor::new(&stream), d()),
-                    &ops,
-                    &stream,
-                    true,
-                    &what,
-                ),
-            ),
-        ] {
-            assert_eq!(events, reference, "{what} {kind}; ops {ops:?}");
-        }
+        kinds_agree_with_buffered(&stream, &d, &ops, &what);
     }
 }
 

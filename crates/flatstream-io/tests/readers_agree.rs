@@ -645,14 +645,7 @@ struct FailsOnce<B> {
 
 impl<B: BufRead> Read for FailsOnce<B> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let available = self.fill_buf()?;
-            let n = available.len().min(buf.len());
-            buf[..n].copy_from_slice(&available[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
+        read_via_fill_buf(self, buf)
     }
 }
 
