@@ -31,15 +31,25 @@ fn drain<R, D: Deframer, M: ReadMode<R>>(
 fn drain_all<R, D: Deframer, M: ReadMode<R>>(
     mut reader: StreamReader<R, D, M>,
 ) -> (Vec<Vec<u8>>, Option<String>, u64) {
-    let mut payloads = Vec::new();
-    let error = reader
-        .process_all(|payload| {
-            payloads.push(payload.to_vec());
-            Ok(())
-        })
-        .err()
-        .map(|error| error.to_string());
+    let (payloads, error) = collect_all(|each| reader.process_all(each));
     (payloads, error, reader.position())
+}
+
+/// The closure a `process_all` call takes.
+type Each<'a> = &'a mut dyn FnMut(&[u8]) -> flatstream::Result<()>;
+
+/// The payloads one `process_all` call hands its closure, and the text of its error.
+fn collect_all(
+    process_all: impl FnOnce(Each<'_>) -> flatstream::Result<()>,
+) -> (Vec<Vec<u8>>, Option<String>) {
+    let mut payloads = Vec::new();
+    let error = process_all(&mut |payload| {
+        payloads.push(payload.to_vec());
+        Ok(())
+    })
+    .err()
+    .map(|error| error.to_string());
+    (payloads, error)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -114,14 +124,7 @@ fuzz_target!(|data: &[u8]| {
         "readers disagree on payloads"
     );
     let mut slice_all = SliceReader::new(stream, deframer);
-    let mut all = Vec::new();
-    let all_error = slice_all
-        .process_all(|payload| {
-            all.push(payload.to_vec());
-            Ok(())
-        })
-        .err()
-        .map(|error| error.to_string());
+    let (all, all_error) = collect_all(|each| slice_all.process_all(each));
     assert_eq!(
         (all, all_error, slice_all.position()),
         expected,
