@@ -61,10 +61,7 @@ impl FrameHeader {
     /// an impossible width.
     #[inline]
     pub fn encode(&self, checksum_len: usize) -> EncodedHeader {
-        assert!(
-            checksum_len <= MAX_CHECKSUM_LEN,
-            "checksum width {checksum_len} exceeds {MAX_CHECKSUM_LEN} bytes"
-        );
+        let header_len = header_len(checksum_len);
         // Field by field, as a hand-written loop writes it: with the writers' `write_all`
         // inlined, LLVM stores the two fields straight into the output (a 4-byte and an
         // 8-byte store) and the length's store need not wait for the checksum. Built as one
@@ -77,7 +74,7 @@ impl FrameHeader {
         bytes[LENGTH_LEN..].copy_from_slice(&self.checksum.to_le_bytes());
         EncodedHeader {
             bytes,
-            len: (LENGTH_LEN + checksum_len) as u8,
+            len: header_len as u8,
         }
     }
 
@@ -176,6 +173,23 @@ pub fn peek_frame_len(
     Ok(Some(LENGTH_LEN + checksum_len + payload_len))
 }
 
+/// The length of a frame header whose checksum field is `checksum_len` bytes wide:
+/// [`LENGTH_LEN`] + `checksum_len`, computed only once the width is known to fit the field
+/// (a [`Checksum`] may report any width, and a width near `usize::MAX` would wrap).
+///
+/// # Panics
+///
+/// If `checksum_len` exceeds [`MAX_CHECKSUM_LEN`]: a [`Checksum`] implementation reported
+/// an impossible width.
+#[inline]
+pub fn header_len(checksum_len: usize) -> usize {
+    assert!(
+        checksum_len <= MAX_CHECKSUM_LEN,
+        "checksum width {checksum_len} exceeds {MAX_CHECKSUM_LEN} bytes"
+    );
+    LENGTH_LEN + checksum_len
+}
+
 /// Parses the header at the start of `bytes`, which holds what the stream had of it: the
 /// whole header, or less when the stream ended inside it.
 ///
@@ -197,11 +211,7 @@ pub fn parse_header(
     checksum_len: usize,
     max_frame_len: usize,
 ) -> Result<Option<FrameHeader>> {
-    assert!(
-        checksum_len <= MAX_CHECKSUM_LEN,
-        "checksum width {checksum_len} exceeds {MAX_CHECKSUM_LEN} bytes"
-    );
-    let header_len = LENGTH_LEN + checksum_len;
+    let header_len = header_len(checksum_len);
     let Some(payload_len) = declared_len(bytes) else {
         return if bytes.is_empty() {
             Ok(None)
@@ -378,6 +388,18 @@ mod tests {
         fn name(&self) -> &'static str {
             "fixed"
         }
+    }
+
+    #[test]
+    fn header_len_adds_the_width_once_it_fits_the_field() {
+        assert_eq!(header_len(0), LENGTH_LEN);
+        assert_eq!(header_len(MAX_CHECKSUM_LEN), MAX_HEADER_LEN);
+    }
+
+    #[test]
+    #[should_panic(expected = "exceeds 8 bytes")]
+    fn header_len_refuses_a_width_that_would_wrap() {
+        let _ = header_len(usize::MAX);
     }
 
     #[test]

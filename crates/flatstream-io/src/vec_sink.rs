@@ -17,7 +17,7 @@
 //! and the harness showed no gain there.
 #![allow(unsafe_code)]
 
-use flatstream_core::wire::{FrameHeader, LENGTH_LEN, MAX_CHECKSUM_LEN};
+use flatstream_core::wire::{FrameHeader, LENGTH_LEN, header_len};
 
 /// The longest payload [`append_frame`] takes; every length up to it is copied inline.
 pub(crate) const SHORT_PAYLOAD_MAX: usize = 128;
@@ -53,7 +53,8 @@ pub(crate) fn vec_of<W: ?Sized>(writer: &mut W) -> Option<&mut Vec<u8>> {
 ///
 /// # Panics
 ///
-/// If `checksum_len` exceeds [`MAX_CHECKSUM_LEN`], as [`FrameHeader::encode`] does.
+/// If `checksum_len` exceeds the field's 8 bytes, as [`FrameHeader::encode`] does (both
+/// check it in [`header_len`]).
 // Always: this is the per-frame path of every writer into a `Vec`.
 #[allow(clippy::inline_always)]
 #[inline(always)]
@@ -63,15 +64,10 @@ pub(crate) fn append_frame(
     checksum_len: usize,
     payload: &[u8],
 ) {
-    // Before any arithmetic on it: `Checksum::size` is a safe method, and a width near
+    // Checked before any arithmetic on it: `Checksum::size` is a safe method, and a width near
     // `usize::MAX` would wrap the frame's length below what `put_header` writes (found by an
-    // outside attack; the `Write` path panics in `encode` before writing). Known widths fold
-    // this away.
-    assert!(
-        checksum_len <= MAX_CHECKSUM_LEN,
-        "checksum width {checksum_len} exceeds {MAX_CHECKSUM_LEN} bytes"
-    );
-    let header_len = LENGTH_LEN + checksum_len;
+    // outside attack). Known widths fold the check away.
+    let header_len = header_len(checksum_len);
     let frame_len = header_len + payload.len();
     out.reserve(frame_len);
     let len = out.len();
