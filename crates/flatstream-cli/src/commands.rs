@@ -294,7 +294,8 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
         let input = open_lines(args.input.as_deref())?;
         let stdout = Path::new(STDOUT);
         let mut writer = MessageWriter::new(
-            BufWriter::with_capacity(256 * 1024, io::stdout().lock()),
+            io::stdout().lock(),
+            256 * 1024,
             checksum.checksum(),
             &options.compression,
             &options.encryption,
@@ -325,7 +326,8 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
     let output = AtomicFile::create(output_name, args.input.as_deref())?;
     let input = open_lines(args.input.as_deref())?;
     let mut writer = MessageWriter::new(
-        BufWriter::with_capacity(256 * 1024, output),
+        output,
+        256 * 1024,
         checksum.checksum(),
         &options.compression,
         &options.encryption,
@@ -832,7 +834,8 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
     };
     let output = AtomicFile::create(&args.output, Some(&args.input))?;
     let mut writer = MessageWriter::new(
-        BufWriter::with_capacity(256 * 1024, output),
+        output,
+        256 * 1024,
         args.to.for_writing().checksum(),
         &options.compression,
         &options.encryption,
@@ -895,7 +898,8 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
     let GenCommand::Telemetry(args) = command;
     let output = AtomicFile::create(&args.output, None)?;
     let mut writer = MessageWriter::new(
-        BufWriter::with_capacity(1024 * 1024, output),
+        output,
+        1024 * 1024,
         options.checksum.for_writing().checksum(),
         &options.compression,
         &options.encryption,

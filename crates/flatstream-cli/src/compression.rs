@@ -13,8 +13,8 @@ use flatstream::compress::{
 };
 use flatstream::wire::LENGTH_LEN;
 use flatstream::{
-    Checksum, Deframer, DeframerExt, Error, NoValidator, Result, StreamSerialize, StreamWriter,
-    ValidatingDeframer, Validator,
+    Checksum, Deframer, DeframerExt, Error, FrameBuffer, NoValidator, Result, StreamSerialize,
+    StreamWriter, ValidatingDeframer, Validator,
 };
 
 use crate::encryption::{CliFramer, EncryptionArgs};
@@ -125,23 +125,25 @@ pub(crate) fn first_payload_is_chunk(path: &Path, checksum_len: usize) -> bool {
 
 type BoxedFramer = CliFramer;
 
-/// A stream writer that compresses as the options say.
+/// A stream writer that compresses as the options say, gathering frames for its writer in a
+/// [`FrameBuffer`].
 pub(crate) enum MessageWriter<W: Write> {
-    Plain(StreamWriter<W, BoxedFramer>),
-    PerFrame(StreamWriter<W, CompressingFramer<BoxedFramer, AnyCodec>>),
-    Chunked(ChunkWriter<W, BoxedFramer, AnyCodec>),
+    Plain(StreamWriter<FrameBuffer<W>, BoxedFramer>),
+    PerFrame(StreamWriter<FrameBuffer<W>, CompressingFramer<BoxedFramer, AnyCodec>>),
+    Chunked(ChunkWriter<FrameBuffer<W>, BoxedFramer, AnyCodec>),
 }
 
 impl<W: Write> MessageWriter<W> {
     /// A writer of frames checksummed by `checksum`, compressed as `compression` says,
     /// then encrypted as `encryption` says, none with a payload over `max_frame_len` on the
-    /// wire.
+    /// wire, written to `writer` through a buffer of `buffer_size` bytes.
     ///
     /// # Errors
     ///
     /// As [`CompressionArgs::codec`] and [`EncryptionArgs::key`].
     pub(crate) fn new(
         writer: W,
+        buffer_size: usize,
         checksum: Box<dyn Checksum + Send + Sync>,
         compression: &CompressionArgs,
         encryption: &EncryptionArgs,
@@ -149,6 +151,7 @@ impl<W: Write> MessageWriter<W> {
         output: &Path,
     ) -> std::result::Result<Self, Failure> {
         let framer = CliFramer::new(checksum, encryption.key()?.as_ref(), max_frame_len, output)?;
+        let writer = FrameBuffer::with_capacity(buffer_size, writer);
         Ok(
             match (compression.codec()?, compression.chunk.unwrap_or(0)) {
                 (None, _) => MessageWriter::Plain(StreamWriter::new(writer, framer)),
@@ -192,8 +195,8 @@ impl<W: Write> MessageWriter<W> {
     }
 
     /// Ends the stream (an encrypted stream's final frame, the open chunk), flushes, and
-    /// returns the underlying writer.
-    pub(crate) fn finish(self) -> Result<W> {
+    /// returns the buffer, empty, whose `into_inner` returns the underlying writer.
+    pub(crate) fn finish(self) -> Result<FrameBuffer<W>> {
         match self {
             MessageWriter::Plain(mut writer) => writer.finish().map(|()| writer.into_inner()),
             MessageWriter::PerFrame(mut writer) => writer.finish().map(|()| writer.into_inner()),

@@ -21,7 +21,7 @@
 //! outer frame's checksum already covers the chunk. The compressed bytes are the codec's
 //! per-frame form (a zstd frame, or a `u32` length and an lz4 block).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::ops::Range;
 
 use flatbuffers::FlatBufferBuilder;
@@ -29,7 +29,7 @@ use flatstream_core::wire::{LENGTH_LEN, split_frame};
 use flatstream_core::{
     DEFAULT_MAX_FRAME_LEN, Deframer, Error, Framer, NoChecksum, Result, StreamSerialize,
 };
-use flatstream_io::{ChecksumFramer, StreamReader, StreamWriter};
+use flatstream_io::{ChecksumFramer, FrameSink, StreamReader, StreamWriter};
 
 use crate::codec::{Codec, CodecId};
 
@@ -162,7 +162,7 @@ impl<W: std::fmt::Debug, F: std::fmt::Debug, C: std::fmt::Debug> std::fmt::Debug
     }
 }
 
-impl<W: Write, F: Framer, C: Codec> ChunkWriter<W, F, C> {
+impl<W: FrameSink, F: Framer, C: Codec> ChunkWriter<W, F, C> {
     /// A writer of chunks compressed with `codec`, framed by `framer` into `writer`.
     pub fn new(writer: W, framer: F, codec: C) -> Self {
         ChunkWriter {

@@ -10,6 +10,7 @@
 
 mod adapters;
 mod buffered;
+mod frame_buffer;
 mod framing;
 mod in_memory;
 mod memory;
@@ -30,6 +31,7 @@ pub use adapters::{
     ValidatingDeframer, ValidatingFramer,
 };
 pub use buffered::{Buffered, DEFAULT_BUFFER_SIZE};
+pub use frame_buffer::{DEFAULT_FRAME_BUFFER_SIZE, FrameBuffer, FrameSink, IntoInnerError};
 pub use framing::{ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer};
 pub use memory::MemoryPolicy;
 #[cfg(feature = "mmap")]

@@ -3,7 +3,8 @@
 //! per thread, so tests running in parallel do not mix.
 
 use flatbuffers::FlatBufferBuilder;
-use flatstream_io::{ChecksumDeframer, ChecksumFramer, StreamReader, StreamWriter};
+use flatstream_core::Framer;
+use flatstream_io::{ChecksumDeframer, ChecksumFramer, FrameSink, StreamReader, StreamWriter};
 
 use flatstream_test_support::{
     CountingAllocator, allocations_during, largest_allocation_during, live_bytes,
@@ -24,32 +25,45 @@ fn counter_sees_allocations() {
 
 #[test]
 fn writing_allocates_nothing_per_message_in_steady_state() {
-    let texts: Vec<String> = SIZES.iter().map(|len| "x".repeat(*len)).collect();
-    let payloads: Vec<Vec<u8>> = SIZES.iter().map(|len| payload_of(*len, 1)).collect();
     for name in ALGORITHMS {
         let checksum = checksum_by_name(name);
-        let mut writer = StreamWriter::new(std::io::sink(), ChecksumFramer::new(&*checksum));
-        let mut builder = FlatBufferBuilder::new();
-        let mut expert = |writer: &mut StreamWriter<_, _>, i: usize| {
-            builder.reset();
-            let values = builder.create_vector(&payloads[i % SIZES.len()]);
-            builder.finish_minimal(values);
-            writer.write_finished(&mut builder).unwrap();
-        };
-        // Warm up: the builders grow to the largest message.
-        for i in 0..SIZES.len() * 2 {
+        let framer = ChecksumFramer::new(&*checksum);
+        writes_allocate_nothing(name, StreamWriter::new(std::io::sink(), framer.clone()));
+        // A 4 KiB `FrameBuffer`: written out every few frames, and the 4096 B payloads go
+        // past it.
+        writes_allocate_nothing(
+            &format!("{name}, buffered"),
+            StreamWriter::buffered(std::io::sink(), framer, 4096),
+        );
+    }
+}
+
+/// Writes 30 000 frames of [`SIZES`] through `write`, `write_finished` and `write_payload`
+/// after a warm-up, and asserts they allocated nothing.
+fn writes_allocate_nothing<W: FrameSink, F: Framer>(name: &str, mut writer: StreamWriter<W, F>) {
+    let texts: Vec<String> = SIZES.iter().map(|len| "x".repeat(*len)).collect();
+    let payloads: Vec<Vec<u8>> = SIZES.iter().map(|len| payload_of(*len, 1)).collect();
+    let mut builder = FlatBufferBuilder::new();
+    let mut expert = |writer: &mut StreamWriter<W, F>, i: usize| {
+        builder.reset();
+        let values = builder.create_vector(&payloads[i % SIZES.len()]);
+        builder.finish_minimal(values);
+        writer.write_finished(&mut builder).unwrap();
+    };
+    // Warm up: the builders grow to the largest message.
+    for i in 0..SIZES.len() * 2 {
+        writer.write(&texts[i % SIZES.len()]).unwrap();
+        expert(&mut writer, i);
+    }
+    let count = allocations_during(|| {
+        for i in 0..10_000 {
             writer.write(&texts[i % SIZES.len()]).unwrap();
             expert(&mut writer, i);
+            writer.write_payload(&payloads[i % SIZES.len()]).unwrap();
         }
-        let count = allocations_during(|| {
-            for i in 0..10_000 {
-                writer.write(&texts[i % SIZES.len()]).unwrap();
-                expert(&mut writer, i);
-                writer.write_payload(&payloads[i % SIZES.len()]).unwrap();
-            }
-        });
-        assert_eq!(count, 0, "{name}: allocations while writing 30 000 frames");
-    }
+        writer.flush().unwrap();
+    });
+    assert_eq!(count, 0, "{name}: allocations while writing 30 000 frames");
 }
 
 #[test]

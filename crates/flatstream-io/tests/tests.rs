@@ -6,6 +6,7 @@ mod attacks;
 mod common;
 mod conformance;
 mod faults;
+mod frame_buffer;
 mod in_memory_attacks;
 mod in_place;
 mod properties;

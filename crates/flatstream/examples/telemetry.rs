@@ -9,7 +9,6 @@
 #![allow(clippy::cast_precision_loss)]
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -99,8 +98,9 @@ fn run<C: Checksum + Copy>(checksum: C, options: &Options) -> Result<bool> {
     );
 
     let started = Instant::now();
-    let file = BufWriter::with_capacity(1 << 20, File::create(&options.path)?);
-    let mut writer = StreamWriter::new(file, ChecksumFramer::new(checksum));
+    // Whole frames gathered in a 1 MiB buffer, written out as it fills.
+    let file = File::create(&options.path)?;
+    let mut writer = StreamWriter::buffered(file, ChecksumFramer::new(checksum), 1 << 20);
     let mut written_sum = 0.0;
     for id in 0..options.count {
         let event = TelemetryEvent::nth(id);

@@ -15,9 +15,10 @@ pub use flatstream_core::{
 };
 pub use flatstream_io::{
     BoundedDeframer, BoundedFramer, Buffered, ChecksumDeframer, ChecksumFramer, Copying,
-    DEFAULT_BUFFER_SIZE, DefaultDeframer, DefaultFramer, DeframerExt, FramerExt, InPlace,
-    MemoryPolicy, Messages, ObserverDeframer, ObserverFramer, Progress, ReadMode, RecoveryReport,
-    SalvageReport, SliceReader, StreamEnd, StreamReader, StreamWriter, Truncate, TypedMessages,
+    DEFAULT_BUFFER_SIZE, DEFAULT_FRAME_BUFFER_SIZE, DefaultDeframer, DefaultFramer, DeframerExt,
+    FrameBuffer, FrameSink, FramerExt, InPlace, IntoInnerError, MemoryPolicy, Messages,
+    ObserverDeframer, ObserverFramer, Progress, ReadMode, RecoveryReport, SalvageReport,
+    SliceReader, StreamEnd, StreamReader, StreamWriter, Truncate, TypedMessages,
     ValidatingDeframer, ValidatingFramer, WriteProgress, ZERO_FILL_MIN_LEN, ZeroFillCheck,
     ZeroFillGuard, find_intact_frame, recover, recover_file, recover_file_with_progress, salvage,
     salvage_slice, salvage_slice_with_progress,
