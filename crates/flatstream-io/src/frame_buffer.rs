@@ -219,7 +219,8 @@ impl<W: Write> FrameBuffer<W> {
                         "the writer took none of the buffered frames",
                     ));
                 }
-                Ok(n) => taken += n,
+                Ok(n) if n <= self.frames.len() - taken => taken += n,
+                Ok(_) => break Err(overstated()),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => break Err(error),
             }
@@ -322,19 +323,38 @@ struct CountingWriter<'a, W> {
 impl<W: Write> Write for CountingWriter<'_, W> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         let wrote = self.inner.write(bytes)?;
-        self.written += wrote as u64;
-        Ok(wrote)
+        self.count(wrote, bytes.len())
     }
 
     fn write_vectored(&mut self, bytes: &[io::IoSlice<'_>]) -> io::Result<usize> {
         let wrote = self.inner.write_vectored(bytes)?;
-        self.written += wrote as u64;
-        Ok(wrote)
+        self.count(wrote, bytes.iter().map(|bytes| bytes.len()).sum())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
+}
+
+impl<W> CountingWriter<'_, W> {
+    /// Counts `wrote` bytes of `given`, refusing a count larger than what was given.
+    fn count(&mut self, wrote: usize, given: usize) -> io::Result<usize> {
+        if wrote > given {
+            return Err(overstated());
+        }
+        self.written += wrote as u64;
+        Ok(wrote)
+    }
+}
+
+/// A writer that said it wrote more bytes than it was given (breaking `Write`'s contract):
+/// what it holds is unknown, so this is an error rather than a panic later.
+#[cold]
+fn overstated() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "the writer reported writing more bytes than it was given",
+    )
 }
 
 /// The error of [`FrameBuffer::into_inner`]: the buffer could not be written out. It holds

@@ -434,3 +434,29 @@ fn dev_full_is_reported_at_flush_and_at_drop_is_ignored() {
     writer.write_payload(b"abc").unwrap();
     drop(writer); // Must not panic.
 }
+
+#[test]
+fn a_sink_that_overstates_what_it_wrote_is_an_error_not_a_panic() {
+    /// Says it wrote one byte more than it was given.
+    struct Overstates;
+    impl Write for Overstates {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            Ok(buf.len() + 1)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    for payload_len in [3, 5000] {
+        let mut writer = StreamWriter::buffered(Overstates, DefaultFramer, 128);
+        let error = writer
+            .write_payload(&payload_of(payload_len, 1))
+            .and_then(|()| writer.flush())
+            .unwrap_err();
+        assert!(
+            matches!(error.kind(), ErrorKind::Io(e) if e.kind() == io::ErrorKind::InvalidData),
+            "{payload_len}: {error}"
+        );
+        assert!(writer.is_stopped());
+    }
+}
