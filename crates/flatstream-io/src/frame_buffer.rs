@@ -420,3 +420,69 @@ impl<W: Write> From<IntoInnerError<W>> for flatstream_core::Error {
         flatstream_core::Error::from(io::Error::from(error))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ChecksumFramer, StreamWriter};
+    use flatstream_core::Checksum;
+
+    /// A sink the framers do not recognise as a `Vec`: every frame goes through `Write`.
+    struct Plain(Vec<u8>);
+
+    impl Write for Plain {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.write(bytes)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// An 8-byte checksum field, the widest, so the buffer's allowance is tested at its edge.
+    #[derive(Clone, Copy)]
+    struct Wide;
+
+    impl Checksum for Wide {
+        fn size(&self) -> usize {
+            8
+        }
+        fn calculate(&self, payload: &[u8]) -> u64 {
+            payload.iter().fold(0x9e37_79b9_7f4a_7c15, |sum, &byte| {
+                (sum ^ u64::from(byte)).rotate_left(5)
+            })
+        }
+        fn name(&self) -> &'static str {
+            "wide"
+        }
+    }
+
+    // Short enough for Miri, which runs this crate's unit tests: the buffered frames go
+    // through the `Vec` sink's unsafe one-step append, filled to the buffer's capacity.
+    #[test]
+    fn frames_through_the_buffer_are_the_frames_written_straight() {
+        for capacity in [128, 300] {
+            let lengths = (0..140)
+                .step_by(3)
+                .chain([capacity - 65, capacity - 64, capacity, 700]);
+            let mut buffered =
+                StreamWriter::buffered(Vec::new(), ChecksumFramer::new(Wide), capacity);
+            let mut straight = StreamWriter::new(Plain(Vec::new()), ChecksumFramer::new(Wide));
+            for len in lengths {
+                let payload: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+                buffered.write_payload(&payload).unwrap();
+                straight.write_payload(&payload).unwrap();
+                assert!(
+                    buffered.get_ref().buffer().len() <= capacity,
+                    "{capacity}: {len}"
+                );
+                assert_eq!(buffered.position(), straight.position());
+            }
+            buffered.flush().unwrap();
+            let buffer = buffered.into_inner();
+            // Nothing grew the buffer past the capacity it was made with.
+            assert_eq!(buffer.frames.capacity(), capacity);
+            assert_eq!(buffer.into_inner().unwrap(), straight.into_inner().0);
+        }
+    }
+}
