@@ -28,7 +28,7 @@ fn writing_allocates_nothing_per_message_in_steady_state() {
     for name in ALGORITHMS {
         let checksum = checksum_by_name(name);
         let framer = ChecksumFramer::new(&*checksum);
-        writes_allocate_nothing(name, StreamWriter::new(std::io::sink(), framer.clone()));
+        writes_allocate_nothing(name, StreamWriter::new(std::io::sink(), framer));
         // A 4 KiB `FrameBuffer`: written out every few frames, and the 4096 B payloads go
         // past it.
         writes_allocate_nothing(

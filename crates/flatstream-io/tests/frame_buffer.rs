@@ -62,7 +62,7 @@ struct Recording {
 impl Write for Recording {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.calls += 1;
-        if self.interrupt_every != 0 && self.calls % self.interrupt_every == 0 {
+        if self.interrupt_every != 0 && self.calls.is_multiple_of(self.interrupt_every) {
             return Err(io::ErrorKind::Interrupted.into());
         }
         let n = buf.len().min(self.per_call);
@@ -150,11 +150,11 @@ fn writes_out_no_more_than_the_buffer_except_frames_too_large_for_it() {
     for _ in 0..91 {
         writer.write_payload(&[7; 96]).unwrap();
     }
-    let writes = writer.get_ref().get_ref().writes.clone();
-    assert!(!writes.is_empty());
-    assert!(writes.iter().all(|&n| n <= capacity), "{writes:?}");
+    let sizes = writer.get_ref().get_ref().writes.clone();
+    assert!(!sizes.is_empty());
+    assert!(sizes.iter().all(|&n| n <= capacity), "{sizes:?}");
     // Whole frames only: every write out ends at a frame boundary.
-    assert!(writes.iter().all(|&n| n % 100 == 0), "{writes:?}");
+    assert!(sizes.iter().all(|&n| n % 100 == 0), "{sizes:?}");
     // A payload as large as the buffer goes past it, after the frames buffered before it.
     let large = payload_of(capacity, 9);
     writer.write_payload(&large).unwrap();
@@ -219,15 +219,11 @@ fn a_full_sink_stops_the_writer_and_says_how_much_reached_it() {
             ChecksumFramer::new(checksum_by_name("xxh3")),
             1000,
         );
-        let failure = payloads
+        let (index, error) = payloads
             .iter()
             .enumerate()
             .find_map(|(index, payload)| writer.write_payload(payload).err().map(|e| (index, e)))
-            .map_or_else(
-                || (payloads.len(), writer.flush().unwrap_err()),
-                |found| found,
-            );
-        let (index, error) = failure;
+            .unwrap_or_else(|| (payloads.len(), writer.flush().unwrap_err()));
         assert!(is_storage_full(&error), "budget {budget}: {error}");
         // The error names the frame being written when the buffer could not be written out.
         assert_eq!(error.frame_index(), Some(index as u64), "budget {budget}");
