@@ -1,9 +1,14 @@
 #![doc = include_str!("../README.md")]
-#![forbid(unsafe_code)]
+// `deny` rather than `forbid`: the `clmul` module (x86-64) calls its carry-less-multiply
+// functions after checking the CPU for their features, one `unsafe` call argued there.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 use crc::{CRC_32_ISO_HDLC, Crc, Table};
+
+#[cfg(target_arch = "x86_64")]
+mod clmul;
 
 pub use flatstream_core::Checksum;
 
@@ -25,6 +30,12 @@ fn table_checksum(payload: &[u8]) -> u64 {
 /// The carry-less-multiply path, whatever the length. The tests compare it with the other path.
 #[inline]
 fn fast_checksum(payload: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if (clmul::MIN_LEN..clmul::MAX_LEN).contains(&payload.len())
+        && let Some(crc) = clmul::crc32(payload)
+    {
+        return u64::from(crc);
+    }
     u64::from(crc32fast::hash(payload))
 }
 
@@ -73,5 +84,44 @@ mod tests {
     #[test]
     fn both_paths_agree_at_every_size_and_alignment() {
         flatstream_test_support::check_paths_agree(table_checksum, fast_checksum);
+    }
+
+    /// `crc32fast`, whatever the length: the reference for the short carry-less path.
+    fn crc32fast_checksum(payload: &[u8]) -> u64 {
+        u64::from(crc32fast::hash(payload))
+    }
+
+    #[test]
+    fn the_short_path_agrees_with_crc32fast_at_every_size_and_alignment() {
+        flatstream_test_support::check_paths_agree(fast_checksum, crc32fast_checksum);
+    }
+
+    // Small enough for Miri, which runs it with the CPU features the short path needs
+    // (`cargo xtask miri`): every length it takes, at four alignments, against the table.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_short_path_agrees_with_the_table_under_miri() {
+        let data: Vec<u8> = (0..clmul::MAX_LEN + 3)
+            .map(|i| (i * 151 + 7) as u8 ^ (i >> 3) as u8)
+            .collect();
+        let mut taken = 0;
+        for len in clmul::MIN_LEN..clmul::MAX_LEN {
+            for start in 0..4 {
+                let input = &data[start..start + len];
+                if let Some(crc) = clmul::crc32(input) {
+                    assert_eq!(
+                        u64::from(crc),
+                        table_checksum(input),
+                        "{len} bytes at {start}"
+                    );
+                    taken += 1;
+                }
+            }
+        }
+        // On a CPU with the features (every x86-64 CI machine), and under Miri built with
+        // them, every input took the path.
+        if cfg!(target_feature = "pclmulqdq") || std::arch::is_x86_feature_detected!("pclmulqdq") {
+            assert_eq!(taken, 4 * (clmul::MAX_LEN - clmul::MIN_LEN));
+        }
     }
 }
