@@ -10,6 +10,7 @@ mod compress;
 mod edges;
 mod encrypt;
 mod follow;
+mod frame_buffer_outputs;
 mod inspect;
 mod limits;
 mod outputs;

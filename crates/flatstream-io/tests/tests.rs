@@ -7,6 +7,7 @@ mod common;
 mod conformance;
 mod faults;
 mod frame_buffer;
+mod frame_buffer_attacks;
 mod in_memory_attacks;
 mod in_place;
 mod properties;
