@@ -311,12 +311,13 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
         );
         // Standard output cannot be taken back: what was packed before a bad line is a valid
         // stream, so flush it either way; only a whole input gets an encrypted stream's
-        // final frame.
+        // final frame. After a write error (a closed pipe, a full disk) the writer is
+        // stopped: the outcome already names that error, and a flush would only be refused.
         if outcome.is_ok() {
             writer
                 .finish()
                 .map_err(|error| Failure::from_write_error(stdout, &error))?;
-        } else {
+        } else if !writer.is_stopped() {
             writer
                 .flush()
                 .map_err(|error| Failure::from_write_error(stdout, &error))?;

@@ -204,6 +204,15 @@ impl<W: Write> MessageWriter<W> {
         }
     }
 
+    /// Whether an I/O error stopped the writer (then a flush is refused, naming it).
+    pub(crate) fn is_stopped(&self) -> bool {
+        match self {
+            MessageWriter::Plain(writer) => writer.is_stopped(),
+            MessageWriter::PerFrame(writer) => writer.is_stopped(),
+            MessageWriter::Chunked(writer) => writer.is_stopped(),
+        }
+    }
+
     /// Bytes of whole frames written.
     pub(crate) fn position(&self) -> u64 {
         match self {

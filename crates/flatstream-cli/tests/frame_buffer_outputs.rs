@@ -293,7 +293,7 @@ fn pack_to_a_full_standard_output_fails_naming_it() {
     }
 }
 
-// FAILS: (pre-existing: the parent commit with BufWriter does the same) `pack --chunk N` to standard output: after a write error, `pack` flushes, and `ChunkWriter::flush` seals the open chunk through the stopped writer, whose refusal ("invalid frame: the writer stopped after an earlier i/o error") is not an I/O error: a closed pipe exits 1 with that message instead of quietly, a full device exits 1 (bad data) instead of 2.
+// Was `// FAILS:` (fixed: `pack` flushes only a writer no I/O error stopped) (pre-existing: the parent commit with BufWriter did the same) `pack --chunk N` to standard output: after a write error, `pack` flushes, and `ChunkWriter::flush` seals the open chunk through the stopped writer, whose refusal ("invalid frame: the writer stopped after an earlier i/o error") is not an I/O error: a closed pipe exits 1 with that message instead of quietly, a full device exits 1 (bad data) instead of 2.
 #[test]
 fn pack_in_chunks_to_a_failing_standard_output_is_reported_as_io() {
     let key = crate::encrypt::keygen("fb-closed-chunks.key");

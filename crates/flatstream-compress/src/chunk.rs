@@ -383,6 +383,12 @@ impl<W: FrameSink, F: Framer, C: Codec> ChunkWriter<W, F, C> {
         self.outer.position()
     }
 
+    /// Whether an I/O error stopped the writer: the stream may end in a partial chunk, and
+    /// every later write, [`flush`](Self::flush) included, is refused.
+    pub fn is_stopped(&self) -> bool {
+        self.outer.is_stopped()
+    }
+
     /// The underlying writer.
     pub fn get_ref(&self) -> &W {
         self.outer.get_ref()

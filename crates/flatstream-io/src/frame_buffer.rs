@@ -67,9 +67,17 @@ impl<W: Write + ?Sized> FrameSink for W {
 pub const DEFAULT_FRAME_BUFFER_SIZE: usize = 64 * 1024;
 
 /// Room kept at the end of the buffer for a frame's header and a framer's additions (a
-/// checksum field, a compressed frame's prefix, an encrypted frame's tag), so that a payload
-/// that fits the room left fits as a frame without the buffer growing.
+/// checksum field, an encrypted frame's nonce and tag): a payload shorter than the room left
+/// less this is buffered.
 const FRAME_ALLOWANCE: usize = 64;
+
+/// Memory allocated past the capacity for framers that add more than [`FRAME_ALLOWANCE`]
+/// (lz4 or zstd over incompressible bytes add about 1/255 of the payload and a few dozen
+/// bytes, encryption 40 more): enough for 1/64 of a payload and 256 bytes, so that such a
+/// frame does not make the buffer grow (a reallocation, and then twice the memory).
+const fn headroom(capacity: usize) -> usize {
+    capacity / 64 + 256
+}
 
 /// Gathers whole frames in memory and writes them to `W` in large writes: the sink of
 /// [`StreamWriter::buffered`](crate::StreamWriter::buffered), for files and sockets.
@@ -112,7 +120,11 @@ const FRAME_ALLOWANCE: usize = 64;
 /// took: [`bytes_written`](Self::bytes_written) counts every byte `W` accepted, and the bytes
 /// it did not take stay in the buffer (written again by the next flush, as a `BufWriter`
 /// does). A `StreamWriter` stops at the error either way, since `W` may now end inside a
-/// frame.
+/// frame; that includes `WouldBlock`, so a non-blocking socket wants the async writer of
+/// `flatstream-tokio`. Each `write` is counted as it returns: after a panic in `W` (caught),
+/// the count and the buffer still say exactly what the calls that returned took, and the
+/// buffer is not written again on drop. A writer that claims more bytes than it was given
+/// is an error (`InvalidData`), not trusted.
 ///
 /// `FrameBuffer` is not a [`Write`]: it takes frames from a `StreamWriter`, not bytes.
 pub struct FrameBuffer<W: Write> {
@@ -138,10 +150,15 @@ impl<W: Write> FrameBuffer<W> {
 
     /// A buffer of `capacity` bytes in front of `inner`, allocated now. A capacity under
     /// 128 bytes is raised to 128.
+    ///
+    /// Frames are gathered until the next one would take the buffer past `capacity`. A
+    /// framer that adds more than 64 bytes to a payload (compression of incompressible
+    /// bytes) can take it past by up to `capacity / 64 + 256` bytes, which are allocated
+    /// with it, so the buffer never grows.
     pub fn with_capacity(capacity: usize, inner: W) -> Self {
         let capacity = capacity.max(2 * FRAME_ALLOWANCE);
         FrameBuffer {
-            frames: Vec::with_capacity(capacity),
+            frames: Vec::with_capacity(capacity.saturating_add(headroom(capacity))),
             capacity,
             inner: Some(inner),
             written: 0,
@@ -199,39 +216,46 @@ impl<W: Write> FrameBuffer<W> {
         (inner, std::mem::take(&mut self.frames))
     }
 
-    /// Writes the buffered frames to `inner`, keeping what it did not take.
+    /// Writes the buffered frames to `inner`, keeping what it did not take. Each `write`
+    /// that returns is counted at once, so a panic in a later one (caught by the caller)
+    /// leaves the count and the buffer exact: nothing is written twice.
     fn write_out(&mut self) -> io::Result<()> {
-        let Some(inner) = self.inner.as_mut() else {
+        let FrameBuffer {
+            frames,
+            inner,
+            written,
+            panicked,
+            ..
+        } = self;
+        let Some(inner) = inner.as_mut() else {
             return Ok(());
         };
-        let mut taken = 0;
-        let result = loop {
-            if taken == self.frames.len() {
-                break Ok(());
+        let mut taken = Taken {
+            frames,
+            written,
+            len: 0,
+        };
+        loop {
+            let rest = &taken.frames[taken.len..];
+            if rest.is_empty() {
+                return Ok(());
             }
-            self.panicked = true;
-            let wrote = inner.write(&self.frames[taken..]);
-            self.panicked = false;
+            *panicked = true;
+            let wrote = inner.write(rest);
+            *panicked = false;
             match wrote {
                 Ok(0) => {
-                    break Err(io::Error::new(
+                    return Err(io::Error::new(
                         io::ErrorKind::WriteZero,
                         "the writer took none of the buffered frames",
                     ));
                 }
-                Ok(n) if n <= self.frames.len() - taken => taken += n,
-                Ok(_) => break Err(overstated()),
+                Ok(n) if n <= rest.len() => taken.len += n,
+                Ok(_) => return Err(overstated()),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => break Err(error),
+                Err(error) => return Err(error),
             }
-        };
-        self.written += taken as u64;
-        if taken == self.frames.len() {
-            self.frames.clear();
-        } else {
-            self.frames.drain(..taken);
         }
-        result
     }
 
     /// The frame of a payload that does not fit the room left: the buffer is written out,
@@ -247,13 +271,32 @@ impl<W: Write> FrameBuffer<W> {
                 .frame_and_write(&mut self.frames, payload)
                 .inspect_err(|_| self.frames.clear());
         }
-        let inner = present(self.inner.as_mut());
-        let mut counted = CountingWriter { inner, written: 0 };
-        self.panicked = true;
-        let result = framer.frame_and_write(&mut counted, payload);
-        self.panicked = false;
-        self.written += counted.written;
-        result
+        let mut counted = CountingWriter {
+            inner: present(self.inner.as_mut()),
+            written: &mut self.written,
+            panicked: &mut self.panicked,
+        };
+        framer.frame_and_write(&mut counted, payload)
+    }
+}
+
+/// The bytes of a write-out that `inner` took: removed from the buffer and counted when the
+/// write-out ends, however it ends (by an error, or by a panic in `inner`).
+struct Taken<'a> {
+    frames: &'a mut Vec<u8>,
+    written: &'a mut u64,
+    /// Bytes of `frames`, from the front, that the writer took.
+    len: usize,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        *self.written += self.len as u64;
+        if self.len == self.frames.len() {
+            self.frames.clear();
+        } else {
+            self.frames.drain(..self.len);
+        }
     }
 }
 
@@ -262,8 +305,8 @@ impl<W: Write> FrameSink for FrameBuffer<W> {
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn write_frame<F: Framer>(&mut self, framer: &mut F, payload: &[u8]) -> Result<usize> {
-        // The room left, less the allowance for the header: `len` never passes `capacity`
-        // by more than one frame's additions beyond the allowance, so this does not wrap.
+        // The room left, less the allowance for the header (saturating: a framer's additions
+        // beyond the allowance can take `len` past `capacity`, into the headroom).
         let buffered = self.frames.len();
         if payload.len() < self.capacity.saturating_sub(buffered + FRAME_ALLOWANCE) {
             // A `Vec<u8>`: the framers of this crate append a short frame in one step.
@@ -285,6 +328,25 @@ impl<W: Write> FrameSink for FrameBuffer<W> {
     fn flush_frames(&mut self) -> io::Result<()> {
         self.write_out()?;
         self.get_mut().flush()
+    }
+}
+
+/// A borrowed `FrameBuffer`, so that writers made one after another can share it
+/// (`StreamWriter::new(&mut buffer, framer)`).
+impl<W: Write> FrameSink for &mut FrameBuffer<W> {
+    // Always: the per-frame path, as the owned buffer's.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn write_frame<F: Framer>(&mut self, framer: &mut F, payload: &[u8]) -> Result<usize> {
+        (**self).write_frame(framer, payload)
+    }
+
+    fn finish_frames<F: Framer>(&mut self, framer: &mut F) -> Result<usize> {
+        (**self).finish_frames(framer)
+    }
+
+    fn flush_frames(&mut self) -> io::Result<()> {
+        (**self).flush_frames()
     }
 }
 
@@ -314,25 +376,35 @@ fn present<T>(inner: Option<T>) -> T {
     inner.expect("only `into_parts` takes the writer, and it takes the `FrameBuffer`")
 }
 
-/// Counts the bytes a frame written straight to the underlying writer reached it with.
+/// Counts the bytes a frame written straight to the underlying writer reached it with, as
+/// each call returns, and raises the buffer's `panicked` flag around each call into the
+/// writer only (a panic in the framer leaves it down).
 struct CountingWriter<'a, W> {
     inner: &'a mut W,
-    written: u64,
+    written: &'a mut u64,
+    panicked: &'a mut bool,
 }
 
 impl<W: Write> Write for CountingWriter<'_, W> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let wrote = self.inner.write(bytes)?;
-        self.count(wrote, bytes.len())
+        *self.panicked = true;
+        let wrote = self.inner.write(bytes);
+        *self.panicked = false;
+        self.count(wrote?, bytes.len())
     }
 
     fn write_vectored(&mut self, bytes: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        let wrote = self.inner.write_vectored(bytes)?;
-        self.count(wrote, bytes.iter().map(|bytes| bytes.len()).sum())
+        *self.panicked = true;
+        let wrote = self.inner.write_vectored(bytes);
+        *self.panicked = false;
+        self.count(wrote?, bytes.iter().map(|bytes| bytes.len()).sum())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        *self.panicked = true;
+        let flushed = self.inner.flush();
+        *self.panicked = false;
+        flushed
     }
 }
 
@@ -342,7 +414,7 @@ impl<W> CountingWriter<'_, W> {
         if wrote > given {
             return Err(overstated());
         }
-        self.written += wrote as u64;
+        *self.written += wrote as u64;
         Ok(wrote)
     }
 }
@@ -370,9 +442,16 @@ impl<W: Write> IntoInnerError<W> {
         &self.error
     }
 
-    /// The `FrameBuffer`, holding the frames not written.
-    pub fn into_buffer(self) -> FrameBuffer<W> {
+    /// The `FrameBuffer`, holding the frames not written (as `std::io::IntoInnerError`
+    /// gives back its `BufWriter`).
+    pub fn into_inner(self) -> FrameBuffer<W> {
         self.buffer
+    }
+
+    /// The I/O error, dropping the `FrameBuffer` (whose drop tries once more to write the
+    /// frames out).
+    pub fn into_error(self) -> io::Error {
+        self.error
     }
 
     /// The I/O error and the `FrameBuffer`.
@@ -481,7 +560,7 @@ mod tests {
             buffered.flush().unwrap();
             let buffer = buffered.into_inner();
             // Nothing grew the buffer past the capacity it was made with.
-            assert_eq!(buffer.frames.capacity(), capacity);
+            assert_eq!(buffer.frames.capacity(), capacity + headroom(capacity));
             assert_eq!(buffer.into_inner().unwrap(), straight.into_inner().0);
         }
     }

@@ -410,6 +410,33 @@ fn a_frame_buffer_alone_reports_its_size_and_contents() {
     assert_eq!(io::Error::from(refused).kind(), io::ErrorKind::StorageFull);
 }
 
+#[test]
+fn writers_one_after_another_share_a_borrowed_buffer() {
+    let mut buffer = FrameBuffer::with_capacity(4096, Vec::new());
+    for text in ["first", "second"] {
+        let mut writer = StreamWriter::new(&mut buffer, DefaultFramer);
+        writer.write_payload(text.as_bytes()).unwrap();
+        // Dropping a writer over a borrowed buffer writes nothing out: the buffer holds it.
+    }
+    assert!(buffer.get_ref().is_empty());
+    assert_eq!(buffer.buffer(), b"\x05\0\0\0first\x06\0\0\0second");
+    let refused = FrameBuffer::with_capacity(
+        128,
+        Full {
+            bytes: Vec::new(),
+            budget: 0,
+        },
+    );
+    let mut writer = StreamWriter::new(refused, DefaultFramer);
+    writer.write_payload(b"x").unwrap();
+    let refused = writer.into_inner().into_inner().unwrap_err();
+    assert_eq!(refused.into_inner().buffer(), b"\x01\0\0\0x");
+    assert_eq!(
+        buffer.into_inner().unwrap(),
+        b"\x05\0\0\0first\x06\0\0\0second"
+    );
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn dev_full_is_reported_at_flush_and_at_drop_is_ignored() {
