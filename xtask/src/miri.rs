@@ -37,44 +37,34 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     .run()?;
     for krate in CRATES {
-        Step {
-            title: krate,
-            program: "cargo",
-            args: &["+nightly", "miri", "test", "--package", krate, "--lib"],
-            env: &[],
-        }
-        .run()?;
+        miri_test(krate, &[krate, "--lib"], &[])?;
     }
-    Step {
-        title: "flatstream-checksum-crc32 (PCLMULQDQ path)",
-        program: "cargo",
-        args: &[
-            "+nightly",
-            "miri",
-            "test",
-            "--package",
+    miri_test(
+        "flatstream-checksum-crc32 (PCLMULQDQ path)",
+        &[
             "flatstream-checksum-crc32",
             "--lib",
             "--",
             "the_short_path_agrees_with_the_table_under_miri",
         ],
-        env: &[("RUSTFLAGS", "-C target-feature=+pclmulqdq,+sse4.1")],
-    }
-    .run()?;
-    Step {
-        title: "flatstream-validate",
-        program: "cargo",
-        args: &[
-            "+nightly",
-            "miri",
-            "test",
-            "--package",
-            "flatstream-validate",
-        ],
-        env: &[],
-    }
-    .run()?;
+        &[("RUSTFLAGS", "-C target-feature=+pclmulqdq,+sse4.1")],
+    )?;
+    miri_test("flatstream-validate", &["flatstream-validate"], &[])?;
     Ok(())
+}
+
+/// `cargo +nightly miri test --package` and `args`, as a step titled `title`.
+fn miri_test(title: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    let mut all = vec!["+nightly", "miri", "test", "--package"];
+    all.extend_from_slice(args);
+    Step {
+        title,
+        program: "cargo",
+        args: &all,
+        env,
+    }
+    .run()
+    .map(drop)
 }
 
 /// Whether `cargo +nightly miri` runs.

@@ -4,9 +4,9 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use crate::{flatstream, scratch, stderr, vector};
+use crate::{flatstream, flatstream_with_input, scratch, spawn_with_input, stderr, vector};
 
 fn assert_no_panic(args: &[&str], output: &Output) {
     let message = stderr(output);
@@ -97,7 +97,7 @@ fn pack_writes_payloads_around_its_buffer_size_exactly() {
         }
         assert_eq!(at, file.len(), "{checksum}");
         // The same bytes through standard output.
-        let to_stdout = flatstream_with_large_input(&["pack", "-c", checksum], hex.clone());
+        let to_stdout = flatstream_with_input(&["pack", "-c", checksum], &hex);
         assert!(to_stdout.status.success(), "{}", stderr(&to_stdout));
         assert_eq!(to_stdout.stdout, file, "{checksum}: stdout");
         // And `cat` reads back the lines packed.
@@ -154,45 +154,17 @@ fn writing_commands_to_a_full_device_fail_naming_it() {
     }
 }
 
-/// Runs the binary with `input` on standard input, fed from a thread while its standard
-/// output is read (the crate's `flatstream_with_input` writes all input first, which
-/// deadlocks once the output fills the pipe).
-fn flatstream_with_large_input(args: &[&str], input: Vec<u8>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let feeder = std::thread::spawn(move || stdin.write_all(&input));
-    let output = child.wait_with_output().unwrap();
-    feeder.join().unwrap().unwrap();
-    output
-}
-
 /// Runs the binary with `input` on standard input, reads `keep` bytes of its standard output
 /// and closes it, then waits for it.
 fn close_stdout_after(args: &[&str], input: Vec<u8>, keep: usize) -> (Output, Vec<u8>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    // The child may stop reading when its output closes: a write error here is expected.
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
+    // The child may stop reading when its output closes: a write error there is expected.
+    let (mut child, feeder) = spawn_with_input(args, Stdio::piped(), input);
     let mut stdout = child.stdout.take().unwrap();
     let mut kept = vec![0; keep];
     stdout.read_exact(&mut kept).unwrap();
     drop(stdout);
     let output = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
+    let _ = feeder.join().unwrap();
     (output, kept)
 }
 
@@ -261,19 +233,11 @@ fn writing_commands_to_a_standard_output_closed_early_end_quietly() {
 /// `None` when it failed as it should (status 2, naming `<stdout>` and the full device), or
 /// what it did instead.
 fn pack_to_full_stdout(args: &[&str], input: Vec<u8>) -> Option<String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(fs::File::options().write(true).open("/dev/full").unwrap())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
+    let full = fs::File::options().write(true).open("/dev/full").unwrap();
+    let (child, feeder) = spawn_with_input(args, Stdio::from(full), input);
     let run = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
+    // It stops reading at the first write error: its input may be refused.
+    let _ = feeder.join().unwrap();
     assert_no_panic(args, &run);
     let message = stderr(&run);
     let named = message.starts_with("flatstream: <stdout>: ")

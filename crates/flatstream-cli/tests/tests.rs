@@ -2,7 +2,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::JoinHandle;
 
 use serde_json::Value;
 
@@ -42,15 +43,31 @@ fn flatstream(args: &[&str]) -> Output {
 }
 
 fn flatstream_with_input(args: &[&str], input: &[u8]) -> Output {
+    let (child, feeder) = spawn_with_input(args, Stdio::piped(), input.to_vec());
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    output
+}
+
+/// The binary started with `args` and `stdout`, its standard error piped, and `input` fed to
+/// its standard input from a thread, so that a large output is read while the input is
+/// still being written (writing all of it first deadlocks once the output fills its pipe).
+/// The thread returns its `write_all`: an error when the child stopped reading.
+fn spawn_with_input(
+    args: &[&str],
+    stdout: Stdio,
+    input: Vec<u8>,
+) -> (Child, JoinHandle<std::io::Result<()>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
         .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    (child, feeder)
 }
 
 fn stderr(output: &Output) -> String {

@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
 use flatstream_core::{Error, ErrorKind, Framer, Result};
-use flatstream_io::{ChecksumFramer, DefaultFramer, FrameBuffer, StreamWriter};
+use flatstream_io::{ChecksumFramer, DefaultFramer, FrameBuffer, IntoInnerError, StreamWriter};
 
 use crate::common::{ALGORITHMS, Rng, Unrecognised, checksum_by_name, payload_of, rounds};
 
@@ -397,6 +397,13 @@ fn a_frame_buffer_alone_reports_its_size_and_contents() {
     let debug = format!("{:?}", writer.get_ref());
     assert!(debug.contains("buffered: 6"), "{debug}");
     // Errors convert for `?` in either error type.
+    let refused = refused_write_out(b"frame");
+    assert_eq!(io::Error::from(refused).kind(), io::ErrorKind::StorageFull);
+}
+
+/// The error of writing out a `FrameBuffer` over a full sink that holds the frame of
+/// `payload`.
+fn refused_write_out(payload: &[u8]) -> IntoInnerError<Full> {
     let full = FrameBuffer::with_capacity(
         128,
         Full {
@@ -405,9 +412,8 @@ fn a_frame_buffer_alone_reports_its_size_and_contents() {
         },
     );
     let mut writer = StreamWriter::new(full, DefaultFramer);
-    writer.write_payload(b"frame").unwrap();
-    let refused = writer.into_inner().into_inner().unwrap_err();
-    assert_eq!(io::Error::from(refused).kind(), io::ErrorKind::StorageFull);
+    writer.write_payload(payload).unwrap();
+    writer.into_inner().into_inner().unwrap_err()
 }
 
 #[test]
@@ -420,17 +426,11 @@ fn writers_one_after_another_share_a_borrowed_buffer() {
     }
     assert!(buffer.get_ref().is_empty());
     assert_eq!(buffer.buffer(), b"\x05\0\0\0first\x06\0\0\0second");
-    let refused = FrameBuffer::with_capacity(
-        128,
-        Full {
-            bytes: Vec::new(),
-            budget: 0,
-        },
+    // The error gives the buffer back, holding the frame.
+    assert_eq!(
+        refused_write_out(b"x").into_inner().buffer(),
+        b"\x01\0\0\0x"
     );
-    let mut writer = StreamWriter::new(refused, DefaultFramer);
-    writer.write_payload(b"x").unwrap();
-    let refused = writer.into_inner().into_inner().unwrap_err();
-    assert_eq!(refused.into_inner().buffer(), b"\x01\0\0\0x");
     assert_eq!(
         buffer.into_inner().unwrap(),
         b"\x05\0\0\0first\x06\0\0\0second"
