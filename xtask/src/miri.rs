@@ -8,10 +8,11 @@
 //! - `flatstream-core` and `flatstream-io`: the wire parser and the engines; `io`'s one
 //!   `unsafe` call maps a file, which Miri cannot do, so its `mmap` feature stays off.
 //!
-//! - `flatstream-checksum-crc32`: its carry-less-multiply path for short inputs (x86-64),
-//!   built with the CPU features it needs (Miri reports only the features a build enables),
-//!   through the one test sized for Miri; the crate's other tests run every length to 69 000
-//!   bytes, minutes under Miri.
+//! - `flatstream-checksum-crc32` and `-crc32c`: their short-input paths (x86-64:
+//!   carry-less multiply, the SSE4.2 `crc32` instruction), built with the CPU features they
+//!   need (Miri reports only the features a build enables), through the one test of each
+//!   sized for Miri; the crates' other tests run every length to 69 000 bytes, minutes under
+//!   Miri.
 //!
 //! Integration tests (megabytes of conformance vectors, a counting allocator) would take
 //! hours under Miri's interpreter; the unit tests exercise the same code on small inputs.
@@ -48,6 +49,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "the_short_path_agrees_with_the_table_under_miri",
         ],
         &[("RUSTFLAGS", "-C target-feature=+pclmulqdq,+sse4.1")],
+    )?;
+    miri_test(
+        "flatstream-checksum-crc32c (SSE4.2 path)",
+        &[
+            "flatstream-checksum-crc32c",
+            "--lib",
+            "--",
+            "the_instruction_path_agrees_with_the_table_under_miri",
+        ],
+        &[("RUSTFLAGS", "-C target-feature=+sse4.2")],
     )?;
     miri_test("flatstream-validate", &["flatstream-validate"], &[])?;
     Ok(())

@@ -30,45 +30,30 @@ pub(crate) const MIN_LEN: usize = 16;
 /// One past the longest input taken: eight blocks at most, the constants below.
 pub(crate) const MAX_LEN: usize = 128;
 
-/// CRC-32/ISO-HDLC of `data` (16 to 127 bytes) when the CPU has PCLMULQDQ and SSE4.1;
-/// `None` on a CPU without them.
+/// CRC-32/ISO-HDLC of `data` when it is 16 to 127 bytes long and the CPU has PCLMULQDQ,
+/// SSSE3 and SSE4.1; `None` otherwise (the fold constants stop at 127 bytes: a longer input
+/// must not reach them).
 #[inline]
 pub(crate) fn crc32(data: &[u8]) -> Option<u32> {
-    debug_assert!((MIN_LEN..MAX_LEN).contains(&data.len()));
-    if has_features() {
-        // SAFETY: the CPU has every feature `short_crc32` is compiled for (PCLMULQDQ and
-        // SSE4.1 were detected; SSSE3 and SSE2 come with SSE4.1 on x86-64). It reads `data`
-        // only through bounds-checked slices.
+    if (MIN_LEN..MAX_LEN).contains(&data.len()) && has_features() {
+        // SAFETY: the CPU has every feature `short_crc32` is compiled for (PCLMULQDQ, SSSE3
+        // and SSE4.1 were detected; SSE2 is x86-64's baseline). It reads `data` only
+        // through bounds-checked slices.
         Some(unsafe { short_crc32(data) })
     } else {
         None
     }
 }
 
-/// Whether the CPU has PCLMULQDQ and SSE4.1: detected once, then one load of our own
-/// (`is_x86_feature_detected!` is a call into `std` for each feature, per checksum).
+/// Whether the CPU has PCLMULQDQ, SSSE3 and SSE4.1: detected once, then one load.
 #[inline]
 fn has_features() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    /// 0: not yet detected; 1: the features are there; 2: they are not.
-    static DETECTED: AtomicU8 = AtomicU8::new(0);
-    match DETECTED.load(Ordering::Relaxed) {
-        1 => true,
-        2 => false,
-        _ => detect(&DETECTED),
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn detect(detected: &std::sync::atomic::AtomicU8) -> bool {
-    let present = std::arch::is_x86_feature_detected!("pclmulqdq")
-        && std::arch::is_x86_feature_detected!("sse4.1");
-    detected.store(
-        if present { 1 } else { 2 },
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    present
+    static FEATURES: flatstream_core::CpuCheck = flatstream_core::CpuCheck::new();
+    FEATURES.holds(|| {
+        std::arch::is_x86_feature_detected!("pclmulqdq")
+            && std::arch::is_x86_feature_detected!("ssse3")
+            && std::arch::is_x86_feature_detected!("sse4.1")
+    })
 }
 
 /// t^n mod P, for P = t^32 + 0x04C11DB7: the remainder's coefficients, bit d for t^d.

@@ -31,9 +31,7 @@ fn table_checksum(payload: &[u8]) -> u64 {
 #[inline]
 fn fast_checksum(payload: &[u8]) -> u64 {
     #[cfg(target_arch = "x86_64")]
-    if (clmul::MIN_LEN..clmul::MAX_LEN).contains(&payload.len())
-        && let Some(crc) = clmul::crc32(payload)
-    {
+    if let Some(crc) = clmul::crc32(payload) {
         return u64::from(crc);
     }
     u64::from(crc32fast::hash(payload))

@@ -1,4 +1,7 @@
-//! The [`Checksum`] trait and [`NoChecksum`].
+//! The [`Checksum`] trait and [`NoChecksum`], and [`CpuCheck`] for checksum crates' fast
+//! paths.
+
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::error::{Error, Result};
 
@@ -170,3 +173,60 @@ mod tests {
         assert!(NoChecksum.verify(12345, b"anything").is_ok());
     }
 }
+
+/// A fact about the CPU that a checksum crate's fast path depends on (such as "has SSE4.2"),
+/// found once and then read with one relaxed load.
+///
+/// `std::arch::is_x86_feature_detected!` is a call into `std` for every check, which the
+/// per-message path of a checksum over a 64-byte payload notices (measured in
+/// `flatstream-checksum-crc32`: 7% at 64 B). Racing threads may each run `detect`; they
+/// store the same answer, so the race is harmless.
+///
+/// ```
+/// use flatstream_core::CpuCheck;
+///
+/// static FAST: CpuCheck = CpuCheck::new();
+/// fn detect() -> bool {
+///     true // `std::arch::is_x86_feature_detected!("sse4.2")`, say
+/// }
+/// assert!(FAST.holds(detect));
+/// assert!(FAST.holds(|| unreachable!("asked once")));
+/// ```
+#[derive(Debug)]
+pub struct CpuCheck(AtomicU8);
+
+impl CpuCheck {
+    /// Not checked yet.
+    pub const fn new() -> Self {
+        CpuCheck(AtomicU8::new(UNKNOWN))
+    }
+
+    /// Whether the fact holds: `detect`'s answer, asked the first time only.
+    #[inline]
+    pub fn holds(&self, detect: impl FnOnce() -> bool) -> bool {
+        match self.0.load(Ordering::Relaxed) {
+            HOLDS => true,
+            DOES_NOT_HOLD => false,
+            _ => self.detect(detect),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn detect(&self, detect: impl FnOnce() -> bool) -> bool {
+        let holds = detect();
+        self.0
+            .store(if holds { HOLDS } else { DOES_NOT_HOLD }, Ordering::Relaxed);
+        holds
+    }
+}
+
+impl Default for CpuCheck {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const UNKNOWN: u8 = 0;
+const HOLDS: u8 = 1;
+const DOES_NOT_HOLD: u8 = 2;

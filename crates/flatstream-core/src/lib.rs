@@ -13,7 +13,7 @@ mod serialize;
 mod validate;
 pub mod wire;
 
-pub use checksum::{Checksum, NoChecksum};
+pub use checksum::{Checksum, CpuCheck, NoChecksum};
 pub use error::{Error, ErrorKind, FramePart, Result};
 pub use framing::{Deframer, Framer};
 pub use serialize::{StreamDeserialize, StreamSerialize, verified_root};
