@@ -122,4 +122,143 @@ mod tests {
             assert_eq!(taken, 4 * (clmul::MAX_LEN - clmul::MIN_LEN));
         }
     }
+
+    // Outside attack on the carry-less path (`clmul`): 16 to 31 bytes reach it only here
+    // (`calculate` takes the table below 32), so these call it directly. The integration
+    // tests (`tests/clmul_attacks.rs`) attack it through `calculate`.
+
+    /// CRC-32/ISO-HDLC from its definition, one bit at a time.
+    fn bitwise_crc32(data: &[u8]) -> u32 {
+        let mut register = u32::MAX;
+        for &byte in data {
+            register ^= u32::from(byte);
+            for _ in 0..8 {
+                register = if register & 1 == 1 {
+                    (register >> 1) ^ 0xedb8_8320
+                } else {
+                    register >> 1
+                };
+            }
+        }
+        !register
+    }
+
+    /// Whether this process takes the carry-less path (the CPU, or Miri's flags, have it).
+    #[cfg(target_arch = "x86_64")]
+    fn short_path_expected() -> bool {
+        cfg!(all(target_feature = "pclmulqdq", target_feature = "sse4.1"))
+            || (std::arch::is_x86_feature_detected!("pclmulqdq")
+                && std::arch::is_x86_feature_detected!("sse4.1"))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_short_path_at_every_length_it_takes_and_every_offset_to_63() {
+        let data = flatstream_test_support::pseudo_random_bytes(64 + 128, 0x6a09_e667_f3bc_c908);
+        let mut taken = 0;
+        for start in 0..64 {
+            for len in clmul::MIN_LEN..clmul::MAX_LEN {
+                let input = &data[start..start + len];
+                if let Some(crc) = clmul::crc32(input) {
+                    assert_eq!(crc, bitwise_crc32(input), "{len} bytes at {start}");
+                    taken += 1;
+                }
+            }
+        }
+        if short_path_expected() {
+            assert_eq!(taken, 64 * (clmul::MAX_LEN - clmul::MIN_LEN));
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_short_path_on_zeros_ones_and_every_single_bit() {
+        for len in clmul::MIN_LEN..clmul::MAX_LEN {
+            for fill in [0x00, 0xff] {
+                let data = vec![fill; len];
+                if let Some(crc) = clmul::crc32(&data) {
+                    assert_eq!(crc, crc32fast::hash(&data), "{len} bytes of {fill:#x}");
+                }
+            }
+            let mut data = vec![0u8; len];
+            for bit in 0..8 * len {
+                data[bit / 8] = 1 << (bit % 8);
+                if let Some(crc) = clmul::crc32(&data) {
+                    assert_eq!(crc, crc32fast::hash(&data), "{len} bytes, bit {bit} set");
+                }
+                data[bit / 8] = 0;
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_short_path_when_the_initial_value_spills_into_the_second_block() {
+        // First blocks of 1 to 3 bytes (17 to 19, 33 to 35, ... 113 to 115 bytes), with
+        // 0xFF in the first bytes (cancelling the initial value to zeros) and without.
+        let tail = flatstream_test_support::pseudo_random_bytes(128, 0xbb67_ae85_84ca_a73b);
+        for len in (clmul::MIN_LEN + 1..clmul::MAX_LEN).filter(|len| (len - 1) % 16 < 3) {
+            for pattern in 0u32..16 {
+                let mut data = tail[..len].to_vec();
+                for (i, byte) in data[..4].iter_mut().enumerate() {
+                    if pattern & (1 << i) != 0 {
+                        *byte = 0xff;
+                    }
+                }
+                if let Some(crc) = clmul::crc32(&data) {
+                    assert_eq!(
+                        crc,
+                        bitwise_crc32(&data),
+                        "{len} bytes, {:02x?}",
+                        &data[..4]
+                    );
+                }
+            }
+        }
+    }
+
+    // Small enough for Miri, with the short path's features (it takes the path) or without
+    // them (it falls back to `crc32fast`), and on other targets (`calculate` alone): edge
+    // lengths in allocations of exactly their size, so a read past the end is an error.
+    #[test]
+    fn edge_lengths_in_exact_allocations_under_miri() {
+        let lengths = [
+            0, 1, 4, 15, 16, 17, 18, 19, 20, 31, 32, 33, 34, 35, 36, 47, 48, 49, 63, 64, 65, 80,
+            112, 113, 114, 115, 116, 126, 127, 128, 129,
+        ];
+        #[cfg(target_arch = "x86_64")]
+        let mut taken = 0;
+        for len in lengths {
+            let data: Box<[u8]> = (0..len)
+                .map(|i| (i * 73 + len) as u8 ^ 0xa5)
+                .collect::<Vec<_>>()
+                .into_boxed_slice();
+            let want = bitwise_crc32(&data);
+            assert_eq!(
+                Crc32::new().calculate(&data),
+                u64::from(want),
+                "{len} bytes"
+            );
+            assert_eq!(
+                fast_checksum(&data),
+                u64::from(want),
+                "{len} bytes, fast path"
+            );
+            #[cfg(target_arch = "x86_64")]
+            if (clmul::MIN_LEN..clmul::MAX_LEN).contains(&len)
+                && let Some(crc) = clmul::crc32(&data)
+            {
+                assert_eq!(crc, want, "{len} bytes, carry-less");
+                taken += 1;
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if short_path_expected() {
+            let in_range = lengths
+                .iter()
+                .filter(|len| (clmul::MIN_LEN..clmul::MAX_LEN).contains(len))
+                .count();
+            assert_eq!(taken, in_range);
+        }
+    }
 }

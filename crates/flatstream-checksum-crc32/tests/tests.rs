@@ -3,3 +3,5 @@
 use flatstream_checksum_crc32::Crc32;
 
 flatstream_core::known_answer_test!(crc32_iso_hdlc, Crc32::new());
+
+mod clmul_attacks;
