@@ -42,22 +42,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     miri_test(
         "flatstream-checksum-crc32 (PCLMULQDQ path)",
-        &[
-            "flatstream-checksum-crc32",
-            "--lib",
-            "--",
-            "under_miri",
-        ],
+        &["flatstream-checksum-crc32", "--lib", "--", "under_miri"],
         &[("RUSTFLAGS", "-C target-feature=+pclmulqdq,+sse4.1")],
     )?;
     miri_test(
         "flatstream-checksum-crc32c (SSE4.2 path)",
-        &[
-            "flatstream-checksum-crc32c",
-            "--lib",
-            "--",
-            "under_miri",
-        ],
+        &["flatstream-checksum-crc32c", "--lib", "--", "under_miri"],
         &[("RUSTFLAGS", "-C target-feature=+sse4.2")],
     )?;
     miri_test("flatstream-validate", &["flatstream-validate"], &[])?;
