@@ -140,18 +140,7 @@ mod tests {
 
     /// CRC-32/ISO-HDLC from its definition, one bit at a time.
     fn bitwise_crc32(data: &[u8]) -> u32 {
-        let mut register = u32::MAX;
-        for &byte in data {
-            register ^= u32::from(byte);
-            for _ in 0..8 {
-                register = if register & 1 == 1 {
-                    (register >> 1) ^ 0xedb8_8320
-                } else {
-                    register >> 1
-                };
-            }
-        }
-        !register
+        flatstream_test_support::bitwise_crc32(0xedb8_8320, data)
     }
 
     /// Whether this process takes the carry-less path (the CPU, or Miri's flags, have it).

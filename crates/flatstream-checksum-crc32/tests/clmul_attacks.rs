@@ -9,18 +9,7 @@ use flatstream_test_support::pseudo_random_bytes;
 /// CRC-32/ISO-HDLC from its definition, one bit at a time: reflected poly 0xEDB88320,
 /// init and xorout 0xFFFFFFFF.
 fn bitwise(data: &[u8]) -> u32 {
-    let mut register = u32::MAX;
-    for &byte in data {
-        register ^= u32::from(byte);
-        for _ in 0..8 {
-            register = if register & 1 == 1 {
-                (register >> 1) ^ 0xedb8_8320
-            } else {
-                register >> 1
-            };
-        }
-    }
-    !register
+    flatstream_test_support::bitwise_crc32(0xedb8_8320, data)
 }
 
 /// The same CRC a byte at a time, its table built from `bitwise`'s step: fast enough to

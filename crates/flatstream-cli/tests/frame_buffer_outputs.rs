@@ -6,16 +6,9 @@ use std::fs;
 use std::io::{Read, Write};
 use std::process::{Output, Stdio};
 
-use crate::{flatstream, flatstream_with_input, scratch, spawn_with_input, stderr, vector};
-
-fn assert_no_panic(args: &[&str], output: &Output) {
-    let message = stderr(output);
-    assert!(
-        !message.contains("panicked") && output.status.code() != Some(101),
-        "{args:?}: {:?} {message}",
-        output.status
-    );
-}
+use crate::{
+    assert_no_panic, flatstream, flatstream_with_input, scratch, spawn_with_input, stderr, vector,
+};
 
 /// Hex lines of `payloads`, as `pack` reads them.
 fn hex_lines(payloads: &[Vec<u8>]) -> Vec<u8> {

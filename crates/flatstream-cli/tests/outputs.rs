@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{flatstream, flatstream_with_input, stderr, vector};
+use crate::{assert_no_panic, flatstream, flatstream_with_input, stderr, vector};
 
 /// An empty directory of its own for a test that looks at every file left behind.
 fn fresh_dir(name: &str) -> PathBuf {
@@ -46,15 +46,6 @@ fn flatstream_to(args: &[&str], stdout: impl Into<Stdio>) -> Output {
         .stderr(Stdio::piped())
         .output()
         .unwrap()
-}
-
-fn assert_no_panic(args: &[&str], output: &Output) {
-    let message = stderr(output);
-    assert!(
-        !message.contains("panicked") && output.status.code() != Some(101),
-        "{args:?}: {:?} {message}",
-        output.status
-    );
 }
 
 /// A CRC-32C stream of 47 frames.

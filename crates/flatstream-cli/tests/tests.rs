@@ -70,6 +70,16 @@ fn spawn_with_input(
     (child, feeder)
 }
 
+/// Asserts the binary did not panic (no panic message, not Rust's panic exit status 101).
+fn assert_no_panic(args: &[&str], output: &Output) {
+    let message = stderr(output);
+    assert!(
+        !message.contains("panicked") && output.status.code() != Some(101),
+        "{args:?}: {:?} {message}",
+        output.status
+    );
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }

@@ -440,20 +440,18 @@ fn writers_one_after_another_share_a_borrowed_buffer() {
 #[cfg(target_os = "linux")]
 #[test]
 fn dev_full_is_reported_at_flush_and_at_drop_is_ignored() {
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
-    let mut writer = StreamWriter::buffered(file, DefaultFramer, 4096);
+    let dev_full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let mut writer = StreamWriter::buffered(dev_full(), DefaultFramer, 4096);
     writer.write_payload(b"abc").unwrap();
     let error = writer.flush().unwrap_err();
     assert!(is_storage_full(&error), "{error}");
     assert_eq!(writer.get_ref().bytes_written(), 0);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
-    let mut writer = StreamWriter::buffered(file, DefaultFramer, 4096);
+    let mut writer = StreamWriter::buffered(dev_full(), DefaultFramer, 4096);
     writer.write_payload(b"abc").unwrap();
     drop(writer); // Must not panic.
 }

@@ -10,6 +10,32 @@ pub use alloc::{
     CountingAllocator, allocations, allocations_during, largest_allocation_during, live_bytes,
 };
 
+/// A reflected 32-bit CRC with initial value and final xor 0xFFFFFFFF, from its definition,
+/// one bit at a time: the reference the short paths of the CRC-32 crates are checked against.
+/// `reflected_poly` is the polynomial bit-reversed: 0xEDB88320 for CRC-32/ISO-HDLC,
+/// 0x82F63B78 for CRC-32C.
+///
+/// ```
+/// use flatstream_test_support::bitwise_crc32;
+///
+/// assert_eq!(bitwise_crc32(0xedb8_8320, b"123456789"), 0xcbf4_3926);
+/// assert_eq!(bitwise_crc32(0x82f6_3b78, b"123456789"), 0xe306_9283);
+/// ```
+pub fn bitwise_crc32(reflected_poly: u32, data: &[u8]) -> u32 {
+    let mut register = u32::MAX;
+    for &byte in data {
+        register ^= u32::from(byte);
+        for _ in 0..8 {
+            register = if register & 1 == 1 {
+                (register >> 1) ^ reflected_poly
+            } else {
+                register >> 1
+            };
+        }
+    }
+    !register
+}
+
 /// Checks that two implementations of one checksum agree at every length from 0 to 1100
 /// bytes, around the powers of two up to 64 KiB, and at four alignments: the test behind
 /// every size-adaptive checksum's cut-over.
