@@ -25,7 +25,7 @@ tasks:
            under 0.9x its minimal loop (median of the runs)
   ci       format check, clippy, tests, the facade's feature matrix (cargo-hack), docs
   fuzz     [--seconds N] [TARGET...]: each cargo-fuzz target for N seconds (nightly)
-  miri     the unit tests of core, io, the schema's unsafe accessors and the CRC-32/CRC-32C short paths under Miri (nightly)
+  miri     the unit tests of core, io, the schema's unsafe accessors and the CRC short paths under Miri (nightly)
   codegen  regenerate the telemetry schema's Rust code with flatc (23 or later)
 ";
 

@@ -8,7 +8,7 @@
 //! - `flatstream-core` and `flatstream-io`: the wire parser and the engines; `io`'s one
 //!   `unsafe` call maps a file, which Miri cannot do, so its `mmap` feature stays off.
 //!
-//! - `flatstream-checksum-crc32` and `-crc32c`: their short-input paths (x86-64:
+//! - `flatstream-checksum-crc32`, `-crc64` and `-crc32c`: their short-input paths (x86-64:
 //!   carry-less multiply, the SSE4.2 `crc32` instruction), built with the CPU features they
 //!   need (Miri reports only the features a build enables), through their tests named
 //!   `..._under_miri`, sized for it; the crates' other tests run every length to 69 000
@@ -43,6 +43,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     miri_test(
         "flatstream-checksum-crc32 (PCLMULQDQ path)",
         &["flatstream-checksum-crc32", "--lib", "--", "under_miri"],
+        &[("RUSTFLAGS", "-C target-feature=+pclmulqdq,+sse4.1")],
+    )?;
+    miri_test(
+        "flatstream-checksum-crc64 (PCLMULQDQ path)",
+        &["flatstream-checksum-crc64", "--lib", "--", "under_miri"],
         &[("RUSTFLAGS", "-C target-feature=+pclmulqdq,+sse4.1")],
     )?;
     miri_test(

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
-#![forbid(unsafe_code)]
+// `deny` rather than `forbid`: the `clmul` module (x86-64) calls its carry-less-multiply
+// function after checking the CPU for its features, one `unsafe` call argued there.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -9,6 +11,9 @@ pub use flatstream_core::Checksum;
 
 // Slice-by-16 tables, built at compile time: 16 bytes per step instead of one.
 static TABLE: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_XZ);
+
+#[cfg(target_arch = "x86_64")]
+mod clmul;
 
 /// Inputs shorter than this go through the table; longer ones through `crc-fast` (carry-less multiply, runtime-detected).
 ///
@@ -49,6 +54,11 @@ impl Checksum for Crc64 {
 
     #[inline]
     fn calculate(&self, payload: &[u8]) -> u64 {
+        // 16 to 255 bytes: carry-less multiply, on x86-64 with PCLMULQDQ and SSE4.1.
+        #[cfg(target_arch = "x86_64")]
+        if let Some(crc) = clmul::crc64(payload) {
+            return crc;
+        }
         if payload.len() < CUTOVER {
             table_checksum(payload)
         } else {
@@ -73,5 +83,51 @@ mod tests {
     #[test]
     fn both_paths_agree_at_every_size_and_alignment() {
         flatstream_test_support::check_paths_agree(table_checksum, fast_checksum);
+    }
+
+    /// What `Crc64` computes, whatever path it takes.
+    fn checksum(payload: &[u8]) -> u64 {
+        Crc64::new().calculate(payload)
+    }
+
+    #[test]
+    fn every_path_agrees_with_the_table_at_every_size_and_alignment() {
+        flatstream_test_support::check_paths_agree(checksum, table_checksum);
+    }
+
+    // Small enough for Miri, which runs it with the CPU features the short path needs
+    // (`cargo xtask miri`): every length it takes, at two alignments, against the table;
+    // the test above runs every length at four.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_short_path_agrees_with_the_table_under_miri() {
+        let data: Vec<u8> = (0..clmul::MAX_LEN + 3)
+            .map(|i| (i * 151 + 7) as u8 ^ (i >> 3) as u8)
+            .collect();
+        let mut taken = 0;
+        for len in clmul::MIN_LEN..clmul::MAX_LEN {
+            for start in [0, 3] {
+                let input = &data[start..start + len];
+                if let Some(crc) = clmul::crc64(input) {
+                    assert_eq!(crc, table_checksum(input), "{len} bytes at {start}");
+                    taken += 1;
+                }
+            }
+        }
+        // On a CPU with the features (every x86-64 CI machine), and under Miri built with
+        // them, every input took the path.
+        if cfg!(target_feature = "pclmulqdq") || std::arch::is_x86_feature_detected!("pclmulqdq") {
+            assert_eq!(taken, 2 * (clmul::MAX_LEN - clmul::MIN_LEN));
+        }
+    }
+
+    // The fold constants stop at 255 bytes: the short path refuses other lengths itself.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_short_path_refuses_lengths_outside_16_to_255_under_miri() {
+        let data = [0x5a; 600];
+        for len in [0, 1, 15, 256, 257, 300, 600] {
+            assert_eq!(clmul::crc64(&data[..len]), None, "{len} bytes");
+        }
     }
 }
