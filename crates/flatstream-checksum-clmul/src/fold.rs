@@ -62,14 +62,16 @@ fn fold(x: __m128i, [low, high]: [i64; 2]) -> __m128i {
     )
 }
 
-/// `data`, a message of 16 bytes to `16 × FOLD.len()` bytes (16 to 127 with 8 constants, to
-/// 255 with 16), folded to one 16-byte block congruent to it mod P: the CRC of that block
+/// `data`, a message of 16 to `16 × constants.len()` bytes (up to 128 with 8 constants, 256
+/// with 16), folded to one 16-byte block congruent to it mod P: the CRC of that block
 /// from a register of zero is `data`'s, once `init_len` bytes of ones (the CRC's initial
 /// value, its width in bytes) are applied to `data`'s first bytes here.
 ///
 /// The first block holds the bytes left over after whole blocks at the end (1 to 16),
 /// padded with zeros in front; every other block is folded straight to the end by its
-/// distance's constants, side by side.
+/// distance's constants, side by side. It cannot check `constants` or `init_len` against
+/// the CRC: a table for another polynomial, or an initial value of another width, gives a
+/// wrong block, not a panic. (`constants[0]` is not used here.)
 ///
 /// # Safety
 ///
