@@ -4,7 +4,7 @@
 //! here from the definition, bit by bit, and with `crc32fast`.
 
 use flatstream_checksum_crc32::{Checksum, Crc32};
-use flatstream_test_support::pseudo_random_bytes;
+use flatstream_test_support::{ReflectedCrc, pseudo_random_bytes};
 
 /// CRC-32/ISO-HDLC from its definition, one bit at a time: reflected poly 0xEDB88320,
 /// init and xorout 0xFFFFFFFF.
@@ -12,32 +12,19 @@ fn bitwise(data: &[u8]) -> u32 {
     flatstream_test_support::bitwise_crc32(0xedb8_8320, data)
 }
 
-/// The same CRC a byte at a time, its table built from `bitwise`'s step: fast enough to
-/// check tens of thousands of inputs in a debug build.
-struct Reference([u32; 256]);
+/// The same CRC a byte at a time, its table built from the bit-by-bit step
+/// (`flatstream_test_support::ReflectedCrc`): fast enough to check tens of thousands of
+/// inputs in a debug build.
+struct Reference(ReflectedCrc);
 
 impl Reference {
     fn new() -> Self {
-        let mut table = [0; 256];
-        for (byte, entry) in (0u32..).zip(table.iter_mut()) {
-            let mut register = byte;
-            for _ in 0..8 {
-                register = if register & 1 == 1 {
-                    (register >> 1) ^ 0xedb8_8320
-                } else {
-                    register >> 1
-                };
-            }
-            *entry = register;
-        }
-        Reference(table)
+        Reference(ReflectedCrc::new(0xedb8_8320, 32))
     }
 
     fn crc(&self, data: &[u8]) -> u32 {
-        let register = data.iter().fold(u32::MAX, |register, &byte| {
-            (register >> 8) ^ self.0[usize::from((register as u8) ^ byte)]
-        });
-        !register
+        let crc = self.0.crc(data);
+        u32::try_from(crc).unwrap_or_else(|_| panic!("{crc:#x} is wider than 32 bits"))
     }
 }
 

@@ -10,75 +10,26 @@ flatstream_core::known_answer_test!(crc64_xz, Crc64::new());
 // (reflected poly 0xC96C5795D7870F42, init and xorout all ones), and with the `crc` crate.
 
 use flatstream_checksum_crc64::Checksum;
-use flatstream_test_support::pseudo_random_bytes;
+use flatstream_test_support::{ReflectedCrc, check_linearity, pseudo_random_bytes};
 
 const POLY: u64 = 0xc96c_5795_d787_0f42;
 
-/// The register after `data` from `register`, a bit at a time, no initial value or final xor.
-fn bitwise_raw(mut register: u64, data: &[u8]) -> u64 {
-    for &byte in data {
-        register ^= u64::from(byte);
-        for _ in 0..8 {
-            register = if register & 1 == 1 {
-                (register >> 1) ^ POLY
-            } else {
-                register >> 1
-            };
-        }
-    }
-    register
-}
-
-fn bitwise(data: &[u8]) -> u64 {
-    !bitwise_raw(u64::MAX, data)
-}
-
-/// CRC-64/XZ a byte at a time, its table built from the bit-by-bit step.
-struct Reference([u64; 256]);
-
-impl Reference {
-    fn new() -> Self {
-        let mut table = [0; 256];
-        for (byte, entry) in (0u8..=255).zip(table.iter_mut()) {
-            *entry = bitwise_raw(0, &[byte]);
-        }
-        Reference(table)
-    }
-
-    fn raw(&self, register: u64, data: &[u8]) -> u64 {
-        data.iter().fold(register, |register, &byte| {
-            (register >> 8) ^ self.0[usize::from((register as u8) ^ byte)]
-        })
-    }
-
-    fn crc(&self, data: &[u8]) -> u64 {
-        !self.raw(u64::MAX, data)
-    }
+fn reference() -> ReflectedCrc {
+    ReflectedCrc::new(POLY, 64)
 }
 
 fn crc64(data: &[u8]) -> u64 {
     Crc64::new().calculate(data)
 }
 
-fn check(reference: &Reference, data: &[u8], case: &str) {
-    let got = crc64(data);
-    let want = reference.crc(data);
-    assert_eq!(
-        got,
-        want,
-        "{case}: {} bytes: got {got:#018x}, want {want:#018x}",
-        data.len()
-    );
-}
-
 #[test]
 fn the_reference_is_the_definition() {
-    let reference = Reference::new();
+    let reference = reference();
     let crc = crc::Crc::<u64>::new(&crc::CRC_64_XZ);
-    assert_eq!(bitwise(b"123456789"), 0x995d_c9bb_df19_39fa);
+    assert_eq!(reference.bitwise(b"123456789"), 0x995d_c9bb_df19_39fa);
     for (len, seed) in (0..=600).zip(1u64..) {
         let data = pseudo_random_bytes(len, seed);
-        let want = bitwise(&data);
+        let want = reference.bitwise(&data);
         assert_eq!(reference.crc(&data), want, "{len} bytes");
         assert_eq!(crc.checksum(&data), want, "crc crate, {len} bytes");
     }
@@ -86,33 +37,23 @@ fn the_reference_is_the_definition() {
 
 #[test]
 fn every_length_to_600_at_every_offset_to_63_matches_the_definition() {
-    let reference = Reference::new();
-    for seed in [1, 0x9e37_79b9_7f4a_7c15, 0xdead_beef_cafe_f00d] {
-        let data = pseudo_random_bytes(600 + 64, seed);
-        for len in 0..=600 {
-            for start in 0..64 {
-                check(
-                    &reference,
-                    &data[start..start + len],
-                    &format!("seed {seed:#x} offset {start}"),
-                );
-            }
-        }
-    }
+    reference().check_every_length_and_offset(
+        crc64,
+        600,
+        64,
+        &[1, 0x9e37_79b9_7f4a_7c15, 0xdead_beef_cafe_f00d],
+    );
 }
 
 #[test]
 fn all_zeros_and_all_ones_at_every_length_match_the_definition() {
-    let reference = Reference::new();
-    for fill in [0x00, 0xff, 0x80, 0x01] {
-        let data = vec![fill; 600 + 64];
-        for len in 0..=600 {
-            for start in [0, 1, 7, 8, 15, 16, 63] {
-                let input = &data[start..start + len];
-                check(&reference, input, &format!("fill {fill:#04x} at {start}"));
-            }
-        }
-    }
+    let reference = reference();
+    reference.check_fills(
+        crc64,
+        &[0x00, 0xff, 0x80, 0x01],
+        &[0, 1, 7, 8, 15, 16, 63],
+        600,
+    );
     // Ones over exactly the initial value's 8 bytes, and a block of them: the register
     // cancels to zero there.
     for len in 16..=300 {
@@ -120,119 +61,41 @@ fn all_zeros_and_all_ones_at_every_length_match_the_definition() {
         for ones in [1, 7, 8, 9, 15, 16, 17, len] {
             data.fill(0);
             data[..ones.min(len)].fill(0xff);
-            check(&reference, &data, &format!("{ones} leading 0xff"));
+            reference.check(crc64, &data, &format!("{ones} leading 0xff"));
             data.fill(0);
             data[len - ones.min(len)..].fill(0xff);
-            check(&reference, &data, &format!("{ones} trailing 0xff"));
+            reference.check(crc64, &data, &format!("{ones} trailing 0xff"));
         }
     }
 }
 
 #[test]
 fn exactly_sized_allocations_match_the_definition() {
-    let reference = Reference::new();
-    for len in 0..=600 {
-        let boxed: Box<[u8]> = pseudo_random_bytes(len, 77 + len as u64).into_boxed_slice();
-        check(&reference, &boxed, "boxed");
-        let mut exact = Vec::with_capacity(len);
-        exact.extend((0..len).map(|i| (i * 131 + len) as u8));
-        assert_eq!(exact.capacity(), len);
-        check(&reference, &exact, "exact vec");
-        for cut in 0..len.min(33) {
-            check(&reference, &exact[cut..], "tail of an exact vec");
-        }
-    }
+    reference().check_exact_allocations(crc64, 600, 33);
 }
 
 #[test]
 fn lengths_around_the_cut_overs_match_the_definition() {
-    let reference = Reference::new();
-    let data = pseudo_random_bytes(2048 + 64, 0x1234_5678);
-    for len in [
-        0, 1, 7, 8, 9, 14, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 127, 128, 129, 239, 240,
-        241, 254, 255, 256, 257, 271, 272, 273, 1024, 2048,
-    ] {
-        for start in 0..64 {
-            check(
-                &reference,
-                &data[start..start + len],
-                &format!("offset {start}"),
-            );
-        }
-    }
+    reference().check_lengths_at_every_offset(
+        crc64,
+        &[
+            0, 1, 7, 8, 9, 14, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 127, 128, 129, 239,
+            240, 241, 254, 255, 256, 257, 271, 272, 273, 1024, 2048,
+        ],
+    );
 }
 
 /// Every single-bit flip of every length to 300 (the short path's 16 to 255 and both
-/// cut-overs): the change in the CRC is the raw CRC of the lone bit followed by the bytes
-/// after it, precomputed from the reference; the unflipped input is checked directly.
+/// cut-overs).
 #[test]
 fn every_single_bit_flip_of_every_short_length_changes_the_crc_as_the_definition_says() {
-    const MAX: usize = 300;
-    let reference = Reference::new();
-    let mut delta = vec![[0u64; 8]; MAX];
-    for bit in 0..8 {
-        let mut register = reference.raw(0, &[1 << bit]);
-        for entry in &mut delta {
-            entry[bit] = register;
-            register = reference.raw(register, &[0]);
-        }
-    }
-    let data = pseudo_random_bytes(MAX, 0x0bad_5eed);
-    let mut input = Vec::with_capacity(MAX);
-    for len in 0..MAX {
-        input.clear();
-        input.extend_from_slice(&data[..len]);
-        let base = crc64(&input);
-        assert_eq!(base, reference.crc(&input), "{len} bytes unflipped");
-        for byte in 0..len {
-            for (bit, &want) in delta[len - 1 - byte].iter().enumerate() {
-                input[byte] ^= 1 << bit;
-                let got = crc64(&input) ^ base;
-                input[byte] ^= 1 << bit;
-                assert_eq!(
-                    got, want,
-                    "{len} bytes, bit {bit} of byte {byte} flipped: the CRC changed by \
-                     {got:#018x}, not {want:#018x}"
-                );
-            }
-        }
-    }
+    reference().check_single_bit_flips(crc64, 300);
 }
 
 /// CRC-64/XZ is affine: over inputs of one length, crc(a ^ b ^ c) = crc(a) ^ crc(b) ^ crc(c).
 #[test]
 fn three_inputs_xored_give_the_xor_of_their_crcs_at_every_length() {
-    let a = pseudo_random_bytes(600 + 8, 3);
-    let b = pseudo_random_bytes(600 + 8, 5);
-    let c = pseudo_random_bytes(600 + 8, 7);
-    for len in 0..=600 {
-        for start in [0, 1, 5, 8] {
-            let (a, b, c) = (
-                &a[start..start + len],
-                &b[..len],
-                &c[8 - start..8 - start + len],
-            );
-            let xored: Vec<u8> = a
-                .iter()
-                .zip(b)
-                .zip(c)
-                .map(|((a, b), c)| a ^ b ^ c)
-                .collect();
-            assert_eq!(
-                crc64(&xored),
-                crc64(a) ^ crc64(b) ^ crc64(c),
-                "{len} bytes at {start}"
-            );
-            let zeros = vec![0; len];
-            let ones = vec![0xff; len];
-            let inverse: Vec<u8> = a.iter().map(|x| !x).collect();
-            assert_eq!(
-                crc64(&inverse),
-                crc64(a) ^ crc64(&ones) ^ crc64(&zeros),
-                "{len} bytes at {start}, inverted"
-            );
-        }
-    }
+    check_linearity(crc64, 600);
 }
 
 /// `fold_to_block` through its public API, for what the CRC crates do not pass: every
@@ -271,18 +134,7 @@ mod fold_to_block_attack {
 
     /// The raw reflected register after `data` from zero, a bit at a time.
     fn raw(poly: u64, data: &[u8]) -> u64 {
-        let mut register = 0u64;
-        for &byte in data {
-            register ^= u64::from(byte);
-            for _ in 0..8 {
-                register = if register & 1 == 1 {
-                    (register >> 1) ^ poly
-                } else {
-                    register >> 1
-                };
-            }
-        }
-        register
+        flatstream_test_support::bitwise_raw(poly, 0, data)
     }
 
     #[test]

@@ -5,10 +5,12 @@
 #![warn(missing_docs)]
 
 mod alloc;
+mod crc_reference;
 
 pub use alloc::{
     CountingAllocator, allocations, allocations_during, largest_allocation_during, live_bytes,
 };
+pub use crc_reference::{ReflectedCrc, bitwise_raw, check_linearity};
 
 /// A reflected 32-bit CRC with initial value and final xor 0xFFFFFFFF, from its definition,
 /// one bit at a time: the reference the short paths of the CRC-32 crates are checked against.
@@ -22,17 +24,10 @@ pub use alloc::{
 /// assert_eq!(bitwise_crc32(0x82f6_3b78, b"123456789"), 0xe306_9283);
 /// ```
 pub fn bitwise_crc32(reflected_poly: u32, data: &[u8]) -> u32 {
-    let mut register = u32::MAX;
-    for &byte in data {
-        register ^= u32::from(byte);
-        for _ in 0..8 {
-            register = if register & 1 == 1 {
-                (register >> 1) ^ reflected_poly
-            } else {
-                register >> 1
-            };
-        }
-    }
+    let register = bitwise_raw(u64::from(reflected_poly), u64::from(u32::MAX), data);
+    // A 32-bit register stays within 32 bits: the polynomial and the initial value do.
+    #[allow(clippy::cast_possible_truncation)]
+    let register = register as u32;
     !register
 }
 
