@@ -2,7 +2,7 @@
 
 use std::io::{self, IoSlice, Read, Write};
 
-use crate::vec_sink::{SHORT_PAYLOAD_MAX, append_frame, vec_of};
+use crate::vec_sink::{append_frame, vec_of};
 use flatstream_core::wire::{
     Frame, FrameHeader, LENGTH_LEN, MAX_HEADER_LEN, PlainFrame, parse_header, peek_frame_len,
     split_frame, split_plain,
@@ -54,10 +54,9 @@ impl<C: Checksum> Framer for ChecksumFramer<C> {
                 payload_len: payload.len() as u32,
                 checksum: self.checksum.calculate(payload),
             };
-            if payload.len() <= SHORT_PAYLOAD_MAX
-                && let Some(out) = vec_of(writer)
-            {
-                // A `Vec`: the whole frame in one step (`vec_sink`).
+            if let Some(out) = vec_of(writer) {
+                // A `Vec`: the whole frame in one step (`vec_sink`), the payload copied
+                // inline up to 128 bytes and with `memcpy` above.
                 append_frame(out, header, checksum_len, payload);
             } else {
                 // Two plain writes, which buffered writers absorb more cheaply than
@@ -422,6 +421,55 @@ mod tests {
             .unwrap();
         assert_eq!(written, 7);
         assert_eq!(out, [3, 0, 0, 0, b'a', b'b', b'c']);
+    }
+
+    /// A checksum of 8 bytes that is not a hash: the payload's length and first byte, so
+    /// that the expected header can be written out by hand.
+    #[derive(Debug, Clone, Copy)]
+    struct LengthSum;
+
+    impl Checksum for LengthSum {
+        fn size(&self) -> usize {
+            8
+        }
+
+        fn calculate(&self, payload: &[u8]) -> u64 {
+            ((payload.len() as u64) << 8) | u64::from(payload.first().copied().unwrap_or(0))
+        }
+
+        fn name(&self) -> &'static str {
+            "length-sum"
+        }
+    }
+
+    #[test]
+    fn every_sink_gets_the_same_bytes_at_every_path_length() {
+        // A `Vec` takes frames under 4 KiB in one step (inline up to 128 bytes, `memcpy`
+        // above), any other `Write` takes two writes, and 4 KiB and up go vectored: the
+        // bytes must not depend on the path. Under Miri too (the `Vec` path's copies).
+        for len in [0, 1, 63, 64, 127, 128, 129, 200, 1024, 4095, 4096, 4097] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let mut expected = (len as u32).to_le_bytes().to_vec();
+            expected.extend_from_slice(&LengthSum.calculate(&payload).to_le_bytes());
+            expected.extend_from_slice(&payload);
+
+            let mut framer = ChecksumFramer::new(LengthSum);
+            let mut vec = vec![0xEE];
+            let written = framer.frame_and_write(&mut vec, &payload).unwrap();
+            assert_eq!(written, 12 + len, "length {len}");
+            assert_eq!(vec[0], 0xEE, "length {len}: the bytes before the frame");
+            assert_eq!(vec[1..], expected[..], "Vec, length {len}");
+
+            let mut borrowed = Vec::new();
+            framer
+                .frame_and_write(&mut &mut borrowed, &payload)
+                .unwrap();
+            assert_eq!(borrowed, expected, "&mut Vec, length {len}");
+
+            let mut cursor = Cursor::new(Vec::new());
+            framer.frame_and_write(&mut cursor, &payload).unwrap();
+            assert_eq!(cursor.into_inner(), expected, "Cursor, length {len}");
+        }
     }
 
     #[test]
