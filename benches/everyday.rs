@@ -7,8 +7,10 @@
 //! large pieces, as `StreamReader::new` does), `loop_read_file` (over a `BufReader<File>` of
 //! the same stream), `loop_write`, `loop_write_payload` and `loop_write_file` (into a
 //! `BufWriter<File>`) are the loops; `stream_*` are
-//! flatstream's operations; a `_64m` suffix marks the 64 MiB stream. `cargo xtask bench`
-//! divides each `stream_*` cell by its loop (see `xtask/src/bench.rs`).
+//! flatstream's operations; `loop_read_again` and `loop_write_again` are controls (the loop
+//! run again as a body of its own); a `_64m` suffix marks the 64 MiB stream. `cargo xtask
+//! bench` divides each `stream_*` cell by its loop, and each control by the loop it repeats
+//! (see `xtask/src/bench.rs`).
 
 use std::cell::RefCell;
 use std::hint::black_box;
@@ -29,7 +31,10 @@ use crate::{Blob, configure, throughput};
 const SIZES: [usize; 3] = [64, 1024, 64 * 1024];
 
 /// Payload bytes of the cache-resident and the large stream.
-const STREAMS: [(usize, &str); 2] = [(1 << 20, ""), (64 << 20, "_64m")];
+const STREAMS: [(usize, &str); 2] = [(1 << 20, ""), (64 << 20, LARGE_STREAM)];
+
+/// The suffix of the stream larger than the last-level cache.
+const LARGE_STREAM: &str = "_64m";
 
 /// One operation of a cell: its group, what one call processes, and the call.
 struct Body<'a> {
@@ -61,7 +66,11 @@ enum Runner<'c> {
     /// Every operation of a cell in turn, round after round, keeping each one's fastest
     /// call: a burst of load on a shared machine slows whatever runs during it, and only
     /// for that round, so the best of many interleaved rounds compares like with like.
-    Paired(&'c mut Vec<String>),
+    /// With a filter, only the cells with an operation whose id contains it.
+    Paired {
+        records: &'c mut Vec<String>,
+        filter: Option<String>,
+    },
 }
 
 impl Runner<'_> {
@@ -76,12 +85,23 @@ impl Runner<'_> {
                 }
             }
             #[allow(clippy::cast_precision_loss)] // A rate for the progress line.
-            Runner::Paired(records) => {
-                let best = paired(bodies);
+            Runner::Paired { records, filter } => {
+                let full_id = |body: &Body<'_>| format!("{}{suffix}/{id}", body.group);
+                if let Some(filter) = filter
+                    && !bodies
+                        .iter()
+                        .any(|body| full_id(body).contains(filter.as_str()))
+                {
+                    return;
+                }
+                // The large stream's calls leave the caches dirty with what they wrote.
+                let best = paired(bodies, suffix == LARGE_STREAM);
                 for (body, seconds) in bodies.iter().zip(best) {
                     records.push(format!(
-                        r#"{{"id":"{}{suffix}/{id}","messages":{},"bytes":{},"seconds":{seconds:e}}}"#,
-                        body.group, body.messages, body.bytes
+                        r#"{{"id":"{}","messages":{},"bytes":{},"seconds":{seconds:e}}}"#,
+                        full_id(body),
+                        body.messages,
+                        body.bytes
                     ));
                     eprintln!(
                         "{}{suffix}/{id}: {:.2} M msg/s",
@@ -95,8 +115,17 @@ impl Runner<'_> {
 }
 
 /// The fastest seconds per call of each body, over interleaved rounds.
+///
+/// With `settle`, every sample starts after a read of [`SETTLE_BYTES`] of other memory, so
+/// that each body begins with the caches in the same state. Without it, a body over the
+/// large stream began where the body before it in the round left the last-level cache, and
+/// the rotation keeps that predecessor the same in every round: measured on the 64 MiB
+/// stream with XXH3 at 1 KiB, `loop_write_same` (after a body that had also read 64 MiB of
+/// payloads, leaving fewer lines dirty) ran at 1.22× `stream_write_finished` (after one
+/// that had only written), and `stream_write` at 1.19× `loop_write`; the same two jobs in
+/// a harness of their own ran at 1.00×.
 #[allow(clippy::cast_sign_loss)] // A clamped positive count of calls.
-fn paired(bodies: &mut [Body<'_>]) -> Vec<f64> {
+fn paired(bodies: &mut [Body<'_>], settle: bool) -> Vec<f64> {
     const SAMPLE: Duration = Duration::from_millis(4);
     let quick = std::env::var_os("FLATSTREAM_BENCH_QUICK").is_some();
     // Calls per sample from one warm-up call each, so that a sample lasts about `SAMPLE`.
@@ -119,6 +148,9 @@ fn paired(bodies: &mut [Body<'_>]) -> Vec<f64> {
         for turn in 0..bodies.len() {
             let index = (turn + round) % bodies.len();
             let body = &mut bodies[index];
+            if settle {
+                settle_caches();
+            }
             let started = Instant::now();
             for _ in 0..calls[index] {
                 black_box((body.run)());
@@ -128,6 +160,21 @@ fn paired(bodies: &mut [Body<'_>]) -> Vec<f64> {
         }
     }
     best
+}
+
+/// How much [`settle_caches`] reads: twice the last-level cache of the machines measured
+/// (32 MiB).
+const SETTLE_BYTES: usize = 64 << 20;
+
+/// Reads [`SETTLE_BYTES`] of memory of its own, so that what the last body wrote is written
+/// back and the caches hold none of the stream.
+fn settle_caches() {
+    thread_local! {
+        static OTHER: Vec<u64> = vec![1; SETTLE_BYTES / 8];
+    }
+    OTHER.with(|other| {
+        black_box(other.iter().fold(0u64, |sum, word| sum.wrapping_add(*word)));
+    });
 }
 
 /// The minimal read loop: `read_exact` of the header into a fixed array, `read_exact` of the
@@ -206,6 +253,27 @@ fn loop_read_buffered<const HEADER: usize, C: Checksum, R: Read>(
         end += read;
     }
     total
+}
+
+/// The minimal write loop: for each payload, `builder.reset()`, serialize, `finish`, and two
+/// `write_all`s (header, then data) into `output`, cleared first. Returns the bytes written.
+fn loop_write<const HEADER: usize, C: Checksum>(
+    checksum: &C,
+    builder: &mut FlatBufferBuilder<'static>,
+    payloads: &[&[u8]],
+    output: &RefCell<Vec<u8>>,
+) -> usize {
+    let mut out = output.borrow_mut();
+    out.clear();
+    for payload in payloads {
+        builder.reset();
+        Blob(payload).serialize(builder).unwrap();
+        let data = builder.finished_data();
+        out.write_all(&loop_header::<HEADER, C>(checksum, data))
+            .unwrap();
+        out.write_all(data).unwrap();
+    }
+    black_box(&*out).len()
 }
 
 /// The header of the minimal write loop.
@@ -360,6 +428,12 @@ fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
                 ChecksumDeframer::new(checksum),
             ))
         }),
+        // The control: the same loop function called again from a body of its own, last in
+        // the round. How far it lands from `loop_read` is how far the method's own noise
+        // moves a cell (the order in the round, the body's code and data around the call).
+        Body::new("loop_read_again", count, bytes, move || {
+            loop_read::<HEADER, C, _>(&checksum, Cursor::new(black_box(stream)))
+        }),
     ]
 }
 
@@ -437,57 +511,59 @@ fn lent<F: flatstream::Framer>(
     len
 }
 
-/// The writing operations of one checksum and size. Each has its own builder; all write
-/// into one output buffer, lent to each in turn, so that no operation gains or loses by the
-/// pages it writes (measured: with a buffer each, the same code differed by up to 30% on the
-/// 64 MiB stream).
+/// The writing operations of one checksum and size. All write into one output buffer, lent
+/// to each in turn, so that no operation gains or loses by the pages it writes (measured:
+/// with a buffer each, the same code differed by up to 30% on the 64 MiB stream).
+///
+/// The builders are placed alike too. Where a builder's finished data lies in its page
+/// decides how fast the same code copies through it: the minimal loop at 1 KiB ran at 25.7 M
+/// msg/s with its data at byte 3160 of a page and 32.5 M msg/s at byte 504, each of twelve
+/// builders per offset within 2% (`docs/benchmarks.md`). So `loop_write`'s builder is put
+/// at the page offset where `stream_write`'s own builder holds its data, and
+/// `loop_write_same` and `stream_write_finished` read one and the same builder.
 fn write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
     checksum: C,
     size: usize,
     payloads: &'a [&'a [u8]],
 ) -> Vec<Body<'a>> {
     let count = payloads.len();
-    // Serialized in a builder, as `StreamWriter::write` does.
-    let mut builder = FlatBufferBuilder::new();
-    Blob(payloads[0]).serialize(&mut builder).unwrap();
+    let writer = || StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum));
+    let (mut simple, mut expert, mut raw) = (writer(), writer(), writer());
+    // Where `simple`'s builder holds a payload of this cell once it has grown to it, and
+    // the loop's builder with its data at the same byte of its page.
+    let probe = Probe::new(payloads[0]);
+    simple.write(&probe).unwrap();
+    let mut builder = builder_placed_at(payloads[0], probe.page_offset());
+    let mut again_builder = builder_placed_at(payloads[0], probe.page_offset());
     let written_len = count * (HEADER + builder.finished_data().len());
     // Ready payloads: the loop without the builder, against `write_payload`; and one
     // finished builder written `count` times (`write_finished`), against the same loop
     // writing that one payload `count` times (its bytes stay in cache, unlike `count`
-    // distinct payloads).
+    // distinct payloads), out of the same builder.
     let payload_written_len = count * (HEADER + size);
     let mut finished = FlatBufferBuilder::new();
     Blob(&payloads[0][..size - 8])
         .serialize(&mut finished)
         .unwrap();
     assert_eq!(finished.finished_data().len(), size);
-    // The loop's own builder, made the same way: the same bytes at the same place in it,
-    // read through `finished_data` as `write_finished` reads them (in a single-cell harness
-    // the loop over a copy of them elsewhere ran 0.90× the loop over the builder at 64 B).
-    let mut same = FlatBufferBuilder::new();
-    Blob(&payloads[0][..size - 8]).serialize(&mut same).unwrap();
-    assert_eq!(same.finished_data(), finished.finished_data());
+    let finished = Rc::new(RefCell::new(finished));
+    let finished_loop = Rc::clone(&finished);
     let output = Rc::new(RefCell::new(Vec::<u8>::with_capacity(
         written_len.max(payload_written_len),
     )));
-    let writer = || StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum));
-    let (mut simple, mut expert, mut raw) = (writer(), writer(), writer());
-    let out = [0; 5].map(|_| Rc::clone(&output));
-    let [loop_out, simple_out, payload_out, raw_out, finished_out] = out;
+    let out = [0; 6].map(|_| Rc::clone(&output));
+    let [
+        loop_out,
+        simple_out,
+        payload_out,
+        raw_out,
+        finished_out,
+        again_out,
+    ] = out;
     let finished_out_loop = Rc::clone(&output);
     vec![
         Body::new("loop_write", count, written_len, move || {
-            let mut out = loop_out.borrow_mut();
-            out.clear();
-            for payload in payloads {
-                builder.reset();
-                Blob(payload).serialize(&mut builder).unwrap();
-                let data = builder.finished_data();
-                out.write_all(&loop_header::<HEADER, C>(&checksum, data))
-                    .unwrap();
-                out.write_all(data).unwrap();
-            }
-            black_box(&*out).len()
+            loop_write::<HEADER, C>(&checksum, &mut builder, payloads, &loop_out)
         }),
         Body::new("stream_write", count, written_len, move || {
             lent(&simple_out, &mut simple, |simple| {
@@ -524,10 +600,11 @@ fn write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
             },
         ),
         Body::new("loop_write_same", count, payload_written_len, move || {
+            let same = finished_loop.borrow();
             let mut out = finished_out_loop.borrow_mut();
             out.clear();
             for _ in 0..count {
-                let data = black_box(&same).finished_data();
+                let data = black_box(&*same).finished_data();
                 out.write_all(&loop_header::<HEADER, C>(&checksum, data))
                     .unwrap();
                 out.write_all(data).unwrap();
@@ -539,6 +616,7 @@ fn write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
             count,
             payload_written_len,
             move || {
+                let mut finished = finished.borrow_mut();
                 lent(&finished_out, &mut expert, |expert| {
                     for _ in 0..count {
                         expert.write_finished(&mut finished).unwrap();
@@ -546,7 +624,65 @@ fn write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
                 })
             },
         ),
+        // The control, as `loop_read_again`: `loop_write` again, its builder placed alike.
+        Body::new("loop_write_again", count, written_len, move || {
+            loop_write::<HEADER, C>(&checksum, &mut again_builder, payloads, &again_out)
+        }),
     ]
+}
+
+/// A `Blob` that notes where the builder it is serialized in put its finished data.
+struct Probe<'a> {
+    payload: &'a [u8],
+    data_at: std::cell::Cell<usize>,
+}
+
+impl<'a> Probe<'a> {
+    fn new(payload: &'a [u8]) -> Self {
+        Probe {
+            payload,
+            data_at: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The byte of its page where the last builder put the finished data.
+    fn page_offset(&self) -> usize {
+        self.data_at.get() % PAGE
+    }
+}
+
+impl StreamSerialize for Probe<'_> {
+    fn serialize<'fbb, A: flatbuffers::Allocator + 'fbb>(
+        &self,
+        builder: &mut FlatBufferBuilder<'fbb, A>,
+    ) -> flatstream::Result<()> {
+        Blob(self.payload).serialize(builder)?;
+        self.data_at.set(builder.finished_data().as_ptr().addr());
+        Ok(())
+    }
+}
+
+/// The page size the placement of [`write_bodies`] works in.
+const PAGE: usize = 4096;
+
+/// A builder that holds `payload` serialized with its finished data at byte `page_offset`
+/// of a page, and room to build any payload of that length again in place.
+fn builder_placed_at(payload: &[u8], page_offset: usize) -> FlatBufferBuilder<'static> {
+    let mut sized = FlatBufferBuilder::new();
+    Blob(payload).serialize(&mut sized).unwrap();
+    let data_len = sized.finished_data().len();
+    // The builder builds back to front from the end of its buffer: the data begins
+    // `data_len` bytes before the end, so the end is chosen within one page of room.
+    let room = 2 * data_len + 64;
+    let buffer = vec![0u8; room + PAGE];
+    let start = buffer.as_ptr().addr() + room - data_len;
+    let len = room + (page_offset + PAGE - start % PAGE) % PAGE;
+    let mut buffer = buffer;
+    buffer.truncate(len);
+    let mut builder = FlatBufferBuilder::from_vec(buffer);
+    Blob(payload).serialize(&mut builder).unwrap();
+    assert_eq!(builder.finished_data().as_ptr().addr() % PAGE, page_offset);
+    builder
 }
 
 /// Every cell, for both streams, each size and each checksum.
@@ -576,9 +712,18 @@ pub(crate) fn everyday(criterion: &mut Criterion) {
 /// `id` (`group/checksum/size`), `messages`, `bytes` and the fastest `seconds` per call.
 pub(crate) const PAIRED_ENV: &str = "FLATSTREAM_BENCH_PAIRED";
 
-/// Paired mode: every everyday cell, written to the file `PAIRED_ENV` names.
+/// Set beside [`PAIRED_ENV`], only the cells with an operation whose id contains it are
+/// measured (`cargo xtask bench --paired stream_write_64m/xxh3` passes its filter here).
+pub(crate) const PAIRED_FILTER_ENV: &str = "FLATSTREAM_BENCH_FILTER";
+
+/// Paired mode: every everyday cell (or those [`PAIRED_FILTER_ENV`] selects), written to
+/// the file `PAIRED_ENV` names.
 pub(crate) fn paired_to_file(path: &std::path::Path) {
     let mut records = Vec::new();
-    all_cells(&mut Runner::Paired(&mut records));
+    let filter = std::env::var(PAIRED_FILTER_ENV).ok();
+    all_cells(&mut Runner::Paired {
+        records: &mut records,
+        filter,
+    });
     std::fs::write(path, records.join("\n") + "\n").expect("cannot write the paired results");
 }

@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick] [--runs N] [--check] [FILTER]`: runs the criterion suites
+//! `cargo xtask bench [--quick] [--paired] [--runs N] [--check] [FILTER]`: runs the criterion suites
 //! (`benches/flatstream.rs` and `benches/compress.rs`) and writes `bench-report.md` and
 //! `bench-report.json` in the target directory, each result beside the baselines measured in
 //! the same run, the performance targets with what was measured, the compression modes beside
@@ -10,7 +10,11 @@
 //! left out, and the report says so.
 //!
 //! `--runs N` runs the suite N times and reports the median of each everyday ratio; `--check`
-//! then exits non-zero when one falls under [`CHECK_FLOOR`]. Not run in CI, whose shared
+//! then exits non-zero when one falls under [`CHECK_FLOOR`]. `--paired` measures the everyday
+//! cells only, in the bench binary's own interleaved rounds, each run in a binary linked with
+//! its functions in another order ([`bench_binary_with_layout`]); FILTER is then a substring
+//! of the operations' ids (`stream_write_64m/xxh3/1024`): only the cells with a matching
+//! operation are measured, each with its loop. Not run in CI, whose shared
 //! machines are too noisy for a timing gate: it is for contributors, on a quiet machine.
 
 use std::cell::RefCell;
@@ -94,6 +98,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let rows = runs.last().cloned().unwrap_or_default();
     let everyday = everyday_medians(&runs, everyday_baseline);
     let against_buffered = everyday_medians(&runs, buffered_baseline);
+    let controls = everyday_medians(&runs, control_baseline);
     let machine = machine_description();
     let mut report = Report::new(&rows);
     let mut follow_lines = Vec::new();
@@ -112,7 +117,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut markdown = render_markdown(
         &rows,
         &report,
-        [&everyday, &against_buffered],
+        [&everyday, &against_buffered, &controls],
         &machine,
         &options,
     );
@@ -128,8 +133,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
         markdown.push_str("```\n");
     }
-    // Both tables' cells: each names its loop.
-    let all_cells = [everyday.as_slice(), against_buffered.as_slice()].concat();
+    // Every table's cells: each names its loop.
+    let all_cells = [
+        everyday.as_slice(),
+        against_buffered.as_slice(),
+        controls.as_slice(),
+    ]
+    .concat();
     let json = render_json(&rows, &report, &all_cells, &machine, &options);
     let markdown_path = target.join("bench-report.md");
     let json_path = target.join("bench-report.json");
@@ -271,17 +281,16 @@ fn run_paired(run: usize, options: &Options, path: &Path) -> Result<Vec<Row>, St
     if options.quick {
         env.push(("FLATSTREAM_BENCH_QUICK", "1"));
     }
+    // Paired, the filter is a substring of the operations' ids, not criterion's regex.
+    if let Some(filter) = &options.filter {
+        env.push(("FLATSTREAM_BENCH_FILTER", filter.as_str()));
+    }
+    let binary = bench_binary_with_layout(run)?;
     let title = format!("everyday cells paired, run {run} of {}", options.runs);
     Step {
         title: &title,
-        program: "cargo",
-        args: &[
-            "bench",
-            "--package",
-            "flatstream-benches",
-            "--bench",
-            "flatstream",
-        ],
+        program: &binary,
+        args: &["--bench"],
         env: &env,
     }
     .run()?;
@@ -291,6 +300,65 @@ fn run_paired(run: usize, options: &Options, path: &Path) -> Result<Vec<Row>, St
         .filter(|line| !line.trim().is_empty())
         .map(paired_row)
         .collect()
+}
+
+/// The bench binary, built as `cargo bench` builds it, with its functions linked in an order
+/// of their own for `seed` (lld's `--shuffle-sections`), so that each paired run measures
+/// another code layout and the median over the runs is not one layout's luck: where a loop
+/// lies in memory moved one cell by more than 10% from build to build. Falls back to the
+/// usual order when the linker refuses the option (it is lld's; Rust links with lld on
+/// x86-64 Linux since 1.90).
+fn bench_binary_with_layout(seed: usize) -> Result<String, String> {
+    let shuffle = format!("link-arg=-Wl,--shuffle-sections=.text*={seed}");
+    let build = |extra: &[&str]| {
+        let mut args = vec![
+            "rustc",
+            "--profile",
+            "bench",
+            "--package",
+            "flatstream-benches",
+            "--bench",
+            "flatstream",
+            "--message-format",
+            "json-render-diagnostics",
+            "--",
+        ];
+        args.extend_from_slice(extra);
+        println!(
+            "\n==> bench binary, layout {seed}: cargo {}",
+            args.join(" ")
+        );
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(&args)
+            .current_dir(project_root())
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|error| format!("cannot run cargo rustc: {error}"))
+    };
+    let mut output = build(&["-C", &shuffle])?;
+    if !output.status.success() {
+        println!("the linker refused --shuffle-sections: this run keeps the usual layout");
+        output = build(&[])?;
+    }
+    if !output.status.success() {
+        return Err(format!(
+            "building the bench binary failed ({})",
+            output.status
+        ));
+    }
+    executable_of(&String::from_utf8_lossy(&output.stdout))
+        .ok_or_else(|| "cargo rustc reported no bench executable".to_owned())
+}
+
+/// The executable a `cargo --message-format json` build reported, from its last artifact
+/// that has one.
+fn executable_of(messages: &str) -> Option<String> {
+    messages
+        .lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .find_map(|message| message["executable"].as_str().map(str::to_owned))
 }
 
 /// A row from one line of the paired results.
@@ -404,6 +472,21 @@ fn buffered_baseline(group: &str) -> Option<(&'static str, &'static str, &str)> 
     operation
         .starts_with("buffered_")
         .then_some(("loop_read_buffered", stream, operation))
+}
+
+/// The controls (`loop_read_again`, `loop_write_again`: a loop run again as a body of its
+/// own) held to the loop they repeat: how far the method alone moves a cell, in the same run.
+fn control_baseline(group: &str) -> Option<(&'static str, &'static str, &str)> {
+    let (operation, stream) = match group.strip_suffix("_64m") {
+        Some(operation) => (operation, "64 MiB"),
+        None => (group, "1 MiB"),
+    };
+    let baseline = match operation {
+        "loop_read_again" => "loop_read",
+        "loop_write_again" => "loop_write",
+        _ => return None,
+    };
+    Some((baseline, stream, operation))
 }
 
 /// Every everyday cell of every run, each `stream_*` group held to the loop `baseline_of`
@@ -965,10 +1048,50 @@ fn size_label(size: u64) -> String {
     }
 }
 
+/// The tables beside the issue's: the buffered reader against the buffered loop, and the
+/// controls.
+fn render_side_tables(
+    out: &mut String,
+    against_buffered: &[EverydayCell],
+    controls: &[EverydayCell],
+) {
+    if !against_buffered.is_empty() {
+        let _ = writeln!(
+            out,
+            "### The buffered reader against the minimal buffered loop\n"
+        );
+        let _ = writeln!(
+            out,
+            "`StreamReader::new` reads a file or socket in 64 KiB pieces through its own \
+             buffer (and bytes in memory where they lie). That path, `buffered_*` \
+             (`StreamReader::with_buffer_size(cursor, deframer, DEFAULT_BUFFER_SIZE)` over the \
+             same bytes), is held to `loop_read_buffered`: the same job done that way by hand (one \
+             buffer of `DEFAULT_BUFFER_SIZE` bytes, each frame whole there parsed where it \
+             lies, the checksum compared, the torn tail moved to the front before the next \
+             read), with none of the reader's limits, errors, counts or policy. Where the \
+             table above is under 1× and this one is not, the cost is reading in large pieces \
+             rather than the reader's own work.\n"
+        );
+        render_everyday_table(out, against_buffered);
+    }
+    if !controls.is_empty() {
+        let _ = writeln!(out, "### The same loop twice (controls)\n");
+        let _ = writeln!(
+            out,
+            "`loop_read_again` and `loop_write_again` call the loop function of \
+             `loop_read` and `loop_write` again, from a body of their own run last in the \
+             round (`loop_write_again`'s builder placed at the same page offset). The same \
+             code over the same bytes: how far one of these lands from 1× is how far the \
+             method alone moves a cell of the tables above in this run.\n"
+        );
+        render_everyday_table(out, controls);
+    }
+}
+
 fn render_markdown(
     rows: &[Row],
     report: &Report,
-    [everyday, against_buffered]: [&[EverydayCell]; 2],
+    [everyday, against_buffered, controls]: [&[EverydayCell]; 3],
     machine: &str,
     options: &Options,
 ) -> String {
@@ -993,25 +1116,7 @@ fn render_markdown(
     if !everyday.is_empty() {
         render_everyday(&mut out, everyday, options);
     }
-    if !against_buffered.is_empty() {
-        let _ = writeln!(
-            out,
-            "### The buffered reader against the minimal buffered loop\n"
-        );
-        let _ = writeln!(
-            out,
-            "`StreamReader::new` reads a file or socket in 64 KiB pieces through its own \
-             buffer (and bytes in memory where they lie). That path, `buffered_*` \
-             (`StreamReader::with_buffer_size(cursor, deframer, DEFAULT_BUFFER_SIZE)` over the \
-             same bytes), is held to `loop_read_buffered`: the same job done that way by hand (one \
-             buffer of `DEFAULT_BUFFER_SIZE` bytes, each frame whole there parsed where it \
-             lies, the checksum compared, the torn tail moved to the front before the next \
-             read), with none of the reader's limits, errors, counts or policy. Where the \
-             table above is under 1× and this one is not, the cost is reading in large pieces \
-             rather than the reader's own work.\n"
-        );
-        render_everyday_table(&mut out, against_buffered);
-    }
+    render_side_tables(&mut out, against_buffered, controls);
     if !report.compression.is_empty() {
         render_compression(&mut out, &report.compression);
     }
@@ -1093,7 +1198,11 @@ fn render_everyday(out: &mut String, everyday: &[EverydayCell], options: &Option
     let runs = options.runs;
     let method = if options.paired {
         "Paired: in each run every operation of a cell runs in turn, round after round \
-         (about 4 ms a sample), and each keeps its fastest call."
+         (about 4 ms a sample), and each keeps its fastest call; over the 64 MiB stream \
+         each sample starts after a read of 64 MiB of other memory, so that no operation \
+         begins in the caches the one before it left. Each run's binary is linked with its \
+         functions in another order (lld `--shuffle-sections`, seeded with the run's \
+         number), so the median is over code layouts, not one layout's luck."
     } else {
         "Criterion: each operation of a cell right after the others, median of its samples."
     };
@@ -1111,7 +1220,9 @@ fn render_everyday(out: &mut String, everyday: &[EverydayCell], options: &Option
          finish, two `write_all`s into a reused `Vec`. `loop_write_payload`: the same \
          without the builder, for `write_payload`; `loop_write_same`: one finished builder's \
          data (`finished_data`) written again and again, for `write_finished`, which does \
-         that through the writer. `loop_write_file`: the two `write_all`s into a 64 KiB \
+         that through the writer, out of the same builder. `loop_write`'s builder holds its \
+         data at the same byte of its page as the writer's own builder (where it lies moved \
+         the same loop by up to 1.27×). `loop_write_file`: the two `write_all`s into a 64 KiB \
          `BufWriter` over `/dev/null` made per call and flushed, beside \
          `file_write_payload`, `StreamWriter::buffered` over the same file. \
          Every other writing operation writes into the same buffer. `--check` fails \
@@ -1175,6 +1286,8 @@ fn operation_order(operation: &str) -> usize {
         "write",
         "write_finished",
         "write_payload",
+        "loop_read_again",
+        "loop_write_again",
     ]
     .iter()
     .position(|known| *known == operation)
@@ -1354,6 +1467,55 @@ mod tests {
         assert!((buffered[0].median - 1.2).abs() < 1e-9);
         // The buffered loop is a baseline, never a cell of its own.
         assert!(everyday_baseline("loop_read_buffered").is_none());
+    }
+
+    #[test]
+    fn the_controls_are_held_to_the_loop_they_repeat_and_to_nothing_else() {
+        let rows = vec![
+            row("loop_read_64m", "xxh3", 64, 100.0, 1.0),
+            row("loop_read_again_64m", "xxh3", 64, 90.0, 1.0),
+            row("loop_write", "none", 1024, 10.0, 1.0),
+            row("loop_write_again", "none", 1024, 11.0, 1.0),
+            row("stream_write", "none", 1024, 10.0, 1.0),
+        ];
+        let runs = vec![rows];
+        let controls = everyday_medians(&runs, control_baseline);
+        assert_eq!(controls.len(), 2, "{controls:?}");
+        let read = controls
+            .iter()
+            .find(|c| c.operation == "loop_read_again")
+            .unwrap();
+        assert_eq!((read.baseline, read.stream), ("loop_read", "64 MiB"));
+        assert!((read.median - 0.9).abs() < 1e-9);
+        let write = controls
+            .iter()
+            .find(|c| c.operation == "loop_write_again")
+            .unwrap();
+        assert!((write.median - 1.1).abs() < 1e-9);
+        // Not issue cells, and `--check` never sees them: the issue's cells are the same
+        // without them.
+        let issue = everyday_medians(&runs, everyday_baseline);
+        assert_eq!(issue.len(), 1, "{issue:?}");
+        assert!(control_baseline("stream_write").is_none());
+        assert!(control_baseline("loop_write").is_none());
+    }
+
+    #[test]
+    fn the_bench_executable_is_read_from_cargos_messages() {
+        let messages = concat!(
+            r#"{"reason":"compiler-artifact","executable":null,"target":{"name":"dep"}}"#,
+            "\n",
+            "not json\n",
+            r#"{"reason":"compiler-artifact","executable":"/t/release/deps/flatstream-1"}"#,
+            "\n",
+            r#"{"reason":"build-finished","success":true}"#,
+            "\n",
+        );
+        assert_eq!(
+            executable_of(messages).as_deref(),
+            Some("/t/release/deps/flatstream-1")
+        );
+        assert_eq!(executable_of(r#"{"reason":"build-finished"}"#), None);
     }
 
     #[test]
