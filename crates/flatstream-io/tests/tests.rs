@@ -10,6 +10,7 @@ mod frame_buffer;
 mod frame_buffer_attacks;
 mod in_memory_attacks;
 mod in_place;
+mod mid_frame_attacks;
 mod properties;
 mod reader_modes;
 mod readers_agree;
