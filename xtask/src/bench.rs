@@ -436,12 +436,17 @@ struct EverydayCell {
     median: f64,
 }
 
+/// A group's name without its stream's suffix, and the stream it ran over.
+fn stream_of(group: &str) -> (&str, &'static str) {
+    match group.strip_suffix("_64m") {
+        Some(name) => (name, "64 MiB"),
+        None => (group, "1 MiB"),
+    }
+}
+
 /// A `stream_*` group's operation and the stream it ran over.
 fn operation_of(group: &str) -> Option<(&str, &'static str)> {
-    let (operation, stream) = match group.strip_suffix("_64m") {
-        Some(operation) => (operation, "64 MiB"),
-        None => (group, "1 MiB"),
-    };
+    let (operation, stream) = stream_of(group);
     Some((operation.strip_prefix("stream_")?, stream))
 }
 
@@ -477,10 +482,7 @@ fn buffered_baseline(group: &str) -> Option<(&'static str, &'static str, &str)> 
 /// The controls (`loop_read_again`, `loop_write_again`: a loop run again as a body of its
 /// own) held to the loop they repeat: how far the method alone moves a cell, in the same run.
 fn control_baseline(group: &str) -> Option<(&'static str, &'static str, &str)> {
-    let (operation, stream) = match group.strip_suffix("_64m") {
-        Some(operation) => (operation, "64 MiB"),
-        None => (group, "1 MiB"),
-    };
+    let (operation, stream) = stream_of(group);
     let baseline = match operation {
         "loop_read_again" => "loop_read",
         "loop_write_again" => "loop_write",

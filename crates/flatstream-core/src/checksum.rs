@@ -14,7 +14,10 @@ pub trait Checksum {
     /// The width of the checksum field on the wire: 0, 2, 4 or 8 bytes.
     fn size(&self) -> usize;
 
-    /// The checksum of `payload`, in the low `size()` bytes of the result.
+    /// The checksum of `payload`, in the low `size()` bytes of the result, the bits above
+    /// them zero: a frame stores only `size()` bytes, and the default
+    /// [`verify`](Checksum::verify) compares the whole value, so a checksum with bits set
+    /// above its width writes streams that never verify.
     fn calculate(&self, payload: &[u8]) -> u64;
 
     /// A short lowercase name for messages and command lines, such as `"crc32c"`.

@@ -267,8 +267,10 @@ impl Deframer for DefaultDeframer {
 
 /// Payloads from this size go out with their header in one vectored write: an unbuffered
 /// file or socket takes the frame in one system call, and a `BufWriter` hands a payload larger
-/// than its buffer straight to the inner writer without copying it. Smaller frames take two
-/// plain writes, which buffered writers absorb more cheaply than building the `IoSlice`s.
+/// than its buffer straight to the inner writer without copying it. Smaller frames are
+/// appended to a `Vec` sink (and so to a `FrameBuffer`) in one step, and take two plain
+/// writes into any other `Write`, which buffered writers absorb more cheaply than building
+/// the `IoSlice`s.
 const VECTORED_MIN_PAYLOAD: usize = 4096;
 
 /// Writes a large frame's header and payload whole, retrying `Interrupted`. Out of line:

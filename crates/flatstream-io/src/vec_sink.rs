@@ -1,8 +1,8 @@
-//! Short frames appended to a `Vec<u8>` sink (`Vec<u8>` or `&mut Vec<u8>`), which
-//! [`ChecksumFramer`](crate::ChecksumFramer) recognises by type, as the readers recognise
-//! bytes in memory (see `in_memory`): one capacity check for the whole frame, the header's
-//! fields stored straight from registers, and the payload (up to [`SHORT_PAYLOAD_MAX`]
-//! bytes) copied inline instead of through a call to `memcpy`.
+//! Frames of under 4 KiB of payload appended to a `Vec<u8>` sink (`Vec<u8>` or
+//! `&mut Vec<u8>`), which [`ChecksumFramer`](crate::ChecksumFramer) recognises by type, as
+//! the readers recognise bytes in memory (see `in_memory`): one capacity check for the whole
+//! frame, the header's fields stored straight from registers, and the payload copied inline
+//! (up to [`SHORT_PAYLOAD_MAX`] bytes) or with one call to `memcpy` (above).
 //!
 //! Measured on 64 B payloads into a reused `Vec`, `StreamWriter::write_payload` against the
 //! minimal loop's two `write_all` calls (single-cell harness, 1 MiB of frames):
