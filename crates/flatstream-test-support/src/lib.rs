@@ -56,6 +56,47 @@ pub fn check_paths_agree(small_inputs: fn(&[u8]) -> u64, large_inputs: fn(&[u8])
     }
 }
 
+/// Checks a checksum's CPU-specific short path against its reference at each of `lengths`
+/// and each offset in `starts`: every input the path takes (`Some`) must agree, and when
+/// `path_available` (the CPU, or Miri's build, has its features) it must take every one.
+/// Small enough for Miri with the lengths the checksum crates give it.
+///
+/// # Panics
+///
+/// On an input where the two disagree, naming its length and offset; when the path was
+/// available and refused an input.
+pub fn check_short_path(
+    short_path: impl Fn(&[u8]) -> Option<u64>,
+    reference: fn(&[u8]) -> u64,
+    lengths: &[usize],
+    starts: &[usize],
+    path_available: bool,
+) {
+    let longest = lengths.iter().max().copied().unwrap_or(0);
+    let furthest = starts.iter().max().copied().unwrap_or(0);
+    // The same bytes the crates' own loops used before they shared this one.
+    let data: Vec<u8> = (0..longest + furthest)
+        .map(|i| (i * 151 + 7) as u8 ^ (i >> 3) as u8)
+        .collect();
+    let mut taken = 0;
+    for &len in lengths {
+        for &start in starts {
+            let input = &data[start..start + len];
+            if let Some(crc) = short_path(input) {
+                assert_eq!(crc, reference(input), "{len} bytes at {start}");
+                taken += 1;
+            }
+        }
+    }
+    if path_available {
+        assert_eq!(
+            taken,
+            lengths.len() * starts.len(),
+            "the path refused inputs it should take"
+        );
+    }
+}
+
 /// Decodes lowercase or uppercase hex with no separators; `None` for an odd length or a
 /// character that is not a hex digit.
 pub fn decode_hex(hex: &str) -> Option<Vec<u8>> {
