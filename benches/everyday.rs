@@ -119,11 +119,9 @@ impl Runner<'_> {
 /// With `settle`, every sample starts after a read of [`SETTLE_BYTES`] of other memory, so
 /// that each body begins with the caches in the same state. Without it, a body over the
 /// large stream began where the body before it in the round left the last-level cache, and
-/// the rotation keeps that predecessor the same in every round: measured on the 64 MiB
-/// stream with XXH3 at 1 KiB, `loop_write_same` (after a body that had also read 64 MiB of
-/// payloads, leaving fewer lines dirty) ran at 1.22× `stream_write_finished` (after one
-/// that had only written), and `stream_write` at 1.19× `loop_write`; the same two jobs in
-/// a harness of their own ran at 1.00×.
+/// the rotation keeps that predecessor the same in every round. This holds the start equal;
+/// how much the predecessor had moved the cells was not measured apart from the code
+/// layout's share (`docs/benchmarks.md`, session 9), which turned out larger.
 #[allow(clippy::cast_sign_loss)] // A clamped positive count of calls.
 fn paired(bodies: &mut [Body<'_>], settle: bool) -> Vec<f64> {
     const SAMPLE: Duration = Duration::from_millis(4);
@@ -533,8 +531,8 @@ fn write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
     // the loop's builder with its data at the same byte of its page.
     let probe = Probe::new(payloads[0]);
     simple.write(&probe).unwrap();
-    let mut builder = builder_placed_at(payloads[0], probe.page_offset());
-    let mut again_builder = builder_placed_at(payloads[0], probe.page_offset());
+    let mut builder = builder_placed_at(&probe);
+    let mut again_builder = builder_placed_at(&probe);
     let written_len = count * (HEADER + builder.finished_data().len());
     // Ready payloads: the loop without the builder, against `write_payload`; and one
     // finished builder written `count` times (`write_finished`), against the same loop
@@ -631,23 +629,19 @@ fn write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
     ]
 }
 
-/// A `Blob` that notes where the builder it is serialized in put its finished data.
+/// A `Blob` that notes where the builder it is serialized in put its finished data, and how
+/// long that data is.
 struct Probe<'a> {
     payload: &'a [u8],
-    data_at: std::cell::Cell<usize>,
+    data: std::cell::Cell<(usize, usize)>,
 }
 
 impl<'a> Probe<'a> {
     fn new(payload: &'a [u8]) -> Self {
         Probe {
             payload,
-            data_at: std::cell::Cell::new(0),
+            data: std::cell::Cell::new((0, 0)),
         }
-    }
-
-    /// The byte of its page where the last builder put the finished data.
-    fn page_offset(&self) -> usize {
-        self.data_at.get() % PAGE
     }
 }
 
@@ -657,7 +651,8 @@ impl StreamSerialize for Probe<'_> {
         builder: &mut FlatBufferBuilder<'fbb, A>,
     ) -> flatstream::Result<()> {
         Blob(self.payload).serialize(builder)?;
-        self.data_at.set(builder.finished_data().as_ptr().addr());
+        let data = builder.finished_data();
+        self.data.set((data.as_ptr().addr(), data.len()));
         Ok(())
     }
 }
@@ -665,22 +660,20 @@ impl StreamSerialize for Probe<'_> {
 /// The page size the placement of [`write_bodies`] works in.
 const PAGE: usize = 4096;
 
-/// A builder that holds `payload` serialized with its finished data at byte `page_offset`
-/// of a page, and room to build any payload of that length again in place.
-fn builder_placed_at(payload: &[u8], page_offset: usize) -> FlatBufferBuilder<'static> {
-    let mut sized = FlatBufferBuilder::new();
-    Blob(payload).serialize(&mut sized).unwrap();
-    let data_len = sized.finished_data().len();
+/// A builder that holds the probe's payload serialized with its finished data at the byte
+/// of its page where the probe's last builder put it, and room to build any payload of that
+/// length again in place.
+fn builder_placed_at(probe: &Probe<'_>) -> FlatBufferBuilder<'static> {
+    let (data_at, data_len) = probe.data.get();
+    let page_offset = data_at % PAGE;
     // The builder builds back to front from the end of its buffer: the data begins
     // `data_len` bytes before the end, so the end is chosen within one page of room.
     let room = 2 * data_len + 64;
-    let buffer = vec![0u8; room + PAGE];
+    let mut buffer = vec![0u8; room + PAGE];
     let start = buffer.as_ptr().addr() + room - data_len;
-    let len = room + (page_offset + PAGE - start % PAGE) % PAGE;
-    let mut buffer = buffer;
-    buffer.truncate(len);
+    buffer.truncate(room + (page_offset + PAGE - start % PAGE) % PAGE);
     let mut builder = FlatBufferBuilder::from_vec(buffer);
-    Blob(payload).serialize(&mut builder).unwrap();
+    Blob(probe.payload).serialize(&mut builder).unwrap();
     assert_eq!(builder.finished_data().as_ptr().addr() % PAGE, page_offset);
     builder
 }
