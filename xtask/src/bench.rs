@@ -306,8 +306,8 @@ fn run_paired(run: usize, options: &Options, path: &Path) -> Result<Vec<Row>, St
 /// of their own for `seed` (lld's `--shuffle-sections`), so that each paired run measures
 /// another code layout and the median over the runs is not one layout's luck: where a loop
 /// lies in memory moved one cell by more than 10% from build to build. Falls back to the
-/// usual order when the linker refuses the option (it is lld's; Rust links with lld on
-/// x86-64 Linux since 1.90).
+/// usual order when that build fails (the option is lld's; Rust links with lld on x86-64
+/// Linux since 1.90).
 fn bench_binary_with_layout(seed: usize) -> Result<String, String> {
     let shuffle = format!("link-arg=-Wl,--shuffle-sections=.text*={seed}");
     let build = |extra: &[&str]| {
@@ -337,7 +337,8 @@ fn bench_binary_with_layout(seed: usize) -> Result<String, String> {
     };
     let mut output = build(&["-C", &shuffle])?;
     if !output.status.success() {
-        println!("the linker refused --shuffle-sections: this run keeps the usual layout");
+        // Most likely a linker other than lld; a compile error fails again below.
+        println!("the build with --shuffle-sections failed: trying the usual layout");
         output = build(&[])?;
     }
     if !output.status.success() {
