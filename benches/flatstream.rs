@@ -471,6 +471,8 @@ fn checksum_implementations(criterion: &mut Criterion) {
     for size in [
         8usize,
         16,
+        20,
+        24,
         32,
         64,
         128,
@@ -509,6 +511,8 @@ fn checksum_implementations(criterion: &mut Criterion) {
             crc_fast::checksum(CrcAlgorithm::Crc32IsoHdlc, data)
         });
         bench("crc32_crc32fast", &|data| u64::from(crc32fast::hash(data)));
+        // The crate as users call it: its own carry-less path from 20 to 127 bytes.
+        bench("crc32_flatstream", &|data| Crc32::new().calculate(data));
         bench("crc32c_table16", &|data| {
             u64::from(CRC32C_TABLE.checksum(data))
         });
