@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use flatbuffers::FlatBufferBuilder;
 use flatstream::{
-    Checksum, ChecksumDeframer, ChecksumFramer, Crc32, Crc32c, Deframer, NoChecksum, ReadMode,
-    StreamReader, StreamSerialize, StreamWriter, Xxh3,
+    Checksum, ChecksumDeframer, ChecksumFramer, Crc32, Crc32c, DefaultDeframer, DefaultFramer,
+    Deframer, Framer, NoChecksum, ReadMode, StreamReader, StreamSerialize, StreamWriter, Xxh3,
 };
 use flatstream_test_support::pseudo_random_bytes;
 
@@ -175,6 +175,44 @@ fn settle_caches() {
     });
 }
 
+/// The framer and deframer users take for a checksum: `DefaultFramer` and `DefaultDeframer`
+/// without one (what the README and the examples use), `ChecksumFramer` and
+/// `ChecksumDeframer` with one.
+trait Wired: Checksum + Copy + 'static {
+    type Framer: Framer;
+    type Deframer: Deframer;
+    fn framer(self) -> Self::Framer;
+    fn deframer(self) -> Self::Deframer;
+}
+
+impl Wired for NoChecksum {
+    type Framer = DefaultFramer;
+    type Deframer = DefaultDeframer;
+    fn framer(self) -> DefaultFramer {
+        DefaultFramer
+    }
+    fn deframer(self) -> DefaultDeframer {
+        DefaultDeframer::new()
+    }
+}
+
+macro_rules! checked {
+    ($($checksum:ty),*) => {$(
+        impl Wired for $checksum {
+            type Framer = ChecksumFramer<$checksum>;
+            type Deframer = ChecksumDeframer<$checksum>;
+            fn framer(self) -> Self::Framer {
+                ChecksumFramer::new(self)
+            }
+            fn deframer(self) -> Self::Deframer {
+                ChecksumDeframer::new(self)
+            }
+        }
+    )*};
+}
+
+checked!(Crc32, Crc32c, Xxh3);
+
 /// The minimal read loop: `read_exact` of the header into a fixed array, `read_exact` of the
 /// payload into one reused `Vec`, the checksum compared. No error location, no limit on the
 /// length, no memory policy: the floor the everyday reader is held to.
@@ -283,7 +321,7 @@ fn loop_header<const HEADER: usize, C: Checksum>(checksum: &C, payload: &[u8]) -
 }
 
 /// Runs every cell for one checksum whose header is `HEADER` bytes wide.
-fn cells<const HEADER: usize, C: Checksum + Copy + 'static>(
+fn cells<const HEADER: usize, C: Wired>(
     runner: &mut Runner<'_>,
     checksum: C,
     suffix: &str,
@@ -361,7 +399,7 @@ pub(crate) fn every_message<R, D: Deframer, M: ReadMode<R>>(
 }
 
 /// The reading operations of one checksum and size, over `stream`.
-fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
+fn read_bodies<const HEADER: usize, C: Wired>(
     checksum: C,
     size: usize,
     stream: &[u8],
@@ -377,15 +415,15 @@ fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
         }),
         Body::new("stream_read_message", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
-            each_message(StreamReader::new(cursor, ChecksumDeframer::new(checksum)))
+            each_message(StreamReader::new(cursor, checksum.deframer()))
         }),
         Body::new("stream_process_all", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
-            every_message(StreamReader::new(cursor, ChecksumDeframer::new(checksum)))
+            every_message(StreamReader::new(cursor, checksum.deframer()))
         }),
         Body::new("stream_messages", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
-            let mut reader = StreamReader::new(cursor, ChecksumDeframer::new(checksum));
+            let mut reader = StreamReader::new(cursor, checksum.deframer());
             let mut messages = reader.messages();
             let mut total = 0usize;
             while let Some(payload) = messages.next() {
@@ -399,7 +437,7 @@ fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
             let cursor = Cursor::new(black_box(stream));
             each_message(StreamReader::with_buffer_size(
                 cursor,
-                ChecksumDeframer::new(checksum),
+                checksum.deframer(),
                 flatstream::DEFAULT_BUFFER_SIZE,
             ))
         }),
@@ -407,24 +445,18 @@ fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
             let cursor = Cursor::new(black_box(stream));
             every_message(StreamReader::with_buffer_size(
                 cursor,
-                ChecksumDeframer::new(checksum),
+                checksum.deframer(),
                 flatstream::DEFAULT_BUFFER_SIZE,
             ))
         }),
         // The `BufRead` fast path: frames parsed where they lie in the cursor's buffer.
         Body::new("stream_in_place_read_message", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
-            each_message(StreamReader::in_place(
-                cursor,
-                ChecksumDeframer::new(checksum),
-            ))
+            each_message(StreamReader::in_place(cursor, checksum.deframer()))
         }),
         Body::new("stream_in_place_process_all", count, bytes, move || {
             let cursor = Cursor::new(black_box(stream));
-            every_message(StreamReader::in_place(
-                cursor,
-                ChecksumDeframer::new(checksum),
-            ))
+            every_message(StreamReader::in_place(cursor, checksum.deframer()))
         }),
         // The control: the same loop function called again from a body of its own, last in
         // the round. How far it lands from `loop_read` is how far the method's own noise
@@ -437,7 +469,7 @@ fn read_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
 
 /// Reading `path`: the minimal loop over a `BufReader<File>` (std's 8 KiB buffer), and
 /// `StreamReader::new` over the `File` itself (its own 64 KiB buffer).
-fn file_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
+fn file_bodies<const HEADER: usize, C: Wired>(
     checksum: C,
     size: usize,
     stream_len: usize,
@@ -450,7 +482,7 @@ fn file_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
             loop_read::<HEADER, C, _>(&checksum, std::io::BufReader::new(open()))
         }),
         Body::new("stream_file_read_message", count, stream_len, move || {
-            each_message(StreamReader::new(open(), ChecksumDeframer::new(checksum)))
+            each_message(StreamReader::new(open(), checksum.deframer()))
         }),
     ]
 }
@@ -459,7 +491,7 @@ fn file_bodies<const HEADER: usize, C: Checksum + Copy + 'static>(
 /// per call (a writer per capture), flushed at the end: the minimal loop's two `write_all`s
 /// into it, and `StreamWriter::write_payload` into it. The file is `/dev/null`, opened once,
 /// so that the pass measures the path to the file and not the disk.
-fn file_write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
+fn file_write_bodies<'a, const HEADER: usize, C: Wired>(
     checksum: C,
     size: usize,
     payloads: &'a [&'a [u8]],
@@ -480,8 +512,7 @@ fn file_write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
             count
         }),
         Body::new("stream_file_write_payload", count, written_len, move || {
-            let mut writer =
-                StreamWriter::buffered(&*null, ChecksumFramer::new(checksum), FILE_WRITE_BUFFER);
+            let mut writer = StreamWriter::buffered(&*null, checksum.framer(), FILE_WRITE_BUFFER);
             for payload in payloads {
                 writer.write_payload(payload).unwrap();
             }
@@ -519,13 +550,13 @@ fn lent<F: flatstream::Framer>(
 /// builders per offset within 2% (`docs/benchmarks.md`). So `loop_write`'s builder is put
 /// at the page offset where `stream_write`'s own builder holds its data, and
 /// `loop_write_same` and `stream_write_finished` read one and the same builder.
-fn write_bodies<'a, const HEADER: usize, C: Checksum + Copy + 'static>(
+fn write_bodies<'a, const HEADER: usize, C: Wired>(
     checksum: C,
     size: usize,
     payloads: &'a [&'a [u8]],
 ) -> Vec<Body<'a>> {
     let count = payloads.len();
-    let writer = || StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum));
+    let writer = || StreamWriter::new(Vec::new(), checksum.framer());
     let (mut simple, mut expert, mut raw) = (writer(), writer(), writer());
     // Where `simple`'s builder holds a payload of this cell once it has grown to it, and
     // the loop's builder with its data at the same byte of its page.
