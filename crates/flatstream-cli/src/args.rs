@@ -70,7 +70,8 @@ impl ChecksumName {
 /// The parser of a checksum name: `auto` or a [`ChecksumKind`] name, which clap lists in
 /// `--help` and in the error for any other word.
 fn checksum_names() -> impl TypedValueParser<Value = ChecksumName> {
-    let names = std::iter::once("auto").chain(ChecksumKind::all().iter().map(|kind| kind.name()));
+    let names =
+        std::iter::once("auto").chain(ChecksumKind::all().iter().copied().map(ChecksumKind::name));
     clap::builder::PossibleValuesParser::new(names).map(|name| ChecksumName(name.parse().ok()))
 }
 

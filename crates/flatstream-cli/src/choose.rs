@@ -38,11 +38,8 @@ impl Chosen {
         self.kind.name()
     }
 
-    pub(crate) fn deframer(
-        self,
-        max_frame_len: usize,
-    ) -> ChecksumDeframer<Box<dyn Checksum + Send + Sync>> {
-        ChecksumDeframer::new(self.kind.checksum()).with_max_frame_len(max_frame_len)
+    pub(crate) fn deframer(self, max_frame_len: usize) -> ChecksumDeframer<ChecksumKind> {
+        ChecksumDeframer::new(self.kind).with_max_frame_len(max_frame_len)
     }
 }
 
@@ -138,7 +135,7 @@ fn torn_first_frame_under_every_width(bytes: &[u8], max_frame_len: usize) -> boo
     let payload_len = payload_len as usize;
     payload_len <= max_frame_len
         && ChecksumKind::all().iter().all(|kind| {
-            let header_len = flatstream::wire::LENGTH_LEN + kind.checksum().size();
+            let header_len = flatstream::wire::LENGTH_LEN + kind.size();
             header_len.saturating_add(payload_len) > bytes.len()
         })
 }

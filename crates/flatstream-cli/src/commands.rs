@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use flatstream::compress::Zstd;
 use flatstream::{
-    MappedBytes, NoValidator, StreamEnd, StructuralValidator, Truncate, TypedValidator, Validator,
-    recover_file_with_progress, salvage_slice_with_progress,
+    Checksum, MappedBytes, NoValidator, StreamEnd, StructuralValidator, Truncate, TypedValidator,
+    Validator, recover_file_with_progress, salvage_slice_with_progress,
 };
 use flatstream_telemetry_schema::{Event, TelemetryEvent};
 use serde_json::json;
@@ -122,8 +122,7 @@ impl Compression {
             return None;
         }
         let messages: u64 = sizes.values().sum();
-        let header_len =
-            (flatstream::wire::LENGTH_LEN + scan.checksum.kind.checksum().size()) as u64;
+        let header_len = (flatstream::wire::LENGTH_LEN + scan.checksum.kind.size()) as u64;
         let uncompressed_bytes = messages * header_len + payload_bytes;
         Some(Compression {
             messages,
@@ -296,7 +295,7 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
         let mut writer = MessageWriter::new(
             io::stdout().lock(),
             256 * 1024,
-            checksum.checksum(),
+            checksum,
             &options.compression,
             &options.encryption,
             options.max_frame_len,
@@ -329,7 +328,7 @@ pub(crate) fn pack(options: &Options, args: &PackArgs) -> Result<(), Failure> {
     let mut writer = MessageWriter::new(
         output,
         256 * 1024,
-        checksum.checksum(),
+        checksum,
         &options.compression,
         &options.encryption,
         options.max_frame_len,
@@ -837,7 +836,7 @@ pub(crate) fn convert(options: &Options, args: &ConvertArgs) -> Result<(), Failu
     let mut writer = MessageWriter::new(
         output,
         256 * 1024,
-        args.to.for_writing().checksum(),
+        args.to.for_writing(),
         &options.compression,
         &options.encryption,
         options.max_frame_len,
@@ -901,7 +900,7 @@ pub(crate) fn generate(options: &Options, command: &GenCommand) -> Result<(), Fa
     let mut writer = MessageWriter::new(
         output,
         1024 * 1024,
-        options.checksum.for_writing().checksum(),
+        options.checksum.for_writing(),
         &options.compression,
         &options.encryption,
         options.max_frame_len,

@@ -13,7 +13,7 @@ use flatstream::compress::{
 };
 use flatstream::wire::LENGTH_LEN;
 use flatstream::{
-    Checksum, Deframer, DeframerExt, Error, FrameBuffer, NoValidator, Result, StreamSerialize,
+    ChecksumKind, Deframer, DeframerExt, Error, FrameBuffer, NoValidator, Result, StreamSerialize,
     StreamWriter, ValidatingDeframer, Validator,
 };
 
@@ -144,7 +144,7 @@ impl<W: Write> MessageWriter<W> {
     pub(crate) fn new(
         writer: W,
         buffer_size: usize,
-        checksum: Box<dyn Checksum + Send + Sync>,
+        checksum: ChecksumKind,
         compression: &CompressionArgs,
         encryption: &EncryptionArgs,
         max_frame_len: usize,

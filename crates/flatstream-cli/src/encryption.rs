@@ -11,7 +11,7 @@ use flatstream::encrypt::{
     Key,
 };
 use flatstream::{
-    BoundedFramer, Checksum, ChecksumFramer, Deframer, Framer, FramerExt, Result, StreamReader,
+    BoundedFramer, ChecksumFramer, ChecksumKind, Deframer, Framer, FramerExt, Result, StreamReader,
     ZeroFillGuard,
 };
 use zeroize::Zeroize;
@@ -175,7 +175,7 @@ pub(crate) enum CliFramer {
 /// encrypted payload is measured as written, not as the message it carries), and frames the
 /// reading commands would report as zero fill (a run of empty payloads: every stream this
 /// command writes verifies).
-type WireFramer = BoundedFramer<ZeroFillGuard<Box<dyn Checksum + Send + Sync>>>;
+type WireFramer = BoundedFramer<ZeroFillGuard<ChecksumKind>>;
 
 impl CliFramer {
     /// A framer checksumming with `checksum`, encrypting with `key` when given, that writes
@@ -185,7 +185,7 @@ impl CliFramer {
     ///
     /// Exit status 2 when the operating system gives no random stream id.
     pub(crate) fn new(
-        checksum: Box<dyn Checksum + Send + Sync>,
+        checksum: ChecksumKind,
         key: Option<&(Key, Cipher)>,
         max_frame_len: usize,
         output: &Path,

@@ -213,7 +213,7 @@ pub(crate) fn scan(
 
 /// Every deframer of a scan, innermost first: checksum and zero fill, decryption,
 /// decompression, validation.
-type FullDeframer = ScanDeframer<MaybeDecrypting<ZeroFillCheck<Box<dyn Checksum + Send + Sync>>>>;
+type FullDeframer = ScanDeframer<MaybeDecrypting<ZeroFillCheck<ChecksumKind>>>;
 
 /// The deframer a scan reads with: checksum (and zero fill), then decryption, then
 /// decompression or unchunking, then validation, as the options say (`--follow` reads with
@@ -233,7 +233,7 @@ pub(crate) fn deframer(
             )
             .is_some_and(|payload| is_chunk(&payload))
         } else {
-            compression::first_payload_is_chunk(path, checksum.kind.checksum().size())
+            compression::first_payload_is_chunk(path, checksum.kind.size())
         }
     };
     reading(

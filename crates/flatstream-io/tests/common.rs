@@ -19,7 +19,11 @@ pub(crate) const ALGORITHMS: [&str; 6] = ["none", "crc16", "crc32", "crc32c", "c
 
 #[test]
 fn algorithms_are_every_checksum_kind() {
-    let kinds: Vec<&str> = ChecksumKind::all().iter().map(|kind| kind.name()).collect();
+    let kinds: Vec<&str> = ChecksumKind::all()
+        .iter()
+        .copied()
+        .map(ChecksumKind::name)
+        .collect();
     assert_eq!(kinds, ALGORITHMS);
 }
 

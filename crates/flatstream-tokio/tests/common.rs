@@ -12,5 +12,5 @@ pub(crate) fn checksum_by_name(name: &str) -> Box<dyn Checksum + Send + Sync> {
 
 /// Every algorithm's name.
 pub(crate) fn algorithms() -> impl Iterator<Item = &'static str> {
-    ChecksumKind::all().iter().map(|kind| kind.name())
+    ChecksumKind::all().iter().copied().map(ChecksumKind::name)
 }
