@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 
 use serde_json::Value;
 
+mod checksum_kinds;
 mod compress;
 mod edges;
 mod encrypt;
