@@ -15,9 +15,9 @@ pub use flatstream_core::Checksum;
 // Slice-by-16 tables, built at compile time: 16 bytes per step instead of one.
 static TABLE: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISO_HDLC);
 
-/// Inputs shorter than this go through the table; longer ones through this crate's carry-less
-/// path (20 to 127 bytes on x86-64 with PCLMULQDQ) or `crc32fast` (PCLMULQDQ,
-/// runtime-detected). The table runs fast only near a multiple of 16 bytes (16 to 19 B lead
+/// Inputs shorter than this go through [`short_checksum`] (the table, or `crc32fast` from 8
+/// to 15 bytes); longer ones through this crate's carry-less path (20 to 127 bytes on x86-64
+/// with PCLMULQDQ, SSSE3 and SSE4.1) or `crc32fast` (PCLMULQDQ, runtime-detected). The table runs fast only near a multiple of 16 bytes (16 to 19 B lead
 /// the carry-less path, 20 B is even, 24 B runs 0.62× and 28 B 0.42× of it).
 ///
 /// Measured with the `checksum_impl` benchmark group and through `StreamReader`; the
@@ -146,8 +146,8 @@ mod tests {
         );
     }
 
-    // Outside attack on the carry-less path (`clmul`): 16 to 31 bytes reach it only here
-    // (`calculate` takes the table below 32), so these call it directly. The integration
+    // Outside attack on the carry-less path (`clmul`): 16 to 19 bytes reach it only here
+    // (`calculate` takes its short path below 20), so these call it directly. The integration
     // tests (`tests/clmul_attacks.rs`) attack it through `calculate`.
 
     /// CRC-32/ISO-HDLC from its definition, one bit at a time.

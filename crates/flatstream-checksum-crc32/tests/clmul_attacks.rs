@@ -1,6 +1,6 @@
 //! Outside attack on the carry-less-multiply path (`src/clmul.rs`), which
-//! `Crc32::calculate` takes for 32 to 127 bytes on x86-64 with PCLMULQDQ and SSE4.1 (the
-//! table below 32, `crc32fast` from 128): every result is compared with a CRC written
+//! `Crc32::calculate` takes for 20 to 127 bytes on x86-64 with PCLMULQDQ and SSE4.1 (the
+//! table or `crc32fast` below 20, `crc32fast` from 128): every result is compared with a CRC written
 //! here from the definition, bit by bit, and with `crc32fast`.
 
 use flatstream_checksum_crc32::{Checksum, Crc32};
