@@ -17,8 +17,9 @@ static TABLE: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISO_HDLC)
 
 /// Inputs shorter than this go through [`short_checksum`] (the table, or `crc32fast` from 8
 /// to 15 bytes); longer ones through this crate's carry-less path (20 to 127 bytes on x86-64
-/// with PCLMULQDQ, SSSE3 and SSE4.1) or `crc32fast` (PCLMULQDQ, runtime-detected). The table runs fast only near a multiple of 16 bytes (16 to 19 B lead
-/// the carry-less path, 20 B is even, 24 B runs 0.62× and 28 B 0.42× of it).
+/// with PCLMULQDQ, SSSE3 and SSE4.1) or `crc32fast` (PCLMULQDQ, runtime-detected). The table
+/// runs fast only near a multiple of 16 bytes (16 to 19 B lead the carry-less path, 20 B is
+/// even, 24 B runs 0.62× and 28 B 0.42× of it).
 ///
 /// Measured with the `checksum_impl` benchmark group and through `StreamReader`; the
 /// figures are in `docs/benchmarks.md` ("Cut-overs").

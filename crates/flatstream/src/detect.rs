@@ -31,6 +31,45 @@ pub enum ChecksumKind {
     Xxh3,
 }
 
+/// `$body` with `$checksum` bound to the algorithm `$kind` names, as its own type: the one
+/// table from variant to type, which every method that dispatches on the variant goes
+/// through.
+macro_rules! with_algorithm {
+    ($kind:expr, $checksum:ident => $body:expr) => {
+        match $kind {
+            ChecksumKind::None => {
+                let $checksum = NoChecksum;
+                $body
+            }
+            #[cfg(feature = "crc16")]
+            ChecksumKind::Crc16 => {
+                let $checksum = crate::Crc16::new();
+                $body
+            }
+            #[cfg(feature = "crc32")]
+            ChecksumKind::Crc32 => {
+                let $checksum = crate::Crc32::new();
+                $body
+            }
+            #[cfg(feature = "crc32c")]
+            ChecksumKind::Crc32c => {
+                let $checksum = crate::Crc32c::new();
+                $body
+            }
+            #[cfg(feature = "crc64")]
+            ChecksumKind::Crc64 => {
+                let $checksum = crate::Crc64::new();
+                $body
+            }
+            #[cfg(feature = "xxh3")]
+            ChecksumKind::Xxh3 => {
+                let $checksum = crate::Xxh3::new();
+                $body
+            }
+        }
+    };
+}
+
 impl ChecksumKind {
     /// Every algorithm compiled in, `none` first.
     pub fn all() -> &'static [ChecksumKind] {
@@ -51,36 +90,12 @@ impl ChecksumKind {
 
     /// The algorithm, ready to frame or verify with.
     pub fn checksum(self) -> Box<dyn Checksum + Send + Sync> {
-        match self {
-            ChecksumKind::None => Box::new(NoChecksum),
-            #[cfg(feature = "crc16")]
-            ChecksumKind::Crc16 => Box::new(crate::Crc16::new()),
-            #[cfg(feature = "crc32")]
-            ChecksumKind::Crc32 => Box::new(crate::Crc32::new()),
-            #[cfg(feature = "crc32c")]
-            ChecksumKind::Crc32c => Box::new(crate::Crc32c::new()),
-            #[cfg(feature = "crc64")]
-            ChecksumKind::Crc64 => Box::new(crate::Crc64::new()),
-            #[cfg(feature = "xxh3")]
-            ChecksumKind::Xxh3 => Box::new(crate::Xxh3::new()),
-        }
+        with_algorithm!(self, checksum => Box::new(checksum))
     }
 
     /// Its name, as [`Checksum::name`] gives it and [`FromStr`] takes it.
     pub fn name(self) -> &'static str {
-        match self {
-            ChecksumKind::None => NoChecksum.name(),
-            #[cfg(feature = "crc16")]
-            ChecksumKind::Crc16 => crate::Crc16::new().name(),
-            #[cfg(feature = "crc32")]
-            ChecksumKind::Crc32 => crate::Crc32::new().name(),
-            #[cfg(feature = "crc32c")]
-            ChecksumKind::Crc32c => crate::Crc32c::new().name(),
-            #[cfg(feature = "crc64")]
-            ChecksumKind::Crc64 => crate::Crc64::new().name(),
-            #[cfg(feature = "xxh3")]
-            ChecksumKind::Xxh3 => crate::Xxh3::new().name(),
-        }
+        with_algorithm!(self, checksum => checksum.name())
     }
 }
 
@@ -109,38 +124,12 @@ impl ChecksumKind {
 impl Checksum for ChecksumKind {
     #[inline]
     fn size(&self) -> usize {
-        match self {
-            ChecksumKind::None => 0,
-            #[cfg(feature = "crc16")]
-            ChecksumKind::Crc16 => 2,
-            #[cfg(feature = "crc32")]
-            ChecksumKind::Crc32 => 4,
-            #[cfg(feature = "crc32c")]
-            ChecksumKind::Crc32c => 4,
-            #[cfg(feature = "crc64")]
-            ChecksumKind::Crc64 => 8,
-            #[cfg(feature = "xxh3")]
-            ChecksumKind::Xxh3 => 8,
-        }
+        with_algorithm!(self, checksum => checksum.size())
     }
 
     #[inline]
     fn calculate(&self, payload: &[u8]) -> u64 {
-        // Unused when no algorithm's feature is on.
-        let _ = payload;
-        match self {
-            ChecksumKind::None => 0,
-            #[cfg(feature = "crc16")]
-            ChecksumKind::Crc16 => by_kind::crc16(payload),
-            #[cfg(feature = "crc32")]
-            ChecksumKind::Crc32 => by_kind::crc32(payload),
-            #[cfg(feature = "crc32c")]
-            ChecksumKind::Crc32c => by_kind::crc32c(payload),
-            #[cfg(feature = "crc64")]
-            ChecksumKind::Crc64 => by_kind::crc64(payload),
-            #[cfg(feature = "xxh3")]
-            ChecksumKind::Xxh3 => by_kind::xxh3(payload),
-        }
+        with_algorithm!(self, checksum => out_of_line::calculate(&checksum, payload))
     }
 
     fn name(&self) -> &'static str {
@@ -148,7 +137,10 @@ impl Checksum for ChecksumKind {
     }
 
     /// As each algorithm's own `verify`: `none` accepts any stored value, as [`NoChecksum`]
-    /// does (found by an outside attack: the trait's default compared it with 0).
+    /// does (found by an outside attack: the trait's default compared it with 0); the others
+    /// compare, as the trait's default does. The comparison stays inline: each algorithm's
+    /// `verify` called out of line instead ran at 0.85 to 0.87× the algorithm's own type
+    /// (64 B CRC-32C frames from a file) against 0.89 to 0.92× this way.
     #[inline]
     fn verify(&self, expected: u64, payload: &[u8]) -> Result<()> {
         if *self == ChecksumKind::None {
@@ -165,38 +157,12 @@ impl Checksum for ChecksumKind {
 
 /// Each algorithm behind one call, for [`ChecksumKind`]'s `calculate`: inlined, every
 /// algorithm's code would sit in the caller's per-frame loop.
-mod by_kind {
-    #[allow(unused_imports)] // Used by every algorithm's function; none without a feature.
+mod out_of_line {
     use flatstream_core::Checksum;
 
-    #[cfg(feature = "crc16")]
     #[inline(never)]
-    pub(super) fn crc16(payload: &[u8]) -> u64 {
-        crate::Crc16::new().calculate(payload)
-    }
-
-    #[cfg(feature = "crc32")]
-    #[inline(never)]
-    pub(super) fn crc32(payload: &[u8]) -> u64 {
-        crate::Crc32::new().calculate(payload)
-    }
-
-    #[cfg(feature = "crc32c")]
-    #[inline(never)]
-    pub(super) fn crc32c(payload: &[u8]) -> u64 {
-        crate::Crc32c::new().calculate(payload)
-    }
-
-    #[cfg(feature = "crc64")]
-    #[inline(never)]
-    pub(super) fn crc64(payload: &[u8]) -> u64 {
-        crate::Crc64::new().calculate(payload)
-    }
-
-    #[cfg(feature = "xxh3")]
-    #[inline(never)]
-    pub(super) fn xxh3(payload: &[u8]) -> u64 {
-        crate::Xxh3::new().calculate(payload)
+    pub(super) fn calculate<C: Checksum>(checksum: &C, payload: &[u8]) -> u64 {
+        checksum.calculate(payload)
     }
 }
 
