@@ -29,9 +29,16 @@ pub struct Progress {
     pub(crate) position: u64,
     /// Where the last delivered frame began.
     pub(crate) last_frame_offset: u64,
-    /// Whether an error left the stream inside a frame.
-    failed: bool,
+    /// [`FAILED`] once an error left the stream inside a frame; [`UPKEEP_DUE`] while a
+    /// `StreamReader` has its own bookkeeping to do before the next frame. Zero on the path
+    /// of a frame after a frame read in place: one test of one byte.
+    state: u8,
 }
+
+/// [`Progress::state`]: an error left the stream inside a frame.
+const FAILED: u8 = 1;
+/// [`Progress::state`]: a `StreamReader`'s upkeep is due (see [`Progress::upkeep_due`]).
+const UPKEEP_DUE: u8 = 2;
 
 impl Progress {
     /// Frames consumed whole (delivered, or rejected after being read in full): the index
@@ -56,7 +63,7 @@ impl Progress {
     /// stopped, once [`fail`](Self::fail) has stopped it.
     #[inline]
     pub fn check_usable(&self) -> Result<(), Error> {
-        if self.failed {
+        if self.state & FAILED != 0 {
             Err(Error::invalid_frame(
                 "the reader stopped at an earlier error in this frame; frames after it cannot \
                  be located",
@@ -91,7 +98,7 @@ impl Progress {
             self.frames_read += 1;
             self.position += frame_len;
         } else {
-            self.failed = true;
+            self.state |= FAILED;
         }
         error
     }
@@ -112,7 +119,33 @@ impl Progress {
 
     /// Whether an error stopped the reader.
     pub fn is_failed(&self) -> bool {
-        self.failed
+        self.state & FAILED != 0
+    }
+
+    /// Whether a `StreamReader` must do its upkeep before the next frame: refuse to read
+    /// after a failure, apply the memory policy to its payload buffer and empty it. Not
+    /// due between frames read in place (from its buffer or the caller's bytes) while the
+    /// payload buffer is empty and within the size the policy keeps: then the only test
+    /// on a frame's path is this one (measured: `read_message` of 64 B frames through the
+    /// buffer went from 0.89 to 0.9x the minimal buffered loop without a checksum).
+    #[inline]
+    pub(crate) fn upkeep_due(&self) -> bool {
+        self.state != 0
+    }
+
+    /// Makes the upkeep due before the next frame: after any path that may have left a
+    /// payload, or a larger payload buffer, behind (a frame read through `Read`, a payload
+    /// an adapter transformed, the end of the stream), and whenever the policy changes.
+    #[inline]
+    pub(crate) fn schedule_upkeep(&mut self) {
+        self.state |= UPKEEP_DUE;
+    }
+
+    /// The upkeep is done: frames read in place need none until the next
+    /// [`schedule_upkeep`](Self::schedule_upkeep) (a failure stays).
+    #[inline]
+    pub(crate) fn upkeep_done(&mut self) {
+        self.state &= !UPKEEP_DUE;
     }
 }
 

@@ -199,11 +199,14 @@ impl<R: BufRead, D: Deframer> StreamReader<R, D, InPlace> {
 
 impl<R, D, M> StreamReader<R, D, M> {
     fn with_mode(reader: R, deframer: D, capacity: usize, mode: M) -> Self {
+        let mut progress = Progress::default();
+        // The payload buffer's capacity is the caller's: the policy looks at it first.
+        progress.schedule_upkeep();
         StreamReader {
             reader,
             deframer,
             payload: Vec::with_capacity(capacity),
-            progress: Progress::default(),
+            progress,
             memory: MemoryPolicy::default(),
             shrink: ShrinkTracker::default(),
             mode,
@@ -215,6 +218,7 @@ impl<R, D, M> StreamReader<R, D, M> {
     #[must_use]
     pub fn with_memory_policy(mut self, policy: MemoryPolicy) -> Self {
         self.memory = policy;
+        self.progress.schedule_upkeep();
         self
     }
 
@@ -246,16 +250,27 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn next_payload(&mut self) -> (Result<Option<&[u8]>>, &Progress) {
-        if let Err(error) = self.progress.check_usable() {
-            return (Err(error), &self.progress);
-        }
-        // The previous payload is no longer borrowed: shrink now if the policy says so.
-        if self
-            .shrink
-            .observe(&self.memory, self.payload.len(), self.payload.capacity())
-        {
+        // After a frame read in place, with the payload buffer empty and small, there is
+        // nothing to do here: one test (see `Progress::upkeep_due`). The modes schedule the
+        // upkeep on every other path.
+        if self.progress.upkeep_due() {
+            if let Err(error) = self.progress.check_usable() {
+                return (Err(error), &self.progress);
+            }
+            // The previous payload is no longer borrowed: shrink now if the policy says so.
+            if self
+                .shrink
+                .observe(&self.memory, self.payload.len(), self.payload.capacity())
+            {
+                self.payload.shrink_to(self.memory.retained());
+            }
+            // Empty from here on for frames read in place (the policy counts it).
             self.payload.clear();
-            self.payload.shrink_to(self.memory.retained());
+            // A buffer the policy may yet shrink keeps the upkeep due, so that the policy
+            // sees every message.
+            if self.payload.capacity() <= self.memory.retained() {
+                self.progress.upkeep_done();
+            }
         }
         let read = self.mode.read_frame(
             &mut self.reader,
@@ -304,6 +319,7 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
             {
                 // The source ended between frames; the deframer may require the stream to
                 // end otherwise (with a final frame).
+                self.progress.schedule_upkeep();
                 return match self.deframer.decode_frame(&[], &mut self.payload) {
                     Ok(_) => Ok(()),
                     Err(error) => Err(self.progress.fail(error)),
@@ -561,8 +577,10 @@ impl<R: Read> ReadMode<R> for Copying {
         source: &'a mut R,
         deframer: &mut D,
         payload: &'a mut Vec<u8>,
-        _progress: &mut Progress,
+        progress: &mut Progress,
     ) -> Result<Option<(&'a [u8], usize)>> {
+        // Every payload lands in the payload buffer.
+        progress.schedule_upkeep();
         Ok(deframer
             .read_frame(source, payload)?
             .map(|frame_len| (&payload[..], frame_len)))
@@ -740,6 +758,8 @@ impl InPlace {
         payload: &'a mut Vec<u8>,
         progress: &mut Progress,
     ) -> Result<Option<(&'a [u8], usize)>> {
+        // A payload may land in the payload buffer here.
+        progress.schedule_upkeep();
         // `read_frame` settled the last frame before it came here.
         let (found, buffer_start) = loop {
             match Self::find(source, deframer, payload)? {
@@ -858,12 +878,13 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         // Bytes in memory (`&[u8]`, a cursor over them): the frame where it lies, and the
         // source moved past it at once (the payload borrows the caller's bytes, not the
         // source), as `StreamReader::new` reads them.
+        // (The payload buffer is empty on entry: the reader's upkeep empties it.)
         match in_memory::next_frame(source, deframer, &mut self.stride) {
-            in_memory::Taken::Frame(frame, frame_len) => {
-                payload.clear();
-                return Ok(Some((frame, frame_len)));
+            in_memory::Taken::Frame(frame, frame_len) => return Ok(Some((frame, frame_len))),
+            in_memory::Taken::End => {
+                progress.schedule_upkeep();
+                return deframer.decode_frame(&[], payload).map(|_| None);
             }
-            in_memory::Taken::End => return deframer.decode_frame(&[], payload).map(|_| None),
             in_memory::Taken::Elsewhere => {}
         }
         // The frame per call: whole in the source's buffer and passed through. The source
@@ -873,6 +894,7 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         let whole = match source.fill_buf() {
             Ok([]) => {
                 // The deframer may require the stream to end otherwise (with a final frame).
+                progress.schedule_upkeep();
                 return deframer.decode_frame(&[], payload).map(|_| None);
             }
             Ok(held) => deframer
@@ -885,7 +907,6 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         let Some((frame, buffer_start)) = whole else {
             return self.read_general(source, deframer, payload, progress);
         };
-        payload.clear();
         self.lend(source, frame.payload, buffer_start, frame.len)
     }
 

@@ -207,29 +207,62 @@ fn hostile_lengths_allocate_nothing_large() {
 #[test]
 fn reader_gives_memory_back_after_a_spike() {
     use flatstream_io::{DefaultDeframer, DefaultFramer, MemoryPolicy};
+    fn gives_back<R, M: flatstream_io::ReadMode<R>>(
+        mut reader: StreamReader<R, DefaultDeframer, M>,
+        mode: &str,
+    ) {
+        for spike in 0..2 {
+            reader.read_message().unwrap();
+            assert!(reader.buffer_capacity() >= 4 << 20, "{mode}, spike {spike}");
+            for _ in 0..99 {
+                reader.read_message().unwrap();
+            }
+            assert!(
+                reader.buffer_capacity() >= 4 << 20,
+                "{mode}, spike {spike}: too early"
+            );
+            reader.read_message().unwrap();
+            reader.read_message().unwrap();
+            assert!(
+                reader.buffer_capacity() <= 64 * 1024,
+                "{mode}, spike {spike}: {}",
+                reader.buffer_capacity()
+            );
+        }
+        assert_eq!(reader.read_message().unwrap(), None, "{mode}");
+    }
+
     let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-    writer.write_payload(&vec![1u8; 4 << 20]).unwrap();
-    for i in 0..200u8 {
-        writer.write_payload(&payload_of(100, i)).unwrap();
+    // Two spikes: the second comes after small frames have been read in place.
+    for _ in 0..2 {
+        writer.write_payload(&vec![1u8; 4 << 20]).unwrap();
+        for i in 0..101u8 {
+            writer.write_payload(&payload_of(100, i)).unwrap();
+        }
     }
     let stream = writer.into_inner();
     let policy = MemoryPolicy::new().retain(64 * 1024).after(100);
-    // Through the reader's own buffer (bytes in memory would be read where they lie, the
-    // payload buffer never used).
-    let mut reader = StreamReader::new(Opaque(stream.as_slice()), DefaultDeframer::new())
-        .with_memory_policy(policy);
-    reader.read_message().unwrap();
-    assert!(reader.buffer_capacity() >= 4 << 20);
-    for _ in 0..99 {
-        reader.read_message().unwrap();
-    }
-    assert!(reader.buffer_capacity() >= 4 << 20, "too early");
-    reader.read_message().unwrap();
-    reader.read_message().unwrap();
-    assert!(
-        reader.buffer_capacity() <= 64 * 1024,
-        "{}",
-        reader.buffer_capacity()
+    // The spike lands in the payload buffer, the small frames after it do not (bytes in
+    // memory would be read where they lie, the payload buffer never used): through the
+    // reader's own buffer, through a `BufRead`'s, and one frame at a time. Small frames
+    // read in place skip the reader's upkeep only once the buffer is small again.
+    gives_back(
+        StreamReader::new(Opaque(stream.as_slice()), DefaultDeframer::new())
+            .with_memory_policy(policy),
+        "buffered",
+    );
+    gives_back(
+        StreamReader::in_place(
+            std::io::BufReader::new(Opaque(stream.as_slice())),
+            DefaultDeframer::new(),
+        )
+        .with_memory_policy(policy),
+        "in place",
+    );
+    gives_back(
+        StreamReader::unbuffered(stream.as_slice(), DefaultDeframer::new())
+            .with_memory_policy(policy),
+        "unbuffered",
     );
 
     // Never shrinking is a choice too.

@@ -949,3 +949,88 @@ fn a_buffer_smaller_than_the_peek_is_not_an_end_of_stream() {
         assert_eq!(got, want, "buffer {size}");
     }
 }
+
+/// After an error that stops the reader, every later read is refused, however the frames
+/// before it were read: parsed in the reader's buffer, in the caller's bytes, in a
+/// `BufRead`'s buffer (between such frames `read_message` skips its upkeep, see
+/// `Progress::upkeep_due`), or by `process_all`'s runs, which can stop the reader themselves.
+#[test]
+fn a_stopped_reader_stays_stopped_after_frames_read_in_place() {
+    fn stays_stopped<R, M: ReadMode<R>>(
+        mut reader: StreamReader<R, flatstream_io::DefaultDeframer, M>,
+        mode: &str,
+    ) {
+        for i in 0..10u8 {
+            assert_eq!(
+                reader.read_message().unwrap(),
+                Some(&[i; 10][..]),
+                "{mode}: frame {i}"
+            );
+        }
+        let error = reader.read_message().unwrap_err();
+        assert!(error.is_torn_tail(), "{mode}: {error}");
+        let stopped_at = (reader.frames_read(), reader.position());
+        assert_eq!(stopped_at, (10, 140), "{mode}");
+        for _ in 0..3 {
+            let error = reader.read_message().unwrap_err();
+            assert!(
+                describe(&error).contains("stopped at an earlier error"),
+                "{mode}: {error}"
+            );
+            assert_eq!((reader.frames_read(), reader.position()), stopped_at);
+        }
+        assert!(reader.messages().next().is_none(), "{mode}");
+    }
+
+    let payloads: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 10]).collect();
+    let good = stream("none", &payloads);
+    // Ten whole frames, then a torn one: its header says 10 bytes, 3 follow.
+    let mut torn = good.clone();
+    torn.extend_from_slice(&10u32.to_le_bytes());
+    torn.extend_from_slice(&[9; 3]);
+
+    let deframer = flatstream_io::DefaultDeframer::new;
+    stays_stopped(
+        StreamReader::new(crate::common::Opaque(torn.as_slice()), deframer()),
+        "buffered",
+    );
+    stays_stopped(
+        StreamReader::new(Cursor::new(&torn[..]), deframer()),
+        "in memory",
+    );
+    stays_stopped(
+        StreamReader::in_place(
+            BufReader::new(crate::common::Opaque(torn.as_slice())),
+            deframer(),
+        ),
+        "in place",
+    );
+    stays_stopped(
+        StreamReader::unbuffered(torn.as_slice(), deframer()),
+        "unbuffered",
+    );
+
+    // Stopped by `process_all`'s run over a `BufRead` (a source error from `fill_buf`),
+    // after frames read in place by `read_message`: the next read is refused too.
+    let mut reader = StreamReader::in_place(
+        BufReader::with_capacity(
+            14,
+            FailsOnce {
+                bytes: &good,
+                pos: 0,
+                fail_at: Some(14 * 6),
+            },
+        ),
+        deframer(),
+    );
+    for i in 0..2u8 {
+        assert_eq!(reader.read_message().unwrap(), Some(&[i; 10][..]));
+    }
+    let error = reader.process_all(|_| Ok(())).unwrap_err();
+    assert!(describe(&error).contains("flaky source"), "{error}");
+    let error = reader.read_message().unwrap_err();
+    assert!(
+        describe(&error).contains("stopped at an earlier error"),
+        "{error}"
+    );
+}
