@@ -272,6 +272,104 @@ fn reader_gives_memory_back_after_a_spike() {
     assert!(keeper.buffer_capacity() >= 4 << 20);
 }
 
+/// (attack11) A policy set between reads, after the payload buffer grew within the old
+/// policy's retained size and small frames were then read in place (which skip the reader's
+/// upkeep while the buffer is within the retained size): the new policy sees those frames and
+/// gives the memory back, in every mode.
+#[test]
+fn a_policy_set_between_reads_sees_the_frames_read_in_place_after_it() {
+    use flatstream_io::{DefaultDeframer, DefaultFramer, MemoryPolicy};
+    fn shrinks_after_a_new_policy<R, M: flatstream_io::ReadMode<R>>(
+        mut reader: StreamReader<R, DefaultDeframer, M>,
+        mode: &str,
+    ) {
+        // The spike, copied into the payload buffer: within the default 1 MiB kept.
+        assert_eq!(reader.read_message().unwrap().unwrap().len(), 256 * 1024);
+        for _ in 0..20 {
+            assert_eq!(reader.read_message().unwrap().unwrap().len(), 100, "{mode}");
+        }
+        assert!(reader.buffer_capacity() >= 256 * 1024, "{mode}");
+        let mut reader = reader.with_memory_policy(MemoryPolicy::new().retain(64 * 1024).after(5));
+        for _ in 0..4 {
+            reader.read_message().unwrap().unwrap();
+        }
+        assert!(
+            reader.buffer_capacity() >= 256 * 1024,
+            "{mode}: shrunk too early"
+        );
+        reader.read_message().unwrap().unwrap();
+        reader.read_message().unwrap().unwrap();
+        assert!(
+            reader.buffer_capacity() <= 64 * 1024,
+            "{mode}: the new policy never shrank the buffer ({} bytes)",
+            reader.buffer_capacity()
+        );
+    }
+
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    writer.write_payload(&vec![1u8; 256 * 1024]).unwrap();
+    for i in 0..40u8 {
+        writer.write_payload(&payload_of(100, i)).unwrap();
+    }
+    let stream = writer.into_inner();
+    shrinks_after_a_new_policy(
+        StreamReader::new(Opaque(stream.as_slice()), DefaultDeframer::new()),
+        "buffered",
+    );
+    shrinks_after_a_new_policy(
+        StreamReader::in_place(
+            std::io::BufReader::new(Opaque(stream.as_slice())),
+            DefaultDeframer::new(),
+        ),
+        "in place",
+    );
+    shrinks_after_a_new_policy(
+        StreamReader::unbuffered(stream.as_slice(), DefaultDeframer::new()),
+        "unbuffered",
+    );
+}
+
+/// (attack11) A payload buffer made larger than the policy keeps (`with_payload_capacity`),
+/// then only frames read in place, never copied into it: the default policy (1 MiB after
+/// 1024 messages) gives it back all the same, whether the frames are parsed in the reader's
+/// buffer or where the caller's bytes lie.
+#[test]
+fn a_payload_capacity_over_the_retained_size_is_given_back() {
+    use flatstream_io::{DefaultDeframer, DefaultFramer};
+    fn gives_back<R: std::io::Read>(mut reader: StreamReader<R, DefaultDeframer>, source: &str) {
+        assert!(reader.buffer_capacity() >= 2 << 20, "{source}");
+        for _ in 0..1023 {
+            reader.read_message().unwrap().unwrap();
+        }
+        assert!(reader.buffer_capacity() >= 2 << 20, "{source}: too early");
+        reader.read_message().unwrap().unwrap();
+        reader.read_message().unwrap().unwrap();
+        assert!(
+            reader.buffer_capacity() <= 1 << 20,
+            "{source}: {} bytes kept",
+            reader.buffer_capacity()
+        );
+    }
+
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    for i in 0..1100u32 {
+        writer.write_payload(&payload_of(20, i as u8)).unwrap();
+    }
+    let stream = writer.into_inner();
+    gives_back(
+        StreamReader::with_payload_capacity(
+            Opaque(stream.as_slice()),
+            DefaultDeframer::new(),
+            2 << 20,
+        ),
+        "through the buffer",
+    );
+    gives_back(
+        StreamReader::with_payload_capacity(stream.as_slice(), DefaultDeframer::new(), 2 << 20),
+        "bytes in memory",
+    );
+}
+
 #[test]
 fn writer_builder_gives_memory_back_after_a_spike() {
     use flatstream_io::{DefaultFramer, MemoryPolicy};
