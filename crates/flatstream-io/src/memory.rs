@@ -6,7 +6,9 @@
 /// One huge message would then pin that much memory for good; the policy shrinks the buffer
 /// back to [`retain`](Self::retain) bytes once [`after`](Self::after) messages in a row have
 /// fit in that size again. A stream whose messages are all large never shrinks (no message
-/// fits), so it never reallocates either.
+/// fits), so it never reallocates either. A reader counts every message it delivers, through
+/// `read_message` or `process_all`, and a read that found no message (a poll at the end of
+/// a file still being written) as one that fits.
 ///
 /// The default keeps 1 MiB and shrinks after 1024 small messages in a row.
 ///
@@ -92,6 +94,34 @@ impl ShrinkTracker {
         self.observe_large(policy, message_len)
     }
 
+    /// Records `messages` in a row that did not use the buffer (the frames a run of
+    /// `process_all` handed over where they lie), in a buffer of `capacity` bytes; true when
+    /// the buffer should shrink now. Once per run, not per frame.
+    #[inline]
+    pub(crate) fn observe_run(
+        &mut self,
+        policy: &MemoryPolicy,
+        messages: u64,
+        capacity: usize,
+    ) -> bool {
+        if capacity <= policy.retain || messages == 0 {
+            return false;
+        }
+        self.observe_run_large(policy, messages)
+    }
+
+    #[cold]
+    fn observe_run_large(&mut self, policy: &MemoryPolicy, messages: u64) -> bool {
+        let messages = u32::try_from(messages).unwrap_or(u32::MAX);
+        self.small_in_a_row = self.small_in_a_row.saturating_add(messages);
+        if self.small_in_a_row >= policy.after {
+            self.small_in_a_row = 0;
+            true
+        } else {
+            false
+        }
+    }
+
     #[cold]
     fn observe_large(&mut self, policy: &MemoryPolicy, message_len: usize) -> bool {
         if message_len > policy.retain {
@@ -111,6 +141,23 @@ impl ShrinkTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_counts_as_that_many_small_messages() {
+        let policy = MemoryPolicy::new().retain(100).after(10);
+        let mut tracker = ShrinkTracker::default();
+        assert!(!tracker.observe_run(&policy, 9, 1000));
+        assert!(tracker.observe_run(&policy, 1, 1000));
+        // Within the retained size nothing is counted.
+        assert!(!tracker.observe_run(&policy, 1000, 100));
+        // A large message between runs starts the count over.
+        assert!(!tracker.observe_run(&policy, 9, 1000));
+        assert!(!tracker.observe(&policy, 500, 1000));
+        assert!(!tracker.observe_run(&policy, 9, 1000));
+        assert!(tracker.observe_run(&policy, 1, 1000));
+        // A run longer than the count can hold.
+        assert!(tracker.observe_run(&policy, u64::MAX, 1000));
+    }
 
     #[test]
     fn shrinks_only_after_enough_small_messages() {
