@@ -194,8 +194,8 @@ enum Opened {
 ///
 /// Every reader can decrypt: [`read_frame`](Deframer::read_frame) for readers of `Read`
 /// sources, [`decode_frame`](Deframer::decode_frame) (into the reader's reused buffer) for
-/// readers of bytes in memory (`StreamReader::in_place` and `from_path`, `SliceReader` and
-/// `MmapReader`'s `process_all`, the async reader). Only
+/// readers of bytes in memory or in a buffer (`StreamReader::new`, `from_path` and
+/// `in_place`, `SliceReader` and `MmapReader`'s `process_all`, the async reader). Only
 /// [`parse_frame`](Deframer::parse_frame), whose payload must borrow the input, returns an
 /// error. The final frame carries no message: the readers skip it. The in-memory readers
 /// count its bytes in their position; the copying reader's position stops before it at a

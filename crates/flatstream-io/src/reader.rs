@@ -1,7 +1,7 @@
 //! [`StreamReader`]: frames in, borrowed payloads out.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, Read};
 use std::path::Path;
 
 use flatstream_core::{Deframer, Error, Result, StreamDeserialize};
@@ -21,11 +21,10 @@ use crate::progress::Progress;
 /// - [`new`](Self::new) ([`Buffered`], the default) reads any [`Read`] in large pieces into
 ///   a buffer of its own and parses each frame where it lies there: one read of the source
 ///   serves many small frames, and no `BufReader` is needed. The source runs ahead of the
-///   frames delivered, by up to the buffer's size;
+///   frames delivered, by up to the buffer's size. [`from_path`](Self::from_path) uses it;
 /// - [`in_place`](Self::in_place) ([`InPlace`]) reads a [`BufRead`] (a `BufReader`, a
 ///   `Cursor`, `&[u8]`) and parses each frame that lies wholly in the source's buffer right
-///   there, copying only frames that straddle the end of that buffer.
-///   [`from_path`](Self::from_path) uses it;
+///   there, copying only frames that straddle the end of that buffer;
 /// - [`unbuffered`](Self::unbuffered) ([`Copying`]) reads exactly one frame at a time and
 ///   copies each payload: the source never moves past the frame just delivered.
 ///
@@ -50,19 +49,21 @@ pub struct StreamReader<R, D, M = Buffered> {
 /// Buffer size of [`StreamReader::from_path`].
 const FILE_BUFFER_SIZE: usize = 256 * 1024;
 
-impl<D: Deframer> StreamReader<BufReader<File>, D, InPlace> {
-    /// Opens the file at `path` for reading through a 256 KiB buffer, frames parsed in place
-    /// (see [`InPlace`]).
+impl<D: Deframer> StreamReader<File, D> {
+    /// Opens the file at `path` for reading through a buffer of the reader's own of 256 KiB,
+    /// each frame parsed where it lies there (see [`Buffered`]): `new` over the file, with a
+    /// larger buffer.
+    ///
+    /// Measured against the in-place reader over a 256 KiB `BufReader<File>` it used
+    /// before (64 B frames from a file in the page cache, one process): 1.14 to 1.18× with
+    /// CRC-32C, 1.23 to 1.25× without a checksum.
     ///
     /// # Errors
     ///
     /// The error of opening the file.
     pub fn from_path(path: impl AsRef<Path>, deframer: D) -> Result<Self> {
         let file = File::open(path)?;
-        Ok(Self::in_place(
-            BufReader::with_capacity(FILE_BUFFER_SIZE, file),
-            deframer,
-        ))
+        Ok(Self::with_buffer_size(file, deframer, FILE_BUFFER_SIZE))
     }
 }
 

@@ -6,8 +6,7 @@ use std::io::{BufReader, Cursor, Read};
 
 use flatstream_core::{Checksum, ErrorKind, FramePart};
 use flatstream_io::{
-    ChecksumDeframer, ChecksumFramer, DefaultDeframer, DeframerExt, InPlace, StreamReader,
-    StreamWriter,
+    ChecksumDeframer, ChecksumFramer, DefaultDeframer, DeframerExt, StreamReader, StreamWriter,
 };
 use flatstream_validate::SizeValidator;
 use proptest::prelude::*;
@@ -176,12 +175,14 @@ fn interrupted_and_short_reads_behind_a_buffer() {
     assert_eq!(read, payloads);
 }
 
+/// `from_path` reads the file through its own buffer (the mode of `new`), frames parsed
+/// where they lie there.
 #[test]
-fn from_path_reads_in_place() {
+fn from_path_reads_in_place_in_its_buffer() {
     let path = std::env::temp_dir().join(format!("flatstream-in-place-{}", std::process::id()));
     let payloads: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 100]).collect();
     std::fs::write(&path, encode(&flatstream_core::NoChecksum, &payloads)).unwrap();
-    let mut reader: StreamReader<_, _, InPlace> =
+    let mut reader: StreamReader<std::fs::File, _, flatstream_io::Buffered> =
         StreamReader::from_path(&path, DefaultDeframer::new()).unwrap();
     let mut count = 0;
     reader
@@ -192,5 +193,31 @@ fn from_path_reads_in_place() {
         })
         .unwrap();
     assert_eq!(count, 100);
+
+    // Frames across its 256 KiB buffer's end and one larger than the buffer, then a torn
+    // tail: every payload, then the tail reported where the last good frame ended, and the
+    // bytes after that position given back by `into_parts` with the file.
+    let payloads: Vec<Vec<u8>> = (0..40u32)
+        .map(|i| vec![i as u8; [100, 30_000, 7, 300_000][i as usize % 4]])
+        .collect();
+    let mut bytes = encode(&flatstream_core::NoChecksum, &payloads);
+    let good_len = bytes.len() as u64;
+    bytes.extend_from_slice(&50u32.to_le_bytes());
+    bytes.extend_from_slice(&[1; 20]);
+    std::fs::write(&path, &bytes).unwrap();
+    let mut reader = StreamReader::from_path(&path, DefaultDeframer::new()).unwrap();
+    for (i, expected) in payloads.iter().enumerate() {
+        assert_eq!(
+            reader.read_message().unwrap(),
+            Some(&expected[..]),
+            "frame {i}"
+        );
+    }
+    let error = reader.read_message().unwrap_err();
+    assert!(error.is_torn_tail(), "{error}");
+    assert_eq!((reader.frames_read(), reader.position()), (40, good_len));
+    let (mut file, mut rest) = reader.into_parts();
+    file.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, bytes[good_len as usize..]);
     std::fs::remove_file(&path).unwrap();
 }
