@@ -204,6 +204,29 @@ fn hostile_lengths_allocate_nothing_large() {
     assert!(largest < 1 << 20, "largest allocation {largest} bytes");
 }
 
+/// Calls `$check(reader, mode)` with a reader of the bytes `$stream` under `$policy` in each
+/// mode whose payload buffer a spike lands in: through the reader's own buffer (a `Read` not
+/// recognised as bytes in memory), through a `BufRead`'s, and one frame at a time.
+macro_rules! in_each_reading_mode {
+    ($stream:expr, $policy:expr, $check:ident) => {{
+        let (stream, policy): (&[u8], flatstream_io::MemoryPolicy) = ($stream, $policy);
+        let deframer = flatstream_io::DefaultDeframer::new;
+        $check(
+            StreamReader::new(Opaque(stream), deframer()).with_memory_policy(policy),
+            "buffered",
+        );
+        $check(
+            StreamReader::in_place(std::io::BufReader::new(Opaque(stream)), deframer())
+                .with_memory_policy(policy),
+            "in place",
+        );
+        $check(
+            StreamReader::unbuffered(stream, deframer()).with_memory_policy(policy),
+            "unbuffered",
+        );
+    }};
+}
+
 #[test]
 fn reader_gives_memory_back_after_a_spike() {
     use flatstream_io::{DefaultDeframer, DefaultFramer, MemoryPolicy};
@@ -246,24 +269,7 @@ fn reader_gives_memory_back_after_a_spike() {
     // memory would be read where they lie, the payload buffer never used): through the
     // reader's own buffer, through a `BufRead`'s, and one frame at a time. Small frames
     // read in place skip the reader's upkeep only once the buffer is small again.
-    gives_back(
-        StreamReader::new(Opaque(stream.as_slice()), DefaultDeframer::new())
-            .with_memory_policy(policy),
-        "buffered",
-    );
-    gives_back(
-        StreamReader::in_place(
-            std::io::BufReader::new(Opaque(stream.as_slice())),
-            DefaultDeframer::new(),
-        )
-        .with_memory_policy(policy),
-        "in place",
-    );
-    gives_back(
-        StreamReader::unbuffered(stream.as_slice(), DefaultDeframer::new())
-            .with_memory_policy(policy),
-        "unbuffered",
-    );
+    in_each_reading_mode!(&stream, policy, gives_back);
 
     // Never shrinking is a choice too.
     let mut keeper = StreamReader::new(Opaque(stream.as_slice()), DefaultDeframer::new())
@@ -272,7 +278,7 @@ fn reader_gives_memory_back_after_a_spike() {
     assert!(keeper.buffer_capacity() >= 4 << 20);
 }
 
-/// (attack11) A policy set between reads, after the payload buffer grew within the old
+/// A policy set between reads (from an outside attack), after the payload buffer grew within the old
 /// policy's retained size and small frames were then read in place (which skip the reader's
 /// upkeep while the buffer is within the retained size): the new policy sees those frames and
 /// gives the memory back, in every mode.
@@ -312,24 +318,10 @@ fn a_policy_set_between_reads_sees_the_frames_read_in_place_after_it() {
         writer.write_payload(&payload_of(100, i)).unwrap();
     }
     let stream = writer.into_inner();
-    shrinks_after_a_new_policy(
-        StreamReader::new(Opaque(stream.as_slice()), DefaultDeframer::new()),
-        "buffered",
-    );
-    shrinks_after_a_new_policy(
-        StreamReader::in_place(
-            std::io::BufReader::new(Opaque(stream.as_slice())),
-            DefaultDeframer::new(),
-        ),
-        "in place",
-    );
-    shrinks_after_a_new_policy(
-        StreamReader::unbuffered(stream.as_slice(), DefaultDeframer::new()),
-        "unbuffered",
-    );
+    in_each_reading_mode!(&stream, MemoryPolicy::default(), shrinks_after_a_new_policy);
 }
 
-/// (attack11) A payload buffer made larger than the policy keeps (`with_payload_capacity`),
+/// A payload buffer made larger (from an outside attack) than the policy keeps (`with_payload_capacity`),
 /// then only frames read in place, never copied into it: the default policy (1 MiB after
 /// 1024 messages) gives it back all the same, whether the frames are parsed in the reader's
 /// buffer or where the caller's bytes lie.
@@ -405,24 +397,7 @@ fn process_all_gives_memory_back_after_a_spike() {
     }
     let stream = writer.into_inner();
     let policy = MemoryPolicy::new().retain(64 * 1024).after(100);
-    gives_back(
-        StreamReader::unbuffered(stream.as_slice(), DefaultDeframer::new())
-            .with_memory_policy(policy),
-        "unbuffered",
-    );
-    gives_back(
-        StreamReader::new(Opaque(stream.as_slice()), DefaultDeframer::new())
-            .with_memory_policy(policy),
-        "buffered",
-    );
-    gives_back(
-        StreamReader::in_place(
-            std::io::BufReader::new(Opaque(stream.as_slice())),
-            DefaultDeframer::new(),
-        )
-        .with_memory_policy(policy),
-        "in place",
-    );
+    in_each_reading_mode!(&stream, policy, gives_back);
 }
 
 #[test]
