@@ -7,7 +7,9 @@ use flatstream_core::{Deframer, Result};
 
 use crate::in_memory;
 use crate::progress::Progress;
-use crate::reader::{Found, Needed, ReadMode, Stride, find_frame, process_plain_frames};
+use crate::reader::{
+    Found, Needed, ReadMode, Stride, find_frame, plain_frame, process_plain_frames,
+};
 
 /// Bytes of a [`Buffered`] reader's buffer: a 64 KiB payload and its header fit whole (so
 /// 64 KiB chunks are parsed in place too), and the allocation stays under the allocator's
@@ -280,7 +282,7 @@ impl<R: Read> ReadMode<R> for Buffered {
         // adapter transforms, an error) takes `next_frame`, which reads an in-memory source
         // through `Read` like any other.
         let (start, end) = (self.start, self.end);
-        let Some(frame) = deframer.parse_plain(&self.buffer[start..end]) else {
+        let Some(frame) = plain_frame(deframer, &self.buffer[start..end]) else {
             return self.next_frame(source, deframer, payload, progress);
         };
         self.start = start + self.stride.next(frame.len);

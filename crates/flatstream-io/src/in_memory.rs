@@ -19,7 +19,7 @@ use std::io::Cursor;
 use flatstream_core::{Deframer, Result};
 
 use crate::progress::Progress;
-use crate::reader::{Stride, process_plain_frames};
+use crate::reader::{Stride, plain_frame, process_plain_frames};
 
 /// Which in-memory source a type is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +131,7 @@ pub(crate) fn next_frame<'a, R: 'a, D: Deframer>(
     if rest.is_empty() {
         return Taken::End;
     }
-    let Some(frame) = deframer.parse_plain(rest) else {
+    let Some(frame) = plain_frame(deframer, rest) else {
         return Taken::Elsewhere;
     };
     advance(source, stride.next(frame.len));

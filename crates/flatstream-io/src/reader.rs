@@ -527,6 +527,26 @@ fn relearned(frame_len: usize) -> usize {
     std::hint::black_box(frame_len)
 }
 
+/// [`Deframer::parse_plain`] as every reader here calls it: the frame it finds, unless that
+/// frame does not lie in `input` (a payload past the frame's end, a frame past the input's
+/// end, or a length of 0, which would never move on). A `Deframer` that breaks the method's
+/// contract so is neither trusted nor allowed a panic or a hang: its frames take the general
+/// path, where the deframer's own `decode_frame` reports what they are. For the deframers of
+/// this workspace the tests fold away (the parse has proved each).
+#[allow(clippy::inline_always)]
+#[inline(always)]
+pub(crate) fn plain_frame<D: Deframer + ?Sized>(
+    deframer: &D,
+    input: &[u8],
+) -> Option<flatstream_core::wire::PlainFrame> {
+    let frame = deframer.parse_plain(input)?;
+    let lies_in_input = frame.payload.start <= frame.payload.end
+        && frame.payload.end <= frame.len
+        && frame.len <= input.len()
+        && frame.len != 0;
+    lies_in_input.then_some(frame)
+}
+
 /// Hands `process` each plain frame that lies whole at the start of `held`, one after
 /// another, counting each (for `progress`, and its length for `consumed`) before `process`
 /// sees it: if `process` panics and the panic is caught, the reader goes on after that
@@ -551,7 +571,7 @@ pub(crate) fn process_plain_frames<D: Deframer, F: FnMut(&[u8]) -> Result<()>>(
         used: 0,
     };
     let mut stride = Stride::default();
-    while let Some(frame) = deframer.parse_plain(&held[run.used..]) {
+    while let Some(frame) = plain_frame(deframer, &held[run.used..]) {
         let payload = &held[run.used + frame.payload.start..run.used + frame.payload.end];
         let frame_len = stride.next(frame.len);
         run.used += frame_len;
@@ -720,7 +740,7 @@ pub(crate) fn find_frame<D: Deframer>(
     scratch: &mut Vec<u8>,
 ) -> Result<Found> {
     // The frame per call: whole, and its payload passed through.
-    if let Some(frame) = deframer.parse_plain(held) {
+    if let Some(frame) = plain_frame(deframer, held) {
         return Ok(Found::Whole {
             payload_start: frame.payload.start,
             payload_len: frame.payload.len(),
@@ -920,9 +940,7 @@ impl<R: BufRead> ReadMode<R> for InPlace {
                 progress.schedule_upkeep();
                 return deframer.decode_frame(&[], payload).map(|_| None);
             }
-            Ok(held) => deframer
-                .parse_plain(held)
-                .map(|frame| (frame, held.as_ptr().addr())),
+            Ok(held) => plain_frame(deframer, held).map(|frame| (frame, held.as_ptr().addr())),
             // Retried by the general path, as every read is.
             Err(error) if error.kind() == io::ErrorKind::Interrupted => None,
             Err(error) => return Err(error.into()),

@@ -139,3 +139,116 @@ fn a_fill_buf_shorter_at_every_second_look_is_an_error() {
     );
     assert_eq!((error.frame_index(), error.offset()), (Some(0), Some(0)));
 }
+
+/// How a [`LyingPlain`] bends the frame `parse_plain` found.
+type Lie = fn(flatstream_core::PlainFrame) -> flatstream_core::PlainFrame;
+
+/// A deframer whose `parse_plain` breaks the method's contract in one way, the rest of it
+/// that of `DefaultDeframer`.
+struct LyingPlain {
+    inner: DefaultDeframer,
+    lie: Lie,
+}
+
+impl flatstream_core::Deframer for LyingPlain {
+    fn read_frame<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        payload: &mut Vec<u8>,
+    ) -> flatstream_core::Result<Option<usize>> {
+        self.inner.read_frame(reader, payload)
+    }
+    fn parse_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+    ) -> flatstream_core::Result<Option<flatstream_core::wire::Frame<'a>>> {
+        self.inner.parse_frame(input)
+    }
+    fn peek_frame_len(&self, input: &[u8]) -> flatstream_core::Result<Option<usize>> {
+        self.inner.peek_frame_len(input)
+    }
+    fn parse_plain(&self, input: &[u8]) -> Option<flatstream_core::PlainFrame> {
+        self.inner.parse_plain(input).map(self.lie)
+    }
+}
+
+/// A `Deframer` from outside the workspace whose `parse_plain` describes a frame that does
+/// not lie in its input (found by an outside attack: the buffered reader's fast path
+/// panicked on the slice, its general path returned stale bytes past the frame) is neither
+/// trusted nor a panic or a hang: every reader takes those frames the general way and
+/// delivers what the deframer's own `decode_frame` parses.
+#[test]
+fn a_parse_plain_that_breaks_its_contract_is_not_trusted() {
+    use flatstream_core::PlainFrame;
+    use flatstream_io::ReadMode;
+    fn by_message<R, M: ReadMode<R>>(
+        mut reader: StreamReader<R, LyingPlain, M>,
+        expected: &[Vec<u8>],
+        case: &str,
+    ) {
+        let mut got = Vec::new();
+        while let Some(payload) = reader.read_message().unwrap() {
+            got.push(payload.to_vec());
+        }
+        assert_eq!(got, expected, "{case}");
+    }
+    fn by_run<R, M: ReadMode<R>>(
+        mut reader: StreamReader<R, LyingPlain, M>,
+        expected: &[Vec<u8>],
+        case: &str,
+    ) {
+        let mut got = Vec::new();
+        reader
+            .process_all(|payload| {
+                got.push(payload.to_vec());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(got, expected, "{case}, process_all");
+    }
+
+    let payloads: Vec<Vec<u8>> = (0..300u32)
+        .map(|i| vec![i as u8; [3, 60, 0, 700][i as usize % 4]])
+        .collect();
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    for payload in &payloads {
+        writer.write_payload(payload).unwrap();
+    }
+    let stream = writer.into_inner();
+    let lies: [(&str, Lie); 5] = [
+        ("payload past the frame", |f| PlainFrame {
+            payload: f.payload.start..f.payload.end + 8,
+            ..f
+        }),
+        ("frame past the input", |f| PlainFrame {
+            len: f.len + 100_000,
+            ..f
+        }),
+        ("a frame of no bytes", |f| PlainFrame { len: 0, ..f }),
+        ("payload reversed", |f| PlainFrame {
+            payload: f.payload.end..f.payload.start,
+            ..f
+        }),
+        ("payload start past its end", |f| PlainFrame {
+            payload: f.len + 1..f.len,
+            ..f
+        }),
+    ];
+    for (name, lie) in lies {
+        let deframer = || LyingPlain {
+            inner: DefaultDeframer::new(),
+            lie,
+        };
+        let opaque = || crate::common::Opaque(stream.as_slice());
+        let buffered = || StreamReader::with_buffer_size(opaque(), deframer(), 1024);
+        by_message(buffered(), &payloads, &format!("{name}, buffered"));
+        by_run(buffered(), &payloads, &format!("{name}, buffered"));
+        let in_memory = || StreamReader::new(stream.as_slice(), deframer());
+        by_message(in_memory(), &payloads, &format!("{name}, in memory"));
+        by_run(in_memory(), &payloads, &format!("{name}, in memory"));
+        let in_place =
+            || StreamReader::in_place(io::BufReader::with_capacity(1024, opaque()), deframer());
+        by_message(in_place(), &payloads, &format!("{name}, in place"));
+        by_run(in_place(), &payloads, &format!("{name}, in place"));
+    }
+}
