@@ -21,7 +21,7 @@ use flatstream_core::Error;
 /// assert!(progress.check_usable().is_err()); // a torn frame stops the reader
 /// assert_eq!(progress.position(), 10); // where the last good frame ended
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct Progress {
     /// Frames consumed whole (delivered, or rejected after being read in full).
     pub(crate) frames_read: u64,
@@ -39,6 +39,20 @@ pub struct Progress {
 const FAILED: u8 = 1;
 /// [`Progress::state`]: a `StreamReader`'s upkeep is due (see [`Progress::upkeep_due`]).
 const UPKEEP_DUE: u8 = 2;
+
+// By hand: the upkeep bit is a `StreamReader`'s own business, not part of where a reader
+// stands, so `state` shows as the failure alone.
+#[allow(clippy::missing_fields_in_debug)]
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("frames_read", &self.frames_read)
+            .field("position", &self.position)
+            .field("last_frame_offset", &self.last_frame_offset)
+            .field("failed", &self.is_failed())
+            .finish()
+    }
+}
 
 impl Progress {
     /// Frames consumed whole (delivered, or rejected after being read in full): the index
@@ -252,5 +266,27 @@ impl WriteProgress {
              a partial frame after this offset"
         ))
         .at_frame(self.frames_written, self.position)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flatstream_core::FramePart;
+
+    #[test]
+    fn debug_shows_the_failure_and_not_the_upkeep() {
+        let mut progress = Progress::default();
+        progress.advance(10);
+        progress.schedule_upkeep();
+        assert_eq!(
+            format!("{progress:?}"),
+            "Progress { frames_read: 1, position: 10, last_frame_offset: 0, failed: false }"
+        );
+        let _ = progress.fail(Error::unexpected_eof(FramePart::Payload, 8, 3));
+        assert!(format!("{progress:?}").ends_with("failed: true }"));
+        assert!(progress.upkeep_due() && progress.is_failed());
+        progress.upkeep_done();
+        assert!(progress.upkeep_due(), "a failure keeps the upkeep due");
     }
 }

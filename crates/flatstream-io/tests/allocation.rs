@@ -204,9 +204,10 @@ fn hostile_lengths_allocate_nothing_large() {
     assert!(largest < 1 << 20, "largest allocation {largest} bytes");
 }
 
-/// Calls `$check(reader, mode)` with a reader of the bytes `$stream` under `$policy` in each
-/// mode whose payload buffer a spike lands in: through the reader's own buffer (a `Read` not
-/// recognised as bytes in memory), through a `BufRead`'s, and one frame at a time.
+/// Calls `$check(reader, mode)` with a reader of the bytes `$stream` under `$policy` in
+/// each mode whose payload buffer a spike lands in: through the reader's own buffer (a
+/// `Read` not recognised as bytes in memory), through a `BufRead`'s, and one frame at a
+/// time.
 macro_rules! in_each_reading_mode {
     ($stream:expr, $policy:expr, $check:ident) => {{
         let (stream, policy): (&[u8], flatstream_io::MemoryPolicy) = ($stream, $policy);
@@ -278,10 +279,10 @@ fn reader_gives_memory_back_after_a_spike() {
     assert!(keeper.buffer_capacity() >= 4 << 20);
 }
 
-/// A policy set between reads (from an outside attack), after the payload buffer grew within the old
-/// policy's retained size and small frames were then read in place (which skip the reader's
-/// upkeep while the buffer is within the retained size): the new policy sees those frames and
-/// gives the memory back, in every mode.
+/// A policy set between reads, after the payload buffer grew within the old policy's
+/// retained size and small frames were then read in place (which skip the reader's upkeep
+/// while the buffer is within the retained size): the new policy sees those frames and gives
+/// the memory back, in every mode. From an outside attack.
 #[test]
 fn a_policy_set_between_reads_sees_the_frames_read_in_place_after_it() {
     use flatstream_io::{DefaultDeframer, DefaultFramer, MemoryPolicy};
@@ -321,10 +322,10 @@ fn a_policy_set_between_reads_sees_the_frames_read_in_place_after_it() {
     in_each_reading_mode!(&stream, MemoryPolicy::default(), shrinks_after_a_new_policy);
 }
 
-/// A payload buffer made larger (from an outside attack) than the policy keeps (`with_payload_capacity`),
-/// then only frames read in place, never copied into it: the default policy (1 MiB after
-/// 1024 messages) gives it back all the same, whether the frames are parsed in the reader's
-/// buffer or where the caller's bytes lie.
+/// A payload buffer made larger than the policy keeps (`with_payload_capacity`), then only
+/// frames read in place, never copied into it: the default policy (1 MiB after 1024
+/// messages) gives it back all the same, whether the frames are parsed in the reader's
+/// buffer or where the caller's bytes lie. From an outside attack.
 #[test]
 fn a_payload_capacity_over_the_retained_size_is_given_back() {
     use flatstream_io::{DefaultDeframer, DefaultFramer};
@@ -398,6 +399,77 @@ fn process_all_gives_memory_back_after_a_spike() {
     let stream = writer.into_inner();
     let policy = MemoryPolicy::new().retain(64 * 1024).after(100);
     in_each_reading_mode!(&stream, policy, gives_back);
+}
+
+/// Under `process_all` a spike between two runs starts the count over, as it does under
+/// `read_message`: a spike, 160 small frames (the buffer given back after 100), a second
+/// spike and 20 small frames; or a spike, 60, a second spike and 60. Either way the second
+/// spike's memory is kept: the policy asks for 100 small frames in a row.
+#[test]
+fn process_all_counts_from_the_last_spike() {
+    use flatstream_io::{DefaultDeframer, DefaultFramer, MemoryPolicy};
+    fn keeps_it<R, M: flatstream_io::ReadMode<R>>(
+        mut reader: StreamReader<R, DefaultDeframer, M>,
+        mode: &str,
+    ) {
+        let mut count = 0;
+        reader
+            .process_all(|_| {
+                count += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert!(count == 182 || count == 122, "{mode}: {count}");
+        assert!(
+            reader.buffer_capacity() >= 4 << 20,
+            "{mode}, {count} messages: shrunk to {} bytes",
+            reader.buffer_capacity()
+        );
+    }
+
+    for smalls in [[160u32, 20], [60, 60]] {
+        let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+        for small in smalls {
+            writer.write_payload(&vec![1u8; 4 << 20]).unwrap();
+            for i in 0..small {
+                writer.write_payload(&payload_of(100, i as u8)).unwrap();
+            }
+        }
+        let stream = writer.into_inner();
+        let policy = MemoryPolicy::new().retain(64 * 1024).after(100);
+        in_each_reading_mode!(&stream, policy, keeps_it);
+    }
+}
+
+/// A read that finds no message counts as one that fits: a reader polling the end of a
+/// stream after a spike gives the memory back after as many polls as the policy asks for
+/// messages, and not before.
+#[test]
+fn polls_at_the_end_count_as_messages_that_fit() {
+    use flatstream_io::{DefaultDeframer, DefaultFramer, MemoryPolicy};
+    fn polls<R, M: flatstream_io::ReadMode<R>>(
+        mut reader: StreamReader<R, DefaultDeframer, M>,
+        mode: &str,
+    ) {
+        assert_eq!(reader.read_message().unwrap().unwrap().len(), 4 << 20);
+        let mut capacities = Vec::new();
+        for _ in 0..6 {
+            assert_eq!(reader.read_message().unwrap(), None, "{mode}");
+            capacities.push(reader.buffer_capacity() >= 4 << 20);
+        }
+        // The first poll shows the policy the spike, the next three fit.
+        assert_eq!(
+            capacities,
+            [true, true, true, false, false, false],
+            "{mode}: whether the spike was still held after each poll"
+        );
+    }
+
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    writer.write_payload(&vec![1u8; 4 << 20]).unwrap();
+    let stream = writer.into_inner();
+    let policy = MemoryPolicy::new().retain(64 * 1024).after(3);
+    in_each_reading_mode!(&stream, policy, polls);
 }
 
 #[test]

@@ -175,8 +175,8 @@ impl flatstream_core::Deframer for LyingPlain {
 /// A `Deframer` from outside the workspace whose `parse_plain` describes a frame that does
 /// not lie in its input (found by an outside attack: the buffered reader's fast path
 /// panicked on the slice, its general path returned stale bytes past the frame) is neither
-/// trusted nor a panic or a hang: every reader takes those frames the general way and
-/// delivers what the deframer's own `decode_frame` parses.
+/// trusted nor a panic or a hang: every reader, `SliceReader` too, takes those frames the
+/// general way and delivers what the deframer's own `decode_frame` parses.
 #[test]
 fn a_parse_plain_that_breaks_its_contract_is_not_trusted() {
     use flatstream_core::PlainFrame;
@@ -215,7 +215,7 @@ fn a_parse_plain_that_breaks_its_contract_is_not_trusted() {
         writer.write_payload(payload).unwrap();
     }
     let stream = writer.into_inner();
-    let lies: [(&str, Lie); 5] = [
+    let lies: [(&str, Lie); 6] = [
         ("payload past the frame", |f| PlainFrame {
             payload: f.payload.start..f.payload.end + 8,
             ..f
@@ -225,6 +225,10 @@ fn a_parse_plain_that_breaks_its_contract_is_not_trusted() {
             ..f
         }),
         ("a frame of no bytes", |f| PlainFrame { len: 0, ..f }),
+        ("an empty frame with an empty payload", |_| PlainFrame {
+            payload: 0..0,
+            len: 0,
+        }),
         ("payload reversed", |f| PlainFrame {
             payload: f.payload.end..f.payload.start,
             ..f
@@ -250,5 +254,19 @@ fn a_parse_plain_that_breaks_its_contract_is_not_trusted() {
             || StreamReader::in_place(io::BufReader::with_capacity(1024, opaque()), deframer());
         by_message(in_place(), &payloads, &format!("{name}, in place"));
         by_run(in_place(), &payloads, &format!("{name}, in place"));
+        let mut slice = flatstream_io::SliceReader::new(&stream, deframer());
+        let mut got = Vec::new();
+        while let Some(payload) = slice.read_message().unwrap() {
+            got.push(payload.to_vec());
+        }
+        assert_eq!(got, payloads, "{name}, SliceReader");
+        let mut got = Vec::new();
+        flatstream_io::SliceReader::new(&stream, deframer())
+            .process_all(|payload| {
+                got.push(payload.to_vec());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(got, payloads, "{name}, SliceReader::process_all");
     }
 }
