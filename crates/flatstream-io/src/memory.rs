@@ -107,19 +107,7 @@ impl ShrinkTracker {
         if capacity <= policy.retain || messages == 0 {
             return false;
         }
-        self.observe_run_large(policy, messages)
-    }
-
-    #[cold]
-    fn observe_run_large(&mut self, policy: &MemoryPolicy, messages: u64) -> bool {
-        let messages = u32::try_from(messages).unwrap_or(u32::MAX);
-        self.small_in_a_row = self.small_in_a_row.saturating_add(messages);
-        if self.small_in_a_row >= policy.after {
-            self.small_in_a_row = 0;
-            true
-        } else {
-            false
-        }
+        self.count_small(policy, messages)
     }
 
     #[cold]
@@ -128,7 +116,15 @@ impl ShrinkTracker {
             self.small_in_a_row = 0;
             return false;
         }
-        self.small_in_a_row += 1;
+        self.count_small(policy, 1)
+    }
+
+    /// Counts `messages` more that fit, in a row; true, and the count starts over, once
+    /// there are as many as the policy asks for.
+    #[cold]
+    fn count_small(&mut self, policy: &MemoryPolicy, messages: u64) -> bool {
+        let messages = u32::try_from(messages).unwrap_or(u32::MAX);
+        self.small_in_a_row = self.small_in_a_row.saturating_add(messages);
         if self.small_in_a_row >= policy.after {
             self.small_in_a_row = 0;
             true
