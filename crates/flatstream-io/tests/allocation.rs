@@ -228,9 +228,36 @@ macro_rules! in_each_reading_mode {
     }};
 }
 
+/// A stream without a checksum of spikes, each of the given length and followed by the given
+/// number of 100-byte frames.
+fn spikes_and_small_frames(spikes: &[(usize, u32)]) -> Vec<u8> {
+    let mut writer = StreamWriter::new(Vec::new(), flatstream_io::DefaultFramer::new());
+    for &(spike_len, small) in spikes {
+        writer.write_payload(&vec![1u8; spike_len]).unwrap();
+        for i in 0..small {
+            writer.write_payload(&payload_of(100, i as u8)).unwrap();
+        }
+    }
+    writer.into_inner()
+}
+
+/// How many payloads `process_all` hands over, to the end of the stream.
+fn process_all_to_the_end<R, D: flatstream_core::Deframer, M: flatstream_io::ReadMode<R>>(
+    reader: &mut StreamReader<R, D, M>,
+) -> usize {
+    let mut count = 0;
+    reader
+        .process_all(|_| {
+            count += 1;
+            Ok(())
+        })
+        .unwrap();
+    count
+}
+
 #[test]
 fn reader_gives_memory_back_after_a_spike() {
-    use flatstream_io::{DefaultDeframer, DefaultFramer, MemoryPolicy};
+    use flatstream_io::{DefaultDeframer, MemoryPolicy};
     fn gives_back<R, M: flatstream_io::ReadMode<R>>(
         mut reader: StreamReader<R, DefaultDeframer, M>,
         mode: &str,
@@ -256,15 +283,8 @@ fn reader_gives_memory_back_after_a_spike() {
         assert_eq!(reader.read_message().unwrap(), None, "{mode}");
     }
 
-    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
     // Two spikes: the second comes after small frames have been read in place.
-    for _ in 0..2 {
-        writer.write_payload(&vec![1u8; 4 << 20]).unwrap();
-        for i in 0..101u8 {
-            writer.write_payload(&payload_of(100, i)).unwrap();
-        }
-    }
-    let stream = writer.into_inner();
+    let stream = spikes_and_small_frames(&[(4 << 20, 101), (4 << 20, 101)]);
     let policy = MemoryPolicy::new().retain(64 * 1024).after(100);
     // The spike lands in the payload buffer, the small frames after it do not (bytes in
     // memory would be read where they lie, the payload buffer never used): through the
@@ -285,7 +305,7 @@ fn reader_gives_memory_back_after_a_spike() {
 /// the memory back, in every mode. From an outside attack.
 #[test]
 fn a_policy_set_between_reads_sees_the_frames_read_in_place_after_it() {
-    use flatstream_io::{DefaultDeframer, DefaultFramer, MemoryPolicy};
+    use flatstream_io::{DefaultDeframer, MemoryPolicy};
     fn shrinks_after_a_new_policy<R, M: flatstream_io::ReadMode<R>>(
         mut reader: StreamReader<R, DefaultDeframer, M>,
         mode: &str,
@@ -313,12 +333,7 @@ fn a_policy_set_between_reads_sees_the_frames_read_in_place_after_it() {
         );
     }
 
-    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-    writer.write_payload(&vec![1u8; 256 * 1024]).unwrap();
-    for i in 0..40u8 {
-        writer.write_payload(&payload_of(100, i)).unwrap();
-    }
-    let stream = writer.into_inner();
+    let stream = spikes_and_small_frames(&[(256 * 1024, 40)]);
     in_each_reading_mode!(&stream, MemoryPolicy::default(), shrinks_after_a_new_policy);
 }
 
@@ -371,19 +386,12 @@ fn a_payload_capacity_over_the_retained_size_is_given_back() {
 /// shrinks after 100.
 #[test]
 fn process_all_gives_memory_back_after_a_spike() {
-    use flatstream_io::{DefaultDeframer, DefaultFramer, MemoryPolicy};
+    use flatstream_io::{DefaultDeframer, MemoryPolicy};
     fn gives_back<R, M: flatstream_io::ReadMode<R>>(
         mut reader: StreamReader<R, DefaultDeframer, M>,
         mode: &str,
     ) {
-        let mut count = 0;
-        reader
-            .process_all(|_| {
-                count += 1;
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(count, 5001, "{mode}");
+        assert_eq!(process_all_to_the_end(&mut reader), 5001, "{mode}");
         assert!(
             reader.buffer_capacity() <= 64 * 1024,
             "{mode}: {} bytes kept after 5000 small messages",
@@ -391,12 +399,7 @@ fn process_all_gives_memory_back_after_a_spike() {
         );
     }
 
-    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-    writer.write_payload(&vec![1u8; 4 << 20]).unwrap();
-    for i in 0..5000u32 {
-        writer.write_payload(&payload_of(100, i as u8)).unwrap();
-    }
-    let stream = writer.into_inner();
+    let stream = spikes_and_small_frames(&[(4 << 20, 5000)]);
     let policy = MemoryPolicy::new().retain(64 * 1024).after(100);
     in_each_reading_mode!(&stream, policy, gives_back);
 }
@@ -407,18 +410,12 @@ fn process_all_gives_memory_back_after_a_spike() {
 /// spike's memory is kept: the policy asks for 100 small frames in a row.
 #[test]
 fn process_all_counts_from_the_last_spike() {
-    use flatstream_io::{DefaultDeframer, DefaultFramer, MemoryPolicy};
+    use flatstream_io::{DefaultDeframer, MemoryPolicy};
     fn keeps_it<R, M: flatstream_io::ReadMode<R>>(
         mut reader: StreamReader<R, DefaultDeframer, M>,
         mode: &str,
     ) {
-        let mut count = 0;
-        reader
-            .process_all(|_| {
-                count += 1;
-                Ok(())
-            })
-            .unwrap();
+        let count = process_all_to_the_end(&mut reader);
         assert!(count == 182 || count == 122, "{mode}: {count}");
         assert!(
             reader.buffer_capacity() >= 4 << 20,
@@ -428,14 +425,7 @@ fn process_all_counts_from_the_last_spike() {
     }
 
     for smalls in [[160u32, 20], [60, 60]] {
-        let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-        for small in smalls {
-            writer.write_payload(&vec![1u8; 4 << 20]).unwrap();
-            for i in 0..small {
-                writer.write_payload(&payload_of(100, i as u8)).unwrap();
-            }
-        }
-        let stream = writer.into_inner();
+        let stream = spikes_and_small_frames(&smalls.map(|small| (4 << 20, small)));
         let policy = MemoryPolicy::new().retain(64 * 1024).after(100);
         in_each_reading_mode!(&stream, policy, keeps_it);
     }
@@ -446,7 +436,7 @@ fn process_all_counts_from_the_last_spike() {
 /// messages, and not before.
 #[test]
 fn polls_at_the_end_count_as_messages_that_fit() {
-    use flatstream_io::{DefaultDeframer, DefaultFramer, MemoryPolicy};
+    use flatstream_io::{DefaultDeframer, MemoryPolicy};
     fn polls<R, M: flatstream_io::ReadMode<R>>(
         mut reader: StreamReader<R, DefaultDeframer, M>,
         mode: &str,
@@ -465,9 +455,7 @@ fn polls_at_the_end_count_as_messages_that_fit() {
         );
     }
 
-    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-    writer.write_payload(&vec![1u8; 4 << 20]).unwrap();
-    let stream = writer.into_inner();
+    let stream = spikes_and_small_frames(&[(4 << 20, 0)]);
     let policy = MemoryPolicy::new().retain(64 * 1024).after(3);
     in_each_reading_mode!(&stream, policy, polls);
 }
