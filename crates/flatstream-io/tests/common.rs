@@ -70,20 +70,8 @@ pub(crate) fn payload_of(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-/// Every payload a reader delivers before its first error, and that error (`None` after a
-/// clean end). `next` is a reader's `read_message`, with the payload copied out.
-pub(crate) fn drain(
-    mut next: impl FnMut() -> Result<Option<Vec<u8>>>,
-) -> (Vec<Vec<u8>>, Option<Error>) {
-    let mut payloads = Vec::new();
-    loop {
-        match next() {
-            Ok(Some(payload)) => payloads.push(payload),
-            Ok(None) => return (payloads, None),
-            Err(error) => return (payloads, Some(error)),
-        }
-    }
-}
+/// Every payload a reader delivers before its first error, and that error.
+pub(crate) use flatstream_test_support::drain;
 
 /// What the tests ask of every reader, `StreamReader` in any mode and `SliceReader` alike:
 /// one payload at a time, all of them through a closure, and the counts.

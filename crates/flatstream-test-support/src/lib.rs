@@ -109,6 +109,23 @@ pub fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Every item `next` gives before its first error, and that error (`None` after a clean
+/// end): a reader's `read_message`, with the payload copied out, drained.
+///
+/// # Errors
+///
+/// None of its own: the first error `next` returns is returned beside the items.
+pub fn drain<T, E>(mut next: impl FnMut() -> Result<Option<T>, E>) -> (Vec<T>, Option<E>) {
+    let mut items = Vec::new();
+    loop {
+        match next() {
+            Ok(Some(item)) => items.push(item),
+            Ok(None) => return (items, None),
+            Err(error) => return (items, Some(error)),
+        }
+    }
+}
+
 /// `len` bytes of xorshift64 output from `seed`: random-looking (incompressible, no short
 /// period), and the same on every run and machine.
 ///

@@ -145,19 +145,7 @@ mod readers {
         "SliceReader",
     ];
 
-    fn drain<F>(mut next: F) -> Outcome
-    where
-        F: FnMut() -> flatstream::Result<Option<Vec<u8>>>,
-    {
-        let mut payloads = Vec::new();
-        loop {
-            match next() {
-                Ok(Some(p)) => payloads.push(p),
-                Ok(None) => return (payloads, None),
-                Err(e) => return (payloads, Some(e)),
-            }
-        }
-    }
+    use flatstream_test_support::drain;
 
     pub(super) fn read_all<D: Deframer + Clone>(
         which: usize,
