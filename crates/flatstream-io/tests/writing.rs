@@ -175,7 +175,10 @@ fn failed_flush_behind_a_buf_writer_stops_the_writer() {
     let refused = writer.write_finished(&mut builder).unwrap_err();
     assert!(refused.to_string().contains("flush failed"), "{refused}");
     assert_eq!((writer.frames_written(), writer.position()), (1, 7));
-    assert_eq!(writer.into_inner().into_inner().unwrap().0, b"\x03\0\0\0abc");
+    assert_eq!(
+        writer.into_inner().into_inner().unwrap().0,
+        b"\x03\0\0\0abc"
+    );
 }
 
 #[test]
