@@ -170,9 +170,15 @@ fn failed_flush_behind_a_buf_writer_stops_the_writer() {
     let refused = writer.write("text").unwrap_err();
     assert!(refused.to_string().contains("flush failed"), "{refused}");
     let mut builder = FlatBufferBuilder::new();
-    let data = builder.create_vector(b"xyz");
-    builder.finish_minimal(data);
+    let payload = builder.create_vector(b"xyz");
+    builder.finish_minimal(payload);
     let refused = writer.write_finished(&mut builder).unwrap_err();
+    assert!(refused.to_string().contains("flush failed"), "{refused}");
+    // Refused before the builder is read: an unfinished one, which `finished_data` asserts
+    // against in debug builds, is refused too.
+    let refused = writer
+        .write_finished(&mut FlatBufferBuilder::new())
+        .unwrap_err();
     assert!(refused.to_string().contains("flush failed"), "{refused}");
     assert_eq!((writer.frames_written(), writer.position()), (1, 7));
     assert_eq!(
