@@ -8,7 +8,7 @@ use flatstream_core::{Deframer, Result};
 use crate::in_memory;
 use crate::progress::Progress;
 use crate::reader::{
-    Found, Needed, ReadMode, Stride, find_frame, plain_frame, process_plain_frames,
+    Found, Needed, ReadMode, Stride, find_frame, plain_frame, process_plain_frames, source_ended,
 };
 
 /// Bytes of a [`Buffered`] reader's buffer: a 64 KiB payload and its header fit whole (so
@@ -238,8 +238,7 @@ impl Buffered {
             // The source ended (for now: a file may grow, and the next call reads on):
             // cleanly between frames, or in a torn frame.
             if self.start == self.end {
-                // The deframer may require the stream to end otherwise (with a final frame).
-                return deframer.decode_frame(&[], payload).map(|_| None);
+                return source_ended(deframer, payload, progress);
             }
             return self.read_through(source, deframer, payload, true);
         }
@@ -269,11 +268,7 @@ impl<R: Read> ReadMode<R> for Buffered {
         if self.in_place && self.start == self.end {
             match in_memory::next_frame(source, deframer, &mut self.stride) {
                 in_memory::Taken::Frame(frame, frame_len) => return Ok(Some((frame, frame_len))),
-                // The deframer may require the stream to end otherwise.
-                in_memory::Taken::End => {
-                    progress.schedule_upkeep();
-                    return deframer.decode_frame(&[], payload).map(|_| None);
-                }
+                in_memory::Taken::End => return source_ended(deframer, payload, progress),
                 in_memory::Taken::Elsewhere => {}
             }
         }

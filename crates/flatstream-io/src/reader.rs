@@ -338,7 +338,7 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
             .shrink
             .observe(&self.memory, self.payload.len(), self.payload.capacity())
         {
-            self.payload.shrink_to(self.memory.retained());
+            self.give_back_payload_memory();
         }
         self.payload.clear();
         if self.payload.capacity() <= self.memory.retained() {
@@ -373,10 +373,17 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
             .shrink
             .observe_run(&self.memory, ran, self.payload.capacity())
         {
-            self.payload.clear();
-            self.payload.shrink_to(self.memory.retained());
+            self.give_back_payload_memory();
         }
         ended
+    }
+
+    /// What the memory policy asks once it has counted enough messages that fit: the
+    /// payload buffer emptied and shrunk to the size the policy keeps.
+    #[cold]
+    fn give_back_payload_memory(&mut self) {
+        self.payload.clear();
+        self.payload.shrink_to(self.memory.retained());
     }
 
     /// Calls `process` with the typed view of every payload until the end of the stream.
@@ -569,6 +576,19 @@ pub(crate) fn plain_frame<D: Deframer + ?Sized>(
         && frame.len <= input.len()
         && frame.len != 0;
     lies_in_input.then_some(frame)
+}
+
+/// The source's end, met between frames: no frame, unless the deframer requires the stream
+/// to end otherwise (with a final frame), which its `decode_frame` of no bytes reports. That
+/// call may leave bytes in the payload buffer, so the reader's upkeep is due: every mode
+/// ends here.
+pub(crate) fn source_ended<'a, D: Deframer>(
+    deframer: &mut D,
+    payload: &'a mut Vec<u8>,
+    progress: &mut Progress,
+) -> Result<Option<(&'a [u8], usize)>> {
+    progress.schedule_upkeep();
+    deframer.decode_frame(&[], payload).map(|_| None)
 }
 
 /// Hands `process` each plain frame that lies whole at the start of `held`, one after
@@ -948,10 +968,7 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         // (The payload buffer is empty on entry: the reader's upkeep empties it.)
         match in_memory::next_frame(source, deframer, &mut self.stride) {
             in_memory::Taken::Frame(frame, frame_len) => return Ok(Some((frame, frame_len))),
-            in_memory::Taken::End => {
-                progress.schedule_upkeep();
-                return deframer.decode_frame(&[], payload).map(|_| None);
-            }
+            in_memory::Taken::End => return source_ended(deframer, payload, progress),
             in_memory::Taken::Elsewhere => {}
         }
         // The frame per call: whole in the source's buffer and passed through. The source
@@ -959,11 +976,7 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         // `BufReader` would read its source again, past the end. A frame not whole there,
         // or not passed through, takes `read_general`, which looks at the same buffer.
         let whole = match source.fill_buf() {
-            Ok([]) => {
-                // The deframer may require the stream to end otherwise (with a final frame).
-                progress.schedule_upkeep();
-                return deframer.decode_frame(&[], payload).map(|_| None);
-            }
+            Ok([]) => return source_ended(deframer, payload, progress),
             Ok(held) => plain_frame(deframer, held).map(|frame| (frame, held.as_ptr().addr())),
             // Retried by the general path, as every read is.
             Err(error) if error.kind() == io::ErrorKind::Interrupted => None,
