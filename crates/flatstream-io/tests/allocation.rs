@@ -337,6 +337,102 @@ fn a_policy_set_between_reads_sees_the_frames_read_in_place_after_it() {
     in_each_reading_mode!(&stream, MemoryPolicy::default(), shrinks_after_a_new_policy);
 }
 
+/// A deframer whose first look at the source's end (`decode_frame` of no bytes, where a
+/// deframer that requires a final frame reports its absence) grows the payload buffer to
+/// 1 MiB and leaves it empty. Otherwise the plain deframer.
+struct GrowsAtTheEnd(flatstream_io::DefaultDeframer, bool);
+impl GrowsAtTheEnd {
+    fn grow_once(&mut self, payload: &mut Vec<u8>) {
+        if !self.1 {
+            self.1 = true;
+            payload.reserve(1 << 20);
+        }
+    }
+}
+impl flatstream_core::Deframer for GrowsAtTheEnd {
+    fn read_frame<R: std::io::Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        payload: &mut Vec<u8>,
+    ) -> flatstream_core::Result<Option<usize>> {
+        let read = self.0.read_frame(reader, payload)?;
+        if read.is_none() {
+            self.grow_once(payload);
+        }
+        Ok(read)
+    }
+    fn parse_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+    ) -> flatstream_core::Result<Option<flatstream_core::wire::Frame<'a>>> {
+        self.0.parse_frame(input)
+    }
+    fn decode_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> flatstream_core::Result<Option<flatstream_core::wire::Frame<'a>>> {
+        if input.is_empty() {
+            self.grow_once(scratch);
+        }
+        self.0.decode_frame(input, scratch)
+    }
+    fn peek_frame_len(&self, input: &[u8]) -> flatstream_core::Result<Option<usize>> {
+        self.0.peek_frame_len(input)
+    }
+}
+
+/// Every mode's end of the source makes the reader's upkeep due: memory the deframer's look
+/// at the end left in the payload buffer is given back after as many polls as the policy
+/// asks, also when every frame before the end was read in place (which skips the upkeep).
+#[test]
+fn memory_left_by_the_look_at_the_end_is_given_back() {
+    use flatstream_io::{DefaultDeframer, MemoryPolicy};
+    fn gives_back<R, M: flatstream_io::ReadMode<R>>(
+        mut reader: StreamReader<R, GrowsAtTheEnd, M>,
+        mode: &str,
+    ) {
+        for _ in 0..10 {
+            assert_eq!(reader.read_message().unwrap().unwrap().len(), 100, "{mode}");
+        }
+        assert!(reader.read_message().unwrap().is_none(), "{mode}");
+        assert!(reader.buffer_capacity() >= 1 << 20, "{mode}");
+        for _ in 0..2 {
+            assert!(reader.read_message().unwrap().is_none(), "{mode}");
+        }
+        assert!(
+            reader.buffer_capacity() <= 64 * 1024,
+            "{mode}: {} bytes kept after polls at the end",
+            reader.buffer_capacity()
+        );
+    }
+
+    let stream = spikes_and_small_frames(&[(100, 9)]);
+    let policy = MemoryPolicy::new().retain(64 * 1024).after(2);
+    let deframer = || GrowsAtTheEnd(DefaultDeframer::new(), false);
+    gives_back(
+        StreamReader::new(&stream[..], deframer()).with_memory_policy(policy),
+        "buffered, bytes in memory",
+    );
+    gives_back(
+        StreamReader::new(Opaque(&stream[..]), deframer()).with_memory_policy(policy),
+        "buffered",
+    );
+    gives_back(
+        StreamReader::in_place(&stream[..], deframer()).with_memory_policy(policy),
+        "in place, bytes in memory",
+    );
+    gives_back(
+        StreamReader::in_place(std::io::BufReader::new(Opaque(&stream[..])), deframer())
+            .with_memory_policy(policy),
+        "in place",
+    );
+    gives_back(
+        StreamReader::unbuffered(&stream[..], deframer()).with_memory_policy(policy),
+        "unbuffered",
+    );
+}
+
 /// A payload buffer made larger than the policy keeps (`with_payload_capacity`), then only
 /// frames read in place, never copied into it: the default policy (1 MiB after 1024
 /// messages) gives it back all the same, whether the frames are parsed in the reader's
