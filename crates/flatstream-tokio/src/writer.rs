@@ -91,11 +91,18 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
     /// # Errors
     ///
     /// As [`write_payload`](Self::write_payload).
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, when `builder` was not finished (`flatbuffers` asserts it) and the
+    /// writer was not stopped (a stopped writer refuses before it reads the builder, as the
+    /// blocking `StreamWriter::write_finished` does).
     pub async fn write_finished<A: Allocator>(
         &mut self,
         builder: &mut FlatBufferBuilder<'_, A>,
     ) -> Result<()> {
-        self.write_payload(builder.finished_data()).await
+        self.frames.write_finished(builder)?;
+        self.write_out_if_full().await
     }
 
     /// Queues `payload` as one frame.

@@ -199,9 +199,18 @@ async fn the_writer_stops_after_an_io_error() {
     assert_eq!(error.offset(), Some(writer.flushed_bytes()));
     assert_eq!(error.frame_index(), Some(writer.flushed_bytes() / 100));
     let failures = writer.get_ref().writes_after_failure;
+    let mut finished = flatbuffers::FlatBufferBuilder::new();
+    let text = finished.create_string("finished");
+    finished.finish_minimal(text);
+    // Started and never finished: a stopped writer refuses it before reading it (reading
+    // an unfinished builder trips `flatbuffers`' debug assertion).
+    let mut unfinished = flatbuffers::FlatBufferBuilder::new();
+    unfinished.create_string("unfinished");
     for attempt in [
         writer.write_payload(&payload).await,
         writer.write("text").await,
+        writer.write_finished(&mut finished).await,
+        writer.write_finished(&mut unfinished).await,
         writer.flush().await,
         writer.shutdown().await,
     ] {
