@@ -330,6 +330,9 @@ fn cells<const HEADER: usize, C: Wired>(
 ) {
     assert_eq!(HEADER, 4 + checksum.size());
     let id = format!("{}/{size}", checksum.name());
+    // Held while the cell's bodies are made and run: the writers, builders and buffers
+    // allocated from here on lie elsewhere for each placement seed.
+    let _placement = heap_placement(&format!("{id}{suffix}"));
     let payloads: Vec<&[u8]> = source.chunks_exact(size).collect();
     let mut stream = Vec::with_capacity(payloads.len() * (HEADER + size));
     for payload in &payloads {
@@ -735,6 +738,49 @@ pub(crate) fn everyday(criterion: &mut Criterion) {
 /// [`Runner::Paired`]) instead of running criterion, and writes one JSON object per line:
 /// `id` (`group/checksum/size`), `messages`, `bytes` and the fastest `seconds` per call.
 pub(crate) const PAIRED_ENV: &str = "FLATSTREAM_BENCH_PAIRED";
+
+/// Set beside [`PAIRED_ENV`] to a number, the seed of [`heap_placement`]; unset or 0, the
+/// heap is left as it lies (the placement of every run before session 13).
+pub(crate) const PLACEMENT_ENV: &str = "FLATSTREAM_BENCH_PLACEMENT";
+
+/// Allocations of sizes drawn from the seed in [`PLACEMENT_ENV`] and `cell`, to be held
+/// while a cell's bodies are made and run, so that what they allocate (a writer inside its
+/// boxed closure, its builder's buffer, a reader's buffer) lies at other byte offsets of its
+/// pages for other seeds.
+///
+/// Without it every run of a cell allocates at the same offsets (the allocator's choices
+/// depend on the sequence of requests alone, and address randomisation moves whole pages),
+/// so the median over runs was the median over code layouts of one placement. Measured on
+/// the CI class (session 13): with `StreamWriter`'s builder moved onto cache lines of its
+/// own, `write` at 64 B went from 0.91x to 0.95 to 1.02x the loop and `write_finished` from
+/// 1.02x to 0.90x, with no change in the code they run per message: the placement, not
+/// the code, decided those cells.
+fn heap_placement(cell: &str) -> Vec<Vec<u8>> {
+    let seed: u64 = std::env::var(PLACEMENT_ENV)
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or(0);
+    if seed == 0 {
+        return Vec::new();
+    }
+    // FNV-1a over the cell's id, mixed with the seed by a SplitMix64 step per draw.
+    let mut state = cell
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64 ^ seed, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let mut draw = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    // Sizes of 16 B to 4 KiB in steps of 16, in the size classes small allocations share.
+    (0..8)
+        .map(|_| vec![0u8; 16 * (1 + (draw() % 256) as usize)])
+        .collect()
+}
 
 /// Set beside [`PAIRED_ENV`], only the cells with an operation whose id contains it are
 /// measured (`cargo xtask bench --paired stream_write_64m/xxh3` passes its filter here).

@@ -277,7 +277,13 @@ fn parse_duration(text: &str) -> Option<f64> {
 /// One run of the bench binary in paired mode; its results as rows.
 fn run_paired(run: usize, options: &Options, path: &Path) -> Result<Vec<Row>, String> {
     let path_text = path.to_string_lossy().into_owned();
-    let mut env = vec![("FLATSTREAM_BENCH_PAIRED", path_text.as_str())];
+    // Each run with its own heap placement as well as its own code layout (see
+    // `heap_placement` in benches/everyday.rs).
+    let placement = run.to_string();
+    let mut env = vec![
+        ("FLATSTREAM_BENCH_PAIRED", path_text.as_str()),
+        ("FLATSTREAM_BENCH_PLACEMENT", placement.as_str()),
+    ];
     if options.quick {
         env.push(("FLATSTREAM_BENCH_QUICK", "1"));
     }
