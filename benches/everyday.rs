@@ -750,11 +750,12 @@ pub(crate) const PLACEMENT_ENV: &str = "FLATSTREAM_BENCH_PLACEMENT";
 ///
 /// Without it every run of a cell allocates at the same offsets (the allocator's choices
 /// depend on the sequence of requests alone, and address randomisation moves whole pages),
-/// so the median over runs was the median over code layouts of one placement. Measured on
-/// the CI class (session 13): with `StreamWriter`'s builder moved onto cache lines of its
-/// own, `write` at 64 B went from 0.91x to 0.95 to 1.02x the loop and `write_finished` from
-/// 1.02x to 0.90x, with no change in the code they run per message: the placement, not
-/// the code, decided those cells.
+/// so the median over runs was the median over code layouts of one placement. Allocations
+/// the allocator maps whole pages for (the 64 MiB streams and outputs) are not moved.
+/// Measured on the CI class (session 13): with `StreamWriter`'s builder moved onto cache
+/// lines of its own, `write` at 64 B went from 0.91x to 0.95 to 1.02x the loop with one
+/// placement, and to 0.93 to 1.00x against 0.92 to 0.98x with placements varied: most of
+/// that gain was where this one placement put the fields.
 fn heap_placement(cell: &str) -> Vec<Vec<u8>> {
     let seed: u64 = std::env::var(PLACEMENT_ENV)
         .ok()

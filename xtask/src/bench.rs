@@ -12,7 +12,8 @@
 //! `--runs N` runs the suite N times and reports the median of each everyday ratio; `--check`
 //! then exits non-zero when one falls under [`CHECK_FLOOR`]. `--paired` measures the everyday
 //! cells only, in the bench binary's own interleaved rounds, each run in a binary linked with
-//! its functions in another order ([`bench_binary_with_layout`]); FILTER is then a substring
+//! its functions in another order ([`bench_binary_with_layout`]) and with its own heap
+//! placement (`FLATSTREAM_BENCH_PLACEMENT`); FILTER is then a substring
 //! of the operations' ids (`stream_write_64m/xxh3/1024`): only the cells with a matching
 //! operation are measured, each with its loop. Not run in CI, whose shared
 //! machines are too noisy for a timing gate: it is for contributors, on a quiet machine.
@@ -1211,7 +1212,9 @@ fn render_everyday(out: &mut String, everyday: &[EverydayCell], options: &Option
          each sample starts after a read of 64 MiB of other memory, so that no operation \
          begins in the caches the one before it left. Each run's binary is linked with its \
          functions in another order (lld `--shuffle-sections`, seeded with the run's \
-         number), so the median is over code layouts, not one layout's luck."
+         number) and allocates at other places (`FLATSTREAM_BENCH_PLACEMENT`, the run's \
+         number, shifts what each cell allocates below the allocator's mapping threshold), \
+         so the median is over code layouts and heap placements, not one layout's luck."
     } else {
         "Criterion: each operation of a cell right after the others, median of its samples."
     };
