@@ -764,22 +764,18 @@ fn heap_placement(cell: &str) -> Vec<Vec<u8>> {
     if seed == 0 {
         return Vec::new();
     }
-    // FNV-1a over the cell's id, mixed with the seed by a SplitMix64 step per draw.
-    let mut state = cell
+    // FNV-1a over the cell's id from the seed, made odd: xorshift needs a non-zero seed.
+    let cell_seed = cell
         .bytes()
         .fold(0xcbf2_9ce4_8422_2325_u64 ^ seed, |hash, byte| {
             (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
-    let mut draw = move || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    // Sizes of 16 B to 4 KiB in steps of 16, in the size classes small allocations share.
-    (0..8)
-        .map(|_| vec![0u8; 16 * (1 + (draw() % 256) as usize)])
+        })
+        | 1;
+    // Sizes of 16 B to 4 KiB in steps of 16, in the size classes small allocations share:
+    // one drawn byte each.
+    pseudo_random_bytes(8, cell_seed)
+        .into_iter()
+        .map(|byte| vec![0u8; 16 * (1 + usize::from(byte))])
         .collect()
 }
 
