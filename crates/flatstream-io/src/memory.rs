@@ -10,6 +10,11 @@
 /// `read_message` or `process_all`, and a read that found no message (a poll at the end of
 /// a file still being written) as one that fits.
 ///
+/// What is compared with `retain` is the buffer's capacity, not the largest message: a
+/// writer's builder grows by doubling, so a message that fits in `retain` can leave it
+/// holding up to twice that, and it is shrunk back as well. A writer decides after each
+/// frame is written, so the message just framed is never in a buffer it gives back.
+///
 /// The default keeps 1 MiB and shrinks after 1024 small messages in a row.
 ///
 /// ```

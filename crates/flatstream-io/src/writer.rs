@@ -46,9 +46,10 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
     progress: WriteProgress,
     memory: MemoryPolicy,
     shrink: ShrinkTracker,
-    /// The largest message built since the builder was last made anew: its capacity.
-    largest_message: usize,
-    last_message: usize,
+    /// The builder's capacity above which each message is counted towards shrinking it: the
+    /// policy's retained bytes for the writer's own builder, `usize::MAX` (never) for one
+    /// supplied with [`with_builder`](StreamWriter::with_builder).
+    shrink_above: usize,
     shrink_builder: Option<ShrinkBuilder<A>>,
 }
 
@@ -73,6 +74,7 @@ impl<W: FrameSink, F: Framer> StreamWriter<W, F> {
         this.shrink_builder = Some(|builder, retain| {
             *builder = FlatBufferBuilder::with_capacity(retain);
         });
+        this.shrink_above = this.memory.retained();
         this
     }
 }
@@ -117,8 +119,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             progress: WriteProgress::default(),
             memory: MemoryPolicy::default(),
             shrink: ShrinkTracker::default(),
-            largest_message: 0,
-            last_message: 0,
+            shrink_above: usize::MAX,
             shrink_builder: None,
         }
     }
@@ -128,6 +129,9 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     #[must_use]
     pub fn with_memory_policy(mut self, policy: MemoryPolicy) -> Self {
         self.memory = policy;
+        if self.shrink_builder.is_some() {
+            self.shrink_above = policy.retained();
+        }
         self
     }
 
@@ -148,28 +152,38 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         A: 'static,
     {
         self.check_usable()?;
-        // Decide on the previous message, whose buffer is no longer needed.
-        if let Some(shrink_builder) = self.shrink_builder
-            && self
-                .shrink
-                .observe(&self.memory, self.last_message, self.largest_message)
-        {
-            shrink_builder(&mut self.builder, self.memory.retained());
-            self.largest_message = self.last_message;
-        }
         self.builder.reset();
         if let Err(error) = message.serialize(&mut self.builder) {
             return Err(self.progress.locate(error));
         }
+        // What the builder holds on to, read before the payload is borrowed (the same loads).
+        let capacity = self.builder.mut_finished_buffer().0.len();
         let payload = self.builder.finished_data();
-        self.last_message = payload.len();
-        self.largest_message = self.largest_message.max(payload.len());
+        let message_len = payload.len();
         Self::write_frame(
             &mut self.writer,
             &mut self.framer,
             payload,
             &mut self.progress,
-        )
+        )?;
+        // The frame is written, so the builder's memory may go. One comparison of a length in
+        // a register while the builder is no larger than the policy keeps.
+        if capacity > self.shrink_above {
+            self.count_towards_shrinking(message_len, capacity);
+        }
+        Ok(())
+    }
+
+    /// Counts a message built in a builder larger than the policy keeps, and makes the
+    /// builder anew at the retained size once enough small messages came in a row.
+    #[cold]
+    #[inline(never)]
+    fn count_towards_shrinking(&mut self, message_len: usize, capacity: usize) {
+        if let Some(shrink_builder) = self.shrink_builder
+            && self.shrink.observe(&self.memory, message_len, capacity)
+        {
+            shrink_builder(&mut self.builder, self.memory.retained());
+        }
     }
 
     /// Writes the finished buffer of `builder` as one frame. The builder's contents are left

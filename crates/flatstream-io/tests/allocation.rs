@@ -585,6 +585,70 @@ fn writer_builder_gives_memory_back_after_a_spike() {
     assert_eq!(count, 0);
 }
 
+/// The policy bounds what the builder holds, not the largest message: a 40 KiB message
+/// grows the writer's builder to 64 KiB, over the 48 KiB kept, and after enough small
+/// messages the builder is made anew at 48 KiB. (Before, the writer compared the largest
+/// message with the policy and kept the 64 KiB for good.)
+#[test]
+fn writer_builder_gives_back_a_capacity_over_the_policy_though_no_message_was() {
+    use flatstream_io::{DefaultFramer, MemoryPolicy};
+    let retain: usize = 48 * 1024;
+    let kept = i64::try_from(retain).unwrap();
+    let under = "x".repeat(40 * 1024);
+    let small = "y".repeat(100);
+    let policy = MemoryPolicy::new().retain(retain).after(10);
+    let mut writer =
+        StreamWriter::new(std::io::sink(), DefaultFramer::new()).with_memory_policy(policy);
+    let live_before = live_bytes();
+    writer.write(&under).unwrap();
+    let live_at_spike = live_bytes() - live_before;
+    assert!(live_at_spike > kept, "{live_at_spike}");
+    // The 40 KiB message fits the 48 KiB kept, so it counts as the first of the ten.
+    for _ in 0..8 {
+        writer.write(&small).unwrap();
+    }
+    assert_eq!(
+        live_bytes() - live_before,
+        live_at_spike,
+        "shrunk too early"
+    );
+    writer.write(&small).unwrap();
+    let live_after = live_bytes() - live_before;
+    assert!(
+        live_after <= kept + 1024,
+        "builder still holds {live_after} bytes"
+    );
+    // The 40 KiB message fits the 48 KiB builder: no growth, no churn.
+    let count = allocations_during(|| {
+        for _ in 0..100 {
+            writer.write(&under).unwrap();
+            writer.write(&small).unwrap();
+        }
+    });
+    assert_eq!(count, 0);
+}
+
+/// A builder the caller supplies is never replaced, however large and whatever the policy.
+#[test]
+fn writer_keeps_a_supplied_builder_over_the_policy() {
+    use flatstream_io::{DefaultFramer, MemoryPolicy};
+    let builder = FlatBufferBuilder::with_capacity(1 << 20);
+    let policy = MemoryPolicy::new().retain(1024).after(1);
+    let mut writer = StreamWriter::with_builder(std::io::sink(), DefaultFramer::new(), builder)
+        .with_memory_policy(policy);
+    let small = "y".repeat(100);
+    writer.write(&small).unwrap();
+    let live_before = live_bytes();
+    let count = allocations_during(|| {
+        for _ in 0..100 {
+            writer.write(&small).unwrap();
+        }
+    });
+    assert_eq!(count, 0);
+    assert_eq!(live_bytes(), live_before);
+    assert_eq!(writer.frames_written(), 101);
+}
+
 /// `StreamReader::new` over a short stream (a received batch of a few frames) allocates a
 /// small first buffer, not its full 64 KiB: zeroing that was most of the cost of such a
 /// stream. A source with more than that first buffer's worth grows it to the full size, once,
