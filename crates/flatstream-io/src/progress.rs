@@ -215,6 +215,21 @@ impl WriteProgress {
         self.position += frame_len as u64;
     }
 
+    /// Records a frame written whole whose bytes are counted another way: a `Vec` sink's
+    /// length, which a [`StreamWriter`](crate::StreamWriter) brings into the position with
+    /// [`add_position`](Self::add_position) when it is asked for.
+    #[inline]
+    pub(crate) fn count_frame(&mut self) {
+        self.frames_written += 1;
+    }
+
+    /// Adds `bytes` of whole frames counted another way (see
+    /// [`count_frame`](Self::count_frame)).
+    #[inline]
+    pub(crate) fn add_position(&mut self, bytes: usize) {
+        self.position += bytes as u64;
+    }
+
     /// Checks that the writer can still write.
     ///
     /// # Errors

@@ -49,6 +49,27 @@ pub(crate) fn vec_of<W: ?Sized>(writer: &mut W) -> Option<&mut Vec<u8>> {
     }
 }
 
+/// `writer` as the `Vec<u8>` it is, shared, when `W` is `Vec<u8>` or `&mut Vec<u8>`; `None`
+/// for every other type (as [`vec_of`]).
+#[inline]
+pub(crate) fn vec_ref_of<W: ?Sized>(writer: &W) -> Option<&Vec<u8>> {
+    let id = typeid::of::<W>();
+    let writer = std::ptr::from_ref(writer);
+    if id == typeid::of::<Vec<u8>>() {
+        // SAFETY: `W` is `Vec<u8>` (type ids are equal, and `Vec<u8>` has no lifetime to
+        // differ in), so the pointer points to a valid `Vec<u8>`, borrowed for as long as
+        // `writer` is.
+        Some(unsafe { &*writer.cast::<Vec<u8>>() })
+    } else if id == typeid::of::<&mut Vec<u8>>() {
+        // SAFETY: `W` is `&'w mut Vec<u8>` for some `'w` (equal up to lifetimes), so the
+        // pointer points to a valid reference to a `Vec<u8>`, read here through a shared
+        // borrow for the borrow of `writer` only, which `'w` outlives.
+        Some(unsafe { &**writer.cast::<&mut Vec<u8>>() })
+    } else {
+        None
+    }
+}
+
 /// Appends the frame of `payload` to `out`: `header` (its checksum `checksum_len` bytes
 /// wide), then the payload, with one capacity check. A payload of up to
 /// [`SHORT_PAYLOAD_MAX`] bytes is copied inline, a longer one with `memcpy`.
@@ -284,6 +305,13 @@ mod tests {
         assert!(vec_of(&mut std::io::BufWriter::new(Vec::<u8>::new())).is_none());
         let mut boxed: Box<Vec<u8>> = Box::default();
         assert!(vec_of(&mut boxed).is_none());
+        // The shared view recognises the same two types, and nothing else.
+        assert_eq!(vec_ref_of(&vec).map(Vec::len), Some(2));
+        assert_eq!(vec_ref_of(&&mut vec).map(Vec::len), Some(2));
+        assert!(vec_ref_of(&&vec).is_none(), "&Vec<u8>");
+        assert!(vec_ref_of(&boxed).is_none(), "Box<Vec<u8>>");
+        assert!(vec_ref_of(&Vec::<u16>::new()).is_none(), "Vec<u16>");
+        assert!(vec_ref_of(&std::io::Cursor::new(Vec::<u8>::new())).is_none());
     }
 
     #[test]

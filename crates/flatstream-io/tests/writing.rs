@@ -250,3 +250,124 @@ fn finish_writes_what_the_framer_closes_with_and_counts_it() {
     assert!(matches!(error.kind(), ErrorKind::Io(_)), "{error}");
     assert_eq!(writer.get_ref().written, [3, 0, 0, 0, b'e', b'n', b'd']);
 }
+
+/// Writes the header of a payload `b"torn"` and then fails (with an I/O error for
+/// `b"torn io"`), leaving a partial frame behind; frames other payloads as `DefaultFramer`.
+#[derive(Debug)]
+struct TearsOnCue;
+
+impl flatstream_core::Framer for TearsOnCue {
+    fn frame_and_write<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        payload: &[u8],
+    ) -> Result<usize> {
+        if payload.starts_with(b"torn") {
+            writer.write_all(&(payload.len() as u32).to_le_bytes())?;
+            return Err(if payload == b"torn io" {
+                Error::from(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+            } else {
+                Error::invalid_frame("refused after its header")
+            });
+        }
+        DefaultFramer::new().frame_and_write(writer, payload)
+    }
+}
+
+/// A `Write` that is not a `Vec`, so the writer counts each frame's bytes itself.
+#[derive(Debug, Default)]
+struct NotAVec(Vec<u8>);
+
+impl Write for NotAVec {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// After one write: frames written, the position, and the error's frame index and offset.
+type Seen = (u64, u64, Option<(Option<u64>, Option<u64>)>);
+
+/// What a script of writes saw, write by write.
+fn position_script<W: flatstream_io::FrameSink + std::fmt::Debug>(
+    mut writer: StreamWriter<W, TearsOnCue>,
+    lend: impl Fn(&mut W),
+) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    let mut step = |writer: &mut StreamWriter<W, TearsOnCue>, payload: &[u8]| {
+        let error = writer.write_payload(payload).err();
+        seen.push((
+            writer.frames_written(),
+            writer.position(),
+            error.map(|error| (error.frame_index(), error.offset())),
+        ));
+    };
+    step(&mut writer, b"ab");
+    step(&mut writer, b"cde");
+    lend(writer.get_mut());
+    step(&mut writer, b"f");
+    // A partial frame refused: located at its start, not counted, the writer goes on.
+    step(&mut writer, b"torn");
+    step(&mut writer, b"gh");
+    lend(writer.get_mut());
+    lend(writer.get_mut());
+    step(&mut writer, b"ij");
+    assert!(format!("{writer:?}").contains(&format!("position: {}", writer.position())));
+    // A partial frame and an I/O error: the writer stops where the last whole frame ended.
+    step(&mut writer, b"torn io");
+    lend(writer.get_mut());
+    step(&mut writer, b"kl");
+    assert!(writer.is_stopped());
+    seen
+}
+
+#[test]
+fn a_vec_sinks_position_counts_this_writers_whole_frames_as_other_sinks_do() {
+    // Counted frame by frame, into a `Write` that is not a `Vec`.
+    let expected = position_script(StreamWriter::new(NotAVec::default(), TearsOnCue), |_| {});
+    assert_eq!(
+        expected,
+        [
+            (1, 6, None),
+            (2, 13, None),
+            (3, 18, None),
+            (3, 18, Some((Some(3), Some(18)))),
+            (4, 24, None),
+            (5, 30, None),
+            (5, 30, Some((Some(5), Some(30)))),
+            (5, 30, Some((Some(5), Some(30)))),
+        ]
+    );
+    // Taken from a `Vec`'s length, with bytes there before the writer, a `Vec` drained,
+    // swapped for another and grown by hand while lent out, and a `&mut Vec`.
+    let lends: [fn(&mut Vec<u8>); 3] = [
+        |out| out.clear(),
+        |out| *out = b"other bytes".to_vec(),
+        |out| out.extend_from_slice(b"by hand"),
+    ];
+    for lend in lends {
+        assert_eq!(
+            position_script(StreamWriter::new(b"kept".to_vec(), TearsOnCue), lend),
+            expected
+        );
+        let mut borrowed = b"kept".to_vec();
+        assert_eq!(
+            position_script(StreamWriter::new(&mut borrowed, TearsOnCue), |out| lend(
+                out
+            )),
+            expected
+        );
+    }
+    // Without lending: the `Vec` holds what was there, the whole frames and the torn bytes.
+    let mut writer = StreamWriter::new(b"kept".to_vec(), TearsOnCue);
+    writer.write_payload(b"ab").unwrap();
+    writer.write_payload(b"torn").unwrap_err();
+    writer.write_payload(b"c").unwrap();
+    assert_eq!(writer.position(), 11);
+    assert_eq!(
+        writer.into_inner(),
+        b"kept\x02\x00\x00\x00ab\x04\x00\x00\x00\x01\x00\x00\x00c"
+    );
+}
