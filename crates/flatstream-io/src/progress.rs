@@ -274,6 +274,11 @@ impl WriteProgress {
         self.failure.is_some()
     }
 
+    /// The error that stopped the writer, as text, once one did.
+    pub(crate) fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
     #[cold]
     fn refusal(&self, failure: &str) -> Error {
         Error::invalid_frame(format!(

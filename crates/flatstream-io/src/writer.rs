@@ -62,10 +62,11 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
 /// past `vec_mark`, and is brought up to date ([`StreamWriter::settle`]) only when it is
 /// asked for, when an error is located, and before [`StreamWriter::get_mut`] lends the `Vec`
 /// out. One read-modify-write fewer per frame: `write` of 64 B messages into a reused `Vec`
-/// without a checksum went from 54.2 to 55.5 M msg/s in the code layouts where it ran fast
-/// and from 46.3 to 47.3 M where it ran slow (side-by-side harness, ten layouts, AMD EPYC
+/// without a checksum went from 54.3 to 55.5 M msg/s in the code layouts where it ran fast
+/// and from 46.3 to 47.4 M where it ran slow (side-by-side harness, ten layouts, AMD EPYC
 /// Zen 3); in the paired bench, over the eight 64 B cells of each, `write` +0.8%,
-/// `write_finished` +1.2%, `write_payload` +1.3% (the control -0.3%).
+/// `write_finished` +1.2%, `write_payload` +1.3% (the control -0.3%), but `write_finished`
+/// of 64 B without a checksum on the 1 MiB stream fell from 1.00-1.03x to 0.95x the loop.
 #[derive(Debug, Default)]
 struct Standing {
     progress: WriteProgress,
@@ -79,6 +80,28 @@ struct Standing {
     attention: bool,
 }
 
+/// Brings a `Vec` sink's position back to `before` when dropped armed: the frame being
+/// written panicked part-way ([`StreamWriter::unwind_safe`]).
+struct Unwinding<'a> {
+    standing: &'a mut Standing,
+    before: usize,
+    armed: bool,
+}
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let standing = &mut *self.standing;
+            standing
+                .progress
+                .add_position(self.before.saturating_sub(standing.vec_mark));
+            standing.vec_mark = self.before;
+            // What lies past `before` is not of whole frames: the next write marks anew.
+            standing.attention = true;
+        }
+    }
+}
+
 impl<W: std::fmt::Debug, F: std::fmt::Debug, A: Allocator> std::fmt::Debug
     for StreamWriter<W, F, A>
 {
@@ -88,7 +111,7 @@ impl<W: std::fmt::Debug, F: std::fmt::Debug, A: Allocator> std::fmt::Debug
             .field("framer", &self.framer)
             .field("frames_written", &self.standing.progress.frames_written())
             .field("position", &self.position())
-            .field("stopped", &self.standing.progress.is_stopped())
+            .field("failure", &self.standing.progress.failure())
             .field("memory", &self.memory)
             .finish_non_exhaustive()
     }
@@ -391,7 +414,11 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     pub fn finish(&mut self) -> Result<()> {
         self.ready()?;
         let before = vec_of(&mut self.writer).map(|out| out.len());
-        match self.writer.finish_frames(&mut self.framer) {
+        let framer = &mut self.framer;
+        let finished = Self::unwind_safe(&mut self.writer, &mut self.standing, before, |writer| {
+            writer.finish_frames(framer)
+        });
+        match finished {
             // Most framers close a stream with nothing.
             Ok(0) => {}
             finished => Self::record(&mut self.writer, &mut self.standing, before, finished)?,
@@ -442,8 +469,35 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         // A `Vec` sink's length before the frame; `None` for other sinks (known at compile
         // time).
         let before = vec_of(writer).map(|out| out.len());
-        let written = writer.write_frame(framer, payload);
+        let written = Self::unwind_safe(writer, standing, before, |writer| {
+            writer.write_frame(framer, payload)
+        });
         Self::record(writer, standing, before, written)
+    }
+
+    /// Runs `frame`, which writes a frame to `writer`. For a `Vec` sink (`before` is its
+    /// length), should `frame` panic part-way (a framer's or an observer's panic, caught by
+    /// the caller), the position stays at `before` and the mark is taken again at the next
+    /// write: the bytes the frame left are not counted, as they are not for other sinks.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn unwind_safe(
+        writer: &mut W,
+        standing: &mut Standing,
+        before: Option<usize>,
+        frame: impl FnOnce(&mut W) -> Result<usize>,
+    ) -> Result<usize> {
+        let Some(before) = before else {
+            return frame(writer);
+        };
+        let mut unwinding = Unwinding {
+            standing,
+            before,
+            armed: true,
+        };
+        let written = frame(writer);
+        unwinding.armed = false;
+        written
     }
 
     /// Records what writing a frame came to: a frame of the returned length written whole,
@@ -459,7 +513,12 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     ) -> Result<()> {
         match written {
             Ok(frame_len) => {
-                if before.is_some() {
+                if let Some(before) = before {
+                    debug_assert_eq!(
+                        vec_ref_of(writer).map(|out| out.len() - before),
+                        Some(frame_len),
+                        "the framer appended another length than it returned"
+                    );
                     standing.progress.count_frame();
                 } else {
                     standing.progress.advance(frame_len);

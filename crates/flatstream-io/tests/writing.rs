@@ -252,7 +252,8 @@ fn finish_writes_what_the_framer_closes_with_and_counts_it() {
 }
 
 /// Writes the header of a payload `b"torn"` and then fails (with an I/O error for
-/// `b"torn io"`), leaving a partial frame behind; frames other payloads as `DefaultFramer`.
+/// `b"torn io"`), or of `b"panic"` and then panics, leaving a partial frame behind; frames
+/// other payloads as `DefaultFramer`, and closes a stream with a frame of `b"end"`.
 #[derive(Debug)]
 struct TearsOnCue;
 
@@ -262,6 +263,10 @@ impl flatstream_core::Framer for TearsOnCue {
         writer: &mut W,
         payload: &[u8],
     ) -> Result<usize> {
+        if payload == b"panic" {
+            writer.write_all(&(payload.len() as u32).to_le_bytes())?;
+            panic!("the framer panics part-way through a frame");
+        }
         if payload.starts_with(b"torn") {
             writer.write_all(&(payload.len() as u32).to_le_bytes())?;
             return Err(if payload == b"torn io" {
@@ -271,6 +276,10 @@ impl flatstream_core::Framer for TearsOnCue {
             });
         }
         DefaultFramer::new().frame_and_write(writer, payload)
+    }
+
+    fn finish<W: Write + ?Sized>(&mut self, writer: &mut W) -> Result<usize> {
+        DefaultFramer::new().frame_and_write(writer, b"end")
     }
 }
 
@@ -296,7 +305,7 @@ fn position_script<W: flatstream_io::FrameSink + std::fmt::Debug>(
     lend: impl Fn(&mut W),
 ) -> Vec<Seen> {
     let mut seen = Vec::new();
-    let mut step = |writer: &mut StreamWriter<W, TearsOnCue>, payload: &[u8]| {
+    let step = |seen: &mut Vec<Seen>, writer: &mut StreamWriter<W, TearsOnCue>, payload: &[u8]| {
         let error = writer.write_payload(payload).err();
         seen.push((
             writer.frames_written(),
@@ -304,22 +313,37 @@ fn position_script<W: flatstream_io::FrameSink + std::fmt::Debug>(
             error.map(|error| (error.frame_index(), error.offset())),
         ));
     };
-    step(&mut writer, b"ab");
-    step(&mut writer, b"cde");
+    step(&mut seen, &mut writer, b"ab");
+    step(&mut seen, &mut writer, b"cde");
     lend(writer.get_mut());
-    step(&mut writer, b"f");
+    step(&mut seen, &mut writer, b"f");
     // A partial frame refused: located at its start, not counted, the writer goes on.
-    step(&mut writer, b"torn");
-    step(&mut writer, b"gh");
+    step(&mut seen, &mut writer, b"torn");
+    step(&mut seen, &mut writer, b"gh");
     lend(writer.get_mut());
     lend(writer.get_mut());
-    step(&mut writer, b"ij");
+    step(&mut seen, &mut writer, b"ij");
+    // A message that does not serialize: located at the next frame, nothing written.
+    let refused = writer.write(&Refuses).unwrap_err();
+    let place = Some((refused.frame_index(), refused.offset()));
+    seen.push((writer.frames_written(), writer.position(), place));
+    // A framer that panics part-way through a frame (the panic caught): nothing counted.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = writer.write_payload(b"panic");
+    }));
+    assert!(panicked.is_err());
+    seen.push((writer.frames_written(), writer.position(), None));
+    step(&mut seen, &mut writer, b"mn");
+    // The framer's closing frame.
+    writer.finish().unwrap();
+    seen.push((writer.frames_written(), writer.position(), None));
     assert!(format!("{writer:?}").contains(&format!("position: {}", writer.position())));
     // A partial frame and an I/O error: the writer stops where the last whole frame ended.
-    step(&mut writer, b"torn io");
+    step(&mut seen, &mut writer, b"torn io");
     lend(writer.get_mut());
-    step(&mut writer, b"kl");
+    step(&mut seen, &mut writer, b"kl");
     assert!(writer.is_stopped());
+    assert!(format!("{writer:?}").contains("disk full"), "{writer:?}");
     seen
 }
 
@@ -337,7 +361,11 @@ fn a_vec_sinks_position_counts_this_writers_whole_frames_as_other_sinks_do() {
             (4, 24, None),
             (5, 30, None),
             (5, 30, Some((Some(5), Some(30)))),
-            (5, 30, Some((Some(5), Some(30)))),
+            (5, 30, None),
+            (6, 36, None),
+            (7, 43, None),
+            (7, 43, Some((Some(7), Some(43)))),
+            (7, 43, Some((Some(7), Some(43)))),
         ]
     );
     // Taken from a `Vec`'s length, with bytes there before the writer, a `Vec` drained,
