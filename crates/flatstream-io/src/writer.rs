@@ -82,6 +82,16 @@ struct Standing {
     attention: bool,
 }
 
+impl Standing {
+    /// Brings the position up to `end`, a `Vec` sink's length where whole frames end, and
+    /// marks the `Vec` there.
+    fn settle_to(&mut self, end: usize) {
+        self.progress
+            .add_position(end.saturating_sub(self.vec_mark));
+        self.vec_mark = end;
+    }
+}
+
 /// A value that starts a cache line (64 bytes), wherever the struct holding it lies.
 ///
 /// `FlatBufferBuilder::reset` zeroes the builder's fields with 16-byte stores at offsets that
@@ -106,13 +116,9 @@ struct Unwinding<'a> {
 impl Drop for Unwinding<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let standing = &mut *self.standing;
-            standing
-                .progress
-                .add_position(self.before.saturating_sub(standing.vec_mark));
-            standing.vec_mark = self.before;
+            self.standing.settle_to(self.before);
             // What lies past `before` is not of whole frames: the next write marks anew.
-            standing.attention = true;
+            self.standing.attention = true;
         }
     }
 }
@@ -158,9 +164,11 @@ impl<W, F, A: Allocator> StreamWriter<W, F, A> {
 
     /// Brings the progress's position up to date with a `Vec` sink's length.
     fn settle(&mut self) {
-        let unsettled = self.unsettled();
-        self.standing.progress.add_position(unsettled);
-        self.standing.vec_mark += unsettled;
+        if let Some(out) = vec_ref_of(&self.writer)
+            && !self.standing.attention
+        {
+            self.standing.settle_to(out.len());
+        }
     }
 }
 
@@ -551,9 +559,8 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     #[inline(never)]
     fn fail(writer: &mut W, standing: &mut Standing, before: Option<usize>, error: Error) -> Error {
         if let (Some(before), Some(out)) = (before, vec_of(writer)) {
-            standing
-                .progress
-                .add_position(before.saturating_sub(standing.vec_mark));
+            standing.settle_to(before);
+            // Past what the failed frame left, which is not counted.
             standing.vec_mark = out.len();
         }
         let error = standing.progress.fail(error);
