@@ -6,9 +6,11 @@
 
 #![allow(clippy::naive_bytecount, clippy::format_collect)]
 
+use std::path::Path;
+
 use serde_json::Value;
 
-use super::{algorithms, flatstream, scratch, stderr};
+use super::{ScratchDir, algorithms, flatstream, stderr};
 
 /// The checksum field's width of each name.
 fn width(kind: &str) -> usize {
@@ -51,17 +53,10 @@ fn run_ok(args: &[&str]) -> std::process::Output {
     output
 }
 
-/// The key every encrypted case here uses.
-fn key() -> String {
-    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    KEY.get_or_init(|| super::encrypt::keygen("kinds.key"))
-        .clone()
-}
-
 /// The modes the stream is written and read in: options for every command that reads or
-/// writes messages.
-fn modes() -> Vec<(&'static str, Vec<String>)> {
-    let key = key();
+/// writes messages, the encrypted ones with one key made in `dir`.
+fn modes(dir: &Path) -> Vec<(&'static str, Vec<String>)> {
+    let key = super::encrypt::keygen(dir, "kinds.key");
     vec![
         ("plain", vec![]),
         ("zstd", vec!["--compress".into(), "zstd".into()]),
@@ -116,10 +111,12 @@ fn with<'a>(mode: &'a [String], args: &[&'a str]) -> Vec<&'a str> {
 /// payloads; `cat --format len` gives 300 lines.
 #[test]
 fn gen_verify_convert_cat_round_trip_for_every_checksum_and_mode() {
-    for (mode_name, mode) in modes() {
+    let dir = ScratchDir::new("kinds-round-trip");
+    for (mode_name, mode) in modes(&dir) {
         for kind in algorithms() {
             let what = format!("{mode_name}, {kind}");
-            let source = scratch(&format!("kinds-{mode_name}-{kind}.fs"))
+            let source = dir
+                .join(format!("kinds-{mode_name}-{kind}.fs"))
                 .display()
                 .to_string();
             let _ = std::fs::remove_file(&source);
@@ -143,7 +140,8 @@ fn gen_verify_convert_cat_round_trip_for_every_checksum_and_mode() {
             let all: Vec<&str> = algorithms().collect();
             let to = all[(all.iter().position(|name| *name == kind).unwrap() + 1) % all.len()];
             {
-                let converted = scratch(&format!("kinds-{mode_name}-{kind}-to-{to}.fs"))
+                let converted = dir
+                    .join(format!("kinds-{mode_name}-{kind}-to-{to}.fs"))
                     .display()
                     .to_string();
                 let _ = std::fs::remove_file(&converted);
@@ -178,11 +176,13 @@ fn a_flipped_payload_bit_in_a_packed_stream_is_named_by_frame_and_offset() {
                 + "\n"
         })
         .collect();
-    let hex = scratch("kinds-lines.hex");
+    let dir = ScratchDir::new("kinds-flipped-bit");
+    let hex = dir.join("kinds-lines.hex");
     std::fs::write(&hex, &lines).unwrap();
     let hex = hex.display().to_string();
     for kind in algorithms() {
-        let packed = scratch(&format!("kinds-packed-{kind}.fs"))
+        let packed = dir
+            .join(format!("kinds-packed-{kind}.fs"))
             .display()
             .to_string();
         let _ = std::fs::remove_file(&packed);
@@ -199,7 +199,8 @@ fn a_flipped_payload_bit_in_a_packed_stream_is_named_by_frame_and_offset() {
             for bit in [0usize, 5, 8 * frame - 1] {
                 let mut damaged = stream.clone();
                 damaged[offsets[frame] + 4 + width(kind) + bit / 8] ^= 1 << (bit % 8);
-                let path = scratch(&format!("kinds-damaged-{kind}.fs"))
+                let path = dir
+                    .join(format!("kinds-damaged-{kind}.fs"))
                     .display()
                     .to_string();
                 std::fs::write(&path, &damaged).unwrap();
@@ -219,7 +220,8 @@ fn a_flipped_payload_bit_in_a_packed_stream_is_named_by_frame_and_offset() {
                     )),
                     "{what}: {message}"
                 );
-                let salvaged = scratch(&format!("kinds-salvaged-{kind}.fs"))
+                let salvaged = dir
+                    .join(format!("kinds-salvaged-{kind}.fs"))
                     .display()
                     .to_string();
                 let _ = std::fs::remove_file(&salvaged);
@@ -245,11 +247,13 @@ fn a_flipped_payload_bit_in_a_packed_stream_is_named_by_frame_and_offset() {
 /// were dropped).
 #[test]
 fn damaged_streams_fail_verify_and_what_salvage_and_recover_leave_verifies() {
-    for (mode_name, mode) in modes() {
+    let dir = ScratchDir::new("kinds-damaged");
+    for (mode_name, mode) in modes(&dir) {
         let encrypted = mode.iter().any(|arg| arg == "--key-file");
         for kind in algorithms() {
             let what = format!("{mode_name}, {kind}");
-            let source = scratch(&format!("kinds-d-{mode_name}-{kind}.fs"))
+            let source = dir
+                .join(format!("kinds-d-{mode_name}-{kind}.fs"))
                 .display()
                 .to_string();
             let _ = std::fs::remove_file(&source);
@@ -273,13 +277,15 @@ fn damaged_streams_fail_verify_and_what_salvage_and_recover_leave_verifies() {
             }
             for (damage, bytes) in damages {
                 let what = format!("{what}, {damage}");
-                let path = scratch(&format!("kinds-d-{mode_name}-{kind}-bad.fs"))
+                let path = dir
+                    .join(format!("kinds-d-{mode_name}-{kind}-bad.fs"))
                     .display()
                     .to_string();
                 std::fs::write(&path, &bytes).unwrap();
                 let output = run(&with(&mode, &["-c", kind, "verify", &path]));
                 assert_eq!(output.status.code(), Some(1), "{what}: {}", stderr(&output));
-                let salvaged = scratch(&format!("kinds-d-{mode_name}-{kind}-salvaged.fs"))
+                let salvaged = dir
+                    .join(format!("kinds-d-{mode_name}-{kind}-salvaged.fs"))
                     .display()
                     .to_string();
                 let _ = std::fs::remove_file(&salvaged);

@@ -1,9 +1,11 @@
 //! `--compress`, `--dict`, `--chunk` and `dict train`: compressed streams read back as
 //! exactly the payloads of the uncompressed stream, and stay ordinary streams outside.
 
+use std::path::Path;
+
 use serde_json::Value;
 
-use crate::{flatstream, scratch, stderr};
+use crate::{ScratchDir, flatstream, stderr};
 
 const COUNT: &str = "5000";
 
@@ -13,9 +15,10 @@ fn run_ok(args: &[&str]) -> Vec<u8> {
     output.stdout
 }
 
-/// The uncompressed telemetry stream and its payloads as `cat` prints them.
-fn plain(name: &str) -> (String, Vec<u8>) {
-    let path = scratch(&format!("{name}-plain.fs")).display().to_string();
+/// The uncompressed telemetry stream, written in `dir`, and its payloads as `cat` prints
+/// them.
+fn plain(dir: &Path, name: &str) -> (String, Vec<u8>) {
+    let path = dir.join(format!("{name}-plain.fs")).display().to_string();
     run_ok(&["gen", "telemetry", &path, "--count", COUNT]);
     let hex = run_ok(&["cat", &path]);
     assert_eq!(String::from_utf8_lossy(&hex).lines().count(), 5_000);
@@ -28,10 +31,12 @@ fn json(args: &[&str]) -> Value {
 
 #[test]
 fn chunked_streams_read_back_as_the_uncompressed_payloads() {
-    let (plain_path, plain_hex) = plain("chunked");
+    let dir = ScratchDir::new("compress-chunked");
+    let (plain_path, plain_hex) = plain(&dir, "chunked");
     let plain_len = std::fs::metadata(&plain_path).unwrap().len();
     for (codec, min_ratio) in [("zstd", 5.0), ("lz4", 2.0)] {
-        let path = scratch(&format!("chunked-{codec}.fs"))
+        let path = dir
+            .join(format!("chunked-{codec}.fs"))
             .display()
             .to_string();
         let gen_args = [
@@ -81,11 +86,12 @@ fn chunked_streams_read_back_as_the_uncompressed_payloads() {
 
 #[test]
 fn per_frame_zstd_with_a_trained_dictionary_reads_back() {
-    let (plain_path, plain_hex) = plain("dict");
-    let dict = scratch("telemetry.dict").display().to_string();
+    let dir = ScratchDir::new("compress-dict");
+    let (plain_path, plain_hex) = plain(&dir, "dict");
+    let dict = dir.join("telemetry.dict").display().to_string();
     run_ok(&["dict", "train", &plain_path, "-o", &dict, "--size", "16384"]);
     assert!(std::fs::metadata(&dict).unwrap().len() <= 16384);
-    let path = scratch("per-frame-dict.fs").display().to_string();
+    let path = dir.join("per-frame-dict.fs").display().to_string();
     run_ok(&[
         "gen",
         "telemetry",
@@ -126,7 +132,7 @@ fn per_frame_zstd_with_a_trained_dictionary_reads_back() {
         stderr(&missing)
     );
     // Per frame, lz4.
-    let lz4 = scratch("per-frame-lz4.fs").display().to_string();
+    let lz4 = dir.join("per-frame-lz4.fs").display().to_string();
     run_ok(&[
         "gen",
         "telemetry",
@@ -143,8 +149,9 @@ fn per_frame_zstd_with_a_trained_dictionary_reads_back() {
 
 #[test]
 fn convert_and_pack_compress_and_decompress() {
-    let (plain_path, plain_hex) = plain("convert");
-    let chunked = scratch("convert-chunked.fs").display().to_string();
+    let dir = ScratchDir::new("compress-convert");
+    let (plain_path, plain_hex) = plain(&dir, "convert");
+    let chunked = dir.join("convert-chunked.fs").display().to_string();
     run_ok(&[
         "convert",
         &plain_path,
@@ -160,7 +167,7 @@ fn convert_and_pack_compress_and_decompress() {
         run_ok(&["cat", &chunked, "--compress", "lz4", "-c", "xxh3"]),
         plain_hex
     );
-    let back = scratch("convert-back.fs").display().to_string();
+    let back = dir.join("convert-back.fs").display().to_string();
     run_ok(&[
         "convert",
         &chunked,
@@ -176,9 +183,9 @@ fn convert_and_pack_compress_and_decompress() {
     );
 
     // From a file: through pipes, the test would have to read and write at once.
-    let hex_path = scratch("packed.hex");
+    let hex_path = dir.join("packed.hex");
     std::fs::write(&hex_path, &plain_hex).unwrap();
-    let packed_path = scratch("packed-chunked.fs").display().to_string();
+    let packed_path = dir.join("packed-chunked.fs").display().to_string();
     run_ok(&[
         "pack",
         hex_path.to_str().unwrap(),
@@ -197,7 +204,8 @@ fn convert_and_pack_compress_and_decompress() {
 
 #[test]
 fn a_damaged_chunk_is_bad_data_and_salvage_keeps_the_others() {
-    let path = scratch("damaged-chunked.fs");
+    let dir = ScratchDir::new("compress-damaged");
+    let path = dir.join("damaged-chunked.fs");
     let path_text = path.display().to_string();
     run_ok(&[
         "gen",
@@ -223,7 +231,7 @@ fn a_damaged_chunk_is_bad_data_and_salvage_keeps_the_others() {
         "{}",
         stderr(&verified)
     );
-    let rescued = scratch("rescued-chunked.fs").display().to_string();
+    let rescued = dir.join("rescued-chunked.fs").display().to_string();
     let salvaged = flatstream(&["salvage", &path_text, &rescued]);
     assert_eq!(salvaged.status.code(), Some(1), "damage was found");
     let lengths = run_ok(&["cat", &rescued, "--compress", "zstd", "--format", "len"]);
@@ -236,8 +244,9 @@ fn a_damaged_chunk_is_bad_data_and_salvage_keeps_the_others() {
 
 #[test]
 fn dict_needs_zstd() {
-    let (plain_path, _) = plain("dict-lz4");
-    let out = scratch("dict-lz4.fs").display().to_string();
+    let dir = ScratchDir::new("compress-dict-lz4");
+    let (plain_path, _) = plain(&dir, "dict-lz4");
+    let out = dir.join("dict-lz4.fs").display().to_string();
     let refused = flatstream(&[
         "gen",
         "telemetry",
@@ -257,7 +266,8 @@ fn dict_needs_zstd() {
 
 #[test]
 fn a_chunk_read_with_the_wrong_codec_is_bad_data_naming_the_frame() {
-    let path = scratch("wrong-codec.fs").display().to_string();
+    let dir = ScratchDir::new("compress-wrong-codec");
+    let path = dir.join("wrong-codec.fs").display().to_string();
     run_ok(&[
         "gen",
         "telemetry",

@@ -8,16 +8,11 @@ use std::process::Output;
 use flatstream::{Checksum, ChecksumKind};
 use serde_json::Value;
 
-use crate::{flatstream, flatstream_with_input, stderr};
+use crate::{ScratchDir, flatstream, flatstream_with_input, stderr};
 
-pub(crate) fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "flatstream-cli-edges-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// An empty directory of its own for a test, removed when the test ends.
+pub(crate) fn dir(name: &str) -> ScratchDir {
+    ScratchDir::new(&format!("edges-{name}"))
 }
 
 /// `pack` writes `lines` (hex, one payload a line) with `checksum` to `path`.

@@ -1,11 +1,12 @@
 //! `keygen`, `--key-file`, `--cipher`, `--allow-unfinished` and `convert --from-key-file`:
 //! encrypted streams read back as exactly the plain payloads, and every refusal is clear.
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::{flatstream, scratch, stderr};
+use crate::{ScratchDir, flatstream, stderr};
 
 fn run_ok(args: &[&str]) -> Vec<u8> {
     let output = flatstream(args);
@@ -13,8 +14,9 @@ fn run_ok(args: &[&str]) -> Vec<u8> {
     output.stdout
 }
 
-pub(crate) fn keygen(name: &str) -> String {
-    let path = scratch(name);
+/// `keygen` into `dir/name`: the path of the new key file.
+pub(crate) fn keygen(dir: &Path, name: &str) -> String {
+    let path = dir.join(name);
     let _ = std::fs::remove_file(&path);
     let path = path.display().to_string();
     run_ok(&["keygen", "-o", &path]);
@@ -32,15 +34,16 @@ fn key_hex(path: &str) -> String {
         })
 }
 
-fn plain_hex(name: &str, count: &str) -> Vec<u8> {
-    let path = scratch(&format!("{name}-plain.fs")).display().to_string();
+fn plain_hex(dir: &Path, name: &str, count: &str) -> Vec<u8> {
+    let path = dir.join(format!("{name}-plain.fs")).display().to_string();
     run_ok(&["gen", "telemetry", &path, "--count", count]);
     run_ok(&["cat", &path])
 }
 
 #[test]
 fn keygen_writes_32_bytes_readable_by_the_owner_only_and_never_overwrites() {
-    let key = keygen("keygen.key");
+    let dir = ScratchDir::new("encrypt-keygen");
+    let key = keygen(&dir, "keygen.key");
     let metadata = std::fs::metadata(&key).unwrap();
     assert_eq!(metadata.len(), 32);
     #[cfg(unix)]
@@ -52,16 +55,18 @@ fn keygen_writes_32_bytes_readable_by_the_owner_only_and_never_overwrites() {
     let again = flatstream(&["keygen", "-o", &key]);
     assert_eq!(again.status.code(), Some(2));
     assert_eq!(std::fs::read(&key).unwrap(), before, "not overwritten");
-    assert_ne!(std::fs::read(keygen("keygen-2.key")).unwrap(), before);
+    assert_ne!(std::fs::read(keygen(&dir, "keygen-2.key")).unwrap(), before);
 }
 
 #[test]
 fn encrypted_streams_read_back_as_the_plain_payloads() {
-    let plain = plain_hex("encrypted", "3000");
-    let key = keygen("encrypted.key");
+    let dir = ScratchDir::new("encrypt-read-back");
+    let plain = plain_hex(&dir, "encrypted", "3000");
+    let key = keygen(&dir, "encrypted.key");
     for cipher in ["xchacha20poly1305", "aes256gcm"] {
         for compression in [&[][..], &["--compress", "zstd", "--chunk", "65536"][..]] {
-            let path = scratch(&format!("encrypted-{cipher}-{}.fs", compression.len()))
+            let path = dir
+                .join(format!("encrypted-{cipher}-{}.fs", compression.len()))
                 .display()
                 .to_string();
             let mut gen_args = vec![
@@ -104,9 +109,10 @@ fn encrypted_streams_read_back_as_the_plain_payloads() {
 
 #[test]
 fn the_key_file_can_come_from_the_environment() {
-    let plain = plain_hex("environment", "100");
-    let key = keygen("environment.key");
-    let path = scratch("environment.fs").display().to_string();
+    let dir = ScratchDir::new("encrypt-environment");
+    let plain = plain_hex(&dir, "environment", "100");
+    let key = keygen(&dir, "environment.key");
+    let path = dir.join("environment.fs").display().to_string();
     let with_env = |args: &[&str]| -> Output {
         Command::new(env!("CARGO_BIN_EXE_flatstream"))
             .args(args)
@@ -128,9 +134,10 @@ fn the_key_file_can_come_from_the_environment() {
 
 #[test]
 fn a_wrong_key_fails_at_frame_0_and_never_prints_a_key() {
-    let key = keygen("wrong-1.key");
-    let other = keygen("wrong-2.key");
-    let path = scratch("wrong.fs").display().to_string();
+    let dir = ScratchDir::new("encrypt-wrong-key");
+    let key = keygen(&dir, "wrong-1.key");
+    let other = keygen(&dir, "wrong-2.key");
+    let path = dir.join("wrong.fs").display().to_string();
     run_ok(&[
         "gen",
         "telemetry",
@@ -160,8 +167,9 @@ fn a_wrong_key_fails_at_frame_0_and_never_prints_a_key() {
 
 #[test]
 fn a_key_file_of_the_wrong_size_or_too_open_a_mode_is_refused() {
-    let path = scratch("refused.fs").display().to_string();
-    let short = scratch("short.key");
+    let dir = ScratchDir::new("encrypt-refused-key");
+    let path = dir.join("refused.fs").display().to_string();
+    let short = dir.join("short.key");
     std::fs::write(&short, [7; 31]).unwrap();
     #[cfg(unix)]
     {
@@ -185,7 +193,7 @@ fn a_key_file_of_the_wrong_size_or_too_open_a_mode_is_refused() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let open = keygen("open.key");
+        let open = keygen(&dir, "open.key");
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o640)).unwrap();
         let output = flatstream(&["gen", "telemetry", &path, "--key-file", &open]);
         assert_eq!(output.status.code(), Some(2));
@@ -201,8 +209,9 @@ fn a_key_file_of_the_wrong_size_or_too_open_a_mode_is_refused() {
 
 #[test]
 fn a_stream_cut_at_a_frame_boundary_is_bad_unless_unfinished_is_allowed() {
-    let key = keygen("cut.key");
-    let path = scratch("cut-whole.fs").display().to_string();
+    let dir = ScratchDir::new("encrypt-cut");
+    let key = keygen(&dir, "cut.key");
+    let path = dir.join("cut-whole.fs").display().to_string();
     run_ok(&[
         "gen",
         "telemetry",
@@ -218,7 +227,7 @@ fn a_stream_cut_at_a_frame_boundary_is_bad_unless_unfinished_is_allowed() {
     for _ in 0..20 {
         offset += 8 + u32::from_le_bytes(whole[offset..offset + 4].try_into().unwrap()) as usize;
     }
-    let cut = scratch("cut.fs").display().to_string();
+    let cut = dir.join("cut.fs").display().to_string();
     std::fs::write(&cut, &whole[..offset]).unwrap();
     let output = flatstream(&["verify", &cut, "--key-file", &key, "--json"]);
     assert_eq!(output.status.code(), Some(1));
@@ -239,8 +248,9 @@ fn a_stream_cut_at_a_frame_boundary_is_bad_unless_unfinished_is_allowed() {
 
 #[test]
 fn frames_lost_to_salvage_read_as_missing_not_as_tampering() {
-    let key = keygen("salvaged.key");
-    let path = scratch("salvaged-in.fs").display().to_string();
+    let dir = ScratchDir::new("encrypt-salvaged");
+    let key = keygen(&dir, "salvaged.key");
+    let path = dir.join("salvaged-in.fs").display().to_string();
     run_ok(&[
         "gen",
         "telemetry",
@@ -255,7 +265,7 @@ fn frames_lost_to_salvage_read_as_missing_not_as_tampering() {
         *byte = 0xa5;
     }
     std::fs::write(&path, &damaged).unwrap();
-    let salvaged = scratch("salvaged-out.fs").display().to_string();
+    let salvaged = dir.join("salvaged-out.fs").display().to_string();
     let output = flatstream(&["salvage", &path, &salvaged]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let output = flatstream(&["cat", &salvaged, "--key-file", &key]);
@@ -305,9 +315,10 @@ fn frames_lost_to_salvage_read_as_missing_not_as_tampering() {
 
 #[test]
 fn the_key_file_variable_keys_both_sides_of_convert() {
-    let key = keygen("convert-env.key");
-    let encrypted = scratch("convert-env-in.fs").display().to_string();
-    let output_path = scratch("convert-env-out.fs").display().to_string();
+    let dir = ScratchDir::new("encrypt-convert-env");
+    let key = keygen(&dir, "convert-env.key");
+    let encrypted = dir.join("convert-env-in.fs").display().to_string();
+    let output_path = dir.join("convert-env-out.fs").display().to_string();
     run_ok(&[
         "gen",
         "telemetry",
@@ -337,8 +348,8 @@ fn the_key_file_variable_keys_both_sides_of_convert() {
     );
 
     // A plain input, with the variable set: `--from-key-file none` says so.
-    let plain = scratch("convert-env-plain.fs").display().to_string();
-    let encrypted_again = scratch("convert-env-plain-out.fs").display().to_string();
+    let plain = dir.join("convert-env-plain.fs").display().to_string();
+    let encrypted_again = dir.join("convert-env-plain-out.fs").display().to_string();
     run_ok(&["gen", "telemetry", &plain, "--count", "20"]);
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_flatstream"))
         .args([
@@ -371,13 +382,14 @@ fn the_key_file_variable_keys_both_sides_of_convert() {
 
 #[test]
 fn convert_decrypts_encrypts_and_rekeys() {
-    let plain = plain_hex("convert-encrypted", "200");
-    let plain_path = scratch("convert-encrypted-plain.fs").display().to_string();
-    let first = keygen("convert-1.key");
-    let second = keygen("convert-2.key");
-    let encrypted = scratch("convert-encrypted.fs").display().to_string();
-    let rekeyed = scratch("convert-rekeyed.fs").display().to_string();
-    let decrypted = scratch("convert-decrypted.fs").display().to_string();
+    let dir = ScratchDir::new("encrypt-convert");
+    let plain = plain_hex(&dir, "convert-encrypted", "200");
+    let plain_path = dir.join("convert-encrypted-plain.fs").display().to_string();
+    let first = keygen(&dir, "convert-1.key");
+    let second = keygen(&dir, "convert-2.key");
+    let encrypted = dir.join("convert-encrypted.fs").display().to_string();
+    let rekeyed = dir.join("convert-rekeyed.fs").display().to_string();
+    let decrypted = dir.join("convert-decrypted.fs").display().to_string();
     run_ok(&[
         "convert",
         &plain_path,
@@ -433,9 +445,10 @@ fn convert_decrypts_encrypts_and_rekeys() {
 /// writes a stream that the same option then refuses to read.
 #[test]
 fn a_writer_never_writes_a_frame_that_its_own_limit_refuses_when_reading() {
-    let key = keygen("limit.key");
+    let dir = ScratchDir::new("encrypt-limit");
+    let key = keygen(&dir, "limit.key");
     let hex = |len: usize| "ab".repeat(len);
-    let path = scratch("limit.fs").display().to_string();
+    let path = dir.join("limit.fs").display().to_string();
     let pack_encrypted = |lines: &str| {
         let args = [
             "pack",
@@ -487,8 +500,9 @@ fn a_writer_never_writes_a_frame_that_its_own_limit_refuses_when_reading() {
 /// a payload too short to open.
 #[test]
 fn a_zero_filled_tail_is_zero_fill_with_the_key_too() {
-    let key = keygen("zero-fill.key");
-    let path = scratch("zero-fill.fs").display().to_string();
+    let dir = ScratchDir::new("encrypt-zero-fill");
+    let key = keygen(&dir, "zero-fill.key");
+    let path = dir.join("zero-fill.fs").display().to_string();
     run_ok(&[
         "gen",
         "telemetry",

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::scratch;
+use crate::ScratchDir;
 
 /// Long enough never to pass on a loaded machine; a test fails rather than hangs.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -133,16 +133,18 @@ struct Finished {
     stderr: String,
 }
 
-fn fresh(name: &str) -> PathBuf {
-    let path = scratch(name);
+/// A new, empty file `dir/name`.
+fn fresh(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
     File::create(&path).unwrap();
     path
 }
 
 #[test]
 fn cat_follow_prints_frames_as_they_arrive_and_a_signal_ends_it_with_a_summary() {
+    let dir = ScratchDir::new("follow-cat");
     for signal in [Signal::SIGTERM, Signal::SIGINT] {
-        let path = fresh(&format!("follow-cat-{signal}.fs"));
+        let path = fresh(&dir, &format!("follow-cat-{signal}.fs"));
         let payloads: Vec<Vec<u8>> = (0u8..40)
             .map(|index| vec![index; usize::from(index % 9)])
             .collect();
@@ -193,7 +195,8 @@ fn cat_follow_prints_frames_as_they_arrive_and_a_signal_ends_it_with_a_summary()
 
 #[test]
 fn verify_follow_detects_the_checksum_once_frames_arrive_and_reports_ok_on_sigterm() {
-    let events = scratch("follow-verify-events.fs");
+    let dir = ScratchDir::new("follow-verify");
+    let events = dir.join("follow-verify-events.fs");
     let generated = crate::flatstream(&[
         "gen",
         "telemetry",
@@ -206,7 +209,7 @@ fn verify_follow_detects_the_checksum_once_frames_arrive_and_reports_ok_on_sigte
     assert!(generated.status.success(), "{}", crate::stderr(&generated));
     let stream = std::fs::read(&events).unwrap();
     for json in [false, true] {
-        let path = fresh(&format!("follow-verify-{json}.fs"));
+        let path = fresh(&dir, &format!("follow-verify-{json}.fs"));
         let mut args = vec![
             "verify",
             "--follow",
@@ -260,8 +263,9 @@ fn verify_follow_detects_the_checksum_once_frames_arrive_and_reports_ok_on_sigte
 
 #[test]
 fn a_file_truncated_or_replaced_under_follow_is_exit_2() {
+    let dir = ScratchDir::new("follow-changed");
     for change in ["truncated", "replaced", "removed"] {
-        let path = fresh(&format!("follow-{change}.fs"));
+        let path = fresh(&dir, &format!("follow-{change}.fs"));
         append(&path, &frame(b"first"));
         let mut running = Running::start(&[
             "cat",
@@ -312,7 +316,8 @@ fn a_file_truncated_or_replaced_under_follow_is_exit_2() {
 
 #[test]
 fn a_bad_frame_under_follow_is_exit_1_naming_frame_and_offset() {
-    let path = fresh("follow-bad.fs");
+    let dir = ScratchDir::new("follow-bad");
+    let path = fresh(&dir, "follow-bad.fs");
     let good = crate::flatstream_with_input(&["pack", "-c", "crc32c"], b"6162\n6364\n");
     std::fs::write(&path, &good.stdout).unwrap();
     let running = Running::start(&[
@@ -362,12 +367,13 @@ fn what_cannot_be_followed_is_exit_2_at_once() {
 
 #[test]
 fn verify_follow_reads_an_encrypted_stream_past_its_final_frame() {
-    let key = scratch("follow-encrypted.key");
+    let dir = ScratchDir::new("follow-encrypted");
+    let key = dir.join("follow-encrypted.key");
     let _ = std::fs::remove_file(&key);
     let key = key.to_str().unwrap();
     let made = crate::flatstream(&["keygen", "-o", key]);
     assert!(made.status.success(), "{}", crate::stderr(&made));
-    let events = scratch("follow-encrypted-events.fs");
+    let events = dir.join("follow-encrypted-events.fs");
     let events = events.to_str().unwrap();
     let generated = crate::flatstream(&[
         "gen",
@@ -381,7 +387,7 @@ fn verify_follow_reads_an_encrypted_stream_past_its_final_frame() {
     assert!(generated.status.success(), "{}", crate::stderr(&generated));
     let stream = std::fs::read(events).unwrap();
 
-    let path = fresh("follow-encrypted.fs");
+    let path = fresh(&dir, "follow-encrypted.fs");
     let mut running = Running::start(&[
         "verify",
         "--follow",
@@ -417,8 +423,9 @@ fn verify_follow_reads_an_encrypted_stream_past_its_final_frame() {
 /// too short to tell (on SIGTERM it claimed a detected checksum).
 #[test]
 fn follow_detection_judges_what_it_can_and_says_what_it_could_not() {
+    let dir = ScratchDir::new("follow-detect");
     // Over the limit: every checksum reads the same length field, so bad data at once.
-    let oversized = fresh("follow-detect-oversized.fs");
+    let oversized = fresh(&dir, "follow-detect-oversized.fs");
     append(
         &oversized,
         &[0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9],
@@ -432,7 +439,7 @@ fn follow_detection_judges_what_it_can_and_says_what_it_could_not() {
     );
 
     // A 2 MiB first frame, then a small one: detected from a larger prefix.
-    let large = fresh("follow-detect-large.fs");
+    let large = fresh(&dir, "follow-detect-large.fs");
     let path = large.to_str().unwrap();
     let mut writer = flatstream::StreamWriter::new(
         Vec::new(),
@@ -454,7 +461,7 @@ fn follow_detection_judges_what_it_can_and_says_what_it_could_not() {
     );
 
     // Three bytes: nothing to detect from yet; a signal says so rather than naming a checksum.
-    let short = fresh("follow-detect-short.fs");
+    let short = fresh(&dir, "follow-detect-short.fs");
     append(&short, &[1, 0, 0]);
     let mut running = Running::start(&["verify", "--follow", short.to_str().unwrap()]);
     assert!(

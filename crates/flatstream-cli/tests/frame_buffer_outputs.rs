@@ -7,7 +7,8 @@ use std::io::{Read, Write};
 use std::process::{Output, Stdio};
 
 use crate::{
-    assert_no_panic, flatstream, flatstream_with_input, scratch, spawn_with_input, stderr, vector,
+    ScratchDir, assert_no_panic, flatstream, flatstream_with_input, spawn_with_input, stderr,
+    vector,
 };
 
 /// Hex lines of `payloads`, as `pack` reads them.
@@ -54,12 +55,13 @@ fn around_the_pack_buffer() -> Vec<Vec<u8>> {
 
 #[test]
 fn pack_writes_payloads_around_its_buffer_size_exactly() {
+    let dir = ScratchDir::new("fb-around");
     let payloads = around_the_pack_buffer();
     let hex = hex_lines(&payloads);
-    let input = scratch("fb-around.hex");
+    let input = dir.join("fb-around.hex");
     fs::write(&input, &hex).unwrap();
     for checksum in ["none", "crc32c", "xxh3"] {
-        let out = scratch(&format!("fb-around-{checksum}.fs"));
+        let out = dir.join(format!("fb-around-{checksum}.fs"));
         let packed = flatstream(&[
             "pack",
             input.to_str().unwrap(),
@@ -104,7 +106,8 @@ fn pack_writes_payloads_around_its_buffer_size_exactly() {
 #[cfg(target_os = "linux")]
 #[test]
 fn writing_commands_to_a_full_device_fail_naming_it() {
-    let hex = scratch("fb-full.hex");
+    let dir = ScratchDir::new("fb-full");
+    let hex = dir.join("fb-full.hex");
     fs::write(&hex, hex_lines(&around_the_pack_buffer())).unwrap();
     let hex = hex.display().to_string();
     let mixed = vector("crc32c-mixed.bin");
@@ -200,7 +203,8 @@ fn not_quiet_on_a_closed_stdout(runs: &[Vec<&str>]) -> Vec<String> {
 
 #[test]
 fn writing_commands_to_a_standard_output_closed_early_end_quietly() {
-    let key = crate::encrypt::keygen("fb-closed.key");
+    let dir = ScratchDir::new("fb-closed");
+    let key = crate::encrypt::keygen(&dir, "fb-closed.key");
     let gen_stdout = [
         "gen",
         "telemetry",
@@ -253,7 +257,8 @@ fn pack_to_a_full_standard_output_fails_naming_it() {
 // Was `// FAILS:` (fixed: `pack` flushes only a writer no I/O error stopped) (pre-existing: the parent commit with BufWriter did the same) `pack --chunk N` to standard output: after a write error, `pack` flushes, and `ChunkWriter::flush` seals the open chunk through the stopped writer, whose refusal ("invalid frame: the writer stopped after an earlier i/o error") is not an I/O error: a closed pipe exits 1 with that message instead of quietly, a full device exits 1 (bad data) instead of 2.
 #[test]
 fn pack_in_chunks_to_a_failing_standard_output_is_reported_as_io() {
-    let key = crate::encrypt::keygen("fb-closed-chunks.key");
+    let dir = ScratchDir::new("fb-closed-chunks");
+    let key = crate::encrypt::keygen(&dir, "fb-closed-chunks.key");
     let runs: Vec<Vec<&str>> = vec![
         vec!["pack", "--compress", "lz4", "--chunk", "65536"],
         vec![

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use flatstream_telemetry_schema::TelemetryEvent;
 use serde_json::Value;
 
-use super::{flatstream, flatstream_with_input, scratch, stderr};
+use super::{ScratchDir, flatstream, flatstream_with_input, stderr};
 
 fn inspect_data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,9 +21,9 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// `gen telemetry --count N` into a scratch file.
-fn telemetry(name: &str, count: u64) -> String {
-    let file = scratch(name).display().to_string();
+/// `gen telemetry --count N` into `dir/name`.
+fn telemetry(dir: &Path, name: &str, count: u64) -> String {
+    let file = dir.join(name).display().to_string();
     let output = flatstream(&["gen", "telemetry", &file, "--count", &count.to_string()]);
     assert!(output.status.success(), "{}", stderr(&output));
     file
@@ -31,7 +31,8 @@ fn telemetry(name: &str, count: u64) -> String {
 
 #[test]
 fn cat_json_prints_every_telemetry_event_by_field_name() {
-    let file = telemetry("json-telemetry.fs", 2_000);
+    let dir = ScratchDir::new("inspect-json");
+    let file = telemetry(&dir, "json-telemetry.fs", 2_000);
     let output = flatstream(&["cat", &file, "--schema", "telemetry", "--format", "json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = String::from_utf8(output.stdout).unwrap();
@@ -53,8 +54,9 @@ fn cat_json_prints_every_telemetry_event_by_field_name() {
 
 #[test]
 fn cat_json_with_a_bfbs_file_prints_the_golden_line() {
+    let dir = ScratchDir::new("inspect-bfbs");
     let payload = std::fs::read(inspect_data("every_type.bin")).unwrap();
-    let file = scratch("every-type.fs").display().to_string();
+    let file = dir.join("every-type.fs").display().to_string();
     let packed = flatstream_with_input(
         &["pack", "-o", &file],
         format!("{}\n", hex(&payload)).as_bytes(),
@@ -67,14 +69,14 @@ fn cat_json_with_a_bfbs_file_prints_the_golden_line() {
     assert_eq!(String::from_utf8(output.stdout).unwrap(), golden);
 }
 
-/// Two telemetry events, a payload that is no FlatBuffer, a third event.
-fn stream_with_an_invalid_payload(name: &str) -> String {
-    let good = telemetry(&format!("{name}-good.fs"), 3);
+/// Two telemetry events, a payload that is no FlatBuffer, a third event, in `dir/name`.
+fn stream_with_an_invalid_payload(dir: &Path, name: &str) -> String {
+    let good = telemetry(dir, &format!("{name}-good.fs"), 3);
     let lines = flatstream(&["cat", &good]);
     let lines = String::from_utf8(lines.stdout).unwrap();
     let lines: Vec<&str> = lines.lines().collect();
     let input = format!("{}\n{}\ndeadbeef\n{}\n", lines[0], lines[1], lines[2]);
-    let file = scratch(name).display().to_string();
+    let file = dir.join(name).display().to_string();
     let packed = flatstream_with_input(&["pack", "-o", &file], input.as_bytes());
     assert!(packed.status.success(), "{}", stderr(&packed));
     file
@@ -82,7 +84,8 @@ fn stream_with_an_invalid_payload(name: &str) -> String {
 
 #[test]
 fn an_invalid_payload_stops_cat_json_naming_frame_and_offset() {
-    let file = stream_with_an_invalid_payload("json-invalid.fs");
+    let dir = ScratchDir::new("inspect-invalid");
+    let file = stream_with_an_invalid_payload(&dir, "json-invalid.fs");
     let output = flatstream(&["cat", &file, "--schema", "telemetry", "--format", "json"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     // The two events before it are printed.
@@ -100,7 +103,8 @@ fn an_invalid_payload_stops_cat_json_naming_frame_and_offset() {
 
 #[test]
 fn skip_invalid_goes_on_and_counts_what_it_skipped() {
-    let file = stream_with_an_invalid_payload("json-skip.fs");
+    let dir = ScratchDir::new("inspect-skip-invalid");
+    let file = stream_with_an_invalid_payload(&dir, "json-skip.fs");
     let output = flatstream(&[
         "cat",
         &file,
@@ -131,7 +135,8 @@ fn skip_invalid_goes_on_and_counts_what_it_skipped() {
 
 #[test]
 fn json_needs_a_schema_and_a_known_root_type() {
-    let file = telemetry("json-usage.fs", 1);
+    let dir = ScratchDir::new("inspect-usage");
+    let file = telemetry(&dir, "json-usage.fs", 1);
     let output = flatstream(&["cat", &file, "--format", "json"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
@@ -203,9 +208,10 @@ fn assert_exported_telemetry(
 #[test]
 fn export_to_parquet_reads_back_with_every_value_of_the_source() {
     use flatstream::arrow::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let dir = ScratchDir::new("inspect-export-parquet");
     let count = 100_000;
-    let file = telemetry("export.fs", count);
-    let parquet = scratch("export.parquet").display().to_string();
+    let file = telemetry(&dir, "export.fs", count);
+    let parquet = dir.join("export.parquet").display().to_string();
     let output = flatstream(&[
         "export",
         &file,
@@ -232,9 +238,10 @@ fn export_to_parquet_reads_back_with_every_value_of_the_source() {
 
 #[test]
 fn export_to_arrow_ipc_reads_back_with_every_value_of_the_source() {
+    let dir = ScratchDir::new("inspect-export-ipc");
     let count = 3_000;
-    let file = telemetry("export-ipc.fs", count);
-    let ipc = scratch("export.arrow").display().to_string();
+    let file = telemetry(&dir, "export-ipc.fs", count);
+    let ipc = dir.join("export.arrow").display().to_string();
     let output = flatstream(&[
         "export",
         &file,
@@ -257,8 +264,9 @@ fn export_to_arrow_ipc_reads_back_with_every_value_of_the_source() {
 
 #[test]
 fn export_of_a_stream_with_an_invalid_payload_writes_nothing() {
-    let file = stream_with_an_invalid_payload("export-invalid.fs");
-    let parquet = scratch("export-invalid.parquet");
+    let dir = ScratchDir::new("inspect-export-invalid");
+    let file = stream_with_an_invalid_payload(&dir, "export-invalid.fs");
+    let parquet = dir.join("export-invalid.parquet");
     let _ = std::fs::remove_file(&parquet);
     let target = parquet.display().to_string();
     let output = flatstream(&[
@@ -307,9 +315,10 @@ fn export_of_a_stream_with_an_invalid_payload_writes_nothing() {
 
 #[test]
 fn export_refuses_a_schema_with_a_union_naming_the_field() {
-    let file = telemetry("export-union.fs", 1);
+    let dir = ScratchDir::new("inspect-export-union");
+    let file = telemetry(&dir, "export-union.fs", 1);
     let schema = inspect_data("every_type.bfbs").display().to_string();
-    let target = scratch("export-union.parquet").display().to_string();
+    let target = dir.join("export-union.parquet").display().to_string();
     let output = flatstream(&[
         "export", &file, "--schema", &schema, "--to", "parquet", "-o", &target,
     ]);

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::encrypt::keygen;
-use crate::{flatstream, flatstream_with_input, scratch, stderr};
+use crate::{ScratchDir, flatstream, flatstream_with_input, stderr};
 
 /// What a writing command wrote under `--max-frame-len`, reading commands read under the
 /// same limit, chunks included: a chunk whose uncompressed length is over the limit is
@@ -12,10 +12,11 @@ use crate::{flatstream, flatstream_with_input, scratch, stderr};
 /// must not write one (or must refuse, writing nothing).
 #[test]
 fn a_chunked_writer_never_writes_a_chunk_that_its_own_limit_refuses_when_reading() {
-    let key = keygen("limits-chunk.key");
+    let dir = ScratchDir::new("limits-chunk");
+    let key = keygen(&dir, "limits-chunk.key");
     let lines = format!("{}\n", "00".repeat(50)).repeat(30);
     for keyed in [false, true] {
-        let path = scratch(&format!("limits-chunk-{keyed}.fs"));
+        let path = dir.join(format!("limits-chunk-{keyed}.fs"));
         let _ = std::fs::remove_file(&path);
         let path = path.display().to_string();
         let mut args = vec![
@@ -60,7 +61,7 @@ fn a_chunked_writer_never_writes_a_chunk_that_its_own_limit_refuses_when_reading
         );
     }
     // gen too: chunks of 8 KiB under a 4 KiB limit.
-    let path = scratch("limits-chunk-gen.fs");
+    let path = dir.join("limits-chunk-gen.fs");
     let _ = std::fs::remove_file(&path);
     let path = path.display().to_string();
     let generated = flatstream(&[
@@ -104,8 +105,9 @@ fn a_chunked_writer_never_writes_a_chunk_that_its_own_limit_refuses_when_reading
 /// valid empty frames, and recover keeps them (it proves what it cuts is not good).
 #[test]
 fn recover_cuts_the_short_zero_filled_tail_that_verify_with_the_key_reports() {
-    let key = keygen("limits-zero.key");
-    let path = scratch("limits-zero.fs").display().to_string();
+    let dir = ScratchDir::new("limits-zero");
+    let key = keygen(&dir, "limits-zero.key");
+    let path = dir.join("limits-zero.fs").display().to_string();
     let _ = std::fs::remove_file(&path);
     let generated = flatstream(&[
         "gen",
@@ -178,7 +180,8 @@ fn recover_cuts_the_short_zero_filled_tail_that_verify_with_the_key_reports() {
 fn a_key_file_that_is_a_fifo_is_refused_without_hanging() {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
-    let fifo = scratch("limits-key.fifo");
+    let dir = ScratchDir::new("limits-fifo");
+    let fifo = dir.join("limits-key.fifo");
     let _ = std::fs::remove_file(&fifo);
     let made = Command::new("mkfifo")
         .arg("-m")
@@ -187,7 +190,7 @@ fn a_key_file_that_is_a_fifo_is_refused_without_hanging() {
         .status()
         .unwrap();
     assert!(made.success());
-    let stream = scratch("limits-fifo.fs");
+    let stream = dir.join("limits-fifo.fs");
     std::fs::write(&stream, b"").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_flatstream"))
         .args(["verify", stream.to_str().unwrap(), "--key-file"])

@@ -4,23 +4,18 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{assert_no_panic, flatstream, flatstream_with_input, stderr, vector};
+use crate::{ScratchDir, assert_no_panic, flatstream, flatstream_with_input, stderr, vector};
 
-/// An empty directory of its own for a test that looks at every file left behind.
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "flatstream-cli-outputs-{}-{name}",
-        std::process::id()
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+/// An empty directory of its own for a test that looks at every file left behind, removed
+/// when the test ends.
+fn fresh_dir(name: &str) -> ScratchDir {
+    ScratchDir::new(&format!("outputs-{name}"))
 }
 
 /// The names in `dir`, sorted.

@@ -12,8 +12,10 @@
 //! byte 600 flipped.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+
+use crate::ScratchDir;
 
 /// One `$ flatstream ...` line of a session and the lines it should print.
 struct Step {
@@ -83,14 +85,9 @@ fn flip_bit(mut bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
-fn session_dir(readme: &str, index: usize) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "flatstream-cli-readme-{}-{readme}-{index}",
-        std::process::id()
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+/// An empty directory of its own for one console session, removed when it is dropped.
+fn session_dir(readme: &str, index: usize) -> ScratchDir {
+    ScratchDir::new(&format!("readme-{readme}-{index}"))
 }
 
 fn check_sessions(readme: &str, path: &Path) {

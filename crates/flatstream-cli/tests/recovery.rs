@@ -10,16 +10,11 @@ use std::time::{Duration, Instant};
 use flatstream_test_support::pseudo_random_bytes;
 use serde_json::Value;
 
-use crate::{flatstream, stderr};
+use crate::{ScratchDir, flatstream, stderr};
 
-fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "flatstream-cli-recovery-{}-{name}",
-        std::process::id()
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+/// An empty directory of its own for a test, removed when the test ends.
+fn dir(name: &str) -> ScratchDir {
+    ScratchDir::new(&format!("recovery-{name}"))
 }
 
 fn path(path: &Path) -> &str {

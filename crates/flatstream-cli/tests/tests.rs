@@ -1,8 +1,10 @@
 //! The built `flatstream` binary, run over the wire vectors and over hostile input.
 
 use std::io::Write;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use serde_json::Value;
@@ -85,10 +87,49 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("flatstream-cli-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A directory of its own under the system's temporary directory for one test's files,
+/// removed with everything in it when dropped: when the test returns, and when a failed
+/// assertion unwinds through it. A test binds it to a name that lives to its end (`_` would
+/// drop it at once). It dereferences to its path.
+pub(crate) struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// `flatstream-cli-{name}-{process id}-{n}`, where `n` counts the directories this process
+    /// has made: unique to one test however many run at once, whatever name they give.
+    /// Whatever an earlier process of the same id left there is removed first.
+    pub(crate) fn new(name: &str) -> ScratchDir {
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "flatstream-cli-{name}-{}-{}",
+            std::process::id(),
+            MADE.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        ScratchDir(dir)
+    }
+}
+
+impl Deref for ScratchDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for ScratchDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        // Nothing more can be done about a failure here, and a panic while a failed
+        // assertion unwinds would abort the test binary.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn vector(name: &str) -> String {
@@ -169,9 +210,10 @@ fn cat_then_pack_reproduces_every_good_stream() {
 
 #[test]
 fn convert_round_trips_across_every_pair_of_algorithms() {
+    let dir = ScratchDir::new("convert");
     for from in algorithms() {
         for to in algorithms() {
-            let out = scratch(&format!("convert-{from}-{to}.bin"));
+            let out = dir.join(format!("convert-{from}-{to}.bin"));
             let output = flatstream(&[
                 "convert",
                 &vector(&format!("{from}-mixed.bin")),
@@ -195,7 +237,8 @@ fn convert_round_trips_across_every_pair_of_algorithms() {
 
 #[test]
 fn convert_stops_at_a_bad_frame_and_writes_nothing() {
-    let out = scratch("convert-bad.bin");
+    let dir = ScratchDir::new("convert-bad");
+    let out = dir.join("convert-bad.bin");
     let output = flatstream(&[
         "convert",
         &vector("crc32-corrupt-payload.bin"),
@@ -220,6 +263,7 @@ fn convert_stops_at_a_bad_frame_and_writes_nothing() {
 
 #[test]
 fn recover_truncate_leaves_exactly_the_good_frames_of_every_torn_vector() {
+    let dir = ScratchDir::new("recover-torn");
     for case in manifest()["cases"].as_array().unwrap() {
         if case["expect"] != "truncated" {
             continue;
@@ -227,7 +271,7 @@ fn recover_truncate_leaves_exactly_the_good_frames_of_every_torn_vector() {
         let name = case["name"].as_str().unwrap();
         let checksum = case["checksum"].as_str().unwrap();
         let original = std::fs::read(vector(case["file"].as_str().unwrap())).unwrap();
-        let copy = scratch(&format!("{name}.bin"));
+        let copy = dir.join(format!("{name}.bin"));
         std::fs::write(&copy, &original).unwrap();
         let path = copy.to_str().unwrap();
 
@@ -262,7 +306,8 @@ fn recover_truncate_leaves_exactly_the_good_frames_of_every_torn_vector() {
 
 #[test]
 fn recover_refuses_to_cut_corruption() {
-    let copy = scratch("recover-corrupt.bin");
+    let dir = ScratchDir::new("recover-corrupt");
+    let copy = dir.join("recover-corrupt.bin");
     let original = std::fs::read(vector("crc64-corrupt-payload.bin")).unwrap();
     std::fs::write(&copy, &original).unwrap();
     let output = flatstream(&[
@@ -294,8 +339,9 @@ fn salvage_keeps_the_frames_on_both_sides_of_a_corrupt_one() {
         8 + u32::from_le_bytes(source[offset..offset + 4].try_into().unwrap()) as usize;
     let mut damaged = source.clone();
     damaged[offset + 8] ^= 0xff;
-    let input = scratch("salvage-in.bin");
-    let output_path = scratch("salvage-out.bin");
+    let dir = ScratchDir::new("salvage");
+    let input = dir.join("salvage-in.bin");
+    let output_path = dir.join("salvage-out.bin");
     std::fs::write(&input, &damaged).unwrap();
     let output = flatstream(&[
         "salvage",
@@ -329,7 +375,8 @@ fn salvage_keeps_the_frames_on_both_sides_of_a_corrupt_one() {
 
 #[test]
 fn gen_telemetry_writes_events_that_verify_and_count() {
-    let path = scratch("gen.bin");
+    let dir = ScratchDir::new("gen");
+    let path = dir.join("gen.bin");
     let path = path.to_str().unwrap();
     let output = flatstream(&["gen", "telemetry", path, "--count", "2500", "-c", "xxh3"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -410,14 +457,15 @@ fn pack_names_a_bad_line_and_keeps_what_came_before() {
 
 #[test]
 fn hostile_input_never_panics() {
-    let garbage = scratch("garbage.bin");
+    let dir = ScratchDir::new("hostile");
+    let garbage = dir.join("garbage.bin");
     let pseudo_random = flatstream_test_support::pseudo_random_bytes(5000, 0x2545_f491_4f6c_dd1d);
     std::fs::write(&garbage, &pseudo_random).unwrap();
-    let empty = scratch("empty.bin");
+    let empty = dir.join("empty.bin");
     std::fs::write(&empty, b"").unwrap();
-    let huge_length = scratch("huge.bin");
+    let huge_length = dir.join("huge.bin");
     std::fs::write(&huge_length, [0xff, 0xff, 0xff, 0xff, 1, 2, 3]).unwrap();
-    let out = scratch("hostile-out.bin");
+    let out = dir.join("hostile-out.bin");
     let out = out.to_str().unwrap();
     let mut files: Vec<String> = vec![
         garbage.display().to_string(),

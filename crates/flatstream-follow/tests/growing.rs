@@ -35,7 +35,7 @@ fn reads_every_frame_once_in_order_while_a_writer_thread_appends() {
     for (name, config) in configs() {
         let path = fresh_file(&format!("growing-{name}.fs"));
         let mut follow = config.open(&path, deframer()).unwrap();
-        let writer_path = path.clone();
+        let writer_path = path.to_path_buf();
         let writer = thread::spawn(move || {
             let mut file = appender(&writer_path);
             for index in 0..FRAMES {

@@ -12,7 +12,7 @@ use flatstream_validate::SizeValidator;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
-use crate::common::{ALGORITHMS, ShortReads, checksum_by_name, drain};
+use crate::common::{ALGORITHMS, ScratchFile, ShortReads, checksum_by_name, drain};
 
 fn encode(checksum: &dyn Checksum, payloads: &[Vec<u8>]) -> Vec<u8> {
     let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum));
@@ -179,7 +179,7 @@ fn interrupted_and_short_reads_behind_a_buffer() {
 /// where they lie there.
 #[test]
 fn from_path_reads_in_place_in_its_buffer() {
-    let path = std::env::temp_dir().join(format!("flatstream-in-place-{}", std::process::id()));
+    let path = ScratchFile::new("in-place");
     let payloads: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 100]).collect();
     std::fs::write(&path, encode(&flatstream_core::NoChecksum, &payloads)).unwrap();
     let mut reader: StreamReader<std::fs::File, _, flatstream_io::Buffered> =

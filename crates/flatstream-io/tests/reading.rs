@@ -7,7 +7,7 @@ use flatstream_io::{
     ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, StreamReader, StreamWriter,
 };
 
-use crate::common::{AnyReader, checksum_by_name};
+use crate::common::{AnyReader, ScratchFile, checksum_by_name};
 
 fn stream_of(checksum: &str, payloads: &[&[u8]]) -> Vec<u8> {
     let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum_by_name(checksum)));
@@ -190,7 +190,7 @@ fn the_unbuffered_reader_never_reads_past_the_frame() {
 
 #[test]
 fn from_path_reads_a_file_through_a_buffer() {
-    let path = std::env::temp_dir().join(format!("flatstream-from-path-{}", std::process::id()));
+    let path = ScratchFile::new("from-path");
     std::fs::write(&path, stream_of("crc32c", &[b"on", b"disk"])).unwrap();
     let mut reader =
         StreamReader::from_path(&path, ChecksumDeframer::new(checksum_by_name("crc32c"))).unwrap();
@@ -208,7 +208,7 @@ fn mmap_reader_matches_the_slice_reader() {
     use flatstream_checksum_xxh3::Xxh3;
     use flatstream_io::{MmapReader, SliceReader};
     let stream = stream_of("xxh3", &[b"one", b"", b"three"]);
-    let path = std::env::temp_dir().join(format!("flatstream-mmap-{}", std::process::id()));
+    let path = ScratchFile::new("mmap");
     std::fs::write(&path, &stream).unwrap();
     // SAFETY: this test owns the file and nothing truncates or writes it while mapped.
     let map = unsafe { MmapReader::map(&path, ChecksumDeframer::new(Xxh3::new())) }.unwrap();
@@ -235,7 +235,7 @@ fn mmap_reader_read_gives_the_mapped_frames_without_a_map() {
     use flatstream_checksum_xxh3::Xxh3;
     use flatstream_io::MmapReader;
     let stream = stream_of("xxh3", &[b"one", b"", b"three"]);
-    let path = std::env::temp_dir().join(format!("flatstream-mmap-read-{}", std::process::id()));
+    let path = ScratchFile::new("mmap-read");
     std::fs::write(&path, &stream).unwrap();
     let read = MmapReader::read(&path, ChecksumDeframer::new(Xxh3::new())).unwrap();
     assert!(!read.is_mapped());
@@ -257,7 +257,7 @@ fn mmap_reader_read_gives_the_mapped_frames_without_a_map() {
 fn mapped_bytes_need_no_deframer() {
     use flatstream_io::MappedBytes;
     let stream = stream_of("none", &[b"bytes only"]);
-    let path = std::env::temp_dir().join(format!("flatstream-mapped-{}", std::process::id()));
+    let path = ScratchFile::new("mapped");
     std::fs::write(&path, &stream).unwrap();
     // SAFETY: this test owns the file and nothing truncates or writes it while mapped.
     let bytes = unsafe { MappedBytes::map(&path) }.unwrap();

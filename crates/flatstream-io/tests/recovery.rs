@@ -15,7 +15,7 @@ use flatstream_io::{
 use flatstream_test_support::pseudo_random_bytes;
 use proptest::prelude::*;
 
-use crate::common::{ALGORITHMS, checksum_by_name, data_dir, payload_of};
+use crate::common::{ALGORITHMS, ScratchFile, checksum_by_name, data_dir, payload_of};
 
 fn stream(count: usize) -> (Vec<u8>, Vec<usize>) {
     let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(Crc32c::new()));
@@ -33,10 +33,6 @@ fn stream(count: usize) -> (Vec<u8>, Vec<usize>) {
 /// A list of one skipped range (clippy reads `[a..b]` as a likely typo for a range's items).
 fn one_range(range: std::ops::Range<u64>) -> Vec<std::ops::Range<u64>> {
     vec![range]
-}
-
-fn temp_path(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("flatstream-{name}-{}", std::process::id()))
 }
 
 #[test]
@@ -92,7 +88,7 @@ fn corruption_inside_the_stream_is_an_error_not_a_tail() {
 #[test]
 fn recover_file_cuts_a_torn_tail_and_nothing_else() {
     let (bytes, offsets) = stream(3);
-    let path = temp_path("recover-torn");
+    let path = ScratchFile::new("recover-torn");
     std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
 
     let looked = recover_file(&path, ChecksumDeframer::new(Crc32c::new()), Truncate::No).unwrap();
@@ -389,7 +385,7 @@ fn a_length_field_flipped_to_run_past_the_end_is_damage_not_a_torn_tail() {
         (error.frame_index(), error.offset()),
         (Some(3), Some(offsets[3] as u64))
     );
-    let path = temp_path("flipped-length");
+    let path = ScratchFile::new("flipped-length");
     std::fs::write(&path, &bytes).unwrap();
     assert!(recover_file(&path, ChecksumDeframer::new(Crc32c::new()), Truncate::Force).is_err());
     assert_eq!(
@@ -433,7 +429,7 @@ fn a_wrong_checksum_never_cuts_a_good_file() {
     let reason = report.unproven.expect("the tail is not proven");
     assert!(reason.contains("no frame before it verifies"), "{reason}");
 
-    let path = temp_path("wrong-checksum");
+    let path = ScratchFile::new("wrong-checksum");
     std::fs::write(&path, &bytes).unwrap();
     let report = recover_file(&path, ChecksumDeframer::new(Xxh3::new()), Truncate::Yes).unwrap();
     assert!(!report.truncated);
@@ -501,7 +497,7 @@ fn a_zero_filled_tail_is_cut_exactly() {
                 "{name}"
             );
         }
-        let path = temp_path(&format!("zero-tail-{name}"));
+        let path = ScratchFile::new(&format!("zero-tail-{name}"));
         let mut damaged = bytes.clone();
         damaged.resize(bytes.len() + 4096, 0);
         std::fs::write(&path, &damaged).unwrap();
