@@ -5,14 +5,16 @@ use std::io::Write;
 use flatbuffers::{Allocator, DefaultAllocator, FlatBufferBuilder};
 use flatstream_core::{Error, Framer, Result, StreamSerialize};
 
+use crate::builder_placement::{placed_buffer, straddles_small_messages};
 use crate::frame_buffer::{FrameBuffer, FrameSink};
 use crate::memory::{MemoryPolicy, ShrinkTracker};
 use crate::progress::WriteProgress;
 use crate::vec_sink::{vec_of, vec_ref_of};
 
-/// Replaces a builder with a smaller one; only for the default allocator, whose builders can
-/// be made anew.
-type ShrinkBuilder<A> = fn(&mut FlatBufferBuilder<'static, A>, usize);
+/// Makes a builder anew with room for about the given bytes, no more than the second, placed
+/// so that small messages do not straddle a page (see [`placed_buffer`]); only for the
+/// default allocator, whose builders can be made anew.
+type RemakeBuilder<A> = fn(&mut FlatBufferBuilder<'static, A>, usize, usize);
 
 /// Writes messages to `W` as frames, one after another.
 ///
@@ -49,11 +51,14 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
     standing: Standing,
     memory: MemoryPolicy,
     shrink: ShrinkTracker,
-    /// The builder's capacity above which each message is counted towards shrinking it: the
-    /// policy's retained bytes for the writer's own builder, `usize::MAX` (never) for one
-    /// supplied with [`with_builder`](StreamWriter::with_builder).
-    shrink_above: usize,
-    shrink_builder: Option<ShrinkBuilder<A>>,
+    /// The builder's capacity when it was last seen within the memory policy and well placed
+    /// ([`StreamWriter::builder_changed`]); `usize::MAX` while every message must be looked
+    /// at after its frame (a builder over the policy counts each towards shrinking). One
+    /// comparison per message while the builder stays as it is.
+    settled_capacity: usize,
+    /// Set for the writer's own builder, which is replaced to shrink it or to move it;
+    /// `None` for one supplied with [`with_builder`](StreamWriter::with_builder).
+    remake_builder: Option<RemakeBuilder<A>>,
 }
 
 /// Where the stream a [`StreamWriter`] writes stands: its [`WriteProgress`], and for a `Vec`
@@ -174,13 +179,14 @@ impl<W, F, A: Allocator> StreamWriter<W, F, A> {
 
 impl<W: FrameSink, F: Framer> StreamWriter<W, F> {
     /// A writer with its own builder, which grows to the largest message and is reused,
-    /// and shrinks back after a spike as its [`MemoryPolicy`] says.
+    /// and shrinks back after a spike as its [`MemoryPolicy`] says. Each time its capacity
+    /// changes, the builder is placed so that messages of up to 256 bytes do not straddle a
+    /// page (see [`builder_with_capacity`](crate::builder_with_capacity)).
     pub fn new(writer: W, framer: F) -> Self {
         let mut this = Self::with_builder(writer, framer, FlatBufferBuilder::new());
-        this.shrink_builder = Some(|builder, retain| {
-            *builder = FlatBufferBuilder::with_capacity(retain);
+        this.remake_builder = Some(|builder, capacity, at_most| {
+            *builder = FlatBufferBuilder::from_vec(placed_buffer(capacity, at_most));
         });
-        this.shrink_above = this.memory.retained();
         this
     }
 }
@@ -216,7 +222,10 @@ impl<W: Write, F: Framer> StreamWriter<FrameBuffer<W>, F> {
 impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// A writer that builds simple-mode messages in `builder` (for a preallocated capacity
     /// or a custom allocator). A builder you supply is never replaced: the
-    /// [`MemoryPolicy`] applies to the writer's own builder only.
+    /// [`MemoryPolicy`] applies to the writer's own builder only. For a preallocated one,
+    /// take [`builder_with_capacity`](crate::builder_with_capacity) rather than
+    /// `FlatBufferBuilder::with_capacity`, whose large buffers make each small message
+    /// straddle a page.
     pub fn with_builder(writer: W, framer: F, builder: FlatBufferBuilder<'static, A>) -> Self {
         // The position counts this writer's frames, not what a `Vec` sink held before.
         let vec_mark = vec_ref_of(&writer).map_or(0, Vec::len);
@@ -230,8 +239,8 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             },
             memory: MemoryPolicy::default(),
             shrink: ShrinkTracker::default(),
-            shrink_above: usize::MAX,
-            shrink_builder: None,
+            settled_capacity: usize::MAX,
+            remake_builder: None,
         }
     }
 
@@ -240,9 +249,8 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     #[must_use]
     pub fn with_memory_policy(mut self, policy: MemoryPolicy) -> Self {
         self.memory = policy;
-        if self.shrink_builder.is_some() {
-            self.shrink_above = policy.retained();
-        }
+        // The builder is looked at again after the next frame, under the new policy.
+        self.settled_capacity = usize::MAX;
         self
     }
 
@@ -278,24 +286,41 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             payload,
             &mut self.standing,
         )?;
-        // The frame is written, so the builder's memory may go. One comparison of a length in
-        // a register while the builder is no larger than the policy keeps.
-        if capacity > self.shrink_above {
-            self.count_towards_shrinking(message_len, capacity);
+        // The frame is written, so the builder may be replaced. One comparison of a length in
+        // a register while the builder stays as it was.
+        if capacity != self.settled_capacity {
+            self.builder_changed(message_len, capacity);
         }
         Ok(())
     }
 
-    /// Counts a message built in a builder larger than the policy keeps, and makes the
-    /// builder anew at the retained size once enough small messages came in a row.
+    /// Looks at a builder whose capacity changed (it grew, or it is new) or that is larger
+    /// than the memory policy keeps, after a message of `message_len` bytes was framed.
+    ///
+    /// The writer's own builder is made anew:
+    /// - at the retained size, once enough small messages came in a row while it was larger;
+    /// - where it lies, when its buffer ends too close to a page's start, which makes every
+    ///   small message built at its end straddle a page (see [`placed_buffer`]).
+    ///
+    /// A supplied builder is never replaced; its capacity is only noted.
     #[cold]
     #[inline(never)]
-    fn count_towards_shrinking(&mut self, message_len: usize, capacity: usize) {
-        if let Some(shrink_builder) = self.shrink_builder
-            && self.shrink.observe(&self.memory, message_len, capacity)
-        {
-            shrink_builder(&mut self.builder.0, self.memory.retained());
+    fn builder_changed(&mut self, message_len: usize, capacity: usize) {
+        if let Some(remake_builder) = self.remake_builder {
+            let retained = self.memory.retained();
+            if capacity > retained {
+                if !self.shrink.observe(&self.memory, message_len, capacity) {
+                    // Over the policy: the next message is counted too.
+                    self.settled_capacity = usize::MAX;
+                    return;
+                }
+                remake_builder(&mut self.builder.0, retained, retained);
+            } else if straddles_small_messages(self.builder.0.mut_finished_buffer().0) {
+                remake_builder(&mut self.builder.0, capacity, retained);
+            }
         }
+        // Placed as well as it can be: it is looked at again when its capacity changes.
+        self.settled_capacity = self.builder.0.mut_finished_buffer().0.len();
     }
 
     /// Writes the finished buffer of `builder` as one frame. The builder's contents are left
@@ -574,6 +599,36 @@ mod tests {
     use super::*;
     use crate::DefaultFramer;
 
+    /// A builder whose buffer ends 16 bytes into a page, where glibc ends every buffer of a
+    /// large power of two: each small message built in it straddles the page boundary.
+    fn builder_ending_16_bytes_into_a_page() -> FlatBufferBuilder<'static> {
+        let mut buffer: Vec<u8> = Vec::with_capacity(3 * 4096);
+        let start = buffer.as_ptr().addr();
+        let len = 4096 + (4096 + 16 - start % 4096) % 4096;
+        buffer.resize(len, 0);
+        let mut builder = FlatBufferBuilder::from_vec(buffer);
+        assert!(straddles(&mut builder));
+        builder
+    }
+
+    /// The address and length of `builder`'s whole buffer.
+    fn buffer_of(builder: &mut FlatBufferBuilder<'static>) -> (usize, usize) {
+        let buffer = builder.mut_finished_buffer().0;
+        (buffer.as_ptr().addr(), buffer.len())
+    }
+
+    /// Whether small payloads built at the end of `builder`'s buffer straddle a page.
+    fn straddles(builder: &mut FlatBufferBuilder<'static>) -> bool {
+        straddles_small_messages(builder.mut_finished_buffer().0)
+    }
+
+    /// The frame `DefaultFramer` makes of `payload`.
+    fn frame_of(payload: &[u8]) -> Vec<u8> {
+        let mut frame = u32::try_from(payload.len()).unwrap().to_le_bytes().to_vec();
+        frame.extend_from_slice(payload);
+        frame
+    }
+
     #[test]
     fn the_builder_starts_a_cache_line_wherever_the_writer_lies() {
         for _ in 0..4 {
@@ -586,5 +641,69 @@ mod tests {
             assert_eq!(std::ptr::from_ref(&writer.builder.0).addr() % 64, 0);
             std::hint::black_box(pad);
         }
+    }
+
+    /// A 60-byte string message: a 64 B finished buffer.
+    const SMALL: &str = "a reading of sixty bytes, as telemetry sends them by millions";
+
+    #[test]
+    fn the_own_builder_is_moved_when_small_messages_would_straddle_a_page() {
+        let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+        writer.builder.0 = builder_ending_16_bytes_into_a_page();
+        let before = buffer_of(&mut writer.builder.0);
+        writer.write(SMALL).unwrap();
+        writer.write(SMALL).unwrap();
+        let after = buffer_of(&mut writer.builder.0);
+        assert_ne!(after.0, before.0, "the builder was not made anew");
+        assert!(after.1 >= before.1, "the new builder is smaller: {after:?}");
+        assert!(!straddles(&mut writer.builder.0));
+        // The frames are those of the messages, written before and after the move.
+        let mut builder = FlatBufferBuilder::new();
+        SMALL.serialize(&mut builder).unwrap();
+        let frame = frame_of(builder.finished_data());
+        assert_eq!(writer.get_ref(), &[frame.clone(), frame].concat());
+        assert_eq!(writer.position(), writer.get_ref().len() as u64);
+    }
+
+    /// The memory policy's retained bytes in the growth test: 1 MiB, which glibc ends 16
+    /// bytes into a page; under Miri, whose interpreter takes minutes over megabytes, 16 KiB.
+    const RETAIN: usize = if cfg!(miri) { 16 << 10 } else { 1 << 20 };
+
+    #[test]
+    fn the_own_builder_is_placed_after_growing_and_after_shrinking() {
+        let policy = MemoryPolicy::new().retain(RETAIN).after(4);
+        let mut writer =
+            StreamWriter::new(Vec::new(), DefaultFramer::new()).with_memory_policy(policy);
+        // 60% of it grows the builder to exactly the retained size.
+        let grown = RETAIN / 10 * 6;
+        writer.write("x".repeat(grown).as_str()).unwrap();
+        assert!(buffer_of(&mut writer.builder.0).1 >= grown);
+        assert!(!straddles(&mut writer.builder.0));
+        // Three times it grows the builder past the policy; four small messages shrink it.
+        writer.write("y".repeat(3 * RETAIN).as_str()).unwrap();
+        for _ in 0..5 {
+            writer.write(SMALL).unwrap();
+        }
+        let (_, len) = buffer_of(&mut writer.builder.0);
+        assert!(
+            len <= RETAIN && len > RETAIN / 2,
+            "not shrunk to the policy: {len}"
+        );
+        assert!(!straddles(&mut writer.builder.0));
+        // Steady from there: small messages leave the builder where it is.
+        let placed = buffer_of(&mut writer.builder.0);
+        for _ in 0..100 {
+            writer.write(SMALL).unwrap();
+        }
+        assert_eq!(buffer_of(&mut writer.builder.0), placed);
+    }
+
+    #[test]
+    fn a_supplied_builder_is_never_moved() {
+        let builder = builder_ending_16_bytes_into_a_page();
+        let mut writer = StreamWriter::with_builder(Vec::new(), DefaultFramer::new(), builder);
+        let before = buffer_of(&mut writer.builder.0);
+        writer.write(SMALL).unwrap();
+        assert_eq!(buffer_of(&mut writer.builder.0), before);
     }
 }

@@ -20,8 +20,8 @@ pub use flatstream_io::{
     ObserverDeframer, ObserverFramer, Progress, ReadMode, RecoveryReport, SalvageReport,
     SliceReader, StreamEnd, StreamReader, StreamWriter, Truncate, TypedMessages,
     ValidatingDeframer, ValidatingFramer, WriteProgress, ZERO_FILL_MIN_LEN, ZeroFillCheck,
-    ZeroFillGuard, find_intact_frame, recover, recover_file, recover_file_with_progress, salvage,
-    salvage_slice, salvage_slice_with_progress,
+    ZeroFillGuard, builder_with_capacity, find_intact_frame, recover, recover_file,
+    recover_file_with_progress, salvage, salvage_slice, salvage_slice_with_progress,
 };
 
 mod detect;
