@@ -563,7 +563,10 @@ fn write_bodies<'a, const HEADER: usize, C: Wired>(
     let (mut simple, mut expert, mut raw) = (writer(), writer(), writer());
     // Where `simple`'s builder holds a payload of this cell once it has grown to it, and
     // the loop's builder with its data at the same byte of its page.
+    // Twice: after its first message the writer may move its builder (so that small
+    // messages do not straddle a page), and the second write finds it where it stays.
     let probe = Probe::new(payloads[0]);
+    simple.write(&probe).unwrap();
     simple.write(&probe).unwrap();
     let mut builder = builder_placed_at(&probe);
     let mut again_builder = builder_placed_at(&probe);

@@ -62,38 +62,76 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
 }
 
 /// Where the stream a [`StreamWriter`] writes stands: its [`WriteProgress`], and for a `Vec`
-/// sink (`Vec<u8>` or `&mut Vec<u8>`) the mark its position is taken from.
+/// sink (`Vec<u8>` or `&mut Vec<u8>`) where in the `Vec` its whole frames lie.
 ///
-/// A frame appended to a `Vec` lengthens it by the frame's bytes, so the writer does not also
-/// count them one frame at a time: the position is the progress's, plus the `Vec`'s length
-/// past `vec_mark`, and is brought up to date ([`StreamWriter::settle`]) only when it is
-/// asked for, when an error is located, and before [`StreamWriter::get_mut`] lends the `Vec`
-/// out. One read-modify-write fewer per frame: `write` of 64 B messages into a reused `Vec`
-/// without a checksum went from 54.3 to 55.5 M msg/s in the code layouts where it ran fast
-/// and from 46.3 to 47.4 M where it ran slow (side-by-side harness, ten layouts, AMD EPYC
-/// Zen 3); in the paired bench, over the eight 64 B cells of each, `write` +0.8%,
-/// `write_finished` +1.2%, `write_payload` +1.3% (the control -0.3%), but `write_finished`
-/// of 64 B without a checksum on the 1 MiB stream fell from 1.00-1.03x to 0.95x the loop.
+/// A frame appended to a `Vec` is not counted into the progress one frame at a time: the
+/// writer notes the `Vec`'s length where the frame ended (`vec_end`, a store of a value in a
+/// register), and the position is the progress's plus `vec_end - vec_mark`, brought up to
+/// date ([`StreamWriter::settle`]) when an error is located. Before each frame, the `Vec`'s
+/// length is compared with `vec_end`: another length means someone else changed the `Vec`
+/// (drained or swapped it through [`StreamWriter::get_mut`], or a framer panicked part-way
+/// through a frame and the panic was caught), and the slow way
+/// ([`StreamWriter::attend`]) marks it anew. What the `Vec` holds never enters the count.
+///
+/// Session 14 had a guard that settled the position when a framer panicked. Its landing pad
+/// cost the frames into a `Vec` much: in the paired bench, `write_payload` of 64 B without a
+/// checksum ran at 0.85x its minimal loop with it and 1.18x without, `write_finished` with
+/// XXH3 at 0.88x and 1.08x (AMD EPYC Zen 3). The length comparison covers the same panic.
 #[derive(Debug, Default)]
 struct Standing {
     progress: WriteProgress,
-    /// For a `Vec` sink: its length when `progress`'s position was last brought up to date.
-    /// Every byte past it is of whole frames this writer appended since. Unused for other
-    /// sinks.
+    /// For a `Vec` sink: its length when `progress`'s position was last brought up to date;
+    /// `usize::MAX` once the writer is stopped. Unused for other sinks (0).
     vec_mark: usize,
-    /// The next write takes the slow way first ([`StreamWriter::attend`]): the writer was
-    /// stopped, or `get_mut` lent the `Vec` out, whose length may then be anything, so
-    /// `vec_mark` is taken again. While it is set, no frame lies past `vec_mark`.
-    attention: bool,
+    /// For a `Vec` sink: its length where this writer's last whole frame ended, at or past
+    /// `vec_mark`: every byte between the two is of whole frames this writer appended. A
+    /// `Vec` of another length when a frame begins was changed by someone else.
+    /// `usize::MAX` once the writer is stopped, which no `Vec` is long: every write takes
+    /// the slow way and is refused. Unused for other sinks (0).
+    vec_end: usize,
+    /// The writer was stopped: the next write to a sink other than a `Vec` takes the slow
+    /// way and is refused. (A `Vec` sink's writer finds it by `vec_end`.)
+    stopped: bool,
 }
 
 impl Standing {
-    /// Brings the position up to `end`, a `Vec` sink's length where whole frames end, and
-    /// marks the `Vec` there.
-    fn settle_to(&mut self, end: usize) {
-        self.progress
-            .add_position(end.saturating_sub(self.vec_mark));
-        self.vec_mark = end;
+    /// A standing for a sink that is a `Vec` of `vec_len` bytes, or another sink (`None`).
+    fn new(vec_len: Option<usize>) -> Self {
+        let at = vec_len.unwrap_or(0);
+        Standing {
+            vec_mark: at,
+            vec_end: at,
+            ..Standing::default()
+        }
+    }
+
+    /// Bytes of whole frames in a `Vec` sink past its mark, not yet in the progress's
+    /// position; zero for other sinks and once stopped.
+    fn unsettled(&self) -> usize {
+        self.vec_end.saturating_sub(self.vec_mark)
+    }
+
+    /// Brings the progress's position up to the end of the last whole frame.
+    fn settle(&mut self) {
+        self.progress.add_position(self.unsettled());
+        self.vec_mark = self.vec_end;
+    }
+
+    /// Marks a `Vec` sink anew at its length `vec_len`, after settling: what lies between
+    /// the last whole frame and that length is not this writer's frames.
+    fn mark_at(&mut self, vec_len: usize) {
+        self.settle();
+        self.vec_mark = vec_len;
+        self.vec_end = vec_len;
+    }
+
+    /// Stops the writer after `error`: every later write is refused.
+    fn stop(&mut self, error: &Error) {
+        self.settle();
+        self.progress.stop(error);
+        self.stopped = true;
+        self.vec_mark = usize::MAX;
+        self.vec_end = usize::MAX;
     }
 }
 
@@ -105,28 +143,11 @@ impl Standing {
 /// `Vec` ran at about 47.7 or 56 M msg/s in one and the same binary, by the address the
 /// process's stack happened to get: three of six runs each way with ASLR on; with ASLR off,
 /// by the size of the environment. Cache-aligned, it ran at 53 to 55 M msg/s in every run
-/// and at every stack position tried (AMD EPYC Zen 3, single-cell harness). Builders whose
-/// data lay at two of 64 page offsets tried ran at 30 M msg/s either way (not addressed).
+/// and at every stack position tried (AMD EPYC Zen 3, single-cell harness). Where the
+/// builder's *buffer* ends matters too (small messages straddling a page ran at 0.57x); the
+/// writer's own builder is placed for that when it grows (see `builder_placement`).
 #[repr(align(64))]
 struct CacheAligned<T>(T);
-
-/// Brings a `Vec` sink's position back to `before` when dropped armed: the frame being
-/// written panicked part-way ([`StreamWriter::unwind_safe`]).
-struct Unwinding<'a> {
-    standing: &'a mut Standing,
-    before: usize,
-    armed: bool,
-}
-
-impl Drop for Unwinding<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.standing.settle_to(self.before);
-            // What lies past `before` is not of whole frames: the next write marks anew.
-            self.standing.attention = true;
-        }
-    }
-}
 
 impl<W: std::fmt::Debug, F: std::fmt::Debug, A: Allocator> std::fmt::Debug
     for StreamWriter<W, F, A>
@@ -151,29 +172,7 @@ impl<W, F, A: Allocator> StreamWriter<W, F, A> {
 
     /// How many bytes of whole frames were written: the offset where the next frame begins.
     pub fn position(&self) -> u64 {
-        self.standing.progress.position() + self.unsettled() as u64
-    }
-
-    /// The bytes of whole frames a `Vec` sink gained past its mark, not yet in the
-    /// progress's position; zero for other sinks.
-    fn unsettled(&self) -> usize {
-        match vec_ref_of(&self.writer) {
-            // Only this writer's whole frames lengthen the `Vec` while its mark stands:
-            // `get_mut` settles and raises `attention` before anyone else can touch it.
-            Some(out) if !self.standing.attention => {
-                out.len().saturating_sub(self.standing.vec_mark)
-            }
-            _ => 0,
-        }
-    }
-
-    /// Brings the progress's position up to date with a `Vec` sink's length.
-    fn settle(&mut self) {
-        if let Some(out) = vec_ref_of(&self.writer)
-            && !self.standing.attention
-        {
-            self.standing.settle_to(out.len());
-        }
+        self.standing.progress.position() + self.standing.unsettled() as u64
     }
 }
 
@@ -228,15 +227,12 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// straddle a page.
     pub fn with_builder(writer: W, framer: F, builder: FlatBufferBuilder<'static, A>) -> Self {
         // The position counts this writer's frames, not what a `Vec` sink held before.
-        let vec_mark = vec_ref_of(&writer).map_or(0, Vec::len);
+        let standing = Standing::new(vec_ref_of(&writer).map(Vec::len));
         StreamWriter {
             writer,
             framer,
             builder: CacheAligned(builder),
-            standing: Standing {
-                vec_mark,
-                ..Standing::default()
-            },
+            standing,
             memory: MemoryPolicy::default(),
             shrink: ShrinkTracker::default(),
             settled_capacity: usize::MAX,
@@ -273,7 +269,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         self.ready()?;
         self.builder.0.reset();
         if let Err(error) = message.serialize(&mut self.builder.0) {
-            self.settle();
+            self.standing.settle();
             return Err(self.standing.progress.locate(error));
         }
         // What the builder holds on to, read before the payload is borrowed (the same loads).
@@ -393,9 +389,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// async writer frames into a `Vec` and writes it out) and met an error there: the stream
     /// may now end in a partial frame, so nothing more may be appended to it.
     pub fn stop(&mut self, error: &Error) {
-        self.settle();
-        self.standing.progress.stop(error);
-        self.standing.attention = true;
+        self.standing.stop(error);
     }
 
     /// Whether an I/O error stopped the writer.
@@ -414,24 +408,26 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         self.standing.progress.check_usable()
     }
 
-    /// Checks that the writer can write, in one test of a flag while it can.
+    /// Checks that the writer can write: for a `Vec` sink, that the `Vec` is as long as this
+    /// writer's last whole frame left it; for another sink, one test of a flag.
     #[inline]
     fn ready(&mut self) -> Result<()> {
-        if self.standing.attention {
-            self.attend()
-        } else {
-            Ok(())
-        }
+        let as_left = match vec_ref_of(&self.writer) {
+            Some(out) => out.len() == self.standing.vec_end,
+            None => !self.standing.stopped,
+        };
+        if as_left { Ok(()) } else { self.attend() }
     }
 
     /// The slow way of [`ready`](Self::ready): refuses once the writer was stopped, and
-    /// otherwise takes a `Vec` sink's mark again after `get_mut` lent it out.
+    /// otherwise marks a `Vec` sink anew at its length, which someone else changed.
     #[cold]
     #[inline(never)]
     fn attend(&mut self) -> Result<()> {
         self.standing.progress.check_usable()?;
-        self.standing.vec_mark = vec_ref_of(&self.writer).map_or(0, Vec::len);
-        self.standing.attention = false;
+        if let Some(out) = vec_ref_of(&self.writer) {
+            self.standing.mark_at(out.len());
+        }
         Ok(())
     }
 
@@ -443,7 +439,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     pub fn flush(&mut self) -> Result<()> {
         if let Err(error) = self.writer.flush_frames() {
             // A buffering writer may have written part of its buffer: a partial frame.
-            self.settle();
+            self.standing.settle();
             let error = self.standing.progress.locate(Error::from(error));
             self.stop(&error);
             return Err(error);
@@ -462,10 +458,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     pub fn finish(&mut self) -> Result<()> {
         self.ready()?;
         let before = vec_of(&mut self.writer).map(|out| out.len());
-        let framer = &mut self.framer;
-        let finished = Self::unwind_safe(&mut self.writer, &mut self.standing, before, |writer| {
-            writer.finish_frames(framer)
-        });
+        let finished = self.writer.finish_frames(&mut self.framer);
         match finished {
             // Most framers close a stream with nothing.
             Ok(0) => {}
@@ -482,12 +475,9 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// The underlying writer, mutably. Writing to it directly corrupts the stream.
     ///
     /// A `Vec` sink may be drained or swapped for another here (the async writer and the
-    /// benches do): the position counts this writer's frames either way.
+    /// benches do): the position counts this writer's frames either way, and the next write
+    /// finds the `Vec` changed by its length.
     pub fn get_mut(&mut self) -> &mut W {
-        if vec_ref_of(&self.writer).is_some() {
-            self.settle();
-            self.standing.attention = true;
-        }
         &mut self.writer
     }
 
@@ -517,40 +507,17 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         // A `Vec` sink's length before the frame; `None` for other sinks (known at compile
         // time).
         let before = vec_of(writer).map(|out| out.len());
-        let written = Self::unwind_safe(writer, standing, before, |writer| {
-            writer.write_frame(framer, payload)
-        });
+        let written = writer.write_frame(framer, payload);
         Self::record(writer, standing, before, written)
     }
 
-    /// Runs `frame`, which writes a frame to `writer`. For a `Vec` sink (`before` is its
-    /// length), should `frame` panic part-way (a framer's or an observer's panic, caught by
-    /// the caller), the position stays at `before` and the mark is taken again at the next
-    /// write: the bytes the frame left are not counted, as they are not for other sinks.
-    #[allow(clippy::inline_always)]
-    #[inline(always)]
-    fn unwind_safe(
-        writer: &mut W,
-        standing: &mut Standing,
-        before: Option<usize>,
-        frame: impl FnOnce(&mut W) -> Result<usize>,
-    ) -> Result<usize> {
-        let Some(before) = before else {
-            return frame(writer);
-        };
-        let mut unwinding = Unwinding {
-            standing,
-            before,
-            armed: true,
-        };
-        let written = frame(writer);
-        unwinding.armed = false;
-        written
-    }
-
     /// Records what writing a frame came to: a frame of the returned length written whole,
-    /// which a `Vec` sink (`before` is its length before the frame) counts in its own length,
-    /// or an error located at the frame.
+    /// which for a `Vec` sink (`before` is its length before the frame) ends at `before`
+    /// plus that length, or an error located at the frame.
+    ///
+    /// No guard watches for a framer's panic: a frame cut short by one leaves `vec_end` at
+    /// `before`, so the next write finds the `Vec` longer and marks it anew
+    /// ([`ready`](Self::ready)).
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn record(
@@ -567,29 +534,28 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
                         Some(frame_len),
                         "the framer appended another length than it returned"
                     );
+                    standing.vec_end = before + frame_len;
                     standing.progress.count_frame();
                 } else {
                     standing.progress.advance(frame_len);
                 }
                 Ok(())
             }
-            Err(error) => Err(Self::fail(writer, standing, before, error)),
+            Err(error) => Err(Self::fail(standing, error)),
         }
     }
 
     /// Locates an error at the frame being written, and stops the writer after an I/O
-    /// error. A `Vec` sink's position is brought up to `before`, the end of the last whole
-    /// frame: what the failed frame left past it is not counted.
+    /// error. A `Vec` sink's position stays at the end of the last whole frame: what the
+    /// failed frame left past it is not counted, and the next write marks the `Vec` anew.
     #[cold]
     #[inline(never)]
-    fn fail(writer: &mut W, standing: &mut Standing, before: Option<usize>, error: Error) -> Error {
-        if let (Some(before), Some(out)) = (before, vec_of(writer)) {
-            standing.settle_to(before);
-            // Past what the failed frame left, which is not counted.
-            standing.vec_mark = out.len();
-        }
+    fn fail(standing: &mut Standing, error: Error) -> Error {
+        standing.settle();
         let error = standing.progress.fail(error);
-        standing.attention |= standing.progress.is_stopped();
+        if standing.progress.is_stopped() {
+            standing.stop(&error);
+        }
         error
     }
 }
