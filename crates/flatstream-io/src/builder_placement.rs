@@ -7,14 +7,15 @@
 //! messages at about 0.65x, 256 B at 0.70x, in every run, for as long as the builder lived.
 //!
 //! Where a buffer ends is the allocator's choice, and glibc makes it a bad one for every
-//! large power of two: it serves 128 KiB and more from fresh pages, 16 bytes into the first,
-//! so `FlatBufferBuilder::with_capacity(1 << 20)` ends its buffer 16 bytes into a page and
-//! every message of up to 4 KiB straddles one. A `StreamWriter`'s own builder reached such a
+//! large power of two: while it serves a size from fresh pages (128 KiB and more, until its
+//! threshold rises), it puts the buffer 16 bytes into the first, so a buffer of a whole
+//! number of pages, such as `FlatBufferBuilder::with_capacity(1 << 20)`, ends 16 bytes into
+//! a page and every message of up to 4 KiB built in it straddles one. A `StreamWriter`'s own builder reached such a
 //! size after one message of 300 KiB to 1 MiB, and after the memory policy shrank it back to
 //! 1 MiB following a larger one. Smaller buffers lie wherever the heap has room: about one
 //! in sixteen ends within 256 bytes of a page's start.
 
-use flatbuffers::FlatBufferBuilder;
+use flatbuffers::{FLATBUFFERS_MAX_BUFFER_SIZE, FlatBufferBuilder};
 
 /// The page size whose boundaries a message should not straddle.
 const PAGE: usize = 4096;
@@ -23,29 +24,31 @@ const PAGE: usize = 4096;
 /// never straddle a page in a buffer placed by [`placed_buffer`].
 pub(crate) const PAGE_GUARD: usize = 256;
 
-/// A [`FlatBufferBuilder`] with room for `capacity` bytes, whose messages of up to 256 bytes
-/// never straddle a page boundary.
+/// A [`FlatBufferBuilder`] with room for `capacity` bytes, placed so that messages of up to
+/// 256 bytes never straddle a page boundary.
 ///
-/// Use it where you would use `FlatBufferBuilder::with_capacity` for the builder you hand to
+/// Use it where you would use `FlatBufferBuilder::with_capacity` for a builder you hand to
 /// [`StreamWriter::write_finished`](crate::StreamWriter::write_finished) or
 /// [`StreamWriter::with_builder`](crate::StreamWriter::with_builder). A builder builds each
-/// message at the end of its buffer, and `with_capacity(1 << 20)` (any size of 128 KiB or
-/// more, with glibc) ends that buffer 16 bytes into a page, so that every small message
-/// straddles the boundary: 64 B messages were then built and written at 0.57x the speed
-/// (AMD EPYC Zen 3). The buffer returned here holds between `capacity` and
+/// message at the end of its buffer, and `with_capacity(1 << 20)` (with glibc, any whole
+/// number of pages from 128 KiB up) ends that buffer 16 bytes into a page, so that every
+/// small message straddles the boundary: 64 B messages were then built and written at
+/// 0.57x the speed (AMD EPYC Zen 3). The buffer returned here holds between `capacity` and
 /// `capacity + 255` bytes and ends at least 256 bytes into a page (or at its very end).
-/// [`StreamWriter::new`](crate::StreamWriter::new) places its own builder this way, and
-/// again whenever the builder grows or shrinks.
+///
+/// The placement holds while the builder keeps its buffer: a builder that grows (a message
+/// larger than its buffer) gets a new one wherever the allocator puts it, and a writer never
+/// moves a builder you supplied. [`StreamWriter::new`](crate::StreamWriter::new)'s own
+/// builder is placed this way, and again whenever it grows or shrinks.
 ///
 /// # Panics
 ///
-/// As `FlatBufferBuilder::with_capacity`, when the buffer would be larger than the 2 GiB a
-/// FlatBuffer can be (`capacity` over it, or within 256 bytes of it).
+/// When `capacity` is over the 2 GiB a FlatBuffer can be (as `with_capacity` panics).
 ///
 /// ```
-/// use flatstream_io::{DefaultFramer, StreamWriter, builder_with_capacity};
+/// use flatstream_io::{DefaultFramer, StreamWriter, placed_builder};
 ///
-/// let mut builder = builder_with_capacity(1 << 20);
+/// let mut builder = placed_builder(1 << 20);
 /// let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
 /// for reading in [20.5_f64, 21.0] {
 ///     builder.reset();
@@ -55,20 +58,26 @@ pub(crate) const PAGE_GUARD: usize = 256;
 /// }
 /// # Ok::<(), flatstream_core::Error>(())
 /// ```
-pub fn builder_with_capacity(capacity: usize) -> FlatBufferBuilder<'static> {
+pub fn placed_builder(capacity: usize) -> FlatBufferBuilder<'static> {
+    assert!(
+        capacity <= FLATBUFFERS_MAX_BUFFER_SIZE,
+        "cannot make a FlatBufferBuilder of {capacity} bytes: a FlatBuffer is at most 2 GiB"
+    );
     FlatBufferBuilder::from_vec(placed_buffer(capacity, usize::MAX))
 }
 
 /// A zeroed buffer of `capacity` bytes, or close to it, that does not end within the first
-/// [`PAGE_GUARD`] bytes of a page, to build messages in.
+/// [`PAGE_GUARD`] bytes of a page, to build messages in. `capacity` is at most the 2 GiB a
+/// FlatBuffer can be.
 ///
 /// It is allocated `PAGE_GUARD` bytes larger than `capacity`. Where `capacity` bytes would
 /// end `e` bytes into a page, it is lengthened to end `PAGE_GUARD` bytes in, unless that
-/// would make it longer than `at_most` (a memory policy's limit, which a longer buffer
-/// would exceed and be shrunk again and again); it is then shortened by `e` to end where
-/// the page begins, unless that leaves it under half of `capacity`, when it keeps
-/// `capacity` and its place.
+/// would make it longer than `at_most` or than 2 GiB (a memory policy's limit, which a
+/// longer buffer would exceed and be shrunk again and again, or the builder's); it is then
+/// shortened by `e` to end where the page begins, unless that leaves it under half of
+/// `capacity`, when it keeps `capacity` and its place.
 pub(crate) fn placed_buffer(capacity: usize, at_most: usize) -> Vec<u8> {
+    debug_assert!(capacity <= FLATBUFFERS_MAX_BUFFER_SIZE);
     let mut buffer = vec![0; capacity.saturating_add(PAGE_GUARD)];
     let len = placed_len(buffer.as_ptr().addr(), capacity, at_most);
     buffer.truncate(len);
@@ -82,6 +91,7 @@ fn placed_len(start: usize, capacity: usize, at_most: usize) -> usize {
     if !ends_near_page_start(into_page) {
         return capacity;
     }
+    let at_most = at_most.min(FLATBUFFERS_MAX_BUFFER_SIZE);
     let longer = capacity.saturating_add(PAGE_GUARD - into_page);
     if longer <= at_most {
         return longer;
@@ -147,6 +157,21 @@ mod tests {
     }
 
     #[test]
+    fn a_buffer_is_never_lengthened_past_what_a_flatbuffer_can_be() {
+        let start = 9 * PAGE + 16;
+        let capacity = FLATBUFFERS_MAX_BUFFER_SIZE;
+        // Ending 16 bytes into a page, it may only be shortened.
+        let len = placed_len(start, capacity, usize::MAX);
+        assert_eq!(len, capacity - 16);
+    }
+
+    #[test]
+    #[should_panic(expected = "a FlatBuffer is at most 2 GiB")]
+    fn a_placed_builder_over_2_gib_is_refused_before_anything_is_allocated() {
+        drop(placed_builder(FLATBUFFERS_MAX_BUFFER_SIZE + 1));
+    }
+
+    #[test]
     fn every_start_gives_a_buffer_that_does_not_end_near_a_page_start() {
         for capacity in [0, 1, 100, 128, 1000, 4096, 1 << 17] {
             for start in (0..2 * PAGE).step_by(8) {
@@ -178,8 +203,8 @@ mod tests {
     }
 
     #[test]
-    fn a_builder_made_with_capacity_builds_small_messages_within_a_page() {
-        let mut builder = builder_with_capacity(if cfg!(miri) { 8192 } else { 1 << 20 });
+    fn a_placed_builder_builds_small_messages_within_a_page() {
+        let mut builder = placed_builder(if cfg!(miri) { 8192 } else { 1 << 20 });
         let note = builder.create_string("a reading of 64 bytes, near enough, for the check");
         builder.finish(note, None);
         let payload = builder.finished_data();

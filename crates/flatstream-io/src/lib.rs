@@ -32,7 +32,7 @@ pub use adapters::{
     ValidatingDeframer, ValidatingFramer,
 };
 pub use buffered::{Buffered, DEFAULT_BUFFER_SIZE};
-pub use builder_placement::builder_with_capacity;
+pub use builder_placement::placed_builder;
 pub use frame_buffer::{DEFAULT_FRAME_BUFFER_SIZE, FrameBuffer, FrameSink, IntoInnerError};
 pub use framing::{ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer};
 pub use memory::MemoryPolicy;

@@ -20,7 +20,7 @@ pub use flatstream_io::{
     ObserverDeframer, ObserverFramer, Progress, ReadMode, RecoveryReport, SalvageReport,
     SliceReader, StreamEnd, StreamReader, StreamWriter, Truncate, TypedMessages,
     ValidatingDeframer, ValidatingFramer, WriteProgress, ZERO_FILL_MIN_LEN, ZeroFillCheck,
-    ZeroFillGuard, builder_with_capacity, find_intact_frame, recover, recover_file,
+    ZeroFillGuard, find_intact_frame, placed_builder, recover, recover_file,
     recover_file_with_progress, salvage, salvage_slice, salvage_slice_with_progress,
 };
 
