@@ -296,32 +296,10 @@ impl Drop for AtomicFile {
 mod tests {
     use super::*;
 
-    /// A test's own directory under the system's temporary directory, removed with what it
-    /// holds when dropped (when the test returns, or a failed assertion unwinds).
-    struct ScratchDir(PathBuf);
-
-    impl std::ops::Deref for ScratchDir {
-        type Target = Path;
-
-        fn deref(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for ScratchDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use flatstream_test_support::ScratchDir;
 
     fn scratch_dir(name: &str) -> ScratchDir {
-        let dir = std::env::temp_dir().join(format!(
-            "flatstream-cli-output-{}-{name}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        ScratchDir(dir)
+        ScratchDir::new(&format!("cli-output-{name}"))
     }
 
     fn entries(dir: &Path) -> Vec<String> {

@@ -1,10 +1,8 @@
 //! The built `flatstream` binary, run over the wire vectors and over hostile input.
 
 use std::io::Write;
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use serde_json::Value;
@@ -87,50 +85,7 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// A directory of its own under the system's temporary directory for one test's files,
-/// removed with everything in it when dropped: when the test returns, and when a failed
-/// assertion unwinds through it. A test binds it to a name that lives to its end (`_` would
-/// drop it at once). It dereferences to its path.
-pub(crate) struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    /// `flatstream-cli-{name}-{process id}-{n}`, where `n` counts the directories this process
-    /// has made: unique to one test however many run at once, whatever name they give.
-    /// Whatever an earlier process of the same id left there is removed first.
-    pub(crate) fn new(name: &str) -> ScratchDir {
-        static MADE: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "flatstream-cli-{name}-{}-{}",
-            std::process::id(),
-            MADE.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        ScratchDir(dir)
-    }
-}
-
-impl Deref for ScratchDir {
-    type Target = Path;
-
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for ScratchDir {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        // Nothing more can be done about a failure here, and a panic while a failed
-        // assertion unwinds would abort the test binary.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub(crate) use flatstream_test_support::ScratchDir;
 
 fn vector(name: &str) -> String {
     vectors().join(name).display().to_string()

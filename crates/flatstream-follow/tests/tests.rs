@@ -3,14 +3,13 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::ops::Deref;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::time::Duration;
 
 use flatstream_checksum_crc32c::Crc32c;
 use flatstream_follow::{Deframer, Follow, FollowConfig};
 use flatstream_io::{ChecksumDeframer, ChecksumFramer, StreamWriter};
+use flatstream_test_support::ScratchFile;
 
 mod allocation;
 mod changes;
@@ -20,53 +19,11 @@ mod growing;
 /// that wait this long fail rather than hang.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A test's file, alone in a directory of its own under the system's temporary directory,
-/// which is removed with everything in it when this is dropped: when the test returns, and
-/// when a failed assertion unwinds through it. A test binds it to a name that lives to its
-/// end (`_` would drop it at once). It dereferences to the file's path.
-struct ScratchFile {
-    dir: PathBuf,
-    path: PathBuf,
-}
-
-impl Deref for ScratchFile {
-    type Target = Path;
-
-    fn deref(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl AsRef<Path> for ScratchFile {
-    fn as_ref(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for ScratchFile {
-    fn drop(&mut self) {
-        // Nothing more can be done about a failure here, and a panic while a failed
-        // assertion unwinds would abort the test binary.
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A new, empty file of its own for each test: `name` in
-/// `flatstream-follow-tests-{process id}-{n}`, where `n` counts the files this process has
-/// made, so that tests running at once never share one. Whatever an earlier process of the
-/// same id left there is removed first.
+/// A new, empty file of its own for each test, `name` alone in a directory of its own,
+/// removed with it when the returned guard is dropped (see [`ScratchFile`]).
 fn fresh_file(name: &str) -> ScratchFile {
-    static MADE: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "flatstream-follow-tests-{}-{}",
-        std::process::id(),
-        MADE.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    let file = ScratchFile { dir, path };
-    File::create(&file.path).unwrap();
+    let file = ScratchFile::new(name);
+    File::create(&*file).unwrap();
     file
 }
 

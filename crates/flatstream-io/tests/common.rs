@@ -1,9 +1,6 @@
 //! Helpers shared by the test modules.
 
 use std::io::{self, BufRead, Read};
-use std::ops::Deref;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flatstream::ChecksumKind;
 use flatstream_core::{Checksum, Error, ErrorKind, Result};
@@ -30,46 +27,7 @@ fn algorithms_are_every_checksum_kind() {
     assert_eq!(kinds, ALGORITHMS);
 }
 
-/// A test's file under the system's temporary directory, removed when this is dropped: when
-/// the test returns, and when a failed assertion unwinds through it. A test binds it to a
-/// name that lives to its end (`_` would drop it at once). It dereferences to its path; the
-/// file itself is the test's to create.
-pub(crate) struct ScratchFile(PathBuf);
-
-impl ScratchFile {
-    /// `flatstream-{name}-{process id}-{n}`, where `n` counts the files this process has
-    /// named: unique to one test however many run at once.
-    pub(crate) fn new(name: &str) -> ScratchFile {
-        static NAMED: AtomicUsize = AtomicUsize::new(0);
-        ScratchFile(std::env::temp_dir().join(format!(
-            "flatstream-{name}-{}-{}",
-            std::process::id(),
-            NAMED.fetch_add(1, Ordering::Relaxed)
-        )))
-    }
-}
-
-impl Deref for ScratchFile {
-    type Target = Path;
-
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for ScratchFile {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchFile {
-    fn drop(&mut self) {
-        // Gone already when the test removed it itself; and a panic while a failed
-        // assertion unwinds would abort the test binary.
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
+pub(crate) use flatstream_test_support::ScratchFile;
 
 /// The repository's `tests/data`.
 pub(crate) fn data_dir() -> std::path::PathBuf {

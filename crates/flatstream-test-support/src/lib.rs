@@ -6,11 +6,13 @@
 
 mod alloc;
 mod crc_reference;
+mod scratch;
 
 pub use alloc::{
     CountingAllocator, allocations, allocations_during, largest_allocation_during, live_bytes,
 };
 pub use crc_reference::{ReflectedCrc, bitwise_raw, check_linearity};
+pub use scratch::{ScratchDir, ScratchFile};
 
 /// A reflected 32-bit CRC with initial value and final xor 0xFFFFFFFF, from its definition,
 /// one bit at a time: the reference the short paths of the CRC-32 crates are checked against.

@@ -138,18 +138,6 @@ mod readers {
 
     pub(super) type Outcome = (Vec<Vec<u8>>, Option<flatstream::Error>);
 
-    /// A file under the system's temporary directory, removed when this is dropped: also
-    /// when a failed `unwrap` unwinds through it.
-    struct ScratchFile(std::path::PathBuf);
-
-    impl Drop for ScratchFile {
-        fn drop(&mut self) {
-            // Gone already when the reader's arm removed it itself; and a panic while a
-            // failure unwinds would abort the test binary.
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
-
     pub(super) const NAMES: [&str; 4] = [
         "StreamReader::new(Cursor)",
         "StreamReader::new(File)",
@@ -170,20 +158,17 @@ mod readers {
                 drain(|| r.read_message().map(|p| p.map(<[u8]>::to_vec)))
             }
             1 => {
-                let path = ScratchFile(std::env::temp_dir().join(format!(
-                    "flatstream-checksum-kind-{}-{:?}.fs",
-                    std::process::id(),
-                    std::thread::current().id()
-                )));
-                std::fs::File::create(&path.0)
+                // Removed with its directory when dropped, also when an `unwrap` fails.
+                let path = flatstream_test_support::ScratchFile::new("checksum-kind.fs");
+                std::fs::File::create(&*path)
                     .unwrap()
                     .write_all(stream)
                     .unwrap();
-                let file = std::fs::File::open(&path.0).unwrap();
+                let file = std::fs::File::open(&*path).unwrap();
                 let mut r = StreamReader::new(file, deframer);
                 let out = drain(|| r.read_message().map(|p| p.map(<[u8]>::to_vec)));
                 drop(r);
-                std::fs::remove_file(&path.0).unwrap();
+                std::fs::remove_file(&*path).unwrap();
                 out
             }
             2 => {
