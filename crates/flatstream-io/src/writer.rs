@@ -30,7 +30,10 @@ type RemakeBuilder<A> = fn(&mut FlatBufferBuilder<'static, A>, usize, usize) -> 
 ///   dropping the writer to hear of the last write's errors;
 /// - a `Vec<u8>` (or a `&mut Vec<u8>`): the framers of this crate append a frame of up to
 ///   128 bytes of payload in one step, with one capacity check and no call to `memcpy`, the
-///   fastest sink for batching frames in memory;
+///   fastest sink for batching frames in memory. As in a `FrameBuffer`, what a framer that
+///   fails part-way through a frame appended is taken out again: the `Vec` holds whole
+///   frames (a framer's *panic* caught by the caller leaves its bytes; the next frame is
+///   counted from past them);
 /// - any other [`Write`]: each frame is written to it in one or two writes, unbuffered (a
 ///   `BufWriter` you wrap yourself works, but takes a short frame in two copies where a
 ///   `FrameBuffer` takes it in one).
@@ -559,16 +562,20 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
                 }
                 Ok(())
             }
-            Err(error) => Err(Self::fail(standing, error)),
+            Err(error) => Err(Self::fail(writer, standing, before, error)),
         }
     }
 
     /// Locates an error at the frame being written, and stops the writer after an I/O
-    /// error. A `Vec` sink's position stays at the end of the last whole frame: what the
-    /// failed frame left past it is not counted, and the next write marks the `Vec` anew.
+    /// error. What the failed frame left in a `Vec` sink (past `before`, its length when the
+    /// frame began) is taken out again, as a [`FrameBuffer`] does: the `Vec` holds whole
+    /// frames only, and its position stays at the end of the last.
     #[cold]
     #[inline(never)]
-    fn fail(standing: &mut Standing, error: Error) -> Error {
+    fn fail(writer: &mut W, standing: &mut Standing, before: Option<usize>, error: Error) -> Error {
+        if let (Some(before), Some(out)) = (before, vec_of(writer)) {
+            out.truncate(before);
+        }
         standing.settle();
         let error = standing.progress.fail(error);
         if standing.progress.is_stopped() {

@@ -388,7 +388,8 @@ fn a_vec_sinks_position_counts_this_writers_whole_frames_as_other_sinks_do() {
             expected
         );
     }
-    // Without lending: the `Vec` holds what was there, the whole frames and the torn bytes.
+    // Without lending: the `Vec` holds what was there and the whole frames; the bytes a
+    // refused frame left are taken out again, as a `FrameBuffer` takes them out.
     let mut writer = StreamWriter::new(b"kept".to_vec(), TearsOnCue);
     writer.write_payload(b"ab").unwrap();
     writer.write_payload(b"torn").unwrap_err();
@@ -396,6 +397,13 @@ fn a_vec_sinks_position_counts_this_writers_whole_frames_as_other_sinks_do() {
     assert_eq!(writer.position(), 11);
     assert_eq!(
         writer.into_inner(),
-        b"kept\x02\x00\x00\x00ab\x04\x00\x00\x00\x01\x00\x00\x00c"
+        b"kept\x02\x00\x00\x00ab\x01\x00\x00\x00c"
     );
+    // After an I/O error too: the writer stops, and the `Vec` ends in the last whole frame.
+    let mut writer = StreamWriter::new(Vec::new(), TearsOnCue);
+    writer.write_payload(b"ab").unwrap();
+    writer.write_payload(b"torn io").unwrap_err();
+    assert!(writer.is_stopped());
+    assert_eq!(writer.position(), 6);
+    assert_eq!(writer.into_inner(), b"\x02\x00\x00\x00ab");
 }

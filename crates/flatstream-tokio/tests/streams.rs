@@ -176,6 +176,48 @@ impl tokio::io::AsyncWrite for FailsAfter {
     }
 }
 
+/// Frames as `ChecksumFramer` over CRC-32C, but for the payload `b"refused"` writes its
+/// header and then refuses it: a frame torn by its framer.
+struct RefusesAfterItsHeader(ChecksumFramer<Crc32c>);
+
+impl flatstream_core::Framer for RefusesAfterItsHeader {
+    fn frame_and_write<W: std::io::Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        payload: &[u8],
+    ) -> flatstream_core::Result<usize> {
+        if payload == b"refused" {
+            writer.write_all(&[7, 0, 0, 0])?;
+            return Err(Error::invalid_frame("refused after its header"));
+        }
+        self.0.frame_and_write(writer, payload)
+    }
+}
+
+#[tokio::test]
+async fn a_frame_its_framer_refused_part_way_never_reaches_the_sink() {
+    let mut writer = AsyncStreamWriter::new(
+        Vec::new(),
+        RefusesAfterItsHeader(ChecksumFramer::new(Crc32c::new())),
+    );
+    writer.write_payload(b"before").await.unwrap();
+    let error = writer.write_payload(b"refused").await.unwrap_err();
+    assert_eq!(error.frame_index(), Some(1));
+    writer.write_payload(b"after").await.unwrap();
+    writer.flush().await.unwrap();
+    assert_eq!(writer.flushed_bytes(), writer.position());
+    // The sink holds the two whole frames, which read back as they were written.
+    let sent = writer.into_inner();
+    let mut reader = flatstream_io::StreamReader::new(
+        std::io::Cursor::new(&sent[..]),
+        ChecksumDeframer::new(Crc32c::new()),
+    );
+    assert_eq!(reader.read_message().unwrap(), Some(&b"before"[..]));
+    assert_eq!(reader.read_message().unwrap(), Some(&b"after"[..]));
+    assert_eq!(reader.read_message().unwrap(), None);
+    assert_eq!(sent.len(), 2 * 8 + 6 + 5);
+}
+
 #[tokio::test]
 async fn the_writer_stops_after_an_io_error() {
     let sink = FailsAfter {
