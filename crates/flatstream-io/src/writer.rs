@@ -133,6 +133,12 @@ impl Standing {
     fn stop(&mut self, error: &Error) {
         self.settle();
         self.progress.stop(error);
+        self.refuse();
+    }
+
+    /// Sends every later write the slow way, which refuses it: the progress is stopped, and
+    /// the position settled.
+    fn refuse(&mut self) {
         self.stopped = true;
         self.vec_mark = usize::MAX;
         self.vec_end = usize::MAX;
@@ -479,8 +485,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     pub fn finish(&mut self) -> Result<()> {
         self.ready()?;
         let before = vec_of(&mut self.writer).map(|out| out.len());
-        let finished = self.writer.finish_frames(&mut self.framer);
-        match finished {
+        match self.writer.finish_frames(&mut self.framer) {
             // Most framers close a stream with nothing.
             Ok(0) => {}
             finished => Self::record(&mut self.writer, &mut self.standing, before, finished)?,
@@ -577,9 +582,10 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             out.truncate(before);
         }
         standing.settle();
+        // An I/O error stops the progress here, with this error.
         let error = standing.progress.fail(error);
         if standing.progress.is_stopped() {
-            standing.stop(&error);
+            standing.refuse();
         }
         error
     }
