@@ -148,6 +148,8 @@ struct Inner {
     kind: ErrorKind,
     location: Option<Location>,
     frame_len: Option<u64>,
+    /// For a buffering writer: bytes of the stream its destination had taken.
+    delivered: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -164,6 +166,7 @@ impl Error {
                 kind,
                 location: None,
                 frame_len: None,
+                delivered: None,
             }),
         }
     }
@@ -281,6 +284,38 @@ impl Error {
         self
     }
 
+    /// Records that the first `bytes` of the stream had reached the writer's destination when
+    /// the error happened.
+    ///
+    /// A writer that buffers frames (`StreamWriter::buffered`) sets it on its I/O errors: their
+    /// location names the frame being handed to the buffer, and the bytes before that offset
+    /// may still have been in the buffer, not at the destination. The destination ends after
+    /// these bytes, possibly inside a frame.
+    #[must_use]
+    pub fn with_bytes_delivered(mut self, bytes: u64) -> Self {
+        self.inner.delivered = Some(bytes);
+        self
+    }
+
+    /// How many bytes of the stream had reached the writer's destination, when a buffering
+    /// writer recorded it ([`with_bytes_delivered`](Self::with_bytes_delivered)).
+    ///
+    /// ```
+    /// use flatstream_core::Error;
+    ///
+    /// let full = std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full");
+    /// let error = Error::from(full).at_frame(56, 4032).with_bytes_delivered(0);
+    /// assert_eq!(error.bytes_delivered(), Some(0));
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "i/o error: disk full (frame 56 at byte offset 4032; 0 bytes of the stream had \
+    ///      reached the destination)"
+    /// );
+    /// ```
+    pub fn bytes_delivered(&self) -> Option<u64> {
+        self.inner.delivered
+    }
+
     /// Whether this error is a torn tail: the stream ended inside a frame.
     pub fn is_torn_tail(&self) -> bool {
         matches!(self.kind(), ErrorKind::UnexpectedEof { .. })
@@ -318,6 +353,9 @@ impl fmt::Debug for Error {
         if let Some(frame_len) = self.inner.frame_len {
             debug.field("frame_len", &frame_len);
         }
+        if let Some(delivered) = self.inner.delivered {
+            debug.field("bytes_delivered", &delivered);
+        }
         debug.finish()
     }
 }
@@ -325,14 +363,24 @@ impl fmt::Debug for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.inner.kind)?;
-        if let Some(location) = self.inner.location {
-            write!(
+        let delivered = self
+            .inner
+            .delivered
+            .map(|bytes| format!("{bytes} bytes of the stream had reached the destination"));
+        match (self.inner.location, delivered) {
+            (Some(location), Some(delivered)) => write!(
+                f,
+                " (frame {} at byte offset {}; {delivered})",
+                location.frame_index, location.offset
+            ),
+            (Some(location), None) => write!(
                 f,
                 " (frame {} at byte offset {})",
                 location.frame_index, location.offset
-            )?;
+            ),
+            (None, Some(delivered)) => write!(f, " ({delivered})"),
+            (None, None) => Ok(()),
         }
-        Ok(())
     }
 }
 

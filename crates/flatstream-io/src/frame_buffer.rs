@@ -45,6 +45,14 @@ pub trait FrameSink {
     ///
     /// The I/O error of writing or flushing.
     fn flush_frames(&mut self) -> io::Result<()>;
+
+    /// For a sink that holds frames back ([`FrameBuffer`]): how many bytes it has handed on
+    /// to its destination ([`FrameBuffer::bytes_written`]), which a writer's I/O errors
+    /// report beside their frame's offset. `None` for a sink that takes each frame as it
+    /// comes.
+    fn bytes_delivered(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl<W: Write + ?Sized> FrameSink for W {
@@ -330,6 +338,10 @@ impl<W: Write> FrameSink for FrameBuffer<W> {
         self.write_out()?;
         self.get_mut().flush()
     }
+
+    fn bytes_delivered(&self) -> Option<u64> {
+        Some(self.written)
+    }
 }
 
 /// A borrowed `FrameBuffer`, so that writers made one after another can share it
@@ -348,6 +360,10 @@ impl<W: Write> FrameSink for &mut FrameBuffer<W> {
 
     fn flush_frames(&mut self) -> io::Result<()> {
         (**self).flush_frames()
+    }
+
+    fn bytes_delivered(&self) -> Option<u64> {
+        (**self).bytes_delivered()
     }
 }
 

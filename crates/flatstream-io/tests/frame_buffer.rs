@@ -239,6 +239,12 @@ fn a_full_sink_stops_the_writer_and_says_how_much_reached_it() {
             budget.min(expected.len()) as u64,
             "budget {budget}"
         );
+        // And so does the error, beside its frame's offset (which counts frames handed to
+        // the buffer, not bytes at the sink), and the refusals after it.
+        assert_eq!(error.bytes_delivered(), Some(reached), "budget {budget}");
+        let delivered = format!("{reached} bytes of the stream had reached the destination");
+        assert!(error.to_string().contains(&delivered), "{error}");
+        assert!(refusal.to_string().contains(&delivered), "{refusal}");
         assert_eq!(buffer.get_ref().bytes, expected[..reached as usize]);
         // What it did not take is still buffered: the stream continues there.
         let held = buffer.buffer().to_vec();
@@ -279,6 +285,7 @@ fn a_frame_too_large_for_the_buffer_that_fails_part_way_is_counted() {
     let error = writer.write_payload(&payload_of(5000, 2)).unwrap_err();
     assert!(is_storage_full(&error), "{error}");
     assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(18)));
+    assert_eq!(error.bytes_delivered(), Some(3000));
     let buffer = writer.into_inner();
     assert_eq!(buffer.bytes_written(), 3000);
     assert!(buffer.buffer().is_empty());
@@ -451,6 +458,12 @@ fn dev_full_is_reported_at_flush_and_at_drop_is_ignored() {
     let error = writer.flush().unwrap_err();
     assert!(is_storage_full(&error), "{error}");
     assert_eq!(writer.get_ref().bytes_written(), 0);
+    assert_eq!(error.bytes_delivered(), Some(0));
+    // Unbuffered, the offset is what reached the file: nothing more to say.
+    let mut writer = StreamWriter::new(dev_full(), DefaultFramer);
+    let error = writer.write_payload(b"abc").unwrap_err();
+    assert!(is_storage_full(&error), "{error}");
+    assert_eq!(error.bytes_delivered(), None);
     let mut writer = StreamWriter::buffered(dev_full(), DefaultFramer, 4096);
     writer.write_payload(b"abc").unwrap();
     drop(writer); // Must not panic.

@@ -328,10 +328,7 @@ fn position_script<W: flatstream_io::FrameSink + std::fmt::Debug>(
     let place = Some((refused.frame_index(), refused.offset()));
     seen.push((writer.frames_written(), writer.position(), place));
     // A framer that panics part-way through a frame (the panic caught): nothing counted.
-    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let _ = writer.write_payload(b"panic");
-    }));
-    assert!(panicked.is_err());
+    panics_part_way(&mut writer);
     seen.push((writer.frames_written(), writer.position(), None));
     step(&mut seen, &mut writer, b"mn");
     // The framer's closing frame.
@@ -406,4 +403,57 @@ fn a_vec_sinks_position_counts_this_writers_whole_frames_as_other_sinks_do() {
     assert!(writer.is_stopped());
     assert_eq!(writer.position(), 6);
     assert_eq!(writer.into_inner(), b"\x02\x00\x00\x00ab");
+}
+
+#[test]
+fn cut_partial_frame_takes_out_what_a_framers_caught_panic_left() {
+    // Left alone, the panicked frame's 4 header bytes stay between the whole frames.
+    let mut writer = StreamWriter::new(b"kept".to_vec(), TearsOnCue);
+    writer.write_payload(b"ab").unwrap();
+    panics_part_way(&mut writer);
+    writer.write_payload(b"c").unwrap();
+    assert_eq!(
+        writer.into_inner(),
+        b"kept\x02\x00\x00\x00ab\x05\x00\x00\x00\x01\x00\x00\x00c"
+    );
+    // Cut before the next frame: the `Vec` holds what was there and whole frames only, and
+    // the position still counts this writer's frames.
+    let mut writer = StreamWriter::new(b"kept".to_vec(), TearsOnCue);
+    writer.write_payload(b"ab").unwrap();
+    assert_eq!(
+        writer.cut_partial_frame(),
+        0,
+        "nothing past the last whole frame"
+    );
+    panics_part_way(&mut writer);
+    assert_eq!(writer.cut_partial_frame(), 4);
+    assert_eq!(writer.cut_partial_frame(), 0);
+    writer.write_payload(b"c").unwrap();
+    assert_eq!((writer.frames_written(), writer.position()), (2, 11));
+    assert_eq!(
+        writer.get_ref().as_slice(),
+        b"kept\x02\x00\x00\x00ab\x01\x00\x00\x00c"
+    );
+    // A `Vec` drained through `get_mut` is shorter, not longer: nothing to cut, and the
+    // next frame is counted as before.
+    writer.get_mut().clear();
+    assert_eq!(writer.cut_partial_frame(), 0);
+    writer.write_payload(b"d").unwrap();
+    assert_eq!((writer.get_ref().len(), writer.position()), (5, 16));
+    // Stopped by an I/O error: nothing is cut (the writer refuses every write anyway).
+    writer.write_payload(b"torn io").unwrap_err();
+    writer.get_mut().extend_from_slice(b"later");
+    assert_eq!(writer.cut_partial_frame(), 0);
+    // Another sink: nothing to cut.
+    let mut writer = StreamWriter::new(NotAVec::default(), TearsOnCue);
+    panics_part_way(&mut writer);
+    assert_eq!(writer.cut_partial_frame(), 0);
+}
+
+/// Writes a frame whose framer panics after its header, and catches the panic.
+fn panics_part_way<W: flatstream_io::FrameSink>(writer: &mut StreamWriter<W, TearsOnCue>) {
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = writer.write_payload(b"panic");
+    }));
+    assert!(panicked.is_err());
 }

@@ -82,7 +82,7 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
     /// The message's serialization error, the framer's (validation, payload too long) or an
     /// I/O error, with frame index and offset; after an I/O error, every call.
     pub async fn write<T: StreamSerialize + ?Sized>(&mut self, message: &T) -> Result<()> {
-        self.frames.write(message)?;
+        self.frames().write(message)?;
         self.write_out_if_full().await
     }
 
@@ -101,7 +101,7 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
         &mut self,
         builder: &mut FlatBufferBuilder<'_, A>,
     ) -> Result<()> {
-        self.frames.write_finished(builder)?;
+        self.frames().write_finished(builder)?;
         self.write_out_if_full().await
     }
 
@@ -112,7 +112,7 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
     /// The framer's error or an I/O error, with frame index and offset; after an I/O error,
     /// every call.
     pub async fn write_payload(&mut self, payload: &[u8]) -> Result<()> {
-        self.frames.write_payload(payload)?;
+        self.frames().write_payload(payload)?;
         self.write_out_if_full().await
     }
 
@@ -135,7 +135,7 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
     ///
     /// The framer's error or an I/O error, with frame index and offset.
     pub async fn finish(&mut self) -> Result<()> {
-        self.frames.finish()?;
+        self.frames().finish()?;
         self.flush().await
     }
 
@@ -193,6 +193,15 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
         self.writer
     }
 
+    /// The blocking writer, with the `Vec` it frames into holding whole frames only: what a
+    /// framer that panicked part-way through a frame left (the panic caught by the caller)
+    /// is cut before the next frame and before the next send, so the sink never gets it.
+    /// One comparison of the `Vec`'s length.
+    fn frames(&mut self) -> &mut StreamWriter<Vec<u8>, F> {
+        self.frames.cut_partial_frame();
+        &mut self.frames
+    }
+
     async fn write_out_if_full(&mut self) -> Result<()> {
         if self.frames.get_ref().len() >= self.buffer_limit {
             self.write_out().await
@@ -205,7 +214,7 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
     /// recorded before the next, so a cancelled call followed by another sends each byte once.
     async fn write_out(&mut self) -> Result<()> {
         // An earlier I/O error: refused, as the next write would be.
-        self.frames.check_usable()?;
+        self.frames().check_usable()?;
         while self.sent < self.frames.get_ref().len() {
             let written = self.writer.write(&self.frames.get_ref()[self.sent..]).await;
             match written {

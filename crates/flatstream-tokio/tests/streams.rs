@@ -177,7 +177,8 @@ impl tokio::io::AsyncWrite for FailsAfter {
 }
 
 /// Frames as `ChecksumFramer` over CRC-32C, but for the payload `b"refused"` writes its
-/// header and then refuses it: a frame torn by its framer.
+/// header and then refuses it, and for `b"panics"` writes its header and then panics: a
+/// frame torn by its framer.
 struct RefusesAfterItsHeader(ChecksumFramer<Crc32c>);
 
 impl flatstream_core::Framer for RefusesAfterItsHeader {
@@ -189,6 +190,10 @@ impl flatstream_core::Framer for RefusesAfterItsHeader {
         if payload == b"refused" {
             writer.write_all(&[7, 0, 0, 0])?;
             return Err(Error::invalid_frame("refused after its header"));
+        }
+        if payload == b"panics" {
+            writer.write_all(&[6, 0, 0, 0])?;
+            panic!("the framer panics after its header");
         }
         self.0.frame_and_write(writer, payload)
     }
@@ -216,6 +221,42 @@ async fn a_frame_its_framer_refused_part_way_never_reaches_the_sink() {
     assert_eq!(reader.read_message().unwrap(), Some(&b"after"[..]));
     assert_eq!(reader.read_message().unwrap(), None);
     assert_eq!(sent.len(), 2 * 8 + 6 + 5);
+}
+
+#[test]
+fn a_frame_its_framer_panicked_in_part_way_never_reaches_the_sink() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    // The panic caught, then another frame or straight a flush: the sink gets whole frames.
+    for frame_after in [true, false] {
+        let mut writer = AsyncStreamWriter::new(
+            Vec::new(),
+            RefusesAfterItsHeader(ChecksumFramer::new(Crc32c::new())),
+        );
+        runtime.block_on(writer.write_payload(b"before")).unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(writer.write_payload(b"panics"))
+        }));
+        assert!(panicked.is_err());
+        if frame_after {
+            runtime.block_on(writer.write_payload(b"after")).unwrap();
+        }
+        runtime.block_on(writer.flush()).unwrap();
+        assert_eq!(writer.flushed_bytes(), writer.position());
+        assert_eq!(writer.frames_written(), 1 + u64::from(frame_after));
+        let sent = writer.into_inner();
+        assert_eq!(sent.len() as u64, 14 + if frame_after { 13 } else { 0 });
+        let mut reader = flatstream_io::StreamReader::new(
+            std::io::Cursor::new(&sent[..]),
+            ChecksumDeframer::new(Crc32c::new()),
+        );
+        assert_eq!(reader.read_message().unwrap(), Some(&b"before"[..]));
+        if frame_after {
+            assert_eq!(reader.read_message().unwrap(), Some(&b"after"[..]));
+        }
+        assert_eq!(reader.read_message().unwrap(), None);
+    }
 }
 
 #[tokio::test]
