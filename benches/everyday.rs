@@ -5,8 +5,9 @@
 //!
 //! Ids: `loop_read`, `loop_read_buffered` (the same job parsed out of a buffer read in
 //! large pieces, as `StreamReader::new` does), `loop_read_file` (over a `BufReader<File>` of
-//! the same stream), `loop_write`, `loop_write_payload` and `loop_write_file` (into a
-//! `BufWriter<File>`) are the loops; `stream_*` are
+//! the same stream), `loop_write`, `loop_write_called` (each message from a function that is
+//! never inlined), `loop_write_payload` and `loop_write_file` (into a `BufWriter<File>`) are
+//! the loops; `stream_*` are
 //! flatstream's operations; `loop_read_again` and `loop_write_again` are controls (the loop
 //! run again as a body of its own); a `_64m` suffix marks the 64 MiB stream. `cargo xtask
 //! bench` divides each `stream_*` cell by its loop, and each control by the loop it repeats
@@ -312,6 +313,30 @@ fn loop_write<const HEADER: usize, C: Checksum>(
     black_box(&*out).len()
 }
 
+/// One message of `loop_write_called`: `loop_write`'s work for one payload, in a function
+/// that is never inlined, as the function a program writes each message from often is not.
+#[inline(never)]
+fn loop_write_one<const HEADER: usize, C: Checksum>(
+    checksum: &C,
+    builder: &mut FlatBufferBuilder<'static>,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) {
+    builder.reset();
+    Blob(payload).serialize(builder).unwrap();
+    let data = builder.finished_data();
+    out.write_all(&loop_header::<HEADER, C>(checksum, data))
+        .unwrap();
+    out.write_all(data).unwrap();
+}
+
+/// One message of `stream_write_called`: `StreamWriter::write` in a function that is never
+/// inlined (whether `write` is inlined into it is the compiler's choice, as in a program).
+#[inline(never)]
+fn stream_write_one<F: Framer>(writer: &mut StreamWriter<Vec<u8>, F>, payload: &[u8]) {
+    writer.write(&Blob(payload)).unwrap();
+}
+
 /// The header of the minimal write loop.
 fn loop_header<const HEADER: usize, C: Checksum>(checksum: &C, payload: &[u8]) -> [u8; HEADER] {
     let mut header = [0u8; HEADER];
@@ -363,6 +388,11 @@ fn cells<const HEADER: usize, C: Wired>(
         suffix,
         &id,
         &mut write_bodies::<HEADER, C>(checksum, size, &payloads),
+    );
+    runner.run(
+        suffix,
+        &id,
+        &mut called_write_bodies::<HEADER, C>(checksum, &payloads),
     );
     runner.run(
         suffix,
@@ -563,11 +593,13 @@ fn write_bodies<'a, const HEADER: usize, C: Wired>(
     let (mut simple, mut expert, mut raw) = (writer(), writer(), writer());
     // Where `simple`'s builder holds a payload of this cell once it has grown to it, and
     // the loop's builder with its data at the same byte of its page.
-    // Twice: after its first message the writer may move its builder (so that small
-    // messages do not straddle a page), and the second write finds it where it stays.
+    // Each of its two builders twice: after its first message the writer may move a
+    // builder (so that small messages do not straddle a page), and the second write finds
+    // it where it stays. The probe notes the last, the second builder's.
     let probe = Probe::new(payloads[0]);
-    simple.write(&probe).unwrap();
-    simple.write(&probe).unwrap();
+    for _ in 0..4 {
+        simple.write(&probe).unwrap();
+    }
     let mut builder = builder_placed_at(&probe);
     let mut again_builder = builder_placed_at(&probe);
     let written_len = count * (HEADER + builder.finished_data().len());
@@ -662,6 +694,43 @@ fn write_bodies<'a, const HEADER: usize, C: Wired>(
         // The control, as `loop_read_again`: `loop_write` again, its builder placed alike.
         Body::new("loop_write_again", count, written_len, move || {
             loop_write::<HEADER, C>(&checksum, &mut again_builder, payloads, &again_out)
+        }),
+    ]
+}
+
+/// `loop_write` and `StreamWriter::write` with each message written from a function of its
+/// own that is never inlined (`loop_write_called`, `stream_write_called`), into one output
+/// buffer, the loop's builder placed as `write_bodies` places `loop_write`'s.
+fn called_write_bodies<'a, const HEADER: usize, C: Wired>(
+    checksum: C,
+    payloads: &'a [&'a [u8]],
+) -> Vec<Body<'a>> {
+    let count = payloads.len();
+    let mut writer = StreamWriter::new(Vec::new(), checksum.framer());
+    // Each of its two builders twice, so that both are where they stay.
+    let probe = Probe::new(payloads[0]);
+    for _ in 0..4 {
+        writer.write(&probe).unwrap();
+    }
+    let mut builder = builder_placed_at(&probe);
+    let written_len = count * (HEADER + builder.finished_data().len());
+    let output = Rc::new(RefCell::new(Vec::<u8>::with_capacity(written_len)));
+    let (loop_out, writer_out) = (Rc::clone(&output), output);
+    vec![
+        Body::new("loop_write_called", count, written_len, move || {
+            let mut out = loop_out.borrow_mut();
+            out.clear();
+            for payload in payloads {
+                loop_write_one::<HEADER, C>(&checksum, &mut builder, payload, &mut out);
+            }
+            black_box(&*out).len()
+        }),
+        Body::new("stream_write_called", count, written_len, move || {
+            lent(&writer_out, &mut writer, |writer| {
+                for payload in payloads {
+                    stream_write_one(writer, payload);
+                }
+            })
         }),
     ]
 }

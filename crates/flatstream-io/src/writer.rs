@@ -20,7 +20,8 @@ type RemakeBuilder<A> = fn(&mut FlatBufferBuilder<'static, A>, usize, usize) -> 
 ///
 /// Two ways to write:
 /// - **simple**: [`write`](Self::write) takes any [`StreamSerialize`] value and builds it in
-///   the writer's own builder, which is reset and reused, so steady state allocates nothing;
+///   the writer's own builders (two, used in turn: see `new`), each reset and reused, so
+///   steady state allocates nothing;
 /// - **expert**: [`write_finished`](Self::write_finished) takes a builder you finished
 ///   yourself (you own its reuse), and [`write_payload`](Self::write_payload) takes raw bytes.
 ///
@@ -53,18 +54,54 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
     /// On a cache line of its own start, so that where the writer lies does not decide how
     /// fast the builder's own fields are reset and read (see [`CacheAligned`]).
     builder: CacheAligned<FlatBufferBuilder<'static, A>>,
+    /// The writer's own second builder; `None` beside a builder supplied with
+    /// [`with_builder`](StreamWriter::with_builder). Messages are built in the two in turn,
+    /// each builder reset a message before it builds again, so that a message never waits
+    /// for the reset of its builder's fields to reach the cache (see [`Turn`]).
+    spare: Option<CacheAligned<FlatBufferBuilder<'static, A>>>,
+    /// Which builder builds the next message.
+    turn: Turn,
     /// Frames and bytes written, and the I/O error that stopped the writer, once one did.
     standing: Standing,
     memory: MemoryPolicy,
-    shrink: ShrinkTracker,
-    /// The builder's capacity when it was last seen within the memory policy and well placed
-    /// ([`StreamWriter::builder_changed`]); `usize::MAX` while every message must be looked
-    /// at after its frame (a builder over the policy counts each towards shrinking). One
-    /// comparison per message while the builder stays as it is.
-    settled_capacity: usize,
+    /// Per builder (`builder`, then `spare`): the small messages in a row it built.
+    shrink: [ShrinkTracker; 2],
+    /// Per builder: its capacity when it was last seen within the memory policy and well
+    /// placed ([`StreamWriter::builder_changed`]); `usize::MAX` while every message it builds
+    /// must be looked at after its frame (a builder over the policy counts each towards
+    /// shrinking). One comparison per message while the builder stays as it is.
+    settled_capacity: [usize; 2],
     /// Set for the writer's own builder, which is replaced to shrink it or to move it;
     /// `None` for one supplied with [`with_builder`](StreamWriter::with_builder).
     remake_builder: Option<RemakeBuilder<A>>,
+}
+
+/// Which of a [`StreamWriter`]'s builders builds the next message: 0 (`builder`) or 1
+/// (`spare`).
+///
+/// `FlatBufferBuilder::reset` zeroes its fields with two overlapping 16-byte stores, and the
+/// next message's first steps read them back. Compiled in one order, a load of the field
+/// the two stores share needs bytes of both, so the CPU cannot forward it from the stores
+/// and waits until both reach the cache. Where `reset` and the build are compiled together
+/// in a function of their own (a program's per-message function, or `write` not inlined),
+/// this cost the minimal loop a third: 64 B messages at 36.3 M msg/s, against 53.4 M with
+/// the same loop inlined into its caller (paired bench, AMD EPYC Zen 3). Storing the
+/// shared bytes once more right after `reset` (by hand, in a harness) took it back to
+/// 54 M, so it is that load.
+///
+/// So the writer's own two builders build the messages in turn, and each message starts by
+/// resetting the *other* builder, which holds the message before: a builder is reset a
+/// whole message before it builds again, long enough for the stores to reach the cache.
+/// Written from such a function, `write` runs at 1.17 to 1.31x the same loop at 64 B. A
+/// message that fails or panics midway needs nothing more: the turn has moved on, and the
+/// next message resets the builder it left. A supplied builder is the only one, and is
+/// reset at the start of each message.
+#[derive(Debug, Clone, Copy)]
+struct Turn {
+    /// The builder of the next message.
+    next: usize,
+    /// 1 when the writer has two builders (the turn goes back and forth), 0 with one.
+    alternate: usize,
 }
 
 /// Where the stream a [`StreamWriter`] writes stands: its [`WriteProgress`], and for a `Vec`
@@ -190,12 +227,20 @@ impl<W, F, A: Allocator> StreamWriter<W, F, A> {
 }
 
 impl<W: FrameSink, F: Framer> StreamWriter<W, F> {
-    /// A writer with its own builder, which grows to the largest message and is reused,
-    /// and shrinks back after a spike as its [`MemoryPolicy`] says. Each time its capacity
-    /// changes, the builder is placed so that messages of up to 256 bytes do not straddle a
-    /// page (see [`placed_builder`](crate::placed_builder)).
+    /// A writer with its own builders, which grow to the largest message and are reused, and
+    /// shrink back after a spike as its [`MemoryPolicy`] says (each builder on its own).
+    ///
+    /// There are two, which build the messages in turn, each reset a message before it
+    /// builds again: where `write` is called from a function that is not inlined into a
+    /// loop (in a program of some size, most of them), one builder reset at the start of
+    /// each message made 64 B messages wait for its fields, at 0.67x the same loop inlined
+    /// (paired bench, AMD EPYC Zen 3). Each may hold up to the policy's `retain` between
+    /// spikes. Each time a builder's capacity changes, it is placed so that messages of up
+    /// to 256 bytes do not straddle a page (see [`placed_builder`](crate::placed_builder)).
     pub fn new(writer: W, framer: F) -> Self {
         let mut this = Self::with_builder(writer, framer, FlatBufferBuilder::new());
+        this.spare = Some(CacheAligned(FlatBufferBuilder::new()));
+        this.turn.alternate = 1;
         this.remake_builder = Some(|builder, capacity, at_most| {
             let buffer = placed_buffer(capacity, at_most);
             let capacity = buffer.len();
@@ -237,7 +282,8 @@ impl<W: Write, F: Framer> StreamWriter<FrameBuffer<W>, F> {
 impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// A writer that builds simple-mode messages in `builder` (for a preallocated capacity
     /// or a custom allocator). A builder you supply is never replaced: the
-    /// [`MemoryPolicy`] applies to the writer's own builder only. For a preallocated one,
+    /// [`MemoryPolicy`] applies to the writer's own builders only. A supplied builder is the
+    /// only one: it builds every message, reset at the start of each. For a preallocated one,
     /// take [`placed_builder`](crate::placed_builder) rather than
     /// `FlatBufferBuilder::with_capacity`, whose large buffers make each small message
     /// straddle a page.
@@ -248,21 +294,26 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             writer,
             framer,
             builder: CacheAligned(builder),
+            spare: None,
+            turn: Turn {
+                next: 0,
+                alternate: 0,
+            },
             standing,
             memory: MemoryPolicy::default(),
-            shrink: ShrinkTracker::default(),
-            settled_capacity: usize::MAX,
+            shrink: [ShrinkTracker::default(); 2],
+            settled_capacity: [usize::MAX; 2],
             remake_builder: None,
         }
     }
 
-    /// Sets when the writer's own builder gives memory back after a spike (default: keep
-    /// 1 MiB, shrink after 1024 messages that fit in it).
+    /// Sets when the writer's own builders give memory back after a spike (default: each
+    /// keeps 1 MiB, and shrinks after 1024 messages it built that fit in that).
     #[must_use]
     pub fn with_memory_policy(mut self, policy: MemoryPolicy) -> Self {
         self.memory = policy;
-        // The builder is looked at again after the next frame, under the new policy.
-        self.settled_capacity = usize::MAX;
+        // Each builder is looked at again after its next frame, under the new policy.
+        self.settled_capacity = [usize::MAX; 2];
         self
     }
 
@@ -277,20 +328,39 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     ///
     /// In debug builds, when `message`'s [`StreamSerialize`] implementation did not finish
     /// the buffer (`flatbuffers` asserts it).
-    #[inline]
+    // Always: left to `#[inline]`, LLVM did not inline it once the bench called it from two
+    // places, and 64 B messages ran at 0.65x the inlined minimal loop (paired bench).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub fn write<T: StreamSerialize + ?Sized>(&mut self, message: &T) -> Result<()>
     where
         A: 'static,
     {
         self.ready()?;
-        self.builder.0.reset();
-        if let Err(error) = message.serialize(&mut self.builder.0) {
+        let turn = self.turn.next;
+        self.turn.next = turn ^ self.turn.alternate;
+        // This message's builder was reset at the start of the message before. The other
+        // one, which holds that message, is reset now, a message before it builds again (see
+        // `Turn`). A message that fails or panics midway leaves its builder to that reset.
+        let builder = if let Some(spare) = &mut self.spare {
+            let (mine, other) = if turn == 0 {
+                (&mut self.builder.0, &mut spare.0)
+            } else {
+                (&mut spare.0, &mut self.builder.0)
+            };
+            other.reset();
+            mine
+        } else {
+            self.builder.0.reset();
+            &mut self.builder.0
+        };
+        if let Err(error) = message.serialize(builder) {
             self.standing.settle();
             return Err(self.standing.progress.locate(error));
         }
         // What the builder holds on to, read before the payload is borrowed (the same loads).
-        let capacity = self.builder.0.mut_finished_buffer().0.len();
-        let payload = self.builder.0.finished_data();
+        let capacity = builder.mut_finished_buffer().0.len();
+        let payload = builder.finished_data();
         let message_len = payload.len();
         Self::write_frame(
             &mut self.writer,
@@ -300,14 +370,24 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         )?;
         // The frame is written, so the builder may be replaced. One comparison of a length in
         // a register while the builder stays as it was.
-        if capacity != self.settled_capacity {
-            self.builder_changed(message_len, capacity);
+        if capacity != self.settled_capacity[turn & 1] {
+            self.builder_changed(message_len, capacity, turn & 1);
         }
         Ok(())
     }
 
-    /// Looks at a builder whose capacity changed (it grew, or it is new) or that is larger
-    /// than the memory policy keeps, after a message of `message_len` bytes was framed.
+    /// The builder of turn `turn`: `builder` (0), or `spare` (1) when there is one.
+    #[cfg(test)]
+    fn builder_at(&mut self, turn: usize) -> &mut FlatBufferBuilder<'static, A> {
+        match &mut self.spare {
+            Some(spare) if turn == 1 => &mut spare.0,
+            _ => &mut self.builder.0,
+        }
+    }
+
+    /// Looks at the builder of turn `turn` when its capacity changed (it grew, or it is new)
+    /// or it is larger than the memory policy keeps, after it built a message of
+    /// `message_len` bytes that was framed.
     ///
     /// The writer's own builder is made anew:
     /// - at the retained size, once enough small messages came in a row while it was larger;
@@ -323,30 +403,36 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// A supplied builder is never replaced; its capacity is only noted.
     #[cold]
     #[inline(never)]
-    fn builder_changed(&mut self, message_len: usize, capacity: usize) {
+    fn builder_changed(&mut self, message_len: usize, capacity: usize, turn: usize) {
         let Some(remake_builder) = self.remake_builder else {
-            self.settled_capacity = capacity;
+            self.settled_capacity[turn] = capacity;
             return;
         };
         let retained = self.memory.retained();
         let within_policy = retained.saturating_add(PAGE_GUARD);
-        let straddles = straddles_small_messages(self.builder.0.mut_finished_buffer().0);
-        if capacity <= within_policy {
+        let memory = self.memory;
+        let shrink = &mut self.shrink[turn];
+        let builder = match &mut self.spare {
+            Some(spare) if turn == 1 => &mut spare.0,
+            _ => &mut self.builder.0,
+        };
+        let straddles = straddles_small_messages(builder.mut_finished_buffer().0);
+        self.settled_capacity[turn] = if capacity <= within_policy {
             // Placed as well as it can be: looked at again when its capacity changes.
-            self.settled_capacity = if straddles {
-                remake_builder(&mut self.builder.0, capacity, within_policy)
+            if straddles {
+                remake_builder(builder, capacity, within_policy)
             } else {
                 capacity
-            };
-        } else if self.shrink.observe(&self.memory, message_len, capacity) {
-            self.settled_capacity = remake_builder(&mut self.builder.0, retained, within_policy);
+            }
+        } else if shrink.observe(&memory, message_len, capacity) {
+            remake_builder(builder, retained, within_policy)
         } else {
             if straddles {
-                remake_builder(&mut self.builder.0, capacity, usize::MAX);
+                remake_builder(builder, capacity, usize::MAX);
             }
-            // Over the policy: the next message is counted too.
-            self.settled_capacity = usize::MAX;
-        }
+            // Over the policy: the next message it builds is counted too.
+            usize::MAX
+        };
     }
 
     /// Writes the finished buffer of `builder` as one frame. The builder's contents are left
@@ -669,9 +755,10 @@ mod tests {
     #[test]
     fn the_builder_starts_a_cache_line_wherever_the_writer_lies() {
         for _ in 0..4 {
-            let writer = Box::new(StreamWriter::new(Vec::new(), DefaultFramer::new()));
+            let mut writer = Box::new(StreamWriter::new(Vec::new(), DefaultFramer::new()));
             let address = std::ptr::from_ref(&writer.builder.0).addr();
             assert_eq!(address % 64, 0);
+            assert_eq!(std::ptr::from_mut(writer.builder_at(1)).addr() % 64, 0);
             // On the stack too, after locals of other sizes.
             let pad = [0u8; 24];
             let writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
@@ -684,21 +771,26 @@ mod tests {
     const SMALL: &str = "a reading of sixty bytes, as telemetry sends them by millions";
 
     #[test]
-    fn the_own_builder_is_moved_when_small_messages_would_straddle_a_page() {
+    fn the_own_builders_are_moved_when_small_messages_would_straddle_a_page() {
         let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-        writer.builder.0 = builder_ending_16_bytes_into_a_page();
-        let before = buffer_of(&mut writer.builder.0);
-        writer.write(SMALL).unwrap();
-        writer.write(SMALL).unwrap();
-        let after = buffer_of(&mut writer.builder.0);
-        assert_ne!(after.0, before.0, "the builder was not made anew");
-        assert!(after.1 >= before.1, "the new builder is smaller: {after:?}");
-        assert!(!straddles(&mut writer.builder.0));
-        // The frames are those of the messages, written before and after the move.
+        let before = [0, 1].map(|turn| {
+            *writer.builder_at(turn) = builder_ending_16_bytes_into_a_page();
+            buffer_of(writer.builder_at(turn))
+        });
+        for _ in 0..4 {
+            writer.write(SMALL).unwrap();
+        }
+        for (turn, before) in before.into_iter().enumerate() {
+            let after = buffer_of(writer.builder_at(turn));
+            assert_ne!(after.0, before.0, "builder {turn} was not made anew");
+            assert!(after.1 >= before.1, "builder {turn} is smaller: {after:?}");
+            assert!(!straddles(writer.builder_at(turn)));
+        }
+        // The frames are those of the messages, written before and after the moves.
         let mut builder = FlatBufferBuilder::new();
         SMALL.serialize(&mut builder).unwrap();
         let frame = frame_of(builder.finished_data());
-        assert_eq!(writer.get_ref(), &[frame.clone(), frame].concat());
+        assert_eq!(writer.get_ref(), &frame.repeat(4));
         assert_eq!(writer.position(), writer.get_ref().len() as u64);
     }
 
@@ -711,28 +803,49 @@ mod tests {
         let policy = MemoryPolicy::new().retain(RETAIN).after(4);
         let mut writer =
             StreamWriter::new(Vec::new(), DefaultFramer::new()).with_memory_policy(policy);
-        // 60% of it grows the builder to exactly the retained size.
+        // 60% of it grows a builder to exactly the retained size; written twice, both.
         let grown = RETAIN / 10 * 6;
-        writer.write("x".repeat(grown).as_str()).unwrap();
-        assert!(buffer_of(&mut writer.builder.0).1 >= grown);
-        assert!(!straddles(&mut writer.builder.0));
-        // Three times it grows the builder past the policy; four small messages shrink it.
-        writer.write("y".repeat(3 * RETAIN).as_str()).unwrap();
-        for _ in 0..5 {
+        for _ in 0..2 {
+            writer.write("x".repeat(grown).as_str()).unwrap();
+        }
+        for turn in 0..2 {
+            assert!(buffer_of(writer.builder_at(turn)).1 >= grown);
+            assert!(!straddles(writer.builder_at(turn)));
+        }
+        // Three times it grows each builder past the policy; four small messages each
+        // builder builds shrink it (the two build in turn).
+        for _ in 0..2 {
+            writer.write("y".repeat(3 * RETAIN).as_str()).unwrap();
+        }
+        for _ in 0..7 {
             writer.write(SMALL).unwrap();
         }
-        let (_, len) = buffer_of(&mut writer.builder.0);
-        assert!(
-            len <= RETAIN && len > RETAIN / 2,
-            "not shrunk to the policy: {len}"
-        );
-        assert!(!straddles(&mut writer.builder.0));
-        // Steady from there: small messages leave the builder where it is.
-        let placed = buffer_of(&mut writer.builder.0);
+        // The first builder built four small messages, the second three: not yet shrunk.
+        assert!(buffer_of(writer.builder_at(1)).1 > 2 * RETAIN);
+        writer.write(SMALL).unwrap();
+        for turn in 0..2 {
+            let (_, len) = buffer_of(writer.builder_at(turn));
+            assert!(
+                len <= RETAIN + PAGE_GUARD && len > RETAIN / 2,
+                "builder {turn} not shrunk to the policy: {len}"
+            );
+            assert!(!straddles(writer.builder_at(turn)));
+        }
+        // Steady from there: small messages leave the builders where they are.
+        let placed = [
+            buffer_of(writer.builder_at(0)),
+            buffer_of(writer.builder_at(1)),
+        ];
         for _ in 0..100 {
             writer.write(SMALL).unwrap();
         }
-        assert_eq!(buffer_of(&mut writer.builder.0), placed);
+        assert_eq!(
+            [
+                buffer_of(writer.builder_at(0)),
+                buffer_of(writer.builder_at(1))
+            ],
+            placed
+        );
     }
 
     #[test]
@@ -793,6 +906,108 @@ mod tests {
             writer.write(SMALL).unwrap();
         }
         assert_eq!(buffer_of(&mut writer.builder.0), placed);
+    }
+
+    /// Builds part of a table (a string and a started table, so the builder holds bytes, is
+    /// nested and has a larger alignment), then fails or panics as `how` says.
+    struct LeavesTheBuilderMidway {
+        how: &'static str,
+    }
+
+    impl StreamSerialize for LeavesTheBuilderMidway {
+        fn serialize<'fbb, B: Allocator + 'fbb>(
+            &self,
+            builder: &mut FlatBufferBuilder<'fbb, B>,
+        ) -> Result<()> {
+            builder.create_string("part of a message");
+            let _table = builder.start_table();
+            builder.push_slot_always::<u64>(4, 7);
+            match self.how {
+                "panic" => panic!("the message panics midway"),
+                _ => Err(Error::invalid_frame("the message fails midway")),
+            }
+        }
+    }
+
+    /// The frames `messages` make, each built in a fresh builder.
+    fn fresh_frames(messages: &[&str]) -> Vec<u8> {
+        messages
+            .iter()
+            .flat_map(|message| {
+                let mut builder = FlatBufferBuilder::new();
+                message.serialize(&mut builder).unwrap();
+                frame_of(builder.finished_data())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_own_builders_take_turns_and_frame_what_a_fresh_builder_would() {
+        let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+        let messages = ["a", "bc", SMALL, &"d".repeat(5000), "e", SMALL, "fgh"];
+        for (index, message) in messages.iter().enumerate() {
+            assert_eq!(writer.turn.next, index % 2, "message {index}");
+            // The other builder, which held the message before, is reset.
+            writer.write(*message).unwrap();
+            assert!(
+                writer
+                    .builder_at(1 - index % 2)
+                    .unfinished_data()
+                    .is_empty()
+            );
+        }
+        assert_eq!(*writer.get_ref(), fresh_frames(&messages));
+        // A supplied builder builds every message.
+        let mut writer =
+            StreamWriter::with_builder(Vec::new(), DefaultFramer::new(), FlatBufferBuilder::new());
+        for message in messages {
+            writer.write(message).unwrap();
+            assert_eq!(writer.turn.next, 0);
+        }
+        assert_eq!(*writer.get_ref(), fresh_frames(&messages));
+    }
+
+    #[test]
+    fn a_message_that_fails_or_panics_midway_leaves_nothing_in_the_next_one() {
+        for how in ["error", "panic"] {
+            let own = StreamWriter::new(Vec::new(), DefaultFramer::new());
+            let supplied = StreamWriter::with_builder(
+                Vec::new(),
+                DefaultFramer::new(),
+                FlatBufferBuilder::new(),
+            );
+            for mut writer in [own, supplied] {
+                // In either builder's turn.
+                for before in [&["a"][..], &["a", "bc"][..]] {
+                    writer.get_mut().clear();
+                    for message in before {
+                        writer.write(*message).unwrap();
+                    }
+                    let midway = LeavesTheBuilderMidway { how };
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        writer.write(&midway)
+                    }));
+                    match outcome {
+                        Ok(result) => assert!(result.is_err(), "{how}"),
+                        Err(_) => assert_eq!(how, "panic"),
+                    }
+                    for message in ["after", SMALL, "x"] {
+                        writer.write(message).unwrap();
+                    }
+                    let expected = [before, &["after", SMALL, "x"][..]].concat();
+                    assert_eq!(*writer.get_ref(), fresh_frames(&expected), "{how}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_supplied_builder_that_holds_a_message_is_reset_before_the_first() {
+        let mut builder = FlatBufferBuilder::new();
+        "left in the builder".serialize(&mut builder).unwrap();
+        let mut writer = StreamWriter::with_builder(Vec::new(), DefaultFramer::new(), builder);
+        writer.write("first").unwrap();
+        assert_eq!(*writer.get_ref(), fresh_frames(&["first"]));
     }
 
     #[test]

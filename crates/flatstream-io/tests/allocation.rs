@@ -568,7 +568,9 @@ fn writer_builder_gives_memory_back_after_a_spike() {
     writer.write(&big).unwrap();
     let live_at_spike = live_bytes() - live_before;
     assert!(live_at_spike >= 4 << 20, "{live_at_spike}");
-    for _ in 0..11 {
+    // The writer's two builders build in turn, and each counts the messages it builds: the
+    // spike's builder builds eleven of these.
+    for _ in 0..22 {
         writer.write(&small).unwrap();
     }
     let live_after = live_bytes() - live_before;
@@ -599,12 +601,17 @@ fn writer_builder_gives_back_a_capacity_over_the_policy_though_no_message_was() 
     let policy = MemoryPolicy::new().retain(retain).after(10);
     let mut writer =
         StreamWriter::new(std::io::sink(), DefaultFramer::new()).with_memory_policy(policy);
+    // The writer's two builders build in turn: each has built a small message, and the
+    // first builds the 40 KiB one.
+    writer.write(&small).unwrap();
+    writer.write(&small).unwrap();
     let live_before = live_bytes();
     writer.write(&under).unwrap();
     let live_at_spike = live_bytes() - live_before;
     assert!(live_at_spike > kept, "{live_at_spike}");
-    // The 40 KiB message fits the 48 KiB kept, so it counts as the first of the ten.
-    for _ in 0..8 {
+    // The 40 KiB message fits the 48 KiB kept, so it counts as the first of the ten its
+    // builder must build; it builds every other message.
+    for _ in 0..17 {
         writer.write(&small).unwrap();
     }
     assert_eq!(
@@ -618,7 +625,13 @@ fn writer_builder_gives_back_a_capacity_over_the_policy_though_no_message_was() 
         live_after <= kept + 1024,
         "builder still holds {live_after} bytes"
     );
-    // The 40 KiB message fits the 48 KiB builder: no growth, no churn.
+    // The 40 KiB message fits a 48 KiB builder: no growth, no churn. Written in turn with
+    // small ones, each now goes to the other builder, which grows to 64 KiB for the first
+    // and is made anew at 48 KiB after ten: from there, neither allocates.
+    for _ in 0..11 {
+        writer.write(&under).unwrap();
+        writer.write(&small).unwrap();
+    }
     let count = allocations_during(|| {
         for _ in 0..100 {
             writer.write(&under).unwrap();
