@@ -285,7 +285,8 @@ impl Error {
     }
 
     /// Records that the first `bytes` of the stream had reached the writer's destination when
-    /// the error happened.
+    /// the error happened (for a `FrameBuffer` shared by writers one after another, counted
+    /// from the buffer's first byte, not this writer's).
     ///
     /// A writer that buffers frames (`StreamWriter::buffered`) sets it on its I/O errors: their
     /// location names the frame being handed to the buffer, and the bytes before that offset

@@ -1,6 +1,6 @@
 //! [`MemoryPolicy`]: giving memory back after a spike.
 
-/// When a reader's payload buffer or a writer's builder gives memory back.
+/// When a reader's payload buffer or a writer's builders give memory back.
 ///
 /// Buffers grow to the largest message and are reused, so steady state allocates nothing.
 /// One huge message would then pin that much memory for good; the policy shrinks the buffer
@@ -14,6 +14,10 @@
 /// writer's builder grows by doubling, so a message that fits in `retain` can leave it
 /// holding up to twice that, and it is shrunk back as well. A writer decides after each
 /// frame is written, so the message just framed is never in a buffer it gives back.
+///
+/// `StreamWriter::new` has two builders, which build the messages in turn (see its docs):
+/// the policy applies to each on its own, so each may keep `retain` bytes, and each counts
+/// the messages it builds (about `2 * after` of the writer's messages).
 ///
 /// The default keeps 1 MiB and shrinks after 1024 small messages in a row.
 ///

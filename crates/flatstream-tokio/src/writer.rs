@@ -41,6 +41,8 @@ pub struct AsyncStreamWriter<W, F> {
     frames: StreamWriter<Vec<u8>, F>,
     buffer_limit: usize,
     flushed_frames: u64,
+    /// Bytes of the stream handed to `writer` in whole batches (the buffer emptied after).
+    flushed: u64,
     /// Bytes at the start of the buffer already handed to the writer: a write cancelled
     /// midway (its future dropped) goes on from here, never sending them twice.
     sent: usize,
@@ -64,6 +66,7 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
             frames: StreamWriter::new(Vec::new(), framer),
             buffer_limit: DEFAULT_BUFFER_LIMIT,
             flushed_frames: 0,
+            flushed: 0,
             sent: 0,
         }
     }
@@ -75,7 +78,8 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
         self
     }
 
-    /// Serializes `message` in the writer's reused builder and queues it as one frame.
+    /// Serializes `message` in one of the writer's two reused builders (see
+    /// `StreamWriter::new`) and queues it as one frame.
     ///
     /// # Errors
     ///
@@ -164,13 +168,15 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
 
     /// Bytes handed to the underlying writer so far.
     pub fn flushed_bytes(&self) -> u64 {
-        // Every byte framed is either written out or still in the buffer.
-        self.frames.position() - self.frames.get_ref().len() as u64
+        // Counted, not taken from the buffer's length: until the next call cuts them, the
+        // buffer may hold bytes of a frame whose framer panicked (see `frames`).
+        self.flushed
     }
 
     /// Bytes of frames waiting in the buffer.
     pub fn buffered_len(&self) -> usize {
-        self.frames.get_ref().len()
+        // Every byte of a whole frame is either written out or still in the buffer.
+        usize::try_from(self.frames.position() - self.flushed).unwrap_or(usize::MAX)
     }
 
     /// The buffer's capacity: the memory the writer holds for frames.
@@ -232,6 +238,7 @@ impl<W: AsyncWrite + Unpin, F: Framer> AsyncStreamWriter<W, F> {
             }
         }
         self.flushed_frames = self.frames.frames_written();
+        self.flushed = self.frames.position();
         self.frames.get_mut().clear();
         self.sent = 0;
         Ok(())

@@ -239,6 +239,8 @@ fn a_frame_its_framer_panicked_in_part_way_never_reaches_the_sink() {
             runtime.block_on(writer.write_payload(b"panics"))
         }));
         assert!(panicked.is_err());
+        // Before the next call cuts them, the torn bytes count neither as sent nor as queued.
+        assert_eq!((writer.flushed_bytes(), writer.buffered_len()), (0, 14));
         if frame_after {
             runtime.block_on(writer.write_payload(b"after")).unwrap();
         }
