@@ -303,20 +303,16 @@ fn loop_write<const HEADER: usize, C: Checksum>(
     let mut out = output.borrow_mut();
     out.clear();
     for payload in payloads {
-        builder.reset();
-        Blob(payload).serialize(builder).unwrap();
-        let data = builder.finished_data();
-        out.write_all(&loop_header::<HEADER, C>(checksum, data))
-            .unwrap();
-        out.write_all(data).unwrap();
+        loop_write_step::<HEADER, C>(checksum, builder, payload, &mut out);
     }
     black_box(&*out).len()
 }
 
-/// One message of `loop_write_called`: `loop_write`'s work for one payload, in a function
-/// that is never inlined, as the function a program writes each message from often is not.
-#[inline(never)]
-fn loop_write_one<const HEADER: usize, C: Checksum>(
+/// The minimal write loop's work for one payload: inlined into `loop_write`'s loop always,
+/// and into `loop_write_one`, which is never inlined.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn loop_write_step<const HEADER: usize, C: Checksum>(
     checksum: &C,
     builder: &mut FlatBufferBuilder<'static>,
     payload: &[u8],
@@ -328,6 +324,18 @@ fn loop_write_one<const HEADER: usize, C: Checksum>(
     out.write_all(&loop_header::<HEADER, C>(checksum, data))
         .unwrap();
     out.write_all(data).unwrap();
+}
+
+/// One message of `loop_write_called`: `loop_write`'s work for one payload, in a function
+/// that is never inlined, as the function a program writes each message from often is not.
+#[inline(never)]
+fn loop_write_one<const HEADER: usize, C: Checksum>(
+    checksum: &C,
+    builder: &mut FlatBufferBuilder<'static>,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) {
+    loop_write_step::<HEADER, C>(checksum, builder, payload, out);
 }
 
 /// One message of `stream_write_called`: `StreamWriter::write` in a function that is never
