@@ -71,7 +71,7 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
     /// must be looked at after its frame (a builder over the policy counts each towards
     /// shrinking). One comparison per message while the builder stays as it is.
     settled_capacity: [usize; 2],
-    /// Set for the writer's own builder, which is replaced to shrink it or to move it;
+    /// Set for the writer's own builders, which are replaced to shrink or to move them;
     /// `None` for one supplied with [`with_builder`](StreamWriter::with_builder).
     remake_builder: Option<RemakeBuilder<A>>,
 }
@@ -354,7 +354,8 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         self
     }
 
-    /// Serializes `message` into the writer's builder and writes it as one frame.
+    /// Serializes `message` into one of the writer's builders (the supplied one, if you
+    /// gave one) and writes it as one frame.
     ///
     /// # Errors
     ///
