@@ -39,7 +39,13 @@ pub(crate) const PAGE_GUARD: usize = 256;
 /// The placement holds while the builder keeps its buffer: a builder that grows (a message
 /// larger than its buffer) gets a new one wherever the allocator puts it, and a writer never
 /// moves a builder you supplied. [`StreamWriter::new`](crate::StreamWriter::new)'s own
-/// builder is placed this way, and again whenever it grows or shrinks.
+/// builders are placed this way, and again whenever they grow or shrink.
+///
+/// Where you write from a function that is not inlined into your loop, keep two builders
+/// and use them in turn, calling `reset` on the one you just wrote rather than the one you
+/// are about to build in: `reset` stores the builder's fields in a way the next build's
+/// loads wait for when the two are compiled together (64 B messages at about two thirds
+/// of the speed; `StreamWriter::new` does this for `write`).
 ///
 /// # Panics
 ///

@@ -283,7 +283,8 @@ impl WriteProgress {
     fn refusal(&self, failure: &str) -> Error {
         Error::invalid_frame(format!(
             "the writer stopped after an earlier i/o error ({failure}); the stream may end in \
-             a partial frame after this offset"
+             a partial frame that begins at or before this offset (before it, when a buffer \
+             had not written out every whole frame)"
         ))
         .at_frame(self.frames_written, self.position)
     }
