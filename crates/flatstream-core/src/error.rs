@@ -364,24 +364,30 @@ impl fmt::Debug for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.inner.kind)?;
-        let delivered = self
-            .inner
-            .delivered
-            .map(|bytes| format!("{bytes} bytes of the stream had reached the destination"));
-        match (self.inner.location, delivered) {
-            (Some(location), Some(delivered)) => write!(
-                f,
-                " (frame {} at byte offset {}; {delivered})",
-                location.frame_index, location.offset
-            ),
-            (Some(location), None) => write!(
-                f,
-                " (frame {} at byte offset {})",
-                location.frame_index, location.offset
-            ),
-            (None, Some(delivered)) => write!(f, " ({delivered})"),
-            (None, None) => Ok(()),
+        let Inner {
+            location,
+            delivered,
+            ..
+        } = *self.inner;
+        if location.is_none() && delivered.is_none() {
+            return Ok(());
         }
+        f.write_str(" (")?;
+        if let Some(location) = location {
+            write!(
+                f,
+                "frame {} at byte offset {}",
+                location.frame_index, location.offset
+            )?;
+        }
+        if let Some(bytes) = delivered {
+            let between = if location.is_some() { "; " } else { "" };
+            write!(
+                f,
+                "{between}{bytes} bytes of the stream had reached the destination"
+            )?;
+        }
+        f.write_str(")")
     }
 }
 

@@ -49,8 +49,8 @@ pub trait FrameSink {
     /// For a sink that holds frames back ([`FrameBuffer`]): how many bytes it has handed on
     /// to its destination ([`FrameBuffer::bytes_written`]), which a writer's I/O errors
     /// report beside their frame's offset (counted from the buffer's first byte: for writers
-    /// one after another over one `&mut FrameBuffer`, not from this writer's first frame). `None` for a sink that takes each frame as it
-    /// comes.
+    /// one after another over one `&mut FrameBuffer`, not from this writer's first frame).
+    /// `None` for a sink that takes each frame as it comes.
     fn bytes_delivered(&self) -> Option<u64> {
         None
     }

@@ -97,13 +97,13 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
 /// message, which finds [`Turn::UNFINISHED`] and makes it anew ([`renew`]); the turn has
 /// moved on already. A supplied builder is the only one, and is reset at the start of each
 /// message.
+///
+/// Whether the turn goes back and forth is not stored: it does when there is a `spare`.
 #[derive(Debug, Clone, Copy)]
 struct Turn {
     /// The builder of the next message, with [`Turn::UNFINISHED`] when the message before
     /// stopped before it was built (its serialization failed or panicked).
     next: usize,
-    /// 1 when the writer has two builders (the turn goes back and forth), 0 with one.
-    alternate: usize,
 }
 
 impl Turn {
@@ -267,16 +267,14 @@ impl<W: FrameSink, F: Framer> StreamWriter<W, F> {
     /// each message made 64 B messages wait for its fields, at 0.67x the same loop inlined
     /// (paired bench, AMD EPYC Zen 3). Each may hold up to the policy's `retain` between
     /// spikes; large messages that keep coming grow both to the largest, and each shrinks
-    /// once it has built `after` small ones in a row (so after about twice `after` messages). Each time a builder's capacity changes, it is placed so that messages of up
-    /// to 256 bytes do not straddle a page (see [`placed_builder`](crate::placed_builder)).
+    /// once it has built `after` small ones in a row (so after about twice `after`
+    /// messages). Each time a builder's capacity changes, it is placed so that messages of
+    /// up to 256 bytes do not straddle a page (see [`placed_builder`](crate::placed_builder)).
     pub fn new(writer: W, framer: F) -> Self {
         let mut this = Self::with_builder(writer, framer, FlatBufferBuilder::new());
         this.spare = Some(CacheAligned(FlatBufferBuilder::new()));
         // Both new: nothing to make anew.
-        this.turn = Turn {
-            next: 0,
-            alternate: 1,
-        };
+        this.turn = Turn { next: 0 };
         this.remake_builder = Some(|builder, capacity, at_most| {
             let buffer = placed_buffer(capacity, at_most);
             let capacity = buffer.len();
@@ -334,7 +332,6 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             // A supplied builder may hold part of a message: made anew before the first.
             turn: Turn {
                 next: Turn::UNFINISHED,
-                alternate: 0,
             },
             standing,
             memory: MemoryPolicy::default(),
@@ -378,13 +375,10 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         let turn = self.turn.next;
         let unfinished = turn & Turn::UNFINISHED != 0;
         let turn = turn & 1;
-        let next = turn ^ self.turn.alternate;
-        // Until this message is built, the builder it is built in counts as unfinished.
-        self.turn.next = next | Turn::UNFINISHED;
         // This message's builder was reset at the start of the message before. The other
         // one, which holds that message, is reset now, a message before it builds again (see
         // `Turn`); made anew if that message stopped midway.
-        let builder = if let Some(spare) = &mut self.spare {
+        let (builder, next) = if let Some(spare) = &mut self.spare {
             let (mine, other) = if turn == 0 {
                 (&mut self.builder.0, &mut spare.0)
             } else {
@@ -394,14 +388,16 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             if unfinished {
                 renew(other);
             }
-            mine
+            (mine, turn ^ 1)
         } else {
             self.builder.0.reset();
             if unfinished {
                 renew(&mut self.builder.0);
             }
-            &mut self.builder.0
+            (&mut self.builder.0, 0)
         };
+        // Until this message is built, the builder it is built in counts as unfinished.
+        self.turn.next = next | Turn::UNFINISHED;
         if let Err(error) = message.serialize(builder) {
             self.standing.settle();
             return Err(self.standing.progress.locate(error));
@@ -419,14 +415,13 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         )?;
         // The frame is written, so the builder may be replaced. One comparison of a length in
         // a register while the builder stays as it was.
-        if capacity != self.settled_capacity[turn & 1] {
-            self.builder_changed(message_len, capacity, turn & 1);
+        if capacity != self.settled_capacity[turn] {
+            self.builder_changed(message_len, capacity, turn);
         }
         Ok(())
     }
 
     /// The builder of turn `turn`: `builder` (0), or `spare` (1) when there is one.
-    #[cfg(test)]
     fn builder_at(&mut self, turn: usize) -> &mut FlatBufferBuilder<'static, A> {
         match &mut self.spare {
             Some(spare) if turn == 1 => &mut spare.0,
@@ -459,21 +454,19 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         };
         let retained = self.memory.retained();
         let within_policy = retained.saturating_add(PAGE_GUARD);
-        let memory = self.memory;
-        let shrink = &mut self.shrink[turn];
-        let builder = match &mut self.spare {
-            Some(spare) if turn == 1 => &mut spare.0,
-            _ => &mut self.builder.0,
-        };
+        // Counted only while the builder is over the policy.
+        let shrink_now = capacity > within_policy
+            && self.shrink[turn].observe(&self.memory, message_len, capacity);
+        let builder = self.builder_at(turn);
         let straddles = straddles_small_messages(builder.mut_finished_buffer().0);
-        self.settled_capacity[turn] = if capacity <= within_policy {
+        let settled = if capacity <= within_policy {
             // Placed as well as it can be: looked at again when its capacity changes.
             if straddles {
                 remake_builder(builder, capacity, within_policy)
             } else {
                 capacity
             }
-        } else if shrink.observe(&memory, message_len, capacity) {
+        } else if shrink_now {
             remake_builder(builder, retained, within_policy)
         } else {
             if straddles {
@@ -482,6 +475,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             // Over the policy: the next message it builds is counted too.
             usize::MAX
         };
+        self.settled_capacity[turn] = settled;
     }
 
     /// Writes the finished buffer of `builder` as one frame. The builder's contents are left
