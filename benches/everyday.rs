@@ -708,7 +708,9 @@ fn write_bodies<'a, const HEADER: usize, C: Wired>(
 
 /// `loop_write` and `StreamWriter::write` with each message written from a function of its
 /// own that is never inlined (`loop_write_called`, `stream_write_called`), into one output
-/// buffer, the loop's builder placed as `write_bodies` places `loop_write`'s.
+/// buffer, the loop's builder placed as `write_bodies` places `loop_write`'s; and `write` so
+/// into two builders supplied with `with_builders` (`stream_write_called_supplied`), each
+/// placed as the loop's.
 fn called_write_bodies<'a, const HEADER: usize, C: Wired>(
     checksum: C,
     payloads: &'a [&'a [u8]],
@@ -721,9 +723,15 @@ fn called_write_bodies<'a, const HEADER: usize, C: Wired>(
         writer.write(&probe).unwrap();
     }
     let mut builder = builder_placed_at(&probe);
+    let mut supplied = StreamWriter::with_builders(
+        Vec::new(),
+        checksum.framer(),
+        builder_placed_at(&probe),
+        builder_placed_at(&probe),
+    );
     let written_len = count * (HEADER + builder.finished_data().len());
     let output = Rc::new(RefCell::new(Vec::<u8>::with_capacity(written_len)));
-    let (loop_out, writer_out) = (Rc::clone(&output), output);
+    let (loop_out, writer_out, supplied_out) = (Rc::clone(&output), Rc::clone(&output), output);
     vec![
         Body::new("loop_write_called", count, written_len, move || {
             let mut out = loop_out.borrow_mut();
@@ -740,6 +748,18 @@ fn called_write_bodies<'a, const HEADER: usize, C: Wired>(
                 }
             })
         }),
+        Body::new(
+            "stream_write_called_supplied",
+            count,
+            written_len,
+            move || {
+                lent(&supplied_out, &mut supplied, |writer| {
+                    for payload in payloads {
+                        stream_write_one(writer, payload);
+                    }
+                })
+            },
+        ),
     ]
 }
 

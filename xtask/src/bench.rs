@@ -468,7 +468,7 @@ fn everyday_baseline(group: &str) -> Option<(&'static str, &'static str, &str)> 
     }
     let baseline = match operation {
         "write" => "loop_write",
-        "write_called" => "loop_write_called",
+        "write_called" | "write_called_supplied" => "loop_write_called",
         "write_payload" => "loop_write_payload",
         "write_finished" => "loop_write_same",
         "file_read_message" => "loop_read_file",
@@ -1233,8 +1233,9 @@ fn render_everyday(out: &mut String, everyday: &[EverydayCell], options: &Option
          finish, two `write_all`s into a reused `Vec`; `loop_write_called`: the same, each \
          message from a function that is never inlined, beside `write_called`, \
          `StreamWriter::write` each message from such a function (where a program's \
-         per-message function is not inlined, as in a larger program it often is not). \
-         `loop_write_payload`: the same \
+         per-message function is not inlined, as in a larger program it often is not), and \
+         `write_called_supplied`, the same into two builders supplied with \
+         `with_builders`, each placed as the loop's. `loop_write_payload`: the same \
          without the builder, for `write_payload`; `loop_write_same`: one finished builder's \
          data (`finished_data`) written again and again, for `write_finished`, which does \
          that through the writer, out of the same builder. `loop_write`'s builder holds its \
@@ -1302,6 +1303,7 @@ fn operation_order(operation: &str) -> usize {
         "in_place_process_all",
         "write",
         "write_called",
+        "write_called_supplied",
         "write_finished",
         "write_payload",
         "loop_read_again",

@@ -28,7 +28,8 @@ pub(crate) const PAGE_GUARD: usize = 256;
 /// 256 bytes never straddle a page boundary.
 ///
 /// Use it where you would use `FlatBufferBuilder::with_capacity` for a builder you hand to
-/// [`StreamWriter::write_finished`](crate::StreamWriter::write_finished) or
+/// [`StreamWriter::write_finished`](crate::StreamWriter::write_finished),
+/// [`StreamWriter::with_builders`](crate::StreamWriter::with_builders) or
 /// [`StreamWriter::with_builder`](crate::StreamWriter::with_builder). A builder builds each
 /// message at the end of its buffer, and `with_capacity(1 << 20)` (with glibc, any whole
 /// number of pages from 128 KiB up) ends that buffer 16 bytes into a page, so that every
@@ -44,8 +45,10 @@ pub(crate) const PAGE_GUARD: usize = 256;
 /// Where you write from a function that is not inlined into your loop, keep two builders
 /// and use them in turn, calling `reset` on the one you just wrote rather than the one you
 /// are about to build in: `reset` stores the builder's fields in a way the next build's
-/// loads wait for when the two are compiled together (64 B messages at about two thirds
-/// of the speed; `StreamWriter::new` does this for `write`).
+/// loads wait for when the two are compiled together. 64 B messages built and handed to
+/// `write_finished` from such a function ran at 36 M msg/s with one builder reset before
+/// each message and 51 M with two in turn (AMD EPYC Zen 3, harness outside the
+/// repository). `StreamWriter::new` and `with_builders` do this for `write`.
 ///
 /// # Panics
 ///
