@@ -1456,6 +1456,15 @@ mod tests {
             file_write,
             ("loop_write_file", "1 MiB", "file_write_payload")
         );
+        // `write` from a function never inlined, into the writer's own builders or two
+        // supplied ones, is held to the minimal loop written the same way.
+        for operation in ["write_called", "write_called_supplied"] {
+            let group = format!("stream_{operation}_64m");
+            assert_eq!(
+                everyday_baseline(&group),
+                Some(("loop_write_called", "64 MiB", operation))
+            );
+        }
         assert!(check(&cells).is_err());
         assert!(check(&cells[..0]).is_err());
         assert!(check(std::slice::from_ref(read)).is_ok());

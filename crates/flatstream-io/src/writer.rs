@@ -69,9 +69,10 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
     /// Per builder (`builder`, then `spare`): the small messages in a row it built.
     shrink: [ShrinkTracker; 2],
     /// Per builder: its capacity when it was last seen within the memory policy and well
-    /// placed ([`StreamWriter::builder_changed`]); `usize::MAX` while every message it builds
-    /// must be looked at after its frame (a builder over the policy counts each towards
-    /// shrinking). One comparison per message while the builder stays as it is.
+    /// placed ([`StreamWriter::builder_changed`]), or for a supplied builder the last
+    /// capacity seen; `usize::MAX` while every message it builds must be looked at after its
+    /// frame (a builder over the policy counts each towards shrinking). One comparison per
+    /// message while the builder stays as it is.
     settled_capacity: [usize; 2],
     /// Set for the writer's own builders, which are replaced to shrink or to move them;
     /// `None` for builders supplied with [`with_builder`](StreamWriter::with_builder) or
@@ -117,26 +118,54 @@ impl Turn {
     const UNFINISHED: usize = 2;
 }
 
-/// Makes `builder`, just reset, anew around the same buffer: what a message that stopped
-/// midway left in it is gone.
+/// Makes `builder` anew around the same buffer: what a message that stopped midway left in
+/// it is gone, and its allocation and `force_defaults` setting are kept.
 ///
 /// `FlatBufferBuilder::reset` does not clear the fields of a table begun and never ended
 /// (`field_locs`, cleared by `end_table` only): the next table built would get a vtable
-/// entry for each, a frame silently wrong. The reset zeroed the bytes the message wrote, so
-/// the buffer is as a new builder's; its allocation is kept.
+/// entry for each, a frame silently wrong. The reset zeroes the bytes the message wrote, so
+/// the buffer is as a new builder's. `new_in` turns `force_defaults` off, and the builder
+/// has no getter for it: [`forces_defaults`] finds it out first.
 #[cold]
 #[inline(never)]
 fn renew<A: Allocator>(builder: &mut FlatBufferBuilder<'static, A>) {
-    // SAFETY: `*builder` is read out and a builder written back in its place with nothing
-    // between that can panic or look at `*builder`: `collapse_in` moves the allocator out
-    // and drops the other fields (`Vec`s of plain values, whose drop does not panic), and
-    // `new_in` moves it into a new builder. So the moved-out value is never used or dropped
-    // twice.
+    let forced = forces_defaults(builder);
+    builder.reset();
+    // SAFETY: `*builder` is read out and a builder written back in its place, and nothing
+    // between them looks at `*builder`. `collapse_in` calls the allocator's `Deref` (a
+    // user's allocator may panic there), moves the allocator out and drops the other fields
+    // (`Vec`s of plain values); `new_in` moves the allocator into a new builder. A panic
+    // between the read and the write would drop the moved-out builder while unwinding and
+    // leave its bits in `*builder` to be dropped again, so `AbortOnUnwind` turns such a
+    // panic into an abort: the moved-out value is never used or dropped twice.
     #[allow(unsafe_code)]
     unsafe {
+        let guard = AbortOnUnwind;
         let (allocator, _) = std::ptr::read(builder).collapse_in();
         std::ptr::write(builder, FlatBufferBuilder::new_in(allocator));
+        std::mem::forget(guard);
     }
+    builder.force_defaults(forced);
+}
+
+/// Aborts the process when dropped: held across a span that must not unwind.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        std::process::abort();
+    }
+}
+
+/// Whether `builder` writes a field equal to its default (`force_defaults(true)`): asked by
+/// writing such a field into a table begun for the question. Leaves the builder holding
+/// that table: reset and renew it after.
+fn forces_defaults<A: Allocator>(builder: &mut FlatBufferBuilder<'static, A>) -> bool {
+    builder.reset();
+    let _table = builder.start_table();
+    let before = builder.unfinished_data().len();
+    builder.push_slot::<u8>(4, 0, 0);
+    builder.unfinished_data().len() != before
 }
 
 /// Where the stream a [`StreamWriter`] writes stands: its [`WriteProgress`], and for a `Vec`
@@ -329,8 +358,10 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// Where `write` is called from a function that is not inlined into your loop, prefer
     /// [`with_builders`](Self::with_builders): a single builder's reset is compiled beside
     /// the build that reads it back, and the build waits for it. 64 B messages written that
-    /// way ran at 37 M msg/s with one supplied builder and 54 M with two (AMD EPYC Zen 3,
-    /// harness outside the repository; `docs/benchmarks.md`).
+    /// way ran at 37 M msg/s with one supplied builder and 54 M with the writer's own two
+    /// (AMD EPYC Zen 3, harness outside the repository); two supplied builders run as the
+    /// writer's own, at 1.18 to 1.30x the minimal loop written the same way (paired bench,
+    /// `docs/benchmarks.md`).
     pub fn with_builder(writer: W, framer: F, builder: FlatBufferBuilder<'static, A>) -> Self {
         // The position counts this writer's frames, not what a `Vec` sink held before.
         let standing = Standing::new(vec_ref_of(&writer).map(Vec::len));
@@ -358,8 +389,9 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// or a custom allocator where `write` is called from a function that is not inlined
     /// into your loop.
     ///
-    /// Neither builder is ever replaced or moved, and the [`MemoryPolicy`] does not apply
-    /// to them. Whatever either holds (part of a message too) is reset and forgotten here.
+    /// Neither builder's buffer is ever replaced or moved, and the [`MemoryPolicy`] does not
+    /// apply to them. Whatever either holds (part of a message too) is reset and forgotten
+    /// here; the buffers and each builder's `force_defaults` setting are kept.
     /// For preallocated ones, take two [`placed_builder`](crate::placed_builder)s.
     ///
     /// ```
@@ -615,8 +647,10 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// them, and they stay in the `Vec` between whole frames. For engines that send the `Vec`
     /// on (the async writer of `flatstream-tokio` calls it before each frame and before each
     /// send). Bytes you append yourself through [`get_mut`](Self::get_mut), or a longer
-    /// `Vec` swapped in there, look the same and are cut too: call it only where nothing
-    /// else appends to or swaps the `Vec`.
+    /// `Vec` swapped in there, look the same and are cut too; after bytes drained from the
+    /// front of the `Vec` there, it cuts that many bytes too few, leaving part of the torn
+    /// frame. Call it only where nothing else appends to, drains or swaps the `Vec` (clearing
+    /// it whole is fine).
     pub fn cut_partial_frame(&mut self) -> usize {
         let vec_end = self.standing.vec_end;
         match vec_of(&mut self.writer) {
@@ -1153,6 +1187,164 @@ mod tests {
             *writer.get_ref(),
             fresh_frames(&[&Table(1), &Table(2), &Table(3)])
         );
+    }
+
+    /// A table whose one field (slot 4) holds its default, 0: written only by a builder that
+    /// forces defaults.
+    struct DefaultValued;
+
+    impl StreamSerialize for DefaultValued {
+        fn serialize<'fbb, B: Allocator + 'fbb>(
+            &self,
+            builder: &mut FlatBufferBuilder<'fbb, B>,
+        ) -> Result<()> {
+            let table = builder.start_table();
+            builder.push_slot::<u64>(4, 0, 0);
+            let table = builder.end_table(table);
+            builder.finish_minimal(table);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn supplied_builders_that_force_defaults_still_do_after_being_made_anew() {
+        let forcing = || {
+            let mut builder = FlatBufferBuilder::new();
+            builder.force_defaults(true);
+            builder
+        };
+        let mut expected_builder = forcing();
+        DefaultValued.serialize(&mut expected_builder).unwrap();
+        let forced = frame_of(expected_builder.finished_data());
+        assert_ne!(
+            forced,
+            fresh_frames(&[&DefaultValued]),
+            "the field is written"
+        );
+        let writers = [
+            StreamWriter::with_builder(Vec::new(), DefaultFramer::new(), forcing()),
+            StreamWriter::with_builders(Vec::new(), DefaultFramer::new(), forcing(), forcing()),
+        ];
+        for mut writer in writers {
+            // Made anew before the first message (`with_builder`) or when made
+            // (`with_builders`), and again after a message that stops midway, in each turn.
+            writer.write(&DefaultValued).unwrap();
+            for _ in 0..2 {
+                assert!(
+                    writer
+                        .write(&LeavesTheBuilderMidway { how: "error" })
+                        .is_err()
+                );
+                writer.write(&DefaultValued).unwrap();
+            }
+            assert_eq!(*writer.get_ref(), forced.repeat(3));
+        }
+    }
+
+    /// A `Vec`-backed allocator whose `Deref` panics at its `n`th call once armed, as a
+    /// user's allocator may. Dropped a second time, it ends the process with exit code 3
+    /// (its buffer is leaked, so that a second drop frees nothing).
+    struct ArmedAllocator {
+        id: usize,
+        buffer: Vec<u8>,
+        derefs_left: std::cell::Cell<Option<usize>>,
+    }
+
+    /// The `ArmedAllocator`s dropped so far, by id.
+    static DROPPED: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+    impl Drop for ArmedAllocator {
+        fn drop(&mut self) {
+            std::mem::forget(std::mem::take(&mut self.buffer));
+            let mut dropped = DROPPED.lock().unwrap();
+            if dropped.contains(&self.id) {
+                std::process::exit(3);
+            }
+            dropped.push(self.id);
+        }
+    }
+
+    impl std::ops::Deref for ArmedAllocator {
+        type Target = [u8];
+        fn deref(&self) -> &[u8] {
+            if let Some(left) = self.derefs_left.get() {
+                assert!(left > 0, "the armed allocator's deref panics");
+                self.derefs_left.set(Some(left - 1));
+            }
+            &self.buffer
+        }
+    }
+
+    impl std::ops::DerefMut for ArmedAllocator {
+        fn deref_mut(&mut self) -> &mut [u8] {
+            &mut self.buffer
+        }
+    }
+
+    // SAFETY: grows as `DefaultAllocator` does, the old contents moved to the end, and
+    // reports the buffer's length.
+    #[allow(unsafe_code)]
+    unsafe impl Allocator for ArmedAllocator {
+        type Error = std::convert::Infallible;
+        fn grow_downwards(&mut self) -> std::result::Result<(), Self::Error> {
+            let old_len = self.buffer.len();
+            self.buffer.resize((old_len * 2).max(1), 0);
+            let new_len = self.buffer.len();
+            let (old, new) = self.buffer.split_at_mut(new_len - old_len);
+            new.copy_from_slice(&old[..old_len]);
+            old.fill(0);
+            Ok(())
+        }
+        fn len(&self) -> usize {
+            self.buffer.len()
+        }
+    }
+
+    /// Set in the child process of the test below.
+    const ABORT_CHILD: &str = "FLATSTREAM_RENEW_ABORT_CHILD";
+
+    // Not under Miri, which cannot start a process.
+    #[cfg(not(miri))]
+    #[test]
+    fn a_panic_inside_renew_aborts_rather_than_drop_a_builder_twice() {
+        if std::env::var_os(ABORT_CHILD).is_some() {
+            // Panics at each `Deref` call of `renew` in turn: those before the builder is
+            // read out unwind (caught here), the one inside aborts.
+            for n in 0..64 {
+                let armed = |id| {
+                    FlatBufferBuilder::new_in(ArmedAllocator {
+                        id,
+                        buffer: Vec::new(),
+                        derefs_left: std::cell::Cell::new(Some(n)),
+                    })
+                };
+                let (first, second) = (armed(2 * n), armed(2 * n + 1));
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    StreamWriter::with_builders(Vec::new(), DefaultFramer::new(), first, second)
+                }));
+            }
+            // Not aborted: the parent's assertion fails on a clean exit.
+            return;
+        }
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "writer::tests::a_panic_inside_renew_aborts_rather_than_drop_a_builder_twice",
+                "--test-threads=1",
+            ])
+            .env(ABORT_CHILD, "1")
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "the child was not stopped: {output:?}"
+        );
+        assert_ne!(output.status.code(), Some(3), "a builder was dropped twice");
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(output.status.signal(), Some(6), "SIGABRT: {output:?}");
+        }
     }
 
     #[test]

@@ -662,6 +662,38 @@ fn writer_keeps_a_supplied_builder_over_the_policy() {
     assert_eq!(writer.frames_written(), 101);
 }
 
+/// Two supplied builders: once each has built a message, nothing is allocated per message,
+/// under a policy that would shrink the writer's own, and neither is replaced.
+#[test]
+fn writer_keeps_two_supplied_builders_and_allocates_nothing_per_message() {
+    use flatstream_io::{DefaultFramer, MemoryPolicy, placed_builder};
+    let policy = MemoryPolicy::new().retain(1024).after(1);
+    let mut writer = StreamWriter::with_builders(
+        std::io::sink(),
+        DefaultFramer::new(),
+        placed_builder(64 << 10),
+        placed_builder(64 << 10),
+    )
+    .with_memory_policy(policy);
+    let messages: Vec<String> = SIZES
+        .into_iter()
+        .cycle()
+        .take(100)
+        .map(|size| "z".repeat(size))
+        .collect();
+    writer.write(&messages[0]).unwrap();
+    writer.write(&messages[1]).unwrap();
+    let live_before = live_bytes();
+    let count = allocations_during(|| {
+        for message in &messages {
+            writer.write(message).unwrap();
+        }
+    });
+    assert_eq!(count, 0);
+    assert_eq!(live_bytes(), live_before);
+    assert_eq!(writer.frames_written(), 102);
+}
+
 /// `StreamReader::new` over a short stream (a received batch of a few frames) allocates a
 /// small first buffer, not its full 64 KiB: zeroing that was most of the cost of such a
 /// stream. A source with more than that first buffer's worth grows it to the full size, once,

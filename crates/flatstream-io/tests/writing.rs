@@ -457,3 +457,89 @@ fn panics_part_way<W: flatstream_io::FrameSink>(writer: &mut StreamWriter<W, Tea
     }));
     assert!(panicked.is_err());
 }
+
+/// The bytes of `payload`'s frame without a checksum.
+fn plain_frame(payload: &[u8]) -> Vec<u8> {
+    let mut frame = u32::try_from(payload.len()).unwrap().to_le_bytes().to_vec();
+    frame.extend_from_slice(payload);
+    frame
+}
+
+#[test]
+fn a_frame_torn_right_after_the_vec_changed_leaves_the_vec_as_it_was() {
+    // The first frame after the `Vec` was changed behind the writer's back (cleared, swapped,
+    // grown by hand, or left holding a panicked frame's bytes) is torn by its framer: the
+    // writer finds where that frame began from the `Vec` as it then was, and takes out only
+    // the torn frame's bytes.
+    type Change = fn(&mut StreamWriter<Vec<u8>, TearsOnCue>);
+    let changes: [(&str, Change); 4] = [
+        ("cleared", |writer| writer.get_mut().clear()),
+        ("swapped", |writer| {
+            *writer.get_mut() = b"other bytes".to_vec();
+        }),
+        ("grown by hand", |writer| {
+            writer.get_mut().extend_from_slice(b"by hand");
+        }),
+        ("left with a panicked frame's bytes", panics_part_way),
+    ];
+    for (how, change) in changes {
+        let mut writer = StreamWriter::new(b"kept".to_vec(), TearsOnCue);
+        writer.write_payload(b"ab").unwrap();
+        change(&mut writer);
+        let before = writer.get_ref().clone();
+        let (frames, position) = (writer.frames_written(), writer.position());
+        let error = writer.write_payload(b"torn").unwrap_err();
+        assert_eq!(*writer.get_ref(), before, "{how}");
+        assert_eq!(
+            (error.frame_index(), error.offset()),
+            (Some(frames), Some(position)),
+            "{how}"
+        );
+        assert_eq!(
+            (writer.frames_written(), writer.position()),
+            (frames, position),
+            "{how}"
+        );
+        writer.write_payload(b"cd").unwrap();
+        let mut expected = before;
+        expected.extend_from_slice(&plain_frame(b"cd"));
+        assert_eq!(*writer.get_ref(), expected, "{how}");
+        assert_eq!(writer.position(), position + 6, "{how}");
+    }
+}
+
+/// Frames as `DefaultFramer`, and closes a stream with the header of a frame and an error.
+struct TornClose;
+
+impl flatstream_core::Framer for TornClose {
+    fn frame_and_write<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        payload: &[u8],
+    ) -> Result<usize> {
+        DefaultFramer::new().frame_and_write(writer, payload)
+    }
+
+    fn finish<W: Write + ?Sized>(&mut self, writer: &mut W) -> Result<usize> {
+        writer.write_all(&3u32.to_le_bytes())?;
+        Err(Error::invalid_frame(
+            "the closing frame is refused after its header",
+        ))
+    }
+}
+
+#[test]
+fn a_closing_frame_torn_by_its_framer_is_taken_out_of_the_vec() {
+    let mut writer = StreamWriter::new(Vec::new(), TornClose);
+    writer.write_payload(b"ab").unwrap();
+    let error = writer.finish().unwrap_err();
+    assert_eq!(*writer.get_ref(), plain_frame(b"ab"));
+    assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(6)));
+    // And right after the `Vec` was cleared behind the writer's back.
+    writer.get_mut().clear();
+    let error = writer.finish().unwrap_err();
+    assert!(writer.get_ref().is_empty());
+    assert_eq!((error.frame_index(), error.offset()), (Some(1), Some(6)));
+    writer.write_payload(b"cd").unwrap();
+    assert_eq!(*writer.get_ref(), plain_frame(b"cd"));
+}
