@@ -1085,21 +1085,36 @@ mod tests {
     }
 
     #[test]
-    fn the_own_builders_take_turns_and_frame_what_a_fresh_builder_would() {
-        let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    fn two_builders_take_turns_and_frame_what_a_fresh_builder_would() {
         let messages = ["a", "bc", SMALL, &"d".repeat(5000), "e", SMALL, "fgh"];
-        for (index, message) in messages.iter().enumerate() {
-            assert_eq!(writer.turn.next, index % 2, "message {index}");
-            // The other builder, which held the message before, is reset.
-            writer.write(*message).unwrap();
-            assert!(
-                writer
-                    .builder_at(1 - index % 2)
-                    .unfinished_data()
-                    .is_empty()
-            );
+        // The writer's own two, and two supplied.
+        let writers = [
+            (false, StreamWriter::new(Vec::new(), DefaultFramer::new())),
+            (
+                true,
+                StreamWriter::with_builders(
+                    Vec::new(),
+                    DefaultFramer::new(),
+                    FlatBufferBuilder::new(),
+                    FlatBufferBuilder::new(),
+                ),
+            ),
+        ];
+        for (supplied, mut writer) in writers {
+            for (index, message) in messages.iter().enumerate() {
+                assert_eq!(writer.turn.next, index % 2, "message {index}");
+                writer.write(*message).unwrap();
+                // The other builder, which held the message before, was reset.
+                let other = writer.builder_at(1 - index % 2);
+                assert!(other.unfinished_data().is_empty());
+                // A supplied builder still holds the message it built (the writer's own may
+                // have been placed anew after it grew).
+                if supplied {
+                    assert!(!writer.builder_at(index % 2).unfinished_data().is_empty());
+                }
+            }
+            assert_eq!(*writer.get_ref(), fresh_frames(&messages));
         }
-        assert_eq!(*writer.get_ref(), fresh_frames(&messages));
         // A supplied builder builds every message.
         let mut writer =
             StreamWriter::with_builder(Vec::new(), DefaultFramer::new(), FlatBufferBuilder::new());
@@ -1345,30 +1360,6 @@ mod tests {
             use std::os::unix::process::ExitStatusExt;
             assert_eq!(output.status.signal(), Some(6), "SIGABRT: {output:?}");
         }
-    }
-
-    #[test]
-    fn two_supplied_builders_take_turns_and_frame_what_a_fresh_builder_would() {
-        let mut writer = StreamWriter::with_builders(
-            Vec::new(),
-            DefaultFramer::new(),
-            FlatBufferBuilder::new(),
-            FlatBufferBuilder::new(),
-        );
-        let messages = ["a", "bc", SMALL, &"d".repeat(5000), "e", SMALL, "fgh"];
-        for (index, message) in messages.iter().enumerate() {
-            assert_eq!(writer.turn.next, index % 2, "message {index}");
-            writer.write(*message).unwrap();
-            // The builder that held the message before was reset.
-            assert!(
-                writer
-                    .builder_at(1 - index % 2)
-                    .unfinished_data()
-                    .is_empty()
-            );
-            assert!(!writer.builder_at(index % 2).unfinished_data().is_empty());
-        }
-        assert_eq!(*writer.get_ref(), fresh_frames(&messages));
     }
 
     #[test]

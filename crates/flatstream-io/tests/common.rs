@@ -13,6 +13,15 @@ pub(crate) fn checksum_by_name(name: &str) -> Box<dyn Checksum> {
     kind.checksum()
 }
 
+/// The frame as the wire format defines it, built by hand: the payload's length, `width`
+/// bytes of `sum`, the payload.
+pub(crate) fn hand_frame(width: usize, sum: u64, payload: &[u8]) -> Vec<u8> {
+    let mut frame = u32::try_from(payload.len()).unwrap().to_le_bytes().to_vec();
+    frame.extend_from_slice(&sum.to_le_bytes()[..width]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
 /// The algorithms the wire vectors cover, in the facade's order (a test holds them equal to
 /// `ChecksumKind::all()`; a constant, because the property tests index it).
 pub(crate) const ALGORITHMS: [&str; 6] = ["none", "crc16", "crc32", "crc32c", "crc64", "xxh3"];

@@ -19,7 +19,7 @@ use flatstream_core::{Checksum, Deframer, Framer, NoChecksum, StreamSerialize};
 use flatstream_io::{ChecksumDeframer, ChecksumFramer, StreamReader, StreamWriter};
 use flatstream_test_support::allocations_during;
 
-use crate::common::{Unrecognised, checksum_by_name, payload_of};
+use crate::common::{Unrecognised, checksum_by_name, hand_frame, payload_of};
 
 /// Every length from 0 to 4200 (the inline copies, `memcpy` from 129, the vectored path from
 /// 4096); under Miri, the ends of every branch only.
@@ -32,14 +32,6 @@ fn lengths() -> Vec<usize> {
     } else {
         (0..=4200).collect()
     }
-}
-
-/// The frame as the wire format defines it, built by hand.
-fn hand_frame(width: usize, sum: u64, payload: &[u8]) -> Vec<u8> {
-    let mut frame = u32::try_from(payload.len()).unwrap().to_le_bytes().to_vec();
-    frame.extend_from_slice(&sum.to_le_bytes()[..width]);
-    frame.extend_from_slice(payload);
-    frame
 }
 
 /// A checksum of any width (odd ones included) whose value sets all 64 bits and depends on

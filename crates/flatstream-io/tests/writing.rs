@@ -6,6 +6,8 @@ use flatbuffers::{Allocator, FlatBufferBuilder};
 use flatstream_core::{Error, ErrorKind, Result, StreamSerialize};
 use flatstream_io::{DefaultFramer, StreamWriter};
 
+use crate::common::hand_frame;
+
 /// Accepts `budget` bytes, then fails every write.
 struct FailsAfter {
     written: Vec<u8>,
@@ -460,9 +462,7 @@ fn panics_part_way<W: flatstream_io::FrameSink>(writer: &mut StreamWriter<W, Tea
 
 /// The bytes of `payload`'s frame without a checksum.
 fn plain_frame(payload: &[u8]) -> Vec<u8> {
-    let mut frame = u32::try_from(payload.len()).unwrap().to_le_bytes().to_vec();
-    frame.extend_from_slice(payload);
-    frame
+    hand_frame(0, 0, payload)
 }
 
 #[test]
