@@ -723,7 +723,7 @@ fn called_write_bodies<'a, const HEADER: usize, C: Wired>(
         writer.write(&probe).unwrap();
     }
     let mut builder = builder_placed_at(&probe);
-    let mut supplied = StreamWriter::with_builders(
+    let supplied = StreamWriter::with_builders(
         Vec::new(),
         checksum.framer(),
         builder_placed_at(&probe),
@@ -731,35 +731,32 @@ fn called_write_bodies<'a, const HEADER: usize, C: Wired>(
     );
     let written_len = count * (HEADER + builder.finished_data().len());
     let output = Rc::new(RefCell::new(Vec::<u8>::with_capacity(written_len)));
-    let (loop_out, writer_out, supplied_out) = (Rc::clone(&output), Rc::clone(&output), output);
+    // `write` of each payload from `stream_write_one`, into the shared output.
+    let called = |name, mut writer: StreamWriter<Vec<u8>, C::Framer>| {
+        let out = Rc::clone(&output);
+        Body::new(name, count, written_len, move || {
+            lent(&out, &mut writer, |writer| {
+                for payload in payloads {
+                    stream_write_one(writer, payload);
+                }
+            })
+        })
+    };
+    let (writer_body, supplied_body) = (
+        called("stream_write_called", writer),
+        called("stream_write_called_supplied", supplied),
+    );
     vec![
         Body::new("loop_write_called", count, written_len, move || {
-            let mut out = loop_out.borrow_mut();
+            let mut out = output.borrow_mut();
             out.clear();
             for payload in payloads {
                 loop_write_one::<HEADER, C>(&checksum, &mut builder, payload, &mut out);
             }
             black_box(&*out).len()
         }),
-        Body::new("stream_write_called", count, written_len, move || {
-            lent(&writer_out, &mut writer, |writer| {
-                for payload in payloads {
-                    stream_write_one(writer, payload);
-                }
-            })
-        }),
-        Body::new(
-            "stream_write_called_supplied",
-            count,
-            written_len,
-            move || {
-                lent(&supplied_out, &mut supplied, |writer| {
-                    for payload in payloads {
-                        stream_write_one(writer, payload);
-                    }
-                })
-            },
-        ),
+        writer_body,
+        supplied_body,
     ]
 }
 

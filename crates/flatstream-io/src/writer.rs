@@ -418,9 +418,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         this.spare = Some(CacheAligned(second));
         // Both made anew now (the first message builds in `first` and resets `second`).
         for turn in 0..2 {
-            let builder = this.builder_at(turn);
-            builder.reset();
-            renew(builder);
+            renew(this.builder_at(turn));
         }
         this.turn = Turn { next: 0 };
         this
