@@ -1,9 +1,10 @@
 //! The validating, observing and bounding adapters, and how they compose.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use flatstream_checksum_crc32c::Crc32c;
-use flatstream_core::{ErrorKind, StreamDeserialize};
+use flatstream_core::wire::{Frame, PlainFrame};
+use flatstream_core::{Deframer, ErrorKind, StreamDeserialize, Validator};
 use flatstream_io::{
     ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, DeframerExt, FramerExt,
     SliceReader, StreamReader, StreamWriter,
@@ -253,4 +254,196 @@ fn observers_see_exactly_the_frames_that_passed() {
     assert_eq!(reader.read_message().unwrap(), None);
     drop(reader);
     assert_eq!(seen, [b"one".to_vec()]);
+}
+
+/// Counts the general path's calls to the deframer it wraps (`read_frame`, `parse_frame`,
+/// `decode_frame`); its plain path (`parse_plain`) is passed through uncounted.
+struct CountsGeneralPath<'c, D> {
+    inner: D,
+    calls: &'c Cell<usize>,
+}
+
+impl<D: Deframer> Deframer for CountsGeneralPath<'_, D> {
+    fn read_frame<R: std::io::Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        payload: &mut Vec<u8>,
+    ) -> flatstream_core::Result<Option<usize>> {
+        self.calls.set(self.calls.get() + 1);
+        self.inner.read_frame(reader, payload)
+    }
+
+    fn parse_frame<'a>(&mut self, input: &'a [u8]) -> flatstream_core::Result<Option<Frame<'a>>> {
+        self.calls.set(self.calls.get() + 1);
+        self.inner.parse_frame(input)
+    }
+
+    fn decode_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        scratch: &'a mut Vec<u8>,
+    ) -> flatstream_core::Result<Option<Frame<'a>>> {
+        self.calls.set(self.calls.get() + 1);
+        self.inner.decode_frame(input, scratch)
+    }
+
+    fn peek_frame_len(&self, input: &[u8]) -> flatstream_core::Result<Option<usize>> {
+        self.inner.peek_frame_len(input)
+    }
+
+    fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
+        self.inner.parse_plain(input)
+    }
+}
+
+/// Rejects payloads that begin with `x`, noting each payload it is asked about.
+#[derive(Default)]
+struct RejectsX {
+    asked: RefCell<Vec<Vec<u8>>>,
+}
+
+impl RejectsX {
+    /// How many times it was asked about `payload`.
+    fn asked_about(&self, payload: &[u8]) -> usize {
+        self.asked.borrow().iter().filter(|p| *p == payload).count()
+    }
+}
+
+impl Validator for RejectsX {
+    fn validate(&self, payload: &[u8]) -> flatstream_core::Result<()> {
+        self.asked.borrow_mut().push(payload.to_vec());
+        if payload.first() == Some(&b'x') {
+            Err(flatstream_core::Error::validation_failed(
+                self.name(),
+                "begins with x",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "rejects-x"
+    }
+}
+
+/// A source that is only `Read` (not in memory, not `BufRead`): the reader's own buffer.
+struct OnlyRead<'a>(&'a [u8]);
+
+impl std::io::Read for OnlyRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+/// Where an error says it happened: its frame index and byte offset.
+type Location = (Option<u64>, Option<u64>);
+
+/// Every message and error of `reader`, read with `read_message` until the end, each
+/// error as its location.
+fn read_through<R: std::io::Read, D: Deframer, M: flatstream_io::ReadMode<R>>(
+    reader: &mut StreamReader<R, D, M>,
+) -> (Vec<Vec<u8>>, Vec<Location>) {
+    let (mut payloads, mut errors) = (Vec::new(), Vec::new());
+    loop {
+        match reader.read_message() {
+            Ok(Some(payload)) => payloads.push(payload.to_vec()),
+            Ok(None) => return (payloads, errors),
+            Err(error) => {
+                assert!(
+                    matches!(error.kind(), ErrorKind::ValidationFailed { .. }),
+                    "{error}"
+                );
+                errors.push((error.frame_index(), error.offset()));
+            }
+        }
+    }
+}
+
+#[test]
+fn validated_frames_take_the_plain_path_and_rejected_ones_are_reported_as_before() {
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    for payload in ["a1", "x2", "a3", "a4", "x5", "a6"] {
+        writer.write_payload(payload.as_bytes()).unwrap();
+    }
+    let stream = writer.into_inner();
+    let accepted: Vec<Vec<u8>> = ["a1", "a3", "a4", "a6"].map(Vec::from).to_vec();
+    // Frames of 6 bytes: the second and the fifth rejected.
+    let rejected = vec![(Some(1), Some(6)), (Some(4), Some(24))];
+    for source in ["in memory", "only Read"] {
+        let (general, validator) = (Cell::new(0), RejectsX::default());
+        let deframer = CountsGeneralPath {
+            inner: DefaultDeframer::new(),
+            calls: &general,
+        }
+        .with_validator(&validator);
+        let read = if source == "in memory" {
+            read_through(&mut StreamReader::new(stream.as_slice(), deframer))
+        } else {
+            read_through(&mut StreamReader::new(OnlyRead(&stream), deframer))
+        };
+        assert_eq!(read, (accepted.clone(), rejected.clone()), "{source}");
+        // Only the rejected frames went the general way, where their errors were located
+        // (and the end: whether the stream may end there, which a deframer with a final
+        // frame would refuse). The validator was asked about each payload once.
+        assert_eq!(general.get(), 2 + 1, "{source}");
+        for payload in ["a1", "x2", "a3", "a4", "x5", "a6"] {
+            assert_eq!(
+                validator.asked_about(payload.as_bytes()),
+                1,
+                "{source}: {payload}"
+            );
+        }
+    }
+    // `process_all` over frames it accepts: none of them the general way.
+    let accepted_stream = {
+        let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+        for payload in &accepted {
+            writer.write_payload(payload).unwrap();
+        }
+        writer.into_inner()
+    };
+    let (general, validator) = (Cell::new(0), RejectsX::default());
+    let deframer = CountsGeneralPath {
+        inner: DefaultDeframer::new(),
+        calls: &general,
+    }
+    .with_validator(&validator);
+    let mut seen = Vec::new();
+    SliceReader::new(&accepted_stream, deframer)
+        .process_all(|payload| {
+            seen.push(payload.to_vec());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seen, accepted);
+    // The end only.
+    assert_eq!(general.get(), 1);
+    assert_eq!(*validator.asked.borrow(), accepted);
+}
+
+#[test]
+fn bounded_frames_take_the_plain_path_up_to_the_bound_and_a_longer_one_is_reported() {
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    for payload in ["1234", "12", "12345", "123"] {
+        writer.write_payload(payload.as_bytes()).unwrap();
+    }
+    let stream = writer.into_inner();
+    let general = Cell::new(0);
+    let deframer = CountsGeneralPath {
+        inner: DefaultDeframer::new(),
+        calls: &general,
+    }
+    .bounded(4);
+    let mut reader = StreamReader::new(stream.as_slice(), deframer);
+    assert_eq!(reader.read_message().unwrap(), Some(&b"1234"[..]));
+    assert_eq!(reader.read_message().unwrap(), Some(&b"12"[..]));
+    // The first two at and under the bound came the plain way.
+    assert_eq!(general.get(), 0);
+    let error = reader.read_message().unwrap_err();
+    assert!(matches!(
+        error.kind(),
+        ErrorKind::FrameTooLarge { len: 5, max: 4 }
+    ));
+    assert_eq!((error.frame_index(), error.offset()), (Some(2), Some(14)));
 }
