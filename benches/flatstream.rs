@@ -18,9 +18,9 @@ use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group};
 use flatbuffers::{Allocator, FlatBufferBuilder};
 use flatstream::{
     Checksum, ChecksumDeframer, ChecksumFramer, CompositeValidator, Crc16, Crc32, Crc32c, Crc64,
-    DeframerExt, FlatstreamCodec, MmapReader, NoChecksum, NoValidator, Result, SizeValidator,
-    SliceReader, StreamReader, StreamSerialize, StreamWriter, StructuralValidator, TypedValidator,
-    Validator, Xxh3,
+    Deframer, DeframerExt, FlatstreamCodec, MmapReader, NoChecksum, NoValidator, Result,
+    SizeValidator, SliceReader, StreamReader, StreamSerialize, StreamWriter, StructuralValidator,
+    TypedValidator, Validator, Xxh3,
 };
 use flatstream_telemetry_schema::{Event, TelemetryEvent};
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
@@ -356,12 +356,24 @@ fn bench_with<V: Validator>(
     validator: impl Fn() -> V,
     size: usize,
 ) {
+    bench_deframer(group, name, stream, size, || {
+        ChecksumDeframer::new(Crc32c::new()).with_validator(validator())
+    });
+}
+
+/// `process_all` over `stream` with the deframer `deframer` makes.
+fn bench_deframer<D: Deframer>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    stream: &[u8],
+    size: usize,
+    deframer: impl Fn() -> D,
+) {
     group.bench_function(format!("{name}/{size}"), |b| {
         b.iter(|| {
-            let deframer = ChecksumDeframer::new(Crc32c::new()).with_validator(validator());
             everyday::every_message(StreamReader::with_payload_capacity(
                 black_box(stream),
-                deframer,
+                deframer(),
                 256,
             ))
         });
@@ -420,6 +432,13 @@ fn validating(criterion: &mut Criterion) {
     let mut group = configure(criterion, "read_validated");
     group.throughput(throughput(events.len(), stream.len()));
     let size = 0; // telemetry events of mixed length
+    // The same frames without an adapter, and with a bound on their length only.
+    bench_deframer(&mut group, "plain", &stream, size, || {
+        ChecksumDeframer::new(Crc32c::new())
+    });
+    bench_deframer(&mut group, "bounded", &stream, size, || {
+        ChecksumDeframer::new(Crc32c::new()).bounded(1 << 20)
+    });
     bench_with(&mut group, "none", &stream, || NoValidator, size);
     bench_with(
         &mut group,
