@@ -87,7 +87,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 /// Cargo's target directory: `CARGO_TARGET_DIR` when set, else `target/` at the root.
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     let root = project_root();
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |dir| root.join(dir))
 }

@@ -7,6 +7,7 @@ mod bench;
 mod ci;
 mod codegen;
 mod fuzz;
+mod inlining;
 mod miri;
 mod process;
 
@@ -25,6 +26,9 @@ tasks:
            under 0.9x its minimal loop (median of the runs)
   ci       format check, clippy, tests, the facade's feature matrix (cargo-hack), docs
   fuzz     [--seconds N] [TARGET...]: each cargo-fuzz target for N seconds (nightly)
+  inlining builds benches/inlining_probe.rs in release and fails when it calls a
+           per-message method (write, read_message, next, parse_plain...) out of line
+           (needs objdump)
   miri     the unit tests of core, io, the schema's unsafe accessors and the CRC short paths under Miri (nightly)
   codegen  regenerate the telemetry schema's Rust code with flatc (23 or later)
 ";
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("codegen") => codegen::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("inlining") => inlining::run(&args[1..]),
         Some("miri") => miri::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");

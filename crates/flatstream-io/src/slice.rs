@@ -167,7 +167,10 @@ impl<'a, D: Deframer> SliceReader<'a, D> {
 impl<'a, D: Deframer> Iterator for SliceReader<'a, D> {
     type Item = Result<&'a [u8]>;
 
-    #[inline]
+    // Always, as `read_message`: left to `#[inline]`, LLVM kept it out of `map`/`sum` over
+    // the reader in functions of their own (`cargo xtask inlining`).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         if self.progress.is_failed() {
             return None;
