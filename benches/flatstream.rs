@@ -15,16 +15,18 @@ use std::time::Duration;
 use bytes::BytesMut;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group};
-use flatbuffers::{Allocator, FlatBufferBuilder};
+use flatbuffers::FlatBufferBuilder;
 use flatstream::{
     Checksum, ChecksumDeframer, ChecksumFramer, CompositeValidator, Crc16, Crc32, Crc32c, Crc64,
-    Deframer, DeframerExt, FlatstreamCodec, MmapReader, NoChecksum, NoValidator, Result,
-    SizeValidator, SliceReader, StreamReader, StreamSerialize, StreamWriter, StructuralValidator,
-    TypedValidator, Validator, Xxh3,
+    Deframer, DeframerExt, FlatstreamCodec, MmapReader, NoChecksum, NoValidator, SizeValidator,
+    SliceReader, StreamReader, StreamSerialize, StreamWriter, StructuralValidator, TypedValidator,
+    Validator, Xxh3,
 };
 use flatstream_telemetry_schema::{Event, TelemetryEvent};
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
 
+mod blob;
+use blob::Blob;
 mod everyday;
 
 const SIZES: [usize; 7] = [16, 64, 256, 1024, 16 * 1024, 64 * 1024, 1024 * 1024];
@@ -84,20 +86,6 @@ fn throughput(messages: usize, bytes: usize) -> Throughput {
     Throughput::ElementsAndBytes {
         elements: messages as u64,
         bytes: bytes as u64,
-    }
-}
-
-/// A message of `len` raw bytes, serialized as a FlatBuffer vector root.
-struct Blob<'a>(&'a [u8]);
-
-impl StreamSerialize for Blob<'_> {
-    fn serialize<'fbb, A: Allocator + 'fbb>(
-        &self,
-        builder: &mut FlatBufferBuilder<'fbb, A>,
-    ) -> Result<()> {
-        let bytes = builder.create_vector(self.0);
-        builder.finish_minimal(bytes);
-        Ok(())
     }
 }
 

@@ -6,28 +6,17 @@
 //!
 //! Not a benchmark: it reads and writes a few frames so that nothing is optimized away.
 
+mod blob;
+
 use std::hint::black_box;
 use std::io::{Cursor, Read};
 
-use flatbuffers::{Allocator, FlatBufferBuilder};
+use blob::Blob;
+use flatbuffers::FlatBufferBuilder;
 use flatstream::{
-    ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, DeframerExt, Result,
-    SizeValidator, SliceReader, StreamReader, StreamSerialize, StreamWriter, Xxh3,
+    ChecksumDeframer, ChecksumFramer, DefaultDeframer, DefaultFramer, DeframerExt, SizeValidator,
+    SliceReader, StreamReader, StreamSerialize, StreamWriter, Xxh3,
 };
-
-/// A message of raw bytes.
-struct Blob<'a>(&'a [u8]);
-
-impl StreamSerialize for Blob<'_> {
-    fn serialize<'fbb, A: Allocator + 'fbb>(
-        &self,
-        builder: &mut FlatBufferBuilder<'fbb, A>,
-    ) -> Result<()> {
-        let bytes = builder.create_vector(self.0);
-        builder.finish_minimal(bytes);
-        Ok(())
-    }
-}
 
 /// A source that is only `Read`: the reader's own buffer.
 struct OnlyRead<'a>(&'a [u8]);
