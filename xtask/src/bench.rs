@@ -696,12 +696,14 @@ fn ratios(row: &Row, index: &Index<'_>) -> BTreeMap<&'static str, f64> {
             false,
         );
     }
-    if row.group == "read_validated" && row.function != "none" {
-        put(
-            "unvalidated",
-            index.get(&("read_validated", "none", row.size)),
-            false,
-        );
+    // Against the same frames read without an adapter (`plain`); before that row existed,
+    // against `NoValidator` through the adapter (`none`).
+    if row.group == "read_validated" && row.function != "plain" {
+        let plain = index.get(&("read_validated", "plain", row.size));
+        let unvalidated = plain.or_else(|| index.get(&("read_validated", "none", row.size)));
+        if row.function != "none" || plain.is_some() {
+            put("unvalidated", unvalidated, false);
+        }
     }
     ratios
 }
@@ -1416,6 +1418,29 @@ mod tests {
         assert!((ratios["naive"] - 4.0).abs() < 1e-9);
         assert!(!ratios.contains_key("tokio"));
         assert!(super::ratios(&rows[4], &index).is_empty());
+    }
+
+    #[test]
+    fn validated_reads_compare_with_the_plain_deframer_or_else_no_validator() {
+        let rows = vec![
+            row("read_validated", "plain", 0, 100.0, 1000.0),
+            row("read_validated", "none", 0, 80.0, 800.0),
+            row("read_validated", "size", 0, 50.0, 500.0),
+        ];
+        let index = index(&rows);
+        assert!((ratios(&rows[1], &index)["unvalidated"] - 0.8).abs() < 1e-9);
+        assert!((ratios(&rows[2], &index)["unvalidated"] - 0.5).abs() < 1e-9);
+        assert!(ratios(&rows[0], &index).is_empty());
+        // A report from before the `plain` row: against `none`, which has no ratio itself.
+        let older = index_without_plain(&rows);
+        assert!((ratios(&rows[2], &older)["unvalidated"] - 0.625).abs() < 1e-9);
+        assert!(ratios(&rows[1], &older).is_empty());
+    }
+
+    fn index_without_plain(rows: &[Row]) -> Index<'_> {
+        let mut index = index(rows);
+        index.remove(&("read_validated", "plain", 0));
+        index
     }
 
     #[test]
