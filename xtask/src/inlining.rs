@@ -24,8 +24,6 @@ const PER_MESSAGE: &[&str] = &[
     "::parse_plain",
     "::parse_frame",
     "::plain_frame",
-    "Rejected::accepts",
-    "Rejected::validate",
 ];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {

@@ -145,11 +145,10 @@ pub trait Deframer {
     /// `None` says only "take the general path": the reader calls
     /// [`peek_frame_len`](Self::peek_frame_len) and `decode_frame`, which report what the
     /// frame is (torn, too long, a mismatch, transformed). So it must have no effect of its
-    /// own, and a deframer whose `decode_frame` does more than parse and check (counts
-    /// frames, observes payloads, decrypts) keeps the default, `None`. The plain deframers
-    /// implement it, and so do the adapters that only check: a bound on the length, and a
-    /// validator, asked here about the payload (a rejection is kept for `decode_frame`, which
-    /// the reader calls next for the same frame, to report without asking again).
+    /// own, and a deframer whose `decode_frame` does more than parse and check the checksum
+    /// (counts frames, observes or validates payloads, decrypts) keeps the default, `None`:
+    /// a validator is the caller's code, and runs once per frame. The plain deframers
+    /// implement it, and so does a bound on the length, which only reads the length field.
     #[inline]
     fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
         let _ = input;

@@ -296,26 +296,33 @@ impl<D: Deframer> Deframer for CountsGeneralPath<'_, D> {
     }
 }
 
-/// Rejects payloads that begin with `x`, noting each payload it is asked about.
-#[derive(Default)]
-struct RejectsX {
+/// Rejects payloads that begin with its byte, noting each payload it is asked about.
+struct RejectsPrefix {
+    prefix: u8,
     asked: RefCell<Vec<Vec<u8>>>,
 }
 
-impl RejectsX {
+impl RejectsPrefix {
+    fn with_prefix(prefix: u8) -> Self {
+        RejectsPrefix {
+            prefix,
+            asked: RefCell::default(),
+        }
+    }
+
     /// How many times it was asked about `payload`.
     fn asked_about(&self, payload: &[u8]) -> usize {
         self.asked.borrow().iter().filter(|p| *p == payload).count()
     }
 }
 
-impl Validator for RejectsX {
+impl Validator for RejectsPrefix {
     fn validate(&self, payload: &[u8]) -> flatstream_core::Result<()> {
         self.asked.borrow_mut().push(payload.to_vec());
-        if payload.first() == Some(&b'x') {
+        if payload.first() == Some(&self.prefix) {
             Err(flatstream_core::Error::validation_failed(
                 self.name(),
-                "begins with x",
+                "begins with its byte",
             ))
         } else {
             Ok(())
@@ -323,7 +330,7 @@ impl Validator for RejectsX {
     }
 
     fn name(&self) -> &'static str {
-        "rejects-x"
+        "rejects-a-prefix"
     }
 }
 
@@ -361,65 +368,71 @@ fn read_through<R: std::io::Read, D: Deframer, M: flatstream_io::ReadMode<R>>(
 }
 
 #[test]
-fn validated_frames_take_the_plain_path_and_rejected_ones_are_reported_as_before() {
+fn validators_alone_or_nested_are_asked_once_about_each_frame() {
     let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-    for payload in ["a1", "x2", "a3", "a4", "x5", "a6"] {
+    let payloads = ["a1", "x2", "a3", "a4", "x5", "a6"];
+    for payload in payloads {
         writer.write_payload(payload.as_bytes()).unwrap();
     }
     let stream = writer.into_inner();
     let accepted: Vec<Vec<u8>> = ["a1", "a3", "a4", "a6"].map(Vec::from).to_vec();
     // Frames of 6 bytes: the second and the fifth rejected.
     let rejected = vec![(Some(1), Some(6)), (Some(4), Some(24))];
-    for source in ["in memory", "only Read"] {
-        let (general, validator) = (Cell::new(0), RejectsX::default());
-        let deframer = CountsGeneralPath {
-            inner: DefaultDeframer::new(),
-            calls: &general,
-        }
-        .with_validator(&validator);
-        let read = if source == "in memory" {
-            read_through(&mut StreamReader::new(stream.as_slice(), deframer))
-        } else {
-            read_through(&mut StreamReader::new(OnlyRead(&stream), deframer))
-        };
-        assert_eq!(read, (accepted.clone(), rejected.clone()), "{source}");
-        // Only the rejected frames went the general way, where their errors were located
-        // (and the end: whether the stream may end there, which a deframer with a final
-        // frame would refuse). The validator was asked about each payload once.
-        assert_eq!(general.get(), 2 + 1, "{source}");
-        for payload in ["a1", "x2", "a3", "a4", "x5", "a6"] {
-            assert_eq!(
-                validator.asked_about(payload.as_bytes()),
-                1,
-                "{source}: {payload}"
+    for source in ["in memory", "only Read", "in place", "slice"] {
+        for nested in [false, true] {
+            // The inner validator rejects nothing; the outer one (or the only one) what
+            // begins with `x`.
+            let (inner, outer) = (
+                RejectsPrefix::with_prefix(b'#'),
+                RejectsPrefix::with_prefix(b'x'),
             );
+            let read = if nested {
+                let deframer = DefaultDeframer::new()
+                    .with_validator(&inner)
+                    .with_validator(&outer);
+                read_with(source, &stream, deframer)
+            } else {
+                read_with(
+                    source,
+                    &stream,
+                    DefaultDeframer::new().with_validator(&outer),
+                )
+            };
+            assert_eq!(read, (accepted.clone(), rejected.clone()), "{source}");
+            for payload in payloads {
+                let asked = (
+                    inner.asked_about(payload.as_bytes()),
+                    outer.asked_about(payload.as_bytes()),
+                );
+                let expected = (usize::from(nested), 1);
+                assert_eq!(asked, expected, "{source}, nested {nested}: {payload}");
+            }
         }
     }
-    // `process_all` over frames it accepts: none of them the general way.
-    let accepted_stream = {
-        let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-        for payload in &accepted {
-            writer.write_payload(payload).unwrap();
+}
+
+/// Every message and error of `stream` read through `deframer` by the reader `source`
+/// names (going on after each error), each error as its location.
+fn read_with<D: Deframer>(
+    source: &str,
+    stream: &[u8],
+    deframer: D,
+) -> (Vec<Vec<u8>>, Vec<Location>) {
+    match source {
+        "in memory" => read_through(&mut StreamReader::new(stream, deframer)),
+        "only Read" => read_through(&mut StreamReader::new(OnlyRead(stream), deframer)),
+        "in place" => read_through(&mut StreamReader::in_place(stream, deframer)),
+        _ => {
+            let (mut payloads, mut errors) = (Vec::new(), Vec::new());
+            for read in SliceReader::new(stream, deframer) {
+                match read {
+                    Ok(payload) => payloads.push(payload.to_vec()),
+                    Err(error) => errors.push((error.frame_index(), error.offset())),
+                }
+            }
+            (payloads, errors)
         }
-        writer.into_inner()
-    };
-    let (general, validator) = (Cell::new(0), RejectsX::default());
-    let deframer = CountsGeneralPath {
-        inner: DefaultDeframer::new(),
-        calls: &general,
     }
-    .with_validator(&validator);
-    let mut seen = Vec::new();
-    SliceReader::new(&accepted_stream, deframer)
-        .process_all(|payload| {
-            seen.push(payload.to_vec());
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!(seen, accepted);
-    // The end only.
-    assert_eq!(general.get(), 1);
-    assert_eq!(*validator.asked.borrow(), accepted);
 }
 
 #[test]
