@@ -450,13 +450,14 @@ impl<D: Deframer> Deframer for BoundedDeframer<D> {
     /// frame took the general path: 64 B frames with XXH3 read at 0.37x the speed of the
     /// same frames unbounded through `StreamReader::read_message` (harness outside the
     /// repository, AMD EPYC Zen 3).
-    // Always, as the deframers it wraps. The length field read as `check_declared` reads
-    // it, with no error built.
+    // Always, as the deframers it wraps. The bound of `check_declared`, without the error
+    // it builds: `self.check_declared(input).ok()?` here read those frames at 0.87x
+    // (128.6 against 147.8 M msg/s, same harness).
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
-        let declared = declared_len(input)?;
-        if usize::try_from(declared).map_or(true, |len| len > self.max_frame_len) {
+        let payload_len = declared_len(input)? as usize;
+        if payload_len > self.max_frame_len {
             return None;
         }
         self.inner.parse_plain(input)
