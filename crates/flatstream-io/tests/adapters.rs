@@ -12,6 +12,8 @@ use flatstream_io::{
 use flatstream_telemetry_schema::{EventRoot, TelemetryEvent};
 use flatstream_validate::{SizeValidator, StructuralValidator};
 
+use crate::common::Opaque;
+
 fn stream_with_a_bad_frame() -> Vec<u8> {
     let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(Crc32c::new()));
     writer.write(&TelemetryEvent::nth(1)).unwrap();
@@ -334,27 +336,18 @@ impl Validator for RejectsPrefix {
     }
 }
 
-/// A source that is only `Read` (not in memory, not `BufRead`): the reader's own buffer.
-struct OnlyRead<'a>(&'a [u8]);
-
-impl std::io::Read for OnlyRead<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
 /// Where an error says it happened: its frame index and byte offset.
 type Location = (Option<u64>, Option<u64>);
 
-/// Every message and error of `reader`, read with `read_message` until the end, each
-/// error as its location.
-fn read_through<R: std::io::Read, D: Deframer, M: flatstream_io::ReadMode<R>>(
-    reader: &mut StreamReader<R, D, M>,
+/// Every message and error `read_message` gives until the end (going on after each
+/// error, all of them validation failures), each error as its location.
+fn read_through(
+    mut read_message: impl FnMut() -> flatstream_core::Result<Option<Vec<u8>>>,
 ) -> (Vec<Vec<u8>>, Vec<Location>) {
     let (mut payloads, mut errors) = (Vec::new(), Vec::new());
     loop {
-        match reader.read_message() {
-            Ok(Some(payload)) => payloads.push(payload.to_vec()),
+        match read_message() {
+            Ok(Some(payload)) => payloads.push(payload),
             Ok(None) => return (payloads, errors),
             Err(error) => {
                 assert!(
@@ -418,19 +411,23 @@ fn read_with<D: Deframer>(
     stream: &[u8],
     deframer: D,
 ) -> (Vec<Vec<u8>>, Vec<Location>) {
+    let owned = |read: flatstream_core::Result<Option<&[u8]>>| read.map(|p| p.map(<[u8]>::to_vec));
     match source {
-        "in memory" => read_through(&mut StreamReader::new(stream, deframer)),
-        "only Read" => read_through(&mut StreamReader::new(OnlyRead(stream), deframer)),
-        "in place" => read_through(&mut StreamReader::in_place(stream, deframer)),
+        "in memory" => {
+            let mut reader = StreamReader::new(stream, deframer);
+            read_through(|| owned(reader.read_message()))
+        }
+        "only Read" => {
+            let mut reader = StreamReader::new(Opaque(stream), deframer);
+            read_through(|| owned(reader.read_message()))
+        }
+        "in place" => {
+            let mut reader = StreamReader::in_place(stream, deframer);
+            read_through(|| owned(reader.read_message()))
+        }
         _ => {
-            let (mut payloads, mut errors) = (Vec::new(), Vec::new());
-            for read in SliceReader::new(stream, deframer) {
-                match read {
-                    Ok(payload) => payloads.push(payload.to_vec()),
-                    Err(error) => errors.push((error.frame_index(), error.offset())),
-                }
-            }
-            (payloads, errors)
+            let mut reader = SliceReader::new(stream, deframer);
+            read_through(|| owned(reader.read_message()))
         }
     }
 }
