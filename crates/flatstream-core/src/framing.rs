@@ -142,17 +142,26 @@ pub trait Deframer {
     /// nothing else. The reader then delivers that payload and does not call
     /// `decode_frame` for the frame.
     ///
-    /// `None` says only "take the general path": the reader calls
+    /// `Ok(None)` says only "take the general path": the reader calls
     /// [`peek_frame_len`](Self::peek_frame_len) and `decode_frame`, which report what the
     /// frame is (torn, too long, a mismatch, transformed). So it must have no effect of its
-    /// own, and a deframer whose `decode_frame` does more than parse and check the checksum
-    /// (counts frames, observes or validates payloads, decrypts) keeps the default, `None`:
-    /// a validator is the caller's code, and runs once per frame. The plain deframers
-    /// implement it, and so does a bound on the length, which only reads the length field.
+    /// own. The plain deframers implement it, and so does a bound on the length, which only
+    /// reads the length field. A deframer whose `decode_frame` transforms payloads or counts
+    /// frames keeps the default, `Ok(None)`.
+    ///
+    /// # Errors
+    ///
+    /// The error `decode_frame` would return for a frame that lies whole at the start of
+    /// `input`, was parsed, and was then rejected (a validator's verdict): it must carry
+    /// the frame's length ([`Error::with_frame_len`](crate::Error::with_frame_len)). The
+    /// reader reports it as it would `decode_frame`'s, moves past the frame, and does not
+    /// call `decode_frame` for it, so that a validator (the caller's code) is asked once per
+    /// frame. An error without a frame length, or with one of 0 or past `input`, is not
+    /// trusted: the reader takes the general path.
     #[inline]
-    fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
+    fn parse_plain(&self, input: &[u8]) -> Result<Option<PlainFrame>> {
         let _ = input;
-        None
+        Ok(None)
     }
 
     /// Bytes of frames without a message (an encrypted stream's final frame) that
@@ -198,7 +207,7 @@ impl<D: Deframer + ?Sized> Deframer for &mut D {
     }
 
     #[inline]
-    fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
+    fn parse_plain(&self, input: &[u8]) -> Result<Option<PlainFrame>> {
         (**self).parse_plain(input)
     }
 

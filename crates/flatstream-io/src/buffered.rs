@@ -8,7 +8,8 @@ use flatstream_core::{Deframer, Result};
 use crate::in_memory;
 use crate::progress::Progress;
 use crate::reader::{
-    Found, Needed, ReadMode, Stride, find_frame, plain_frame, process_plain_frames, source_ended,
+    Found, Needed, Plain, ReadMode, Stride, find_frame, plain_frame, process_plain_frames,
+    source_ended,
 };
 
 /// Bytes of a [`Buffered`] reader's buffer: a 64 KiB payload and its header fit whole (so
@@ -268,6 +269,7 @@ impl<R: Read> ReadMode<R> for Buffered {
         if self.in_place && self.start == self.end {
             match in_memory::next_frame(source, deframer, &mut self.stride) {
                 in_memory::Taken::Frame(frame, frame_len) => return Ok(Some((frame, frame_len))),
+                in_memory::Taken::Rejected(error) => return Err(error),
                 in_memory::Taken::End => return source_ended(deframer, payload, progress),
                 in_memory::Taken::Elsewhere => {}
             }
@@ -277,8 +279,14 @@ impl<R: Read> ReadMode<R> for Buffered {
         // adapter transforms, an error) takes `next_frame`, which reads an in-memory source
         // through `Read` like any other.
         let (start, end) = (self.start, self.end);
-        let Some(frame) = plain_frame(deframer, &self.buffer[start..end]) else {
-            return self.next_frame(source, deframer, payload, progress);
+        let frame = match plain_frame(deframer, &self.buffer[start..end]) {
+            Plain::Frame(frame) => frame,
+            // Consumed whole, as `next_frame` would.
+            Plain::Rejected(error, frame_len) => {
+                self.start = start + frame_len;
+                return Err(error);
+            }
+            Plain::General => return self.next_frame(source, deframer, payload, progress),
         };
         self.start = start + self.stride.next(frame.len);
         // The held bytes sliced again by the same bounds, which the optimizer knows to hold

@@ -204,8 +204,8 @@ impl<C: Checksum> Deframer for ChecksumDeframer<C> {
     // buffered reader's `process_all` loop (0.69 to 0.80x the minimal buffered loop, 64 B).
     #[allow(clippy::inline_always)]
     #[inline(always)]
-    fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
-        split_plain(input, &self.checksum, self.max_frame_len)
+    fn parse_plain(&self, input: &[u8]) -> Result<Option<PlainFrame>> {
+        Ok(split_plain(input, &self.checksum, self.max_frame_len))
     }
 }
 
@@ -268,7 +268,7 @@ impl Deframer for DefaultDeframer {
     // Always, as the deframer it wraps (see `DefaultFramer::frame_and_write`).
     #[allow(clippy::inline_always)]
     #[inline(always)]
-    fn parse_plain(&self, input: &[u8]) -> Option<PlainFrame> {
+    fn parse_plain(&self, input: &[u8]) -> Result<Option<PlainFrame>> {
         self.inner.parse_plain(input)
     }
 }

@@ -16,10 +16,10 @@
 
 use std::io::Cursor;
 
-use flatstream_core::{Deframer, Result};
+use flatstream_core::{Deframer, Error, Result};
 
 use crate::progress::Progress;
-use crate::reader::{Stride, plain_frame, process_plain_frames};
+use crate::reader::{Plain, Stride, plain_frame, process_plain_frames};
 
 /// Which in-memory source a type is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +107,9 @@ pub(crate) enum Taken<'a> {
     /// A whole plain frame, taken where it lies: its payload and its length; the source
     /// has moved past it.
     Frame(&'a [u8], usize),
+    /// A whole frame the deframer rejected (a validator), with the error `decode_frame`
+    /// would return; the source has moved past it.
+    Rejected(Error),
     /// The end: nothing left (the bytes are borrowed, so they cannot grow).
     End,
     /// `R` is not in memory, or the next frame is not a whole plain one: the caller reads
@@ -131,11 +134,17 @@ pub(crate) fn next_frame<'a, R: 'a, D: Deframer>(
     if rest.is_empty() {
         return Taken::End;
     }
-    let Some(frame) = plain_frame(deframer, rest) else {
-        return Taken::Elsewhere;
-    };
-    advance(source, stride.next(frame.len));
-    Taken::Frame(&rest[frame.payload.start..frame.payload.end], frame.len)
+    match plain_frame(deframer, rest) {
+        Plain::Frame(frame) => {
+            advance(source, stride.next(frame.len));
+            Taken::Frame(&rest[frame.payload.start..frame.payload.end], frame.len)
+        }
+        Plain::Rejected(error, frame_len) => {
+            advance(source, frame_len);
+            Taken::Rejected(error)
+        }
+        Plain::General => Taken::Elsewhere,
+    }
 }
 
 /// `process_all`'s run of plain frames over an in-memory source, where they lie: `None`

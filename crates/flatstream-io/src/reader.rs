@@ -556,26 +556,59 @@ fn relearned(frame_len: usize) -> usize {
     std::hint::black_box(frame_len)
 }
 
+/// What [`plain_frame`] found at the start of the input.
+pub(crate) enum Plain {
+    /// A whole frame whose payload passes through, lying in the input.
+    Frame(flatstream_core::wire::PlainFrame),
+    /// A whole frame the deframer rejected (a validator): the error `decode_frame` would
+    /// return, and the frame's length, not 0 and within the input. The reader reports it
+    /// located at the frame and moves past the frame.
+    Rejected(Error, usize),
+    /// Anything else: the general path finds out what the frame is.
+    General,
+}
+
 /// [`Deframer::parse_plain`] as every reader here calls it: the frame it finds, unless that
 /// frame does not lie in `input` (a payload past the frame's end, a frame past the input's
-/// end, or a length of 0, which would never move on). A `Deframer` that breaks the method's
+/// end, or a length of 0, which would never move on); a rejection, unless its frame length
+/// is missing or does not lie in `input` either. A `Deframer` that breaks the method's
 /// contract so is neither trusted nor allowed a panic or a hang: its frames take the general
 /// path, where the deframer's own `decode_frame` reports what they are. For the deframers of
-/// this workspace the tests fold away (the parse has proved each).
+/// this workspace the tests fold away (the parse has proved each), and so does the
+/// rejection for those without a validator, which never return one.
 // Always: the per-frame path of every reader here (measured: callgrind counts the same
 // instructions per frame as calling `parse_plain` directly, in four reader loops).
 #[allow(clippy::inline_always)]
 #[inline(always)]
-pub(crate) fn plain_frame<D: Deframer + ?Sized>(
-    deframer: &D,
-    input: &[u8],
-) -> Option<flatstream_core::wire::PlainFrame> {
-    let frame = deframer.parse_plain(input)?;
-    let lies_in_input = frame.payload.start <= frame.payload.end
-        && frame.payload.end <= frame.len
-        && frame.len <= input.len()
-        && frame.len != 0;
-    lies_in_input.then_some(frame)
+pub(crate) fn plain_frame<D: Deframer + ?Sized>(deframer: &D, input: &[u8]) -> Plain {
+    match deframer.parse_plain(input) {
+        Ok(Some(frame)) => {
+            let lies_in_input = frame.payload.start <= frame.payload.end
+                && frame.payload.end <= frame.len
+                && frame.len <= input.len()
+                && frame.len != 0;
+            if lies_in_input {
+                Plain::Frame(frame)
+            } else {
+                Plain::General
+            }
+        }
+        Ok(None) => Plain::General,
+        Err(error) => rejected_in(error, input.len()),
+    }
+}
+
+/// A rejection from [`Deframer::parse_plain`], trusted when its frame length lies in the
+/// `input_len` bytes parsed and is not 0. Out of line: a rejection is rare.
+#[cold]
+#[inline(never)]
+fn rejected_in(error: Error, input_len: usize) -> Plain {
+    match error.frame_len().map(usize::try_from) {
+        Some(Ok(frame_len)) if frame_len != 0 && frame_len <= input_len => {
+            Plain::Rejected(error, frame_len)
+        }
+        _ => Plain::General,
+    }
 }
 
 /// The source's end, met between frames: no frame, unless the deframer requires the stream
@@ -615,7 +648,16 @@ pub(crate) fn process_plain_frames<D: Deframer, F: FnMut(&[u8]) -> Result<()>>(
         used: 0,
     };
     let mut stride = Stride::default();
-    while let Some(frame) = plain_frame(deframer, &held[run.used..]) {
+    loop {
+        let frame = match plain_frame(deframer, &held[run.used..]) {
+            Plain::Frame(frame) => frame,
+            Plain::General => return Ok(()),
+            // Consumed whole, as the general path would: reported at its frame.
+            Plain::Rejected(error, frame_len) => {
+                run.used += frame_len;
+                return Err(run.counts.fail(error));
+            }
+        };
         let payload = &held[run.used + frame.payload.start..run.used + frame.payload.end];
         let frame_len = stride.next(frame.len);
         run.used += frame_len;
@@ -624,7 +666,6 @@ pub(crate) fn process_plain_frames<D: Deframer, F: FnMut(&[u8]) -> Result<()>>(
             return Err(run.counts.locate_delivered(error));
         }
     }
-    Ok(())
 }
 
 /// A run of [`process_plain_frames`]: the counts kept in locals while it lasts (in registers,
@@ -783,13 +824,17 @@ pub(crate) fn find_frame<D: Deframer>(
     deframer: &mut D,
     scratch: &mut Vec<u8>,
 ) -> Result<Found> {
-    // The frame per call: whole, and its payload passed through.
-    if let Some(frame) = plain_frame(deframer, held) {
-        return Ok(Found::Whole {
-            payload_start: frame.payload.start,
-            payload_len: frame.payload.len(),
-            frame_len: frame.len,
-        });
+    // The frame per call: whole, and its payload passed through (or rejected there).
+    match plain_frame(deframer, held) {
+        Plain::Frame(frame) => {
+            return Ok(Found::Whole {
+                payload_start: frame.payload.start,
+                payload_len: frame.payload.len(),
+                frame_len: frame.len,
+            });
+        }
+        Plain::Rejected(error, frame_len) => return Ok(Found::Rejected(error, frame_len)),
+        Plain::General => {}
     }
     let frame_len = match deframer.peek_frame_len(held) {
         Ok(Some(frame_len)) if frame_len <= held.len() => frame_len,
@@ -968,24 +1013,31 @@ impl<R: BufRead> ReadMode<R> for InPlace {
         // (The payload buffer is empty on entry: the reader's upkeep empties it.)
         match in_memory::next_frame(source, deframer, &mut self.stride) {
             in_memory::Taken::Frame(frame, frame_len) => return Ok(Some((frame, frame_len))),
+            in_memory::Taken::Rejected(error) => return Err(error),
             in_memory::Taken::End => return source_ended(deframer, payload, progress),
             in_memory::Taken::Elsewhere => {}
         }
-        // The frame per call: whole in the source's buffer and passed through. The source
-        // is asked once: at its end (an empty buffer) it is not asked again, since a
-        // `BufReader` would read its source again, past the end. A frame not whole there,
-        // or not passed through, takes `read_general`, which looks at the same buffer.
-        let whole = match source.fill_buf() {
+        // The frame per call: whole in the source's buffer and passed through (or rejected
+        // there). The source is asked once: at its end (an empty buffer) it is not asked
+        // again, since a `BufReader` would read its source again, past the end. A frame not
+        // whole there, or not passed through, takes `read_general`, which looks at the same
+        // buffer.
+        let (found, buffer_start) = match source.fill_buf() {
             Ok([]) => return source_ended(deframer, payload, progress),
-            Ok(held) => plain_frame(deframer, held).map(|frame| (frame, held.as_ptr().addr())),
+            Ok(held) => (plain_frame(deframer, held), held.as_ptr().addr()),
             // Retried by the general path, as every read is.
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => None,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => (Plain::General, 0),
             Err(error) => return Err(error.into()),
         };
-        let Some((frame, buffer_start)) = whole else {
-            return self.read_general(source, deframer, payload, progress);
-        };
-        self.lend(source, frame.payload, buffer_start, frame.len)
+        match found {
+            Plain::Frame(frame) => self.lend(source, frame.payload, buffer_start, frame.len),
+            // Consumed whole, as the general path would.
+            Plain::Rejected(error, frame_len) => {
+                source.consume(frame_len);
+                Err(error)
+            }
+            Plain::General => self.read_general(source, deframer, payload, progress),
+        }
     }
 
     #[inline]

@@ -140,8 +140,12 @@ fn a_fill_buf_shorter_at_every_second_look_is_an_error() {
     assert_eq!((error.frame_index(), error.offset()), (Some(0), Some(0)));
 }
 
-/// How a [`LyingPlain`] bends the frame `parse_plain` found.
-type Lie = fn(flatstream_core::PlainFrame) -> flatstream_core::PlainFrame;
+/// How a [`LyingPlain`] bends the frame `parse_plain` found at the start of an input of the
+/// given length.
+type Lie = fn(
+    flatstream_core::PlainFrame,
+    usize,
+) -> flatstream_core::Result<Option<flatstream_core::PlainFrame>>;
 
 /// A deframer whose `parse_plain` breaks the method's contract in one way, the rest of it
 /// that of `DefaultDeframer`.
@@ -167,19 +171,86 @@ impl flatstream_core::Deframer for LyingPlain {
     fn peek_frame_len(&self, input: &[u8]) -> flatstream_core::Result<Option<usize>> {
         self.inner.peek_frame_len(input)
     }
-    fn parse_plain(&self, input: &[u8]) -> Option<flatstream_core::PlainFrame> {
-        self.inner.parse_plain(input).map(self.lie)
+    fn parse_plain(
+        &self,
+        input: &[u8],
+    ) -> flatstream_core::Result<Option<flatstream_core::PlainFrame>> {
+        match self.inner.parse_plain(input)? {
+            Some(frame) => (self.lie)(frame, input.len()),
+            None => Ok(None),
+        }
     }
+}
+
+/// A rejection a reader cannot place: no frame length, or one that is 0 or past the input.
+fn unplaced_rejection(frame_len: Option<u64>) -> flatstream_core::Error {
+    let error = flatstream_core::Error::validation_failed("lying", "rejected");
+    match frame_len {
+        Some(frame_len) => error.with_frame_len(frame_len),
+        None => error,
+    }
+}
+
+/// The ways [`LyingPlain`] breaks `parse_plain`'s contract.
+fn lies() -> [(&'static str, Lie); 10] {
+    use flatstream_core::PlainFrame;
+    [
+        ("payload past the frame", |f, _| {
+            Ok(Some(PlainFrame {
+                payload: f.payload.start..f.payload.end + 8,
+                ..f
+            }))
+        }),
+        ("frame past the input", |f, _| {
+            Ok(Some(PlainFrame {
+                len: f.len + 100_000,
+                ..f
+            }))
+        }),
+        ("a frame of no bytes", |f, _| {
+            Ok(Some(PlainFrame { len: 0, ..f }))
+        }),
+        ("an empty frame with an empty payload", |_, _| {
+            Ok(Some(PlainFrame {
+                payload: 0..0,
+                len: 0,
+            }))
+        }),
+        ("payload reversed", |f, _| {
+            Ok(Some(PlainFrame {
+                payload: f.payload.end..f.payload.start,
+                ..f
+            }))
+        }),
+        ("payload start past its end", |f, _| {
+            Ok(Some(PlainFrame {
+                payload: f.len + 1..f.len,
+                ..f
+            }))
+        }),
+        ("a rejection without a frame length", |_, _| {
+            Err(unplaced_rejection(None))
+        }),
+        ("a rejection of no bytes", |_, _| {
+            Err(unplaced_rejection(Some(0)))
+        }),
+        ("a rejection past the input", |_, len| {
+            Err(unplaced_rejection(Some(len as u64 + 1)))
+        }),
+        ("a rejection of 2^64 - 1 bytes", |_, _| {
+            Err(unplaced_rejection(Some(u64::MAX)))
+        }),
+    ]
 }
 
 /// A `Deframer` from outside the workspace whose `parse_plain` describes a frame that does
 /// not lie in its input (found by an outside attack: the buffered reader's fast path
-/// panicked on the slice, its general path returned stale bytes past the frame) is neither
-/// trusted nor a panic or a hang: every reader, `SliceReader` too, takes those frames the
-/// general way and delivers what the deframer's own `decode_frame` parses.
+/// panicked on the slice, its general path returned stale bytes past the frame), or rejects
+/// a frame with a length that does not lie there, is neither trusted nor a panic or a hang:
+/// every reader, `SliceReader` too, takes those frames the general way and delivers what
+/// the deframer's own `decode_frame` parses.
 #[test]
 fn a_parse_plain_that_breaks_its_contract_is_not_trusted() {
-    use flatstream_core::PlainFrame;
     use flatstream_io::ReadMode;
     fn by_message<R, M: ReadMode<R>>(
         mut reader: StreamReader<R, LyingPlain, M>,
@@ -215,30 +286,7 @@ fn a_parse_plain_that_breaks_its_contract_is_not_trusted() {
         writer.write_payload(payload).unwrap();
     }
     let stream = writer.into_inner();
-    let lies: [(&str, Lie); 6] = [
-        ("payload past the frame", |f| PlainFrame {
-            payload: f.payload.start..f.payload.end + 8,
-            ..f
-        }),
-        ("frame past the input", |f| PlainFrame {
-            len: f.len + 100_000,
-            ..f
-        }),
-        ("a frame of no bytes", |f| PlainFrame { len: 0, ..f }),
-        ("an empty frame with an empty payload", |_| PlainFrame {
-            payload: 0..0,
-            len: 0,
-        }),
-        ("payload reversed", |f| PlainFrame {
-            payload: f.payload.end..f.payload.start,
-            ..f
-        }),
-        ("payload start past its end", |f| PlainFrame {
-            payload: f.len + 1..f.len,
-            ..f
-        }),
-    ];
-    for (name, lie) in lies {
+    for (name, lie) in lies() {
         let deframer = || LyingPlain {
             inner: DefaultDeframer::new(),
             lie,

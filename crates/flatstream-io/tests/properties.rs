@@ -68,15 +68,15 @@ impl Read for Chunked<'_> {
     }
 }
 
-/// Accepts payloads that do not begin with a zero byte.
-struct NoLeadingZero;
+/// Accepts payloads that do not begin with its byte.
+struct NoLeading(u8);
 
-impl flatstream_core::Validator for NoLeadingZero {
+impl flatstream_core::Validator for NoLeading {
     fn validate(&self, payload: &[u8]) -> flatstream_core::Result<()> {
-        if payload.first() == Some(&0) {
+        if payload.first() == Some(&self.0) {
             Err(flatstream_core::Error::validation_failed(
                 self.name(),
-                "a leading zero",
+                format!("a leading {}", self.0),
             ))
         } else {
             Ok(())
@@ -84,32 +84,70 @@ impl flatstream_core::Validator for NoLeadingZero {
     }
 
     fn name(&self) -> &'static str {
-        "no-leading-zero"
+        "no-leading"
     }
 }
 
 /// `parse_plain` (the readers' per-frame path, which then skips `decode_frame`) says "this
 /// frame" exactly when `decode_frame` would return it borrowed from the input, with the same
-/// payload and length, and "ask the general path" for everything else.
+/// payload and length; "rejected" exactly when `decode_frame` would reject that whole frame
+/// for a validator, with the same error and frame length; and "ask the general path" for
+/// everything else.
 fn plain_agrees_with_decode(
     deframer: &mut impl Deframer,
     input: &[u8],
 ) -> Result<(), TestCaseError> {
     let plain = deframer.parse_plain(input);
     let mut scratch = Vec::new();
-    let decoded = deframer
-        .decode_frame(input, &mut scratch)
-        .ok()
-        .flatten()
-        .map(|frame| {
+    let decoded = deframer.decode_frame(input, &mut scratch);
+    let borrowed = |decoded: &flatstream_core::Result<Option<flatstream_core::wire::Frame<'_>>>| {
+        decoded.as_ref().ok().and_then(Option::as_ref).map(|frame| {
             (
                 frame.payload.as_ptr().addr() - input.as_ptr().addr(),
                 frame.payload.len(),
                 frame.len,
             )
-        });
-    let plain = plain.map(|frame| (frame.payload.start, frame.payload.len(), frame.len));
-    prop_assert_eq!(plain, decoded, "input of {} bytes", input.len());
+        })
+    };
+    let len = input.len();
+    match (&plain, &decoded) {
+        (Ok(Some(frame)), _) => prop_assert_eq!(
+            Some((frame.payload.start, frame.payload.len(), frame.len)),
+            borrowed(&decoded),
+            "input of {} bytes",
+            len
+        ),
+        (Err(rejected), Err(error)) => {
+            let by_validator = matches!(rejected.kind(), ErrorKind::ValidationFailed { .. });
+            prop_assert!(by_validator, "{}", rejected);
+            prop_assert_eq!(
+                rejected.to_string(),
+                error.to_string(),
+                "input of {} bytes",
+                len
+            );
+            prop_assert_eq!(rejected.frame_len(), error.frame_len());
+            prop_assert!(rejected.frame_len().is_some_and(|n| n as usize <= len));
+        }
+        (Err(rejected), Ok(_)) => {
+            prop_assert!(
+                false,
+                "rejected on the plain path only: {rejected}, {len} bytes"
+            );
+        }
+        (Ok(None), _) => {
+            prop_assert_eq!(borrowed(&decoded), None, "input of {} bytes", len);
+            let validator_rejected = decoded
+                .as_ref()
+                .is_err_and(|error| matches!(error.kind(), ErrorKind::ValidationFailed { .. }));
+            prop_assert!(
+                !validator_rejected,
+                "input of {} bytes: {:?}",
+                len,
+                decoded.err()
+            );
+        }
+    }
     Ok(())
 }
 
@@ -139,11 +177,20 @@ proptest! {
                 &mut ChecksumDeframer::new(&*checksum).with_max_frame_len(limit),
                 input,
             )?;
-            // A validator runs once per frame, in `decode_frame`: never on the plain path.
-            prop_assert!(ChecksumDeframer::new(&*checksum)
-                .with_validator(NoLeadingZero)
-                .parse_plain(input)
-                .is_none());
+            // A validator, alone and nested (bounded too): its verdict on the plain path is
+            // `decode_frame`'s.
+            let noise_byte = noise.first().copied().unwrap_or(1);
+            plain_agrees_with_decode(
+                &mut ChecksumDeframer::new(&*checksum).with_validator(NoLeading(0)),
+                input,
+            )?;
+            plain_agrees_with_decode(
+                &mut ChecksumDeframer::new(&*checksum)
+                    .bounded(limit)
+                    .with_validator(NoLeading(noise_byte))
+                    .with_validator(NoLeading(0)),
+                input,
+            )?;
             // A bound's plain path: a length over it is left to the general path.
             plain_agrees_with_decode(&mut ChecksumDeframer::new(&*checksum).bounded(limit), input)?;
         }

@@ -763,11 +763,10 @@ impl Validator for CountingValidator {
     }
 }
 
-/// `parse_plain` is "side-effect free", but the validating adapter's runs the validator:
-/// a payload it rejects is validated again by the general path (`decode_frame`), and under
-/// `process_all` a third time (`process_held`'s run stops at it, then `read_message`'s fast
-/// path, then `decode_frame`). A validator that counts, logs or is expensive (a FlatBuffers
-/// verifier over a hostile payload) sees each rejected frame 1x unbuffered, 2-3x elsewhere.
+/// A validator that counts, logs or is expensive (a FlatBuffers verifier over a hostile
+/// payload) is asked once about each frame, rejected ones too, in every mode: the fast path
+/// that asked it reports the rejection itself, never leaving the frame to the general path
+/// (`decode_frame`), which would ask again (a rejected frame was once seen 2 to 3 times).
 /// Reads every message, going on after errors (the test's are all resumable).
 fn read_to_end<R, D: Deframer, M: ReadMode<R>>(mut reader: StreamReader<R, D, M>) {
     while !matches!(reader.read_message(), Ok(None)) {}
