@@ -145,9 +145,11 @@ pub trait Deframer {
     /// `Ok(None)` says only "take the general path": the reader calls
     /// [`peek_frame_len`](Self::peek_frame_len) and `decode_frame`, which report what the
     /// frame is (torn, too long, a mismatch, transformed). So it must have no effect of its
-    /// own. The plain deframers implement it, and so does a bound on the length, which only
-    /// reads the length field. A deframer whose `decode_frame` transforms payloads or counts
-    /// frames keeps the default, `Ok(None)`.
+    /// own. The plain deframers implement it, so does a bound on the length, which only
+    /// reads the length field, and so does a validator, which asks its validator here about
+    /// a whole frame instead of in `decode_frame` (accepted, `Ok(Some)`; rejected, `Err`). A
+    /// deframer whose `decode_frame` transforms payloads or counts frames keeps the default,
+    /// `Ok(None)`.
     ///
     /// # Errors
     ///

@@ -153,12 +153,15 @@ impl<D: Deframer, V: Validator> Deframer for ValidatingDeframer<D, V> {
         let Some(frame) = self.inner.parse_plain(input)? else {
             return Ok(None);
         };
-        // A wrapped deframer that places its payload outside `input` is not trusted with
-        // the fast path (the readers check the same before delivering).
-        let Some(payload) = input.get(frame.payload.clone()) else {
+        // A wrapped deframer whose frame does not lie in `input` (a payload outside the
+        // frame, a frame past the input or of no bytes) is not trusted with the fast path,
+        // and its validator is not asked here: the readers would not take that frame (nor a
+        // rejection of it, whose length they could not trust), and the general path they
+        // take instead asks the validator itself.
+        if !crate::reader::lies_in_input(&frame, input.len()) {
             return Ok(None);
-        };
-        match self.validator.validate(payload) {
+        }
+        match self.validator.validate(&input[frame.payload.clone()]) {
             Ok(()) => Ok(Some(frame)),
             Err(error) => Err(rejected(error, frame.len)),
         }

@@ -368,7 +368,11 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
             &mut self.progress,
             process,
         );
-        let ran = self.progress.frames_read - before;
+        // A run that ended in an error stopped at a frame consumed whole (rejected, or
+        // refused by `process`) that the next upkeep shows the policy (it is due whenever
+        // the policy counts), as after the general path: not counted here too.
+        let stopped = u64::from(ended.as_ref().is_err_and(Error::is_resumable));
+        let ran = (self.progress.frames_read - before).saturating_sub(stopped);
         if self
             .shrink
             .observe_run(&self.memory, ran, self.payload.capacity())
@@ -442,9 +446,10 @@ impl<R, D: Deframer, M: ReadMode<R>> StreamReader<R, D, M> {
         &self.deframer
     }
 
-    /// The underlying reader. In [`InPlace`] mode the last payload delivered may still be
-    /// in its buffer, not yet consumed: [`get_mut`](Self::get_mut) and
-    /// [`into_inner`](Self::into_inner) consume it first.
+    /// The underlying reader. In [`InPlace`] mode the frames read last (the last payload
+    /// delivered; after `process_all`, the frames of its last run, a rejected one too) may
+    /// still be in its buffer, not yet consumed: [`get_mut`](Self::get_mut) and
+    /// [`into_inner`](Self::into_inner) consume them first.
     pub fn get_ref(&self) -> &R {
         &self.reader
     }
@@ -502,7 +507,9 @@ pub trait ReadMode<R>: sealed::Sealed {
     ///
     /// # Errors
     ///
-    /// The first error `process` returns, located at its frame; the source's error.
+    /// The first error `process` returns, located at its frame; a frame the deframer
+    /// rejected there (`parse_plain`'s error), located and consumed as the general path
+    /// would; the source's error.
     #[doc(hidden)]
     #[inline]
     fn process_held<D: Deframer, F: FnMut(&[u8]) -> Result<()>>(
@@ -582,20 +589,23 @@ pub(crate) enum Plain {
 #[inline(always)]
 pub(crate) fn plain_frame<D: Deframer + ?Sized>(deframer: &D, input: &[u8]) -> Plain {
     match deframer.parse_plain(input) {
-        Ok(Some(frame)) => {
-            let lies_in_input = frame.payload.start <= frame.payload.end
-                && frame.payload.end <= frame.len
-                && frame.len <= input.len()
-                && frame.len != 0;
-            if lies_in_input {
-                Plain::Frame(frame)
-            } else {
-                Plain::General
-            }
-        }
-        Ok(None) => Plain::General,
+        Ok(Some(frame)) if lies_in_input(&frame, input.len()) => Plain::Frame(frame),
+        Ok(_) => Plain::General,
         Err(error) => rejected_in(error, input.len()),
     }
+}
+
+/// Whether a frame from [`Deframer::parse_plain`] lies in the `input_len` bytes it was
+/// parsed from: its payload within it, it within the input, and not of 0 bytes (which would
+/// never move on). Also what `ValidatingDeframer::parse_plain` checks before it shows the
+/// payload to its validator.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+pub(crate) fn lies_in_input(frame: &flatstream_core::wire::PlainFrame, input_len: usize) -> bool {
+    frame.payload.start <= frame.payload.end
+        && frame.payload.end <= frame.len
+        && frame.len <= input_len
+        && frame.len != 0
 }
 
 /// A rejection from [`Deframer::parse_plain`], trusted when its frame length lies in the
@@ -632,7 +642,9 @@ pub(crate) fn source_ended<'a, D: Deframer>(
 ///
 /// # Errors
 ///
-/// The first error `process` returns, located at its frame (which counts as consumed).
+/// The first error `process` returns, located at its frame (which counts as consumed); a
+/// frame the deframer rejected ([`Plain::Rejected`]), located and consumed as the general
+/// path would.
 #[inline]
 pub(crate) fn process_plain_frames<D: Deframer, F: FnMut(&[u8]) -> Result<()>>(
     held: &[u8],

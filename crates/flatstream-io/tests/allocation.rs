@@ -164,6 +164,67 @@ fn every_reading_path_allocates_nothing_per_message_in_steady_state() {
     }
 }
 
+/// Frames read through a bound and a validator take the readers' fast path, the validator
+/// asked there: allocating nothing per accepted message either, in every reader that holds
+/// bytes (in memory, in place over a small `BufReader`, `SliceReader`), by `read_message`,
+/// `messages` and `process_all`.
+#[test]
+fn validated_and_bounded_reads_allocate_nothing_per_message_in_steady_state() {
+    use flatstream_io::{DeframerExt, SliceReader};
+    use flatstream_validate::SizeValidator;
+    use std::io::BufReader;
+    let mut writer = StreamWriter::new(Vec::new(), ChecksumFramer::new(checksum_by_name("xxh3")));
+    for i in 0..10_000 {
+        writer
+            .write_payload(&payload_of(SIZES[i % SIZES.len()], i as u8))
+            .unwrap();
+    }
+    let stream = writer.into_inner();
+    let deframer = || {
+        ChecksumDeframer::new(checksum_by_name("xxh3"))
+            .bounded(1 << 16)
+            .with_validator(SizeValidator::at_most(1 << 16))
+    };
+    let mut in_memory = StreamReader::new(&stream[..], deframer());
+    let mut in_place =
+        StreamReader::in_place(BufReader::with_capacity(1000, &stream[..]), deframer());
+    let mut slice = SliceReader::new(&stream, deframer());
+    for _ in 0..SIZES.len() {
+        in_memory.read_message().unwrap().unwrap();
+        in_place.read_message().unwrap().unwrap();
+        slice.read_message().unwrap().unwrap();
+    }
+    let mut bytes = 0usize;
+    let count = allocations_during(|| {
+        for _ in 0..1000 {
+            bytes += in_memory.read_message().unwrap().unwrap().len();
+            bytes += in_place.read_message().unwrap().unwrap().len();
+            bytes += slice.read_message().unwrap().unwrap().len();
+        }
+        let mut messages = in_memory.messages();
+        for _ in 0..1000 {
+            bytes += messages.next().unwrap().unwrap().len();
+        }
+        let mut add = |payload: &[u8]| {
+            bytes += payload.len();
+            Ok(())
+        };
+        in_memory.process_all(&mut add).unwrap();
+        in_place.process_all(&mut add).unwrap();
+        slice.process_all(&mut add).unwrap();
+    });
+    assert_eq!(
+        (
+            in_memory.frames_read(),
+            in_place.frames_read(),
+            slice.frames_read()
+        ),
+        (10_000, 10_000, 10_000)
+    );
+    assert!(bytes > 0);
+    assert_eq!(count, 0, "allocations while reading through the adapters");
+}
+
 #[test]
 fn hostile_lengths_allocate_nothing_large() {
     use flatstream_io::{DefaultDeframer, SliceReader};

@@ -318,3 +318,101 @@ fn a_parse_plain_that_breaks_its_contract_is_not_trusted() {
         assert_eq!(got, payloads, "{name}, SliceReader::process_all");
     }
 }
+
+/// A validator over a [`LyingPlain`]: the frames it describes wrongly are neither shown to
+/// the validator on the fast path (which would judge bytes that are not the payload, and
+/// have its rejection trusted) nor asked about twice: every reader delivers what the
+/// deframer's own `decode_frame` parses, the validator asked once per frame. (Review 19:
+/// with a payload 8 bytes past its frame, the 700-byte payloads were reported rejected; with
+/// a frame of no bytes, the validator was asked up to three times per frame.)
+#[test]
+fn a_validator_over_a_parse_plain_that_breaks_its_contract_is_asked_once() {
+    use std::cell::Cell;
+
+    use flatstream_io::{DeframerExt, ReadMode, ValidatingDeframer};
+
+    /// Accepts payloads of at most 700 bytes; counts its calls.
+    struct AtMost700(Cell<usize>);
+    impl flatstream_core::Validator for AtMost700 {
+        fn validate(&self, payload: &[u8]) -> flatstream_core::Result<()> {
+            self.0.set(self.0.get() + 1);
+            if payload.len() > 700 {
+                Err(flatstream_core::Error::validation_failed(
+                    self.name(),
+                    "long",
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        fn name(&self) -> &'static str {
+            "at-most-700"
+        }
+    }
+    type Validated<'v> = ValidatingDeframer<LyingPlain, &'v AtMost700>;
+    fn by_message<R, M: ReadMode<R>>(
+        mut reader: StreamReader<R, Validated<'_>, M>,
+    ) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        while let Some(payload) = reader.read_message().unwrap() {
+            got.push(payload.to_vec());
+        }
+        got
+    }
+    fn by_run<R, M: ReadMode<R>>(mut reader: StreamReader<R, Validated<'_>, M>) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        reader
+            .process_all(|payload| {
+                got.push(payload.to_vec());
+                Ok(())
+            })
+            .unwrap();
+        got
+    }
+
+    let payloads: Vec<Vec<u8>> = (0..300u32)
+        .map(|i| vec![i as u8; [3, 60, 0, 700][i as usize % 4]])
+        .collect();
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    for payload in &payloads {
+        writer.write_payload(payload).unwrap();
+    }
+    let stream = writer.into_inner();
+    for (name, lie) in lies() {
+        let validator = AtMost700(Cell::new(0));
+        let deframer = || {
+            LyingPlain {
+                inner: DefaultDeframer::new(),
+                lie,
+            }
+            .with_validator(&validator)
+        };
+        let opaque = || crate::common::Opaque(stream.as_slice());
+        let check = |got: Vec<Vec<u8>>, case: &str| {
+            assert_eq!(got, payloads, "{name}, {case}");
+            assert_eq!(
+                validator.0.replace(0),
+                payloads.len(),
+                "{name}, {case}: asked"
+            );
+        };
+        let buffered = || StreamReader::with_buffer_size(opaque(), deframer(), 1024);
+        check(by_message(buffered()), "buffered");
+        check(by_run(buffered()), "buffered, process_all");
+        let in_memory = || StreamReader::new(stream.as_slice(), deframer());
+        check(by_message(in_memory()), "in memory");
+        check(by_run(in_memory()), "in memory, process_all");
+        let in_place =
+            || StreamReader::in_place(io::BufReader::with_capacity(1024, opaque()), deframer());
+        check(by_message(in_place()), "in place");
+        check(by_run(in_place()), "in place, process_all");
+        let mut got = Vec::new();
+        flatstream_io::SliceReader::new(&stream, deframer())
+            .process_all(|payload| {
+                got.push(payload.to_vec());
+                Ok(())
+            })
+            .unwrap();
+        check(got, "SliceReader::process_all");
+    }
+}
