@@ -342,11 +342,14 @@ impl Validator for RejectsPrefix {
 /// Where an error says it happened: its frame index and byte offset.
 type Location = (Option<u64>, Option<u64>);
 
+/// What a reader gave until the end: the payloads, and each error as its location.
+type Transcript = (Vec<Vec<u8>>, Vec<Location>);
+
 /// Every message and error `read_message` gives until the end (going on after each
 /// error, all of them validation failures), each error as its location.
 fn read_through(
     mut read_message: impl FnMut() -> flatstream_core::Result<Option<Vec<u8>>>,
-) -> (Vec<Vec<u8>>, Vec<Location>) {
+) -> Transcript {
     let (mut payloads, mut errors) = (Vec::new(), Vec::new());
     loop {
         match read_message() {
@@ -363,17 +366,25 @@ fn read_through(
     }
 }
 
-#[test]
-fn validators_alone_or_nested_are_asked_once_about_each_frame() {
+/// The payloads of [`x_stream`]: those beginning with `x` are the ones to reject.
+const X_PAYLOADS: [&str; 6] = ["a1", "x2", "a3", "a4", "x5", "a6"];
+
+/// The frames of [`X_PAYLOADS`] (6 bytes each, no checksum); what a reader rejecting the
+/// `x` ones delivers; and where it reports them (the second and the fifth frame).
+fn x_stream() -> (Vec<u8>, Transcript) {
     let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-    let payloads = ["a1", "x2", "a3", "a4", "x5", "a6"];
-    for payload in payloads {
+    for payload in X_PAYLOADS {
         writer.write_payload(payload.as_bytes()).unwrap();
     }
-    let stream = writer.into_inner();
-    let accepted: Vec<Vec<u8>> = ["a1", "a3", "a4", "a6"].map(Vec::from).to_vec();
-    // Frames of 6 bytes: the second and the fifth rejected.
+    let accepted = ["a1", "a3", "a4", "a6"].map(Vec::from).to_vec();
     let rejected = vec![(Some(1), Some(6)), (Some(4), Some(24))];
+    (writer.into_inner(), (accepted, rejected))
+}
+
+#[test]
+fn validators_alone_or_nested_are_asked_once_about_each_frame() {
+    let (stream, expected) = x_stream();
+    let payloads = X_PAYLOADS;
     for source in SOURCES {
         for nested in [false, true] {
             // The inner validator rejects nothing; the outer one (or the only one) what
@@ -394,7 +405,7 @@ fn validators_alone_or_nested_are_asked_once_about_each_frame() {
                     DefaultDeframer::new().with_validator(&outer),
                 )
             };
-            assert_eq!(read, (accepted.clone(), rejected.clone()), "{source}");
+            assert_eq!(read, expected, "{source}");
             for payload in payloads {
                 let asked = (
                     inner.asked_about(payload.as_bytes()),
@@ -425,11 +436,7 @@ const SOURCES: [&str; 11] = [
 
 /// Every message and error of `stream` read through `deframer` by the reader `source`
 /// names (one of [`SOURCES`]), going on after each error, each error as its location.
-fn read_with<D: Deframer>(
-    source: &str,
-    stream: &[u8],
-    deframer: D,
-) -> (Vec<Vec<u8>>, Vec<Location>) {
+fn read_with<D: Deframer>(source: &str, stream: &[u8], deframer: D) -> Transcript {
     let owned = |read: flatstream_core::Result<Option<&[u8]>>| read.map(|p| p.map(<[u8]>::to_vec));
     let small = || std::io::BufReader::with_capacity(16, Opaque(stream));
     macro_rules! each_way {
@@ -465,7 +472,7 @@ fn read_with<D: Deframer>(
 /// error.
 fn all_through(
     mut process_all: impl FnMut(&mut Vec<Vec<u8>>) -> flatstream_core::Result<()>,
-) -> (Vec<Vec<u8>>, Vec<Location>) {
+) -> Transcript {
     let (mut payloads, mut errors) = (Vec::new(), Vec::new());
     while let Err(error) = process_all(&mut payloads) {
         assert!(
@@ -485,14 +492,7 @@ fn all_through(
 /// 0.43x the unvalidated reader.)
 #[test]
 fn validated_frames_take_the_plain_path_accepted_or_rejected() {
-    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-    let payloads = ["a1", "x2", "a3", "a4", "x5", "a6"];
-    for payload in payloads {
-        writer.write_payload(payload.as_bytes()).unwrap();
-    }
-    let stream = writer.into_inner();
-    let accepted: Vec<Vec<u8>> = ["a1", "a3", "a4", "a6"].map(Vec::from).to_vec();
-    let rejected = vec![(Some(1), Some(6)), (Some(4), Some(24))];
+    let (stream, expected) = x_stream();
     // The readers that hold every frame whole; `SliceReader::read_message` parses each with
     // `parse_frame`, its own one path.
     let whole = [
@@ -521,13 +521,13 @@ fn validated_frames_take_the_plain_path_accepted_or_rejected() {
             } else {
                 read_with(source, &stream, counted.with_validator(&outer))
             };
-            assert_eq!(read, (accepted.clone(), rejected.clone()), "{source}");
+            assert_eq!(read, expected, "{source}");
             assert_eq!(
                 general.get(),
                 0,
                 "{source}, nested {nested}: general path taken"
             );
-            assert_eq!(outer.asked.borrow().len(), payloads.len(), "{source}");
+            assert_eq!(outer.asked.borrow().len(), X_PAYLOADS.len(), "{source}");
         }
     }
 }

@@ -243,6 +243,19 @@ fn lies() -> [(&'static str, Lie); 10] {
     ]
 }
 
+/// 300 payloads of 3, 60, 0 and 700 bytes in turn, and their stream without a checksum:
+/// what the [`LyingPlain`] tests read.
+fn lied_about() -> (Vec<Vec<u8>>, Vec<u8>) {
+    let payloads: Vec<Vec<u8>> = (0..300u32)
+        .map(|i| vec![i as u8; [3, 60, 0, 700][i as usize % 4]])
+        .collect();
+    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
+    for payload in &payloads {
+        writer.write_payload(payload).unwrap();
+    }
+    (payloads, writer.into_inner())
+}
+
 /// A `Deframer` from outside the workspace whose `parse_plain` describes a frame that does
 /// not lie in its input (found by an outside attack: the buffered reader's fast path
 /// panicked on the slice, its general path returned stale bytes past the frame), or rejects
@@ -268,24 +281,14 @@ fn a_parse_plain_that_breaks_its_contract_is_not_trusted() {
         expected: &[Vec<u8>],
         case: &str,
     ) {
-        let mut got = Vec::new();
-        reader
-            .process_all(|payload| {
-                got.push(payload.to_vec());
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(got, expected, "{case}, process_all");
+        assert_eq!(
+            crate::common::all_processed(&mut reader),
+            expected,
+            "{case}, process_all"
+        );
     }
 
-    let payloads: Vec<Vec<u8>> = (0..300u32)
-        .map(|i| vec![i as u8; [3, 60, 0, 700][i as usize % 4]])
-        .collect();
-    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-    for payload in &payloads {
-        writer.write_payload(payload).unwrap();
-    }
-    let stream = writer.into_inner();
+    let (payloads, stream) = lied_about();
     for (name, lie) in lies() {
         let deframer = || LyingPlain {
             inner: DefaultDeframer::new(),
@@ -360,24 +363,10 @@ fn a_validator_over_a_parse_plain_that_breaks_its_contract_is_asked_once() {
         got
     }
     fn by_run<R, M: ReadMode<R>>(mut reader: StreamReader<R, Validated<'_>, M>) -> Vec<Vec<u8>> {
-        let mut got = Vec::new();
-        reader
-            .process_all(|payload| {
-                got.push(payload.to_vec());
-                Ok(())
-            })
-            .unwrap();
-        got
+        crate::common::all_processed(&mut reader)
     }
 
-    let payloads: Vec<Vec<u8>> = (0..300u32)
-        .map(|i| vec![i as u8; [3, 60, 0, 700][i as usize % 4]])
-        .collect();
-    let mut writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-    for payload in &payloads {
-        writer.write_payload(payload).unwrap();
-    }
-    let stream = writer.into_inner();
+    let (payloads, stream) = lied_about();
     for (name, lie) in lies() {
         let validator = AtMost700(Cell::new(0));
         let deframer = || {

@@ -236,3 +236,17 @@ impl io::Write for Unrecognised {
         Ok(())
     }
 }
+
+/// Every payload `process_all` hands over until the end, copied; panics on an error.
+pub(crate) fn all_processed<R, D: flatstream_core::Deframer, M: flatstream_io::ReadMode<R>>(
+    reader: &mut flatstream_io::StreamReader<R, D, M>,
+) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    reader
+        .process_all(|payload| {
+            got.push(payload.to_vec());
+            Ok(())
+        })
+        .unwrap();
+    got
+}
