@@ -53,14 +53,14 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
     framer: F,
     /// On a cache line of its own start, so that where the writer lies does not decide how
     /// fast the builder's own fields are reset and read (see [`CacheAligned`]).
-    builder: CacheAligned<Slot<A>>,
+    builder: CacheAligned<FlatBufferBuilder<'static, A>>,
     /// The second builder, the writer's own or one supplied with
     /// [`with_builders`](StreamWriter::with_builders); `None` beside a single builder
     /// supplied with [`with_builder`](StreamWriter::with_builder). Messages are built in the
     /// two in turn,
     /// each builder reset a message before it builds again, so that a message never waits
     /// for the reset of its builder's fields to reach the cache (see [`Turn`]).
-    spare: Option<CacheAligned<Slot<A>>>,
+    spare: Option<CacheAligned<FlatBufferBuilder<'static, A>>>,
     /// Which builder builds the next message.
     turn: Turn,
     /// Frames and bytes written, and the I/O error that stopped the writer, once one did.
@@ -68,33 +68,16 @@ pub struct StreamWriter<W, F, A: Allocator = DefaultAllocator> {
     memory: MemoryPolicy,
     /// Per builder (`builder`, then `spare`): the small messages in a row it built.
     shrink: [ShrinkTracker; 2],
+    /// Per builder: its capacity when it was last seen within the memory policy and well
+    /// placed ([`StreamWriter::builder_changed`]), or for a supplied builder the last
+    /// capacity seen; `usize::MAX` while every message it builds must be looked at after its
+    /// frame (a builder over the policy counts each towards shrinking). One comparison per
+    /// message while the builder stays as it is.
+    settled_capacity: [usize; 2],
     /// Set for the writer's own builders, which are replaced to shrink or to move them;
     /// `None` for builders supplied with [`with_builder`](StreamWriter::with_builder) or
     /// [`with_builders`](StreamWriter::with_builders).
     remake_builder: Option<RemakeBuilder<A>>,
-}
-
-/// One of a [`StreamWriter`]'s builders, and what the writer last saw of it.
-struct Slot<A: Allocator> {
-    builder: FlatBufferBuilder<'static, A>,
-    /// The builder's capacity when it was last seen within the memory policy and well
-    /// placed ([`StreamWriter::builder_changed`]), or for a supplied builder the last
-    /// capacity seen; `usize::MAX` while every message it builds must be looked at after its
-    /// frame (a builder over the policy counts each towards shrinking). One comparison per
-    /// message while the builder stays as it is, against a field beside the builder, whose
-    /// address the writer holds in a register then (indexed by the turn, the turn was kept
-    /// across the message's calls: 6 instructions a message more, callgrind).
-    settled_capacity: usize,
-}
-
-impl<A: Allocator> Slot<A> {
-    /// `builder`, to be looked at after its first frame.
-    fn new(builder: FlatBufferBuilder<'static, A>) -> Self {
-        Slot {
-            builder,
-            settled_capacity: usize::MAX,
-        }
-    }
 }
 
 /// Which of a [`StreamWriter`]'s builders builds the next message: 0 (`builder`) or 1
@@ -124,18 +107,15 @@ impl<A: Allocator> Slot<A> {
 #[derive(Debug, Clone, Copy)]
 struct Turn {
     /// The builder of the next message, with [`Turn::UNFINISHED`] when the message before
-    /// stopped before it was built (its serialization failed or panicked). A byte: `write`
-    /// clears the mark with a one-byte `and` in memory, and the next message reads the
-    /// field whole; as a `usize`, that read could not be forwarded from the one-byte store
-    /// and waited for it (`write` of 64 B at 0.91 to 0.93x the minimal loop, against 0.98x).
-    next: u8,
+    /// stopped before it was built (its serialization failed or panicked).
+    next: usize,
 }
 
 impl Turn {
     /// Set from the start of a message until it is built: found set, the builder of the
     /// message before may hold part of a table, which `reset` does not forget (see
     /// [`renew`]).
-    const UNFINISHED: u8 = 2;
+    const UNFINISHED: usize = 2;
 }
 
 /// Makes `builder` anew around the same buffer: what a message that stopped midway left in
@@ -325,7 +305,7 @@ impl<W: FrameSink, F: Framer> StreamWriter<W, F> {
     /// up to 256 bytes do not straddle a page (see [`placed_builder`](crate::placed_builder)).
     pub fn new(writer: W, framer: F) -> Self {
         let mut this = Self::with_builder(writer, framer, FlatBufferBuilder::new());
-        this.spare = Some(CacheAligned(Slot::new(FlatBufferBuilder::new())));
+        this.spare = Some(CacheAligned(FlatBufferBuilder::new()));
         // Both new: nothing to make anew.
         this.turn = Turn { next: 0 };
         this.remake_builder = Some(|builder, capacity, at_most| {
@@ -388,7 +368,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         StreamWriter {
             writer,
             framer,
-            builder: CacheAligned(Slot::new(builder)),
+            builder: CacheAligned(builder),
             spare: None,
             // A supplied builder may hold part of a message: made anew before the first.
             turn: Turn {
@@ -397,6 +377,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             standing,
             memory: MemoryPolicy::default(),
             shrink: [ShrinkTracker::default(); 2],
+            settled_capacity: [usize::MAX; 2],
             remake_builder: None,
         }
     }
@@ -434,7 +415,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         second: FlatBufferBuilder<'static, A>,
     ) -> Self {
         let mut this = Self::with_builder(writer, framer, first);
-        this.spare = Some(CacheAligned(Slot::new(second)));
+        this.spare = Some(CacheAligned(second));
         // Both made anew now (the first message builds in `first` and resets `second`).
         for turn in 0..2 {
             renew(this.builder_at(turn));
@@ -449,9 +430,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     pub fn with_memory_policy(mut self, policy: MemoryPolicy) -> Self {
         self.memory = policy;
         // Each builder is looked at again after its next frame, under the new policy.
-        for turn in 0..2 {
-            self.slot_at(turn).settled_capacity = usize::MAX;
-        }
+        self.settled_capacity = [usize::MAX; 2];
         self
     }
 
@@ -476,41 +455,37 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         A: 'static,
     {
         self.ready()?;
-        if self.turn.next & Turn::UNFINISHED != 0 {
-            self.renew_unfinished();
-        }
         let turn = self.turn.next;
+        let unfinished = turn & Turn::UNFINISHED != 0;
+        let turn = turn & 1;
         // This message's builder was reset at the start of the message before. The other
         // one, which holds that message, is reset now, a message before it builds again (see
-        // `Turn`). Until this message is built, the builder it is built in counts as
-        // unfinished: stored before the reset, so that nothing of the turn is kept across its
-        // call to `memset` (kept, it was spilled to the stack: with the comparison below, 277
-        // against 268 instructions a message at 64 B, callgrind).
-        let slot = if let Some(spare) = &mut self.spare {
+        // `Turn`); made anew if that message stopped midway.
+        let (builder, next) = if let Some(spare) = &mut self.spare {
             let (mine, other) = if turn == 0 {
                 (&mut self.builder.0, &mut spare.0)
             } else {
                 (&mut spare.0, &mut self.builder.0)
             };
-            self.turn.next = (turn ^ 1) | Turn::UNFINISHED;
-            other.builder.reset();
-            mine
+            other.reset();
+            if unfinished {
+                renew(other);
+            }
+            (mine, turn ^ 1)
         } else {
-            // Reset first, as its own code: written as the branch above, LLVM merged the two
-            // resets and laid out their stores in the order that makes the build wait for
-            // them (see `Turn`), which only a single builder feels: 0.65x the minimal loop
-            // at 64 B, against 0.94x this way (harness outside the repository).
-            self.builder.0.builder.reset();
-            self.turn.next = Turn::UNFINISHED;
-            &mut self.builder.0
+            self.builder.0.reset();
+            if unfinished {
+                renew(&mut self.builder.0);
+            }
+            (&mut self.builder.0, 0)
         };
-        let builder = &mut slot.builder;
+        // Until this message is built, the builder it is built in counts as unfinished.
+        self.turn.next = next | Turn::UNFINISHED;
         if let Err(error) = message.serialize(builder) {
             self.standing.settle();
             return Err(self.standing.progress.locate(error));
         }
-        // Cleared in memory: the turn is not kept in a register across the build's calls.
-        self.turn.next &= !Turn::UNFINISHED;
+        self.turn.next = next;
         // What the builder holds on to, read before the payload is borrowed (the same loads).
         let capacity = builder.mut_finished_buffer().0.len();
         let payload = builder.finished_data();
@@ -523,44 +498,23 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
         )?;
         // The frame is written, so the builder may be replaced. One comparison of a length in
         // a register while the builder stays as it was.
-        if capacity != slot.settled_capacity {
-            self.builder_changed(message_len, capacity);
+        if capacity != self.settled_capacity[turn] {
+            self.builder_changed(message_len, capacity, turn);
         }
         Ok(())
     }
 
-    /// Makes anew the builder of the message before, which stopped before it was built (its
-    /// serialization failed or panicked, see [`Turn::UNFINISHED`]), and clears the mark. A
-    /// renewal that panics (a user's allocator) leaves the mark for the next message.
-    #[cold]
-    #[inline(never)]
-    fn renew_unfinished(&mut self) {
-        let next = self.turn.next & !Turn::UNFINISHED;
-        let before = if self.spare.is_some() {
-            usize::from(next ^ 1)
-        } else {
-            0
-        };
-        renew(self.builder_at(before));
-        self.turn.next = next;
-    }
-
-    /// The slot of turn `turn`: `builder` (0), or `spare` (1) when there is one.
-    fn slot_at(&mut self, turn: usize) -> &mut Slot<A> {
+    /// The builder of turn `turn`: `builder` (0), or `spare` (1) when there is one.
+    fn builder_at(&mut self, turn: usize) -> &mut FlatBufferBuilder<'static, A> {
         match &mut self.spare {
             Some(spare) if turn == 1 => &mut spare.0,
             _ => &mut self.builder.0,
         }
     }
 
-    /// The builder of turn `turn`: `builder` (0), or `spare` (1) when there is one.
-    fn builder_at(&mut self, turn: usize) -> &mut FlatBufferBuilder<'static, A> {
-        &mut self.slot_at(turn).builder
-    }
-
-    /// Looks at the builder that built the message just framed, of `message_len` bytes, when
-    /// its capacity changed (it grew, or it is new) or it is larger than the memory policy
-    /// keeps.
+    /// Looks at the builder of turn `turn` when its capacity changed (it grew, or it is new)
+    /// or it is larger than the memory policy keeps, after it built a message of
+    /// `message_len` bytes that was framed.
     ///
     /// The writer's own builder is made anew:
     /// - at the retained size, once enough small messages came in a row while it was larger;
@@ -576,15 +530,9 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
     /// A supplied builder is never replaced; its capacity is only noted.
     #[cold]
     #[inline(never)]
-    fn builder_changed(&mut self, message_len: usize, capacity: usize) {
-        // The builder that built the message: the turn has moved on past it.
-        let turn = if self.spare.is_some() {
-            usize::from((self.turn.next & 1) ^ 1)
-        } else {
-            0
-        };
+    fn builder_changed(&mut self, message_len: usize, capacity: usize, turn: usize) {
         let Some(remake_builder) = self.remake_builder else {
-            self.slot_at(turn).settled_capacity = capacity;
+            self.settled_capacity[turn] = capacity;
             return;
         };
         let retained = self.memory.retained();
@@ -610,7 +558,7 @@ impl<W: FrameSink, F: Framer, A: Allocator> StreamWriter<W, F, A> {
             // Over the policy: the next message it builds is counted too.
             usize::MAX
         };
-        self.slot_at(turn).settled_capacity = settled;
+        self.settled_capacity[turn] = settled;
     }
 
     /// Writes the finished buffer of `builder` as one frame. The builder's contents are left
@@ -938,13 +886,13 @@ mod tests {
     fn the_builder_starts_a_cache_line_wherever_the_writer_lies() {
         for _ in 0..4 {
             let mut writer = Box::new(StreamWriter::new(Vec::new(), DefaultFramer::new()));
-            let address = std::ptr::from_ref(&writer.builder.0.builder).addr();
+            let address = std::ptr::from_ref(&writer.builder.0).addr();
             assert_eq!(address % 64, 0);
             assert_eq!(std::ptr::from_mut(writer.builder_at(1)).addr() % 64, 0);
             // On the stack too, after locals of other sizes.
             let pad = [0u8; 24];
             let writer = StreamWriter::new(Vec::new(), DefaultFramer::new());
-            assert_eq!(std::ptr::from_ref(&writer.builder.0.builder).addr() % 64, 0);
+            assert_eq!(std::ptr::from_ref(&writer.builder.0).addr() % 64, 0);
             std::hint::black_box(pad);
         }
     }
@@ -1050,7 +998,7 @@ mod tests {
             *builder = FlatBufferBuilder::from_vec(buffer);
             len
         });
-        writer.builder.0.builder = builder;
+        writer.builder.0 = builder;
         writer.write(SMALL).unwrap();
         // Allowed to be longer than the policy keeps, not shortened to fit it: a message of
         // just under the retained size would then grow it to twice that, and the policy
@@ -1060,15 +1008,15 @@ mod tests {
             ASKED.with(std::cell::Cell::get),
             Some((capacity, capacity + PAGE_GUARD))
         );
-        let placed = buffer_of(&mut writer.builder.0.builder);
+        let placed = buffer_of(&mut writer.builder.0);
         assert!(placed.1 >= capacity, "{placed:?}");
-        assert!(!straddles(&mut writer.builder.0.builder));
+        assert!(!straddles(&mut writer.builder.0));
         // Within the policy as placed: more messages than `after` leave it where it is.
         writer.remake_builder = Some(remake);
         for _ in 0..10 {
             writer.write(SMALL).unwrap();
         }
-        assert_eq!(buffer_of(&mut writer.builder.0.builder), placed);
+        assert_eq!(buffer_of(&mut writer.builder.0), placed);
     }
 
     #[test]
@@ -1079,15 +1027,15 @@ mod tests {
         let policy = MemoryPolicy::new().retain(capacity / 8).after(1000);
         let mut writer =
             StreamWriter::new(Vec::new(), DefaultFramer::new()).with_memory_policy(policy);
-        writer.builder.0.builder = builder;
+        writer.builder.0 = builder;
         writer.write(SMALL).unwrap();
-        let placed = buffer_of(&mut writer.builder.0.builder);
+        let placed = buffer_of(&mut writer.builder.0);
         assert!(placed.1 >= capacity, "{placed:?}");
-        assert!(!straddles(&mut writer.builder.0.builder));
+        assert!(!straddles(&mut writer.builder.0));
         for _ in 0..10 {
             writer.write(SMALL).unwrap();
         }
-        assert_eq!(buffer_of(&mut writer.builder.0.builder), placed);
+        assert_eq!(buffer_of(&mut writer.builder.0), placed);
     }
 
     /// Builds part of a table (a string and a started table, so the builder holds bytes, is
@@ -1157,7 +1105,7 @@ mod tests {
         ];
         for (supplied, mut writer) in writers {
             for (index, message) in messages.iter().enumerate() {
-                assert_eq!(usize::from(writer.turn.next), index % 2, "message {index}");
+                assert_eq!(writer.turn.next, index % 2, "message {index}");
                 writer.write(*message).unwrap();
                 // The other builder, which held the message before, was reset.
                 let other = writer.builder_at(1 - index % 2);
@@ -1421,9 +1369,9 @@ mod tests {
     fn a_supplied_builder_is_never_moved() {
         let builder = builder_ending_16_bytes_into_a_page();
         let mut writer = StreamWriter::with_builder(Vec::new(), DefaultFramer::new(), builder);
-        let before = buffer_of(&mut writer.builder.0.builder);
+        let before = buffer_of(&mut writer.builder.0);
         writer.write(SMALL).unwrap();
-        assert_eq!(buffer_of(&mut writer.builder.0.builder), before);
+        assert_eq!(buffer_of(&mut writer.builder.0), before);
         // Nor are two, under a policy that would shrink and move the writer's own.
         let mut writer = StreamWriter::with_builders(
             Vec::new(),
