@@ -302,13 +302,14 @@ fn read_checked<D: Deframer, R: Read + ?Sized>(
 ) -> Result<Option<usize>> {
     let frame_len = inner.read_frame(reader, payload)?;
     if let Some(frame_len) = frame_len {
-        check(payload).map_err(|error| error.with_frame_len(frame_len as u64))?;
+        check(payload).map_err(|error| rejected(error, frame_len))?;
     }
     Ok(frame_len)
 }
 
-/// A validator's rejection of a frame of `frame_len` bytes, read whole: out of line, off the
-/// fast path of the payloads it accepts.
+/// A check's rejection of a frame of `frame_len` bytes, read whole, as every path of the
+/// validating adapter reports it (`parse_plain`, [`checked`], [`read_checked`]): out of
+/// line, off the path of the payloads it accepts.
 #[cold]
 #[inline(never)]
 fn rejected(error: Error, frame_len: usize) -> Error {
@@ -323,7 +324,7 @@ fn checked(
 ) -> Result<Option<Frame<'_>>> {
     let frame = frame?;
     if let Some(frame) = frame {
-        check(frame.payload).map_err(|error| error.with_frame_len(frame.len as u64))?;
+        check(frame.payload).map_err(|error| rejected(error, frame.len))?;
     }
     Ok(frame)
 }
