@@ -282,7 +282,7 @@ fn a_parse_plain_that_breaks_its_contract_is_not_trusted() {
         case: &str,
     ) {
         assert_eq!(
-            crate::common::all_processed(&mut reader),
+            crate::common::collected(|each| reader.process_all(each)),
             expected,
             "{case}, process_all"
         );
@@ -311,13 +311,8 @@ fn a_parse_plain_that_breaks_its_contract_is_not_trusted() {
             got.push(payload.to_vec());
         }
         assert_eq!(got, payloads, "{name}, SliceReader");
-        let mut got = Vec::new();
-        flatstream_io::SliceReader::new(&stream, deframer())
-            .process_all(|payload| {
-                got.push(payload.to_vec());
-                Ok(())
-            })
-            .unwrap();
+        let mut slice = flatstream_io::SliceReader::new(&stream, deframer());
+        let got = crate::common::collected(|each| slice.process_all(each));
         assert_eq!(got, payloads, "{name}, SliceReader::process_all");
     }
 }
@@ -363,7 +358,7 @@ fn a_validator_over_a_parse_plain_that_breaks_its_contract_is_asked_once() {
         got
     }
     fn by_run<R, M: ReadMode<R>>(mut reader: StreamReader<R, Validated<'_>, M>) -> Vec<Vec<u8>> {
-        crate::common::all_processed(&mut reader)
+        crate::common::collected(|each| reader.process_all(each))
     }
 
     let (payloads, stream) = lied_about();
@@ -395,13 +390,10 @@ fn a_validator_over_a_parse_plain_that_breaks_its_contract_is_asked_once() {
             || StreamReader::in_place(io::BufReader::with_capacity(1024, opaque()), deframer());
         check(by_message(in_place()), "in place");
         check(by_run(in_place()), "in place, process_all");
-        let mut got = Vec::new();
-        flatstream_io::SliceReader::new(&stream, deframer())
-            .process_all(|payload| {
-                got.push(payload.to_vec());
-                Ok(())
-            })
-            .unwrap();
-        check(got, "SliceReader::process_all");
+        let mut slice = flatstream_io::SliceReader::new(&stream, deframer());
+        check(
+            crate::common::collected(|each| slice.process_all(each)),
+            "SliceReader::process_all",
+        );
     }
 }

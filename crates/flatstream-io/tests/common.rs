@@ -237,16 +237,16 @@ impl io::Write for Unrecognised {
     }
 }
 
-/// Every payload `process_all` hands over until the end, copied; panics on an error.
-pub(crate) fn all_processed<R, D: flatstream_core::Deframer, M: flatstream_io::ReadMode<R>>(
-    reader: &mut flatstream_io::StreamReader<R, D, M>,
+/// Every payload a `process_all` (of any reader) hands over until the end, copied; panics
+/// on an error. Called as `collected(|each| reader.process_all(each))`.
+pub(crate) fn collected(
+    process_all: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>,
 ) -> Vec<Vec<u8>> {
     let mut got = Vec::new();
-    reader
-        .process_all(|payload| {
-            got.push(payload.to_vec());
-            Ok(())
-        })
-        .unwrap();
+    process_all(&mut |payload| {
+        got.push(payload.to_vec());
+        Ok(())
+    })
+    .unwrap();
     got
 }

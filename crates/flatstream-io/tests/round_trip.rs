@@ -29,14 +29,7 @@ fn write_all(checksum: &dyn Checksum, payloads: &[Vec<u8>]) -> Vec<u8> {
 
 fn read_all(checksum: &dyn Checksum, reader: impl std::io::Read) -> Vec<Vec<u8>> {
     let mut reader = StreamReader::new(reader, ChecksumDeframer::new(checksum));
-    let mut payloads = Vec::new();
-    reader
-        .process_all(|payload| {
-            payloads.push(payload.to_vec());
-            Ok(())
-        })
-        .unwrap();
-    payloads
+    crate::common::collected(|each| reader.process_all(each))
 }
 
 #[test]
