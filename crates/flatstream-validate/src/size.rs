@@ -64,26 +64,36 @@ impl Validator for SizeValidator {
     #[inline]
     fn validate(&self, payload: &[u8]) -> Result<()> {
         let len = payload.len();
-        if len < self.min {
-            Err(Error::validation_failed(
-                self.name(),
-                format!(
-                    "payload of {len} bytes is under the minimum of {}",
-                    self.min
-                ),
-            ))
-        } else if len > self.max {
-            Err(Error::validation_failed(
-                self.name(),
-                format!("payload of {len} bytes is over the maximum of {}", self.max),
-            ))
-        } else {
-            Ok(())
+        if len < self.min || len > self.max {
+            return Err(self.refusal(len));
         }
+        Ok(())
     }
 
     fn name(&self) -> &'static str {
         "size"
+    }
+}
+
+impl SizeValidator {
+    /// The error for a payload of `len` bytes outside the range. Out of line: with the
+    /// message built inline in `validate`, the readers' per-frame loops that ask it kept
+    /// more of their state on the stack. 64 B frames with XXH3 through `SliceReader` read at
+    /// 0.79x the same frames unvalidated with `process_all` and 0.89x with `read_message`
+    /// that way, and at 0.86x and 0.94x this way (medians of nine interleaved runs, harness
+    /// outside the repository, AMD EPYC Zen 3).
+    #[cold]
+    #[inline(never)]
+    fn refusal(&self, len: usize) -> Error {
+        let reason = if len < self.min {
+            format!(
+                "payload of {len} bytes is under the minimum of {}",
+                self.min
+            )
+        } else {
+            format!("payload of {len} bytes is over the maximum of {}", self.max)
+        };
+        Error::validation_failed(self.name(), reason)
     }
 }
 
@@ -98,6 +108,28 @@ mod tests {
         assert!(validator.validate(&[0; 2]).is_ok());
         assert!(validator.validate(&[0; 4]).is_ok());
         assert!(validator.validate(&[0; 5]).is_err());
+    }
+
+    #[test]
+    fn each_refusal_says_which_bound_the_payload_missed() {
+        let validator = SizeValidator::new(2..=4);
+        let under = validator.validate(&[0; 1]).unwrap_err().to_string();
+        assert_eq!(
+            under,
+            "validation failed: size: payload of 1 bytes is under the minimum of 2"
+        );
+        let over = validator.validate(&[0; 5]).unwrap_err().to_string();
+        assert_eq!(
+            over,
+            "validation failed: size: payload of 5 bytes is over the maximum of 4"
+        );
+        // An empty range: a length between its ends is under the minimum.
+        let empty = SizeValidator::new(10..=std::hint::black_box(5));
+        let error = empty.validate(&[0; 7]).unwrap_err().to_string();
+        assert!(
+            error.ends_with("payload of 7 bytes is under the minimum of 10"),
+            "{error}"
+        );
     }
 
     #[test]
