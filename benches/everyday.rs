@@ -581,6 +581,23 @@ fn lent<F: flatstream::Framer>(
     len
 }
 
+/// The body `name`: `writer.write` of every payload, into `output` lent to the writer.
+fn written<'a, F: flatstream::Framer + 'a>(
+    name: &'static str,
+    mut writer: StreamWriter<Vec<u8>, F>,
+    output: Rc<RefCell<Vec<u8>>>,
+    payloads: &'a [&'a [u8]],
+    written_len: usize,
+) -> Body<'a> {
+    Body::new(name, payloads.len(), written_len, move || {
+        lent(&output, &mut writer, |writer| {
+            for payload in payloads {
+                writer.write(&Blob(payload)).unwrap();
+            }
+        })
+    })
+}
+
 /// The writing operations of one checksum and size. All write into one output buffer, lent
 /// to each in turn, so that no operation gains or loses by the pages it writes (measured:
 /// with a buffer each, the same code differed by up to 30% on the 64 MiB stream).
@@ -599,17 +616,18 @@ fn write_bodies<'a, const HEADER: usize, C: Wired>(
     let count = payloads.len();
     let writer = || StreamWriter::new(Vec::new(), checksum.framer());
     let (mut simple, mut expert, mut raw) = (writer(), writer(), writer());
-    // Where `simple`'s builder holds a payload of this cell once it has grown to it, and
-    // the loop's builder with its data at the same byte of its page.
-    // Each of its two builders twice: after its first message the writer may move a
-    // builder (so that small messages do not straddle a page), and the second write finds
-    // it where it stays. The probe notes the last, the second builder's.
+    // `simple`'s two builders, each twice: after its first message the writer may move a
+    // builder (so that small messages do not straddle a page). The probe notes where the
+    // second holds its data; the loop's builders are placed alike (same byte of the page).
     let probe = Probe::new(payloads[0]);
     for _ in 0..4 {
         simple.write(&probe).unwrap();
     }
     let mut builder = builder_placed_at(&probe);
     let mut again_builder = builder_placed_at(&probe);
+    // One builder supplied with `with_builder`, placed alike, reset before each message.
+    let single =
+        StreamWriter::with_builder(Vec::new(), checksum.framer(), builder_placed_at(&probe));
     let written_len = count * (HEADER + builder.finished_data().len());
     // Ready payloads: the loop without the builder, against `write_payload`; and one
     // finished builder written `count` times (`write_finished`), against the same loop
@@ -626,27 +644,21 @@ fn write_bodies<'a, const HEADER: usize, C: Wired>(
     let output = Rc::new(RefCell::new(Vec::<u8>::with_capacity(
         written_len.max(payload_written_len),
     )));
-    let out = [0; 6].map(|_| Rc::clone(&output));
-    let [
-        loop_out,
-        simple_out,
-        payload_out,
-        raw_out,
-        finished_out,
-        again_out,
-    ] = out;
+    let [loop_out, simple_out, single_out, payload_out] = [0; 4].map(|_| Rc::clone(&output));
+    let [raw_out, finished_out, again_out] = [0; 3].map(|_| Rc::clone(&output));
     let finished_out_loop = Rc::clone(&output);
     vec![
         Body::new("loop_write", count, written_len, move || {
             loop_write::<HEADER, C>(&checksum, &mut builder, payloads, &loop_out)
         }),
-        Body::new("stream_write", count, written_len, move || {
-            lent(&simple_out, &mut simple, |simple| {
-                for payload in payloads {
-                    simple.write(&Blob(payload)).unwrap();
-                }
-            })
-        }),
+        written("stream_write", simple, simple_out, payloads, written_len),
+        written(
+            "stream_write_supplied",
+            single,
+            single_out,
+            payloads,
+            written_len,
+        ),
         Body::new(
             "loop_write_payload",
             count,

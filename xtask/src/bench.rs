@@ -467,7 +467,7 @@ fn everyday_baseline(group: &str) -> Option<(&'static str, &'static str, &str)> 
         return None;
     }
     let baseline = match operation {
-        "write" => "loop_write",
+        "write" | "write_supplied" => "loop_write",
         "write_called" | "write_called_supplied" => "loop_write_called",
         "write_payload" => "loop_write_payload",
         "write_finished" => "loop_write_same",
@@ -1232,7 +1232,10 @@ fn render_everyday(out: &mut String, everyday: &[EverydayCell], options: &Option
          buffers, per call); `loop_read_file`: the same over a \
          `BufReader<File>` of the stream (page cache), beside `file_read_message`, \
          `StreamReader::new` over the `File`. `loop_write`: `builder.reset()`, serialize, \
-         finish, two `write_all`s into a reused `Vec`; `loop_write_called`: the same, each \
+         finish, two `write_all`s into a reused `Vec`, beside `write` and \
+         `write_supplied` (`write` into one builder supplied with `with_builder`, placed as \
+         the loop's, reset before each message as the loop's is); `loop_write_called`: the \
+         same, each \
          message from a function that is never inlined, beside `write_called`, \
          `StreamWriter::write` each message from such a function (where a program's \
          per-message function is not inlined, as in a larger program it often is not), and \
@@ -1304,6 +1307,7 @@ fn operation_order(operation: &str) -> usize {
         "in_place_read_message",
         "in_place_process_all",
         "write",
+        "write_supplied",
         "write_called",
         "write_called_supplied",
         "write_finished",
@@ -1480,6 +1484,11 @@ mod tests {
         assert_eq!(
             file_write,
             ("loop_write_file", "1 MiB", "file_write_payload")
+        );
+        // `write` into one supplied builder is held to the loop, as `write` is.
+        assert_eq!(
+            everyday_baseline("stream_write_supplied"),
+            Some(("loop_write", "1 MiB", "write_supplied"))
         );
         // `write` from a function never inlined, into the writer's own builders or two
         // supplied ones, is held to the minimal loop written the same way.
