@@ -19,6 +19,15 @@
 
 use crate::process::Step;
 
+/// Unit tests of [`CRATES`] left to the test step: safe code only, and minutes under Miri.
+///
+/// - `a_large_frame_with_damage_after_it_is_found_last` (`flatstream-io`'s recovery module,
+///   which holds no `unsafe`): its 70 000-byte frame must lie over the search's 64 KiB floor,
+///   and walking it took 122 s of the 241 s `io`'s unit tests ran under Miri (CI class).
+///   The module's other tests, on small inputs, still run under Miri.
+const SKIPPED: [&str; 1] =
+    ["recovery::resync::tests::a_large_frame_with_damage_after_it_is_found_last"];
+
 const CRATES: [&str; 3] = [
     "flatstream-core",
     "flatstream-io",
@@ -38,7 +47,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     .run()?;
     for krate in CRATES {
-        miri_test(krate, &[krate, "--lib"], &[])?;
+        let mut args = vec![krate, "--lib", "--"];
+        for name in SKIPPED {
+            args.extend(["--skip", name]);
+        }
+        miri_test(krate, &args, &[])?;
     }
     miri_test(
         "flatstream-checksum-crc32 (PCLMULQDQ path)",
