@@ -76,12 +76,9 @@ impl Validator for SizeValidator {
 }
 
 impl SizeValidator {
-    /// The error for a payload of `len` bytes outside the range. Out of line: with the
-    /// message built inline in `validate`, the readers' per-frame loops that ask it kept
-    /// more of their state on the stack. 64 B frames with XXH3 through `SliceReader` read at
-    /// 0.79x the same frames unvalidated with `process_all` and 0.89x with `read_message`
-    /// that way, and at 0.86x and 0.94x this way (medians of nine interleaved runs, harness
-    /// outside the repository, AMD EPYC Zen 3).
+    /// The error for a payload of `len` bytes outside the range. Out of line, so that the
+    /// `format!` calls are not inlined into the readers' per-frame loops with `validate`:
+    /// validated `SliceReader` loops ran faster so (`docs/benchmarks.md`, session 20).
     #[cold]
     #[inline(never)]
     fn refusal(&self, len: usize) -> Error {
