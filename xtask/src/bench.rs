@@ -1243,8 +1243,7 @@ fn render_everyday(out: &mut String, everyday: &[EverydayCell], options: &Option
          finish, two `write_all`s into a reused `Vec`, beside `write` and \
          `write_supplied` (`write` into one builder supplied with `with_builder`, placed as \
          the loop's, reset before each message as the loop's is); `loop_write_called`: the \
-         same, each \
-         message from a function that is never inlined, beside `write_called`, \
+         same, each message from a function that is never inlined, beside `write_called`, \
          `StreamWriter::write` each message from such a function (where a program's \
          per-message function is not inlined, as in a larger program it often is not), and \
          `write_called_supplied`, the same into two builders supplied with \
